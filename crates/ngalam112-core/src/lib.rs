@@ -1,0 +1,18 @@
+//! The Ngalam 112 domain core: validated values ("parse, don't validate"),
+//! the incident and assignment state machines, and the rule that picks the
+//! nearest unit.
+//!
+//! It must never do I/O: no database, no network, no clock of its own (times
+//! are passed in). Everything here is unit-tested in place.
+
+pub mod enums;
+pub mod geo_point;
+pub mod ids;
+pub mod incident;
+pub mod ranking;
+pub mod validation;
+
+pub use enums::{AssignmentStatus, IncidentCategory, IncidentStatus, Priority, UnitKind, UnitStatus};
+pub use geo_point::GeoPoint;
+pub use ids::{AssignmentId, IncidentId, UnitId};
+pub use validation::ValidationError;

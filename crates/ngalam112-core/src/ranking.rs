@@ -1,0 +1,86 @@
+//! The rule that picks the nearest unit (dispatch rule 2): smallest
+//! great-circle distance from the unit's last reported location, ties to
+//! the unit idle longest.
+
+use chrono::{DateTime, Utc};
+
+use crate::{GeoPoint, UnitId};
+
+/// An available unit as the ranking sees it.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub unit_id: UnitId,
+    pub location: GeoPoint,
+    /// When the unit last became available; earlier = idle longer.
+    pub available_since: DateTime<Utc>,
+}
+
+/// A candidate with its distance to the incident.
+#[derive(Debug, Clone)]
+pub struct Ranked {
+    pub unit_id: UnitId,
+    pub distance_m: f64,
+}
+
+/// Ranks candidates nearest first (ties: idle longest first, then id so the
+/// order is total and repeatable).
+pub fn rank_nearest(incident: &GeoPoint, candidates: &[Candidate]) -> Vec<Ranked> {
+    let mut with_distance: Vec<(&Candidate, f64)> = candidates
+        .iter()
+        .map(|candidate| (candidate, candidate.location.distance_m(incident)))
+        .collect();
+    with_distance.sort_by(|(a, a_distance), (b, b_distance)| {
+        a_distance
+            .total_cmp(b_distance)
+            .then(a.available_since.cmp(&b.available_since))
+            .then(a.unit_id.cmp(&b.unit_id))
+    });
+    with_distance
+        .into_iter()
+        .map(|(candidate, distance_m)| Ranked {
+            unit_id: candidate.unit_id,
+            distance_m,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn candidate(lat: f64, lon: f64, idle_since_secs: i64) -> Candidate {
+        Candidate {
+            unit_id: UnitId::new_random(),
+            location: GeoPoint::new("location", lat, lon).unwrap(),
+            available_since: Utc.timestamp_opt(1_800_000_000 + idle_since_secs, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn nearest_unit_ranks_first() {
+        let incident = GeoPoint::new("location", -7.9770, 112.6340).unwrap();
+        let far = candidate(-7.9370, 112.6090, 0); // RSI Unisma
+        let near = candidate(-7.9725, 112.6315, 100); // RSSA
+        let ranked = rank_nearest(&incident, &[far.clone(), near.clone()]);
+        assert_eq!(ranked[0].unit_id, near.unit_id);
+        assert_eq!(ranked[1].unit_id, far.unit_id);
+        assert!(ranked[0].distance_m < ranked[1].distance_m);
+    }
+
+    #[test]
+    fn equal_distance_goes_to_the_unit_idle_longest() {
+        let incident = GeoPoint::new("location", -7.9770, 112.6340).unwrap();
+        let recently_freed = candidate(-7.9725, 112.6315, 500);
+        let idle_longer = candidate(-7.9725, 112.6315, 10);
+        let ranked = rank_nearest(&incident, &[recently_freed, idle_longer.clone()]);
+        assert_eq!(ranked[0].unit_id, idle_longer.unit_id);
+    }
+
+    #[test]
+    fn no_candidates_rank_to_nothing() {
+        let incident = GeoPoint::new("location", -7.9770, 112.6340).unwrap();
+        assert!(rank_nearest(&incident, &[]).is_empty());
+    }
+}

@@ -1,0 +1,159 @@
+//! Field validation shared by every request: text limits, phone numbers.
+//! A [`ValidationError`] always names the field the client got wrong.
+
+/// A client's mistake in one field. Becomes `INVALID_ARGUMENT`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {message}")]
+pub struct ValidationError {
+    pub field: String,
+    pub message: String,
+}
+
+impl ValidationError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Longest description accepted (characters).
+pub const DESCRIPTION_MAX_CHARS: usize = 4_000;
+/// Longest value of any other free-text field (characters).
+pub const SHORT_TEXT_MAX_CHARS: usize = 200;
+
+/// Free text as entered by an operator: any script, stored verbatim, bounded
+/// in length. Control characters other than newline and tab are refused.
+pub fn text(field: &str, value: &str, max_chars: usize) -> Result<String, ValidationError> {
+    let chars = value.chars().count();
+    if chars > max_chars {
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {max_chars} characters (got {chars})"),
+        ));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(ValidationError::new(field, "must not contain control characters"));
+    }
+    Ok(value.to_owned())
+}
+
+/// Like [`text`] but must not be blank.
+pub fn required_text(field: &str, value: &str, max_chars: usize) -> Result<String, ValidationError> {
+    if value.trim().is_empty() {
+        return Err(ValidationError::new(field, "must not be empty"));
+    }
+    text(field, value, max_chars)
+}
+
+/// A call sign such as `AMB-RSSA-1`: printable, no control characters,
+/// surrounding blanks trimmed.
+pub fn call_sign(value: &str) -> Result<String, ValidationError> {
+    let trimmed = value.trim();
+    required_text("call_sign", trimmed, SHORT_TEXT_MAX_CHARS)?;
+    if trimmed.chars().any(char::is_control) {
+        return Err(ValidationError::new("call_sign", "must not contain control characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Normalises an Indonesian phone number as callers give it
+/// (`+62 812-3456-7890`, `0812 3456 7890`, `(0341) 123456`) to E.164
+/// (`+6281234567890`). Empty stays empty: a caller may withhold the number.
+pub fn phone_number(field: &str, value: &str) -> Result<String, ValidationError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    if trimmed.chars().count() > SHORT_TEXT_MAX_CHARS {
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {SHORT_TEXT_MAX_CHARS} characters"),
+        ));
+    }
+    let mut digits = String::new();
+    for (index, c) in trimmed.chars().enumerate() {
+        match c {
+            '0'..='9' => digits.push(c),
+            '+' if index == 0 => {}
+            ' ' | '-' | '(' | ')' | '.' => {}
+            _ => {
+                return Err(ValidationError::new(
+                    field,
+                    format!("is not a phone number (unexpected {c:?})"),
+                ));
+            }
+        }
+    }
+    let international = if trimmed.starts_with('+') {
+        digits
+    } else if let Some(rest) = digits.strip_prefix("00") {
+        rest.to_owned()
+    } else if let Some(rest) = digits.strip_prefix('0') {
+        format!("62{rest}")
+    } else if digits.starts_with("62") {
+        digits
+    } else {
+        return Err(ValidationError::new(
+            field,
+            "is not a phone number (start with +, 0 or 62)",
+        ));
+    };
+    // E.164: at most 15 digits; Indonesian numbers have at least 8 after +62.
+    if !(8..=15).contains(&international.len()) || international.starts_with('0') {
+        return Err(ValidationError::new(
+            field,
+            "is not a phone number (E.164 allows 8 to 15 digits)",
+        ));
+    }
+    Ok(format!("+{international}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indonesian_numbers_are_normalised_to_e164() {
+        assert_eq!(phone_number("p", "+62 812-3456-7890").unwrap(), "+6281234567890");
+        assert_eq!(phone_number("p", "0812 3456 7890").unwrap(), "+6281234567890");
+        assert_eq!(phone_number("p", "(0341) 123456").unwrap(), "+62341123456");
+        assert_eq!(phone_number("p", "6281234567890").unwrap(), "+6281234567890");
+        assert_eq!(phone_number("p", "").unwrap(), "");
+    }
+
+    #[test]
+    fn garbage_phone_numbers_are_refused_naming_the_field() {
+        for bad in ["abc", "12", "+62 812'; DROP TABLE", "0", "+1234567890123456"] {
+            let error = phone_number("caller_phone", bad).unwrap_err();
+            assert_eq!(error.field, "caller_phone", "{bad}");
+        }
+    }
+
+    #[test]
+    fn text_limits_count_characters_not_bytes() {
+        let javanese = "ꦩꦭꦁ".repeat(66); // 198 characters, many more bytes
+        assert!(text("address", &javanese, SHORT_TEXT_MAX_CHARS).is_ok());
+        let error = text("address", &"a".repeat(201), SHORT_TEXT_MAX_CHARS).unwrap_err();
+        assert_eq!(error.field, "address");
+        assert!(error.message.contains("200"));
+    }
+
+    #[test]
+    fn text_is_kept_verbatim_including_sql_metacharacters_and_emoji() {
+        let value = "Jl. Ijen 'No. 5'; -- 🚑\nlantai 2";
+        assert_eq!(text("description", value, DESCRIPTION_MAX_CHARS).unwrap(), value);
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        assert!(call_sign("AMB\u{0007}-1").is_err());
+        assert!(text("address", "a\u{0000}b", 200).is_err());
+        assert_eq!(call_sign("  AMB-RSSA-1 ").unwrap(), "AMB-RSSA-1");
+        assert!(call_sign("   ").is_err());
+    }
+}
