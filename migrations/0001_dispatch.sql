@@ -28,8 +28,6 @@ CREATE INDEX units_available_by_kind ON units (kind) WHERE status = 'available';
 
 CREATE TABLE incidents (
     id             uuid PRIMARY KEY,
-    -- Client-chosen idempotency key of CreateIncident.
-    request_id     text UNIQUE,
     status         text NOT NULL CHECK (status IN ('pending', 'dispatched', 'on_scene', 'resolved', 'cancelled')),
     category       text NOT NULL CHECK (category IN ('medical', 'fire', 'traffic_accident', 'crime', 'rescue', 'disaster', 'other')),
     -- 1 = critical … 4 = low, so that ORDER BY priority puts lives first.
@@ -66,6 +64,14 @@ CREATE INDEX incidents_waiting ON incidents (priority, created_at)
 CREATE INDEX incidents_active ON incidents (status)
     WHERE status IN ('pending', 'dispatched', 'on_scene');
 
+-- CreateIncident's idempotency keys: a retried request_id returns the
+-- incident the first try created or joined (as a duplicate caller).
+CREATE TABLE intake_requests (
+    request_id  text PRIMARY KEY,
+    incident_id uuid NOT NULL REFERENCES incidents (id),
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
 CREATE TABLE assignments (
     id          uuid PRIMARY KEY,
     incident_id uuid NOT NULL REFERENCES incidents (id),
@@ -73,7 +79,8 @@ CREATE TABLE assignments (
     unit_kind   text NOT NULL CHECK (unit_kind IN ('ambulance', 'fire_engine', 'police', 'rescue')),
     status      text NOT NULL CHECK (status IN ('offered', 'accepted', 'en_route', 'on_scene', 'completed', 'declined', 'timed_out', 'cancelled')),
     distance_m  double precision NOT NULL CHECK (distance_m >= 0),
-    offered_at  timestamptz NOT NULL DEFAULT now(),
+    -- clock_timestamp: several offers in one transaction keep their order.
+    offered_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
     updated_at  timestamptz NOT NULL DEFAULT now(),
     -- When an unanswered offer times out (rule 4).
     offer_deadline timestamptz

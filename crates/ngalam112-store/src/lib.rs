@@ -1,0 +1,132 @@
+//! The Ngalam 112 store: every SQL statement of the project lives in this
+//! crate, with the transactions that keep the dispatch rules true.
+//!
+//! Where things are:
+//! - `dispatch`: the SQL that claims a unit, the pending queue (rule 5), the
+//!   per-kind locks that make dispatch safe across server processes.
+//! - `incidents`, `units`, `field`: one module per service's state changes.
+//! - `records`: the rows as domain values.
+//!
+//! It never talks gRPC and never decides policy the core already decides
+//! (ranking and status derivation come from `ngalam112-core`).
+
+#[macro_use]
+mod records;
+mod dispatch;
+mod error;
+mod field;
+mod incidents;
+mod timeline;
+mod tokens;
+mod units;
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+pub use error::StoreError;
+pub use incidents::{CreateOutcome, IncidentPageCursor, NewIncident};
+pub use records::{AssignmentRecord, IncidentRecord, TimelineRecord, UnitRecord};
+pub use tokens::{Role, TokenRecord};
+pub use units::{NewUnit, UnitRecommendation};
+
+/// The migrations of `migrations/`, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+/// How the store behaves; the server fills it from its command line.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// How long an OFFERED assignment waits for the crew (rule 4).
+    pub offer_timeout: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            offer_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Who made a change, as the timeline records it (`operator:<token id>`,
+/// never a secret).
+#[derive(Debug, Clone)]
+pub struct Actor(pub String);
+
+impl Actor {
+    pub fn system() -> Self {
+        Self("system".to_owned())
+    }
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: PgPool,
+    config: StoreConfig,
+}
+
+impl Store {
+    pub fn new(pool: PgPool, config: StoreConfig) -> Self {
+        Self { pool, config }
+    }
+
+    /// A pool that never hangs a request on a dead database: acquiring a
+    /// connection gives up after `acquire_timeout` and the caller answers
+    /// UNAVAILABLE. Connections are opened lazily, so a server can start
+    /// (and report NOT_SERVING) while PostgreSQL is still down.
+    pub fn lazy_pool(database_url: &str, max_connections: u32) -> Result<PgPool, StoreError> {
+        PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect_lazy(database_url)
+            .map_err(StoreError::from)
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Runs the pending migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|error| match error {
+                sqlx::migrate::MigrateError::Execute(error) => StoreError::from(error),
+                other => StoreError::Internal(other.to_string()),
+            })
+    }
+
+    /// Whether the database answers and the schema is migrated.
+    pub async fn is_ready(&self) -> bool {
+        let latest = MIGRATOR.iter().map(|migration| migration.version).max();
+        let applied: Result<Option<i64>, _> = sqlx::query_scalar(
+            "SELECT max(version) FROM _sqlx_migrations WHERE success",
+        )
+        .fetch_one(&self.pool)
+        .await;
+        matches!(applied, Ok(version) if version == latest)
+    }
+
+    /// Runs `operation` again when PostgreSQL aborted it for a deadlock or a
+    /// serialization failure; both are safe to retry because the whole
+    /// operation is one transaction.
+    async fn retrying<T>(
+        &self,
+        mut operation: impl AsyncFnMut() -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut attempt = 0;
+        loop {
+            match operation().await {
+                Err(StoreError::Conflict(cause)) if attempt < 5 => {
+                    attempt += 1;
+                    tracing::debug!(attempt, %cause, "transaction conflicted, retrying");
+                }
+                Err(StoreError::Conflict(cause)) => return Err(StoreError::Internal(cause)),
+                other => return other,
+            }
+        }
+    }
+}

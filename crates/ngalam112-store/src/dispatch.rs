@@ -1,0 +1,283 @@
+//! The dispatch engine's SQL: the per-kind locks, the query that claims a
+//! unit, the pending queue (rule 5) and the derivation of an incident's
+//! status after every assignment change (rule 6).
+//!
+//! Why per-kind locks: a unit freed in one transaction and an incident
+//! waiting in another could each miss the other (each sees no match before
+//! the other commits). Every transaction that changes which units of a kind
+//! are available, or which incidents wait for that kind, first takes that
+//! kind's transaction-scoped advisory lock, always in the same order, so
+//! matching across all server processes happens one transaction at a time
+//! per kind. The partial unique index `one_open_assignment_per_unit` stays
+//! the last line of defence for rule 3.
+
+use chrono::{DateTime, Utc};
+use ngalam112_core::incident::{AssignmentFact, derive_state};
+use ngalam112_core::ranking::{Candidate, rank_nearest};
+use ngalam112_core::{AssignmentId, AssignmentStatus, GeoPoint, IncidentId, UnitId, UnitKind};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::records::stored_kinds;
+use crate::timeline::{self, Event};
+use crate::{Actor, StoreError};
+
+/// Namespace of the advisory locks (first key); the kind is the second.
+const DISPATCH_LOCK_NAMESPACE: i32 = 112;
+
+fn kind_lock_key(kind: UnitKind) -> i32 {
+    match kind {
+        UnitKind::Ambulance => 1,
+        UnitKind::FireEngine => 2,
+        UnitKind::Police => 3,
+        UnitKind::Rescue => 4,
+    }
+}
+
+/// Takes the dispatch locks of `kinds` for the rest of the transaction, in
+/// one global order so that two transactions never wait on each other.
+pub(crate) async fn lock_kinds(
+    connection: &mut PgConnection,
+    kinds: &[UnitKind],
+) -> Result<(), StoreError> {
+    let mut keys: Vec<i32> = kinds.iter().copied().map(kind_lock_key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(DISPATCH_LOCK_NAMESPACE)
+            .bind(key)
+            .execute(&mut *connection)
+            .await?;
+    }
+    Ok(())
+}
+
+/// An offer to make: which unit, to which incident, how far.
+pub(crate) struct Offer {
+    pub incident_id: IncidentId,
+    pub unit_id: UnitId,
+    pub kind: UnitKind,
+    pub distance_m: f64,
+}
+
+/// Claims an AVAILABLE unit and creates its OFFERED assignment. Fails with
+/// FAILED_PRECONDITION if the unit is not available (any more).
+pub(crate) async fn make_offer(
+    connection: &mut PgConnection,
+    actor: &Actor,
+    offer: &Offer,
+    offer_timeout: std::time::Duration,
+) -> Result<AssignmentId, StoreError> {
+    let assignment_id = AssignmentId::new_random();
+    let claimed = sqlx::query(
+        "UPDATE units SET status = 'assigned', current_assignment_id = $2, updated_at = now() \
+         WHERE id = $1 AND status = 'available'",
+    )
+    .bind(offer.unit_id.0)
+    .bind(assignment_id.0)
+    .execute(&mut *connection)
+    .await?;
+    if claimed.rows_affected() != 1 {
+        return Err(StoreError::FailedPrecondition(format!(
+            "unit {} is not available",
+            offer.unit_id
+        )));
+    }
+    let timeout_ms = i64::try_from(offer_timeout.as_millis()).unwrap_or(i64::MAX);
+    sqlx::query(
+        "INSERT INTO assignments (id, incident_id, unit_id, unit_kind, status, distance_m, \
+         offer_deadline) \
+         VALUES ($1, $2, $3, $4, 'offered', $5, now() + make_interval(secs => $6::double precision / 1000))",
+    )
+    .bind(assignment_id.0)
+    .bind(offer.incident_id.0)
+    .bind(offer.unit_id.0)
+    .bind(offer.kind.as_str())
+    .bind(offer.distance_m)
+    .bind(timeout_ms as f64)
+    .execute(&mut *connection)
+    .await?;
+    let call_sign: String = sqlx::query_scalar("SELECT call_sign FROM units WHERE id = $1")
+        .bind(offer.unit_id.0)
+        .fetch_one(&mut *connection)
+        .await?;
+    timeline::append(
+        connection,
+        actor,
+        Event::assignment(
+            offer.incident_id,
+            assignment_id,
+            offer.unit_id,
+            "assignment_offered",
+            format!(
+                "{} ({}) offered, {:.0} m away",
+                call_sign, offer.kind, offer.distance_m
+            ),
+        ),
+    )
+    .await?;
+    refresh_incident(connection, actor, offer.incident_id).await?;
+    Ok(assignment_id)
+}
+
+/// Ends a unit's assignment and makes it AVAILABLE again (idle from now).
+pub(crate) async fn release_unit(
+    connection: &mut PgConnection,
+    unit_id: UnitId,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE units SET status = 'available', current_assignment_id = NULL, \
+         available_since = now(), updated_at = now() WHERE id = $1",
+    )
+    .bind(unit_id.0)
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
+}
+
+/// Re-derives an incident's status and pending kinds from its assignments
+/// (rule 6) and records a status change in the timeline. Locks the
+/// incident row, so concurrent changes to one incident apply one at a time.
+pub(crate) async fn refresh_incident(
+    connection: &mut PgConnection,
+    actor: &Actor,
+    incident_id: IncidentId,
+) -> Result<(), StoreError> {
+    let (status, required, ever_on_scene): (String, Vec<String>, bool) = sqlx::query_as(
+        "SELECT status, required_kinds, ever_on_scene FROM incidents WHERE id = $1 FOR UPDATE",
+    )
+    .bind(incident_id.0)
+    .fetch_one(&mut *connection)
+    .await?;
+    if status == "resolved" || status == "cancelled" {
+        return Ok(());
+    }
+    let assignment_rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT unit_kind, status FROM assignments WHERE incident_id = $1")
+            .bind(incident_id.0)
+            .fetch_all(&mut *connection)
+            .await?;
+    let facts = assignment_rows
+        .iter()
+        .map(|(kind, status)| {
+            Ok(AssignmentFact {
+                kind: UnitKind::from_stored(kind)
+                    .ok_or_else(|| StoreError::Internal(format!("unknown kind {kind}")))?,
+                status: AssignmentStatus::from_stored(status)
+                    .ok_or_else(|| StoreError::Internal(format!("unknown status {status}")))?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let state = derive_state(&stored_kinds(&required)?, &facts, ever_on_scene);
+    let pending: Vec<&str> = state.pending_kinds.iter().map(|kind| kind.as_str()).collect();
+    sqlx::query(
+        "UPDATE incidents SET status = $2, pending_kinds = $3, updated_at = now() WHERE id = $1",
+    )
+    .bind(incident_id.0)
+    .bind(state.status.as_str())
+    .bind(&pending)
+    .execute(&mut *connection)
+    .await?;
+    if state.status.as_str() != status {
+        timeline::append(
+            connection,
+            actor,
+            Event::incident(
+                incident_id,
+                "status_changed",
+                format!("{status} -> {}", state.status),
+            ),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Units of `kind` that a need could take.
+async fn available_units(
+    connection: &mut PgConnection,
+    kind: UnitKind,
+) -> Result<Vec<Candidate>, StoreError> {
+    let rows: Vec<(Uuid, f64, f64, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT id, lat, lon, available_since FROM units WHERE kind = $1 AND status = 'available'",
+    )
+    .bind(kind.as_str())
+    .fetch_all(&mut *connection)
+    .await?;
+    rows.into_iter()
+        .map(|(id, lat, lon, available_since)| {
+            Ok(Candidate {
+                unit_id: UnitId(id),
+                location: GeoPoint::new("location", lat, lon)
+                    .map_err(|error| StoreError::Internal(error.to_string()))?,
+                available_since,
+            })
+        })
+        .collect()
+}
+
+/// Matches the waiting needs for `kind` with its available units, most
+/// urgent and then oldest need first, each to its nearest eligible unit
+/// (never one that declined or timed out on that incident). Call it, with
+/// the kind's lock held, after anything that adds a need or frees a unit.
+/// Returns the incidents that got an offer.
+pub(crate) async fn settle_kind(
+    connection: &mut PgConnection,
+    actor: &Actor,
+    kind: UnitKind,
+    offer_timeout: std::time::Duration,
+) -> Result<Vec<IncidentId>, StoreError> {
+    let needs: Vec<(Uuid, f64, f64)> = sqlx::query_as(
+        "SELECT id, lat, lon FROM incidents \
+         WHERE cardinality(pending_kinds) > 0 AND status NOT IN ('resolved', 'cancelled') \
+           AND $1 = ANY(pending_kinds) AND NOT hold \
+         ORDER BY priority, created_at, id",
+    )
+    .bind(kind.as_str())
+    .fetch_all(&mut *connection)
+    .await?;
+    if needs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut available = available_units(connection, kind).await?;
+    let mut served = Vec::new();
+    for (incident_uuid, lat, lon) in needs {
+        if available.is_empty() {
+            break;
+        }
+        let refused: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT unit_id FROM assignments \
+             WHERE incident_id = $1 AND status IN ('declined', 'timed_out')",
+        )
+        .bind(incident_uuid)
+        .fetch_all(&mut *connection)
+        .await?;
+        let eligible: Vec<Candidate> = available
+            .iter()
+            .filter(|candidate| !refused.contains(&candidate.unit_id.0))
+            .cloned()
+            .collect();
+        let location = GeoPoint::new("location", lat, lon)
+            .map_err(|error| StoreError::Internal(error.to_string()))?;
+        let Some(best) = rank_nearest(&location, &eligible).into_iter().next() else {
+            continue;
+        };
+        let incident_id = IncidentId(incident_uuid);
+        make_offer(
+            connection,
+            actor,
+            &Offer {
+                incident_id,
+                unit_id: best.unit_id,
+                kind,
+                distance_m: best.distance_m,
+            },
+            offer_timeout,
+        )
+        .await?;
+        available.retain(|candidate| candidate.unit_id != best.unit_id);
+        served.push(incident_id);
+    }
+    Ok(served)
+}

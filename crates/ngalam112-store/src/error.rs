@@ -1,0 +1,67 @@
+//! Store errors, and the one place where PostgreSQL errors become domain
+//! errors.
+
+/// What went wrong in the store, in the terms the server maps to gRPC codes.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Unknown id (`what` names the kind of thing: "incident", "unit", …).
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+    /// A unique value already in use (call sign).
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The state forbids the change (rule 7, illegal transition, …).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// PostgreSQL cannot be reached right now.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Deadlock or serialization failure: the transaction may be retried.
+    #[error("transaction conflict: {0}")]
+    Conflict(String),
+    /// A bug or corrupt data; logged, never shown to a client in detail.
+    #[error("internal store error: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    pub(crate) fn not_found(what: &'static str, id: impl ToString) -> Self {
+        StoreError::NotFound {
+            what,
+            id: id.to_string(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
+            sqlx::Error::Database(database_error) => {
+                let code = database_error.code().unwrap_or_default();
+                match code.as_ref() {
+                    // serialization_failure, deadlock_detected
+                    "40001" | "40P01" => StoreError::Conflict(database_error.message().to_owned()),
+                    // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections
+                    "57P01" | "57P02" | "57P03" | "53300" => {
+                        StoreError::Unavailable(database_error.message().to_owned())
+                    }
+                    "23505" if database_error.constraint() == Some("units_call_sign_key") => {
+                        StoreError::AlreadyExists("call_sign is already in use".to_owned())
+                    }
+                    "23505" if database_error.constraint() == Some("one_open_assignment_per_unit") => {
+                        StoreError::FailedPrecondition(
+                            "unit already has an open assignment".to_owned(),
+                        )
+                    }
+                    _ => StoreError::Internal(error.to_string()),
+                }
+            }
+            _ => StoreError::Internal(error.to_string()),
+        }
+    }
+}

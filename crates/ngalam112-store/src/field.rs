@@ -1,0 +1,277 @@
+//! The crews' side: polling for the open assignment, accepting, declining
+//! and reporting progress.
+
+use ngalam112_core::{AssignmentId, AssignmentStatus, IncidentId, UnitId, UnitKind};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::dispatch;
+use crate::incidents::{load_assignment, load_incident};
+use crate::timeline::{self, Event};
+use crate::{Actor, AssignmentRecord, IncidentRecord, Store, StoreError};
+
+/// The assignment row as a state change needs it, locked.
+struct LockedAssignment {
+    id: AssignmentId,
+    incident_id: IncidentId,
+    unit_id: UnitId,
+    kind: UnitKind,
+    status: AssignmentStatus,
+    deadline_passed: bool,
+}
+
+async fn lock_assignment(
+    connection: &mut PgConnection,
+    id: AssignmentId,
+) -> Result<LockedAssignment, StoreError> {
+    let (incident_id, unit_id, kind, status, deadline_passed): (Uuid, Uuid, String, String, bool) =
+        sqlx::query_as(
+            "SELECT incident_id, unit_id, unit_kind, status, \
+             coalesce(offer_deadline < now(), false) \
+             FROM assignments WHERE id = $1 FOR UPDATE",
+        )
+        .bind(id.0)
+        .fetch_optional(&mut *connection)
+        .await?
+        .ok_or_else(|| StoreError::not_found("assignment", id))?;
+    Ok(LockedAssignment {
+        id,
+        incident_id: IncidentId(incident_id),
+        unit_id: UnitId(unit_id),
+        kind: UnitKind::from_stored(&kind)
+            .ok_or_else(|| StoreError::Internal(format!("unknown kind {kind}")))?,
+        status: AssignmentStatus::from_stored(&status)
+            .ok_or_else(|| StoreError::Internal(format!("unknown status {status}")))?,
+        deadline_passed,
+    })
+}
+
+async fn set_assignment_status(
+    connection: &mut PgConnection,
+    id: AssignmentId,
+    status: AssignmentStatus,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE assignments SET status = $2, updated_at = now() WHERE id = $1")
+        .bind(id.0)
+        .bind(status.as_str())
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    /// The kind of the assignment's unit (immutable, so read without a
+    /// lock to know which dispatch lock to take first).
+    async fn assignment_kind(&self, id: AssignmentId) -> Result<UnitKind, StoreError> {
+        let kind: String = sqlx::query_scalar("SELECT unit_kind FROM assignments WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found("assignment", id))?;
+        UnitKind::from_stored(&kind).ok_or_else(|| StoreError::Internal(format!("unknown kind {kind}")))
+    }
+
+    /// The unit that holds an assignment (for authorising a crew's call).
+    pub async fn assignment_unit(&self, id: AssignmentId) -> Result<UnitId, StoreError> {
+        let unit: Uuid = sqlx::query_scalar("SELECT unit_id FROM assignments WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found("assignment", id))?;
+        Ok(UnitId(unit))
+    }
+
+    /// The unit's open assignment (OFFERED … ON_SCENE) with its incident.
+    pub async fn open_assignment(
+        &self,
+        unit_id: UnitId,
+    ) -> Result<Option<(AssignmentRecord, IncidentRecord)>, StoreError> {
+        let mut connection = self.pool.acquire().await?;
+        let unit: Option<Option<Uuid>> =
+            sqlx::query_scalar("SELECT current_assignment_id FROM units WHERE id = $1")
+                .bind(unit_id.0)
+                .fetch_optional(&mut *connection)
+                .await?;
+        let Some(current) = unit else {
+            return Err(StoreError::not_found("unit", unit_id));
+        };
+        let Some(assignment_uuid) = current else {
+            return Ok(None);
+        };
+        let assignment = load_assignment(&mut connection, assignment_uuid).await?;
+        let incident = load_incident(&mut connection, assignment.incident_id).await?;
+        Ok(Some((assignment, incident)))
+    }
+
+    /// OFFERED → ACCEPTED.
+    pub async fn accept_assignment(
+        &self,
+        id: AssignmentId,
+        actor: &Actor,
+    ) -> Result<AssignmentRecord, StoreError> {
+        self.retrying(async || {
+            let mut transaction = self.pool.begin().await?;
+            let assignment = lock_assignment(&mut transaction, id).await?;
+            if assignment.status != AssignmentStatus::Offered {
+                return Err(StoreError::FailedPrecondition(format!(
+                    "assignment is {}; only an offered assignment can be accepted",
+                    assignment.status
+                )));
+            }
+            if assignment.deadline_passed {
+                return Err(StoreError::FailedPrecondition(
+                    "the offer has expired; it goes to another unit".to_owned(),
+                ));
+            }
+            set_assignment_status(&mut transaction, id, AssignmentStatus::Accepted).await?;
+            timeline::append(
+                &mut transaction,
+                actor,
+                Event::assignment(
+                    assignment.incident_id,
+                    id,
+                    assignment.unit_id,
+                    "assignment_accepted",
+                    "",
+                ),
+            )
+            .await?;
+            let record = load_assignment(&mut transaction, id.0).await?;
+            transaction.commit().await?;
+            Ok(record)
+        })
+        .await
+    }
+
+    /// OFFERED → DECLINED: the unit is available again and the incident
+    /// goes at once to the next nearest unit that has not refused it.
+    pub async fn decline_assignment(
+        &self,
+        id: AssignmentId,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<AssignmentRecord, StoreError> {
+        let kind = self.assignment_kind(id).await?;
+        self.retrying(async || {
+            let mut transaction = self.pool.begin().await?;
+            dispatch::lock_kinds(&mut transaction, &[kind]).await?;
+            let assignment = lock_assignment(&mut transaction, id).await?;
+            if assignment.status != AssignmentStatus::Offered {
+                return Err(StoreError::FailedPrecondition(format!(
+                    "assignment is {}; only an offered assignment can be declined",
+                    assignment.status
+                )));
+            }
+            self.end_assignment(
+                &mut transaction,
+                actor,
+                &assignment,
+                AssignmentStatus::Declined,
+                reason,
+            )
+            .await?;
+            let record = load_assignment(&mut transaction, id.0).await?;
+            transaction.commit().await?;
+            Ok(record)
+        })
+        .await
+    }
+
+    /// A crew's progress report: forward only along ACCEPTED → EN_ROUTE →
+    /// ON_SCENE → COMPLETED. ON_SCENE puts the incident on scene; COMPLETED
+    /// frees the unit for the next need.
+    pub async fn update_assignment_status(
+        &self,
+        id: AssignmentId,
+        next: AssignmentStatus,
+        actor: &Actor,
+    ) -> Result<AssignmentRecord, StoreError> {
+        let kind = self.assignment_kind(id).await?;
+        self.retrying(async || {
+            let mut transaction = self.pool.begin().await?;
+            if next == AssignmentStatus::Completed {
+                dispatch::lock_kinds(&mut transaction, &[kind]).await?;
+            }
+            let assignment = lock_assignment(&mut transaction, id).await?;
+            if !assignment.status.can_progress_to(next) {
+                let hint = if assignment.status == AssignmentStatus::Offered {
+                    "; accept the offer first"
+                } else {
+                    ""
+                };
+                return Err(StoreError::FailedPrecondition(format!(
+                    "assignment is {}; it cannot become {next}{hint}",
+                    assignment.status
+                )));
+            }
+            if next == AssignmentStatus::Completed {
+                self.end_assignment(&mut transaction, actor, &assignment, next, "")
+                    .await?;
+            } else {
+                set_assignment_status(&mut transaction, id, next).await?;
+                timeline::append(
+                    &mut transaction,
+                    actor,
+                    Event::assignment(
+                        assignment.incident_id,
+                        id,
+                        assignment.unit_id,
+                        match next {
+                            AssignmentStatus::EnRoute => "assignment_en_route",
+                            _ => "assignment_on_scene",
+                        },
+                        "",
+                    ),
+                )
+                .await?;
+                if next == AssignmentStatus::OnScene {
+                    sqlx::query("UPDATE incidents SET ever_on_scene = true WHERE id = $1")
+                        .bind(assignment.incident_id.0)
+                        .execute(&mut *transaction)
+                        .await?;
+                    dispatch::refresh_incident(&mut transaction, actor, assignment.incident_id)
+                        .await?;
+                }
+            }
+            let record = load_assignment(&mut transaction, id.0).await?;
+            transaction.commit().await?;
+            Ok(record)
+        })
+        .await
+    }
+
+    /// Ends an open assignment (completed, declined, timed out), frees its
+    /// unit, re-derives the incident and lets the kind's dispatch settle.
+    /// The caller holds the kind's lock and the assignment's row lock.
+    async fn end_assignment(
+        &self,
+        connection: &mut PgConnection,
+        actor: &Actor,
+        assignment: &LockedAssignment,
+        end: AssignmentStatus,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        set_assignment_status(connection, assignment.id, end).await?;
+        dispatch::release_unit(connection, assignment.unit_id).await?;
+        timeline::append(
+            connection,
+            actor,
+            Event::assignment(
+                assignment.incident_id,
+                assignment.id,
+                assignment.unit_id,
+                match end {
+                    AssignmentStatus::Completed => "assignment_completed",
+                    AssignmentStatus::Declined => "assignment_declined",
+                    _ => "assignment_timed_out",
+                },
+                detail,
+            ),
+        )
+        .await?;
+        dispatch::refresh_incident(connection, actor, assignment.incident_id).await?;
+        dispatch::settle_kind(connection, actor, assignment.kind, self.config.offer_timeout)
+            .await?;
+        Ok(())
+    }
+}

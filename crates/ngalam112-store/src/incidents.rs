@@ -1,0 +1,525 @@
+//! Incidents: intake (with idempotency and duplicate callers), reads, and
+//! the dispatcher's changes (override, cancel, resolve).
+
+use chrono::{DateTime, Utc};
+use ngalam112_core::{
+    AssignmentStatus, GeoPoint, IncidentCategory, IncidentId, IncidentStatus, Priority, UnitId,
+    UnitKind,
+};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::dispatch::{self, Offer};
+use crate::records::{AssignmentRow, IncidentRow};
+use crate::timeline::{self, Event};
+use crate::{Actor, AssignmentRecord, IncidentRecord, Store, StoreError};
+
+/// A validated CreateIncident request.
+#[derive(Debug, Clone)]
+pub struct NewIncident {
+    pub request_id: Option<String>,
+    pub category: IncidentCategory,
+    pub priority: Priority,
+    pub caller_phone: String,
+    pub caller_name: String,
+    pub location: GeoPoint,
+    pub address: String,
+    pub description: String,
+    /// Non-empty, without repeats (the server applies the category default).
+    pub required_kinds: Vec<UnitKind>,
+    pub hold: bool,
+    pub duplicate_of: Option<IncidentId>,
+}
+
+/// What CreateIncident did.
+#[derive(Debug, Clone)]
+pub struct CreateOutcome {
+    pub incident: IncidentRecord,
+    /// False when the request_id was seen before or the call was linked to
+    /// an existing incident as another caller.
+    pub created: bool,
+}
+
+/// Where the next page of ListIncidents starts (exclusive): newest first
+/// by creation time, then id.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IncidentPageCursor {
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+macro_rules! active_statuses {
+    () => {
+        "('pending', 'dispatched', 'on_scene')"
+    };
+}
+
+impl Store {
+    /// Stores an incident and dispatches it in the same transaction (unless
+    /// held); or, with `duplicate_of`, records another caller for that
+    /// incident. A `request_id` seen before returns that first outcome.
+    pub async fn create_incident(
+        &self,
+        new: &NewIncident,
+        actor: &Actor,
+    ) -> Result<CreateOutcome, StoreError> {
+        self.retrying(async || self.try_create_incident(new, actor).await)
+            .await
+    }
+
+    async fn try_create_incident(
+        &self,
+        new: &NewIncident,
+        actor: &Actor,
+    ) -> Result<CreateOutcome, StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        if new.duplicate_of.is_none() && !new.hold {
+            dispatch::lock_kinds(&mut transaction, &new.required_kinds).await?;
+        }
+        if let Some(request_id) = &new.request_id
+            && let Some(existing) = claim_request_id(&mut transaction, request_id).await?
+        {
+            transaction.rollback().await?;
+            return Ok(CreateOutcome {
+                incident: self.incident(existing).await?,
+                created: false,
+            });
+        }
+        let (incident_id, created) = match new.duplicate_of {
+            Some(original) => {
+                add_caller(&mut transaction, actor, original, new).await?;
+                (original, false)
+            }
+            None => {
+                let id = IncidentId::new_random();
+                insert_incident(&mut transaction, actor, id, new).await?;
+                (id, true)
+            }
+        };
+        if let Some(request_id) = &new.request_id {
+            sqlx::query("INSERT INTO intake_requests (request_id, incident_id) VALUES ($1, $2)")
+                .bind(request_id)
+                .bind(incident_id.0)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        if created && !new.hold {
+            for kind in &new.required_kinds {
+                dispatch::settle_kind(&mut transaction, actor, *kind, self.config.offer_timeout)
+                    .await?;
+            }
+        }
+        transaction.commit().await?;
+        Ok(CreateOutcome {
+            incident: self.incident(incident_id).await?,
+            created,
+        })
+    }
+
+    /// One incident with its assignments, oldest first.
+    pub async fn incident(&self, id: IncidentId) -> Result<IncidentRecord, StoreError> {
+        let mut connection = self.pool.acquire().await?;
+        load_incident(&mut connection, id).await
+    }
+
+    /// Incidents newest first, filtered by status (empty = all).
+    pub async fn list_incidents(
+        &self,
+        statuses: &[IncidentStatus],
+        page_size: u32,
+        after: Option<IncidentPageCursor>,
+    ) -> Result<Vec<IncidentRecord>, StoreError> {
+        let status_names: Vec<&str> = statuses.iter().map(|status| status.as_str()).collect();
+        let rows: Vec<IncidentRow> = sqlx::query_as(concat!("SELECT ", incident_columns!(), " FROM incidents \
+             WHERE (cardinality($1::text[]) = 0 OR status = ANY($1)) \
+               AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3)) \
+             ORDER BY created_at DESC, id DESC LIMIT $4"))
+        .bind(&status_names)
+        .bind(after.map(|cursor| cursor.created_at))
+        .bind(after.map(|cursor| cursor.id))
+        .bind(i64::from(page_size))
+        .fetch_all(&self.pool)
+        .await?;
+        self.with_assignments(rows).await
+    }
+
+    /// Active incidents within `radius_m` of `location`, nearest first.
+    pub async fn find_nearby_incidents(
+        &self,
+        location: GeoPoint,
+        radius_m: f64,
+        category: Option<IncidentCategory>,
+    ) -> Result<Vec<IncidentRecord>, StoreError> {
+        // A bounding box in degrees narrows the scan; the exact great-circle
+        // test is the core's.
+        let lat_delta = radius_m / 111_000.0 + 0.001;
+        let lon_delta = lat_delta / location.lat().to_radians().cos().abs().max(0.01);
+        let rows: Vec<IncidentRow> = sqlx::query_as(concat!("SELECT ", incident_columns!(), " FROM incidents \
+             WHERE status IN ", active_statuses!(), " AND lat BETWEEN $1 AND $2 AND lon BETWEEN $3 AND $4 \
+               AND ($5::text IS NULL OR category = $5)"))
+        .bind(location.lat() - lat_delta)
+        .bind(location.lat() + lat_delta)
+        .bind(location.lon() - lon_delta)
+        .bind(location.lon() + lon_delta)
+        .bind(category.map(|category| category.as_str()))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut incidents: Vec<(f64, IncidentRecord)> = self
+            .with_assignments(rows)
+            .await?
+            .into_iter()
+            .map(|incident| (incident.location.distance_m(&location), incident))
+            .filter(|(distance, _)| *distance <= radius_m)
+            .collect();
+        incidents.sort_by(|(a, _), (b, _)| a.total_cmp(b));
+        Ok(incidents.into_iter().map(|(_, incident)| incident).collect())
+    }
+
+    /// Dispatcher override: offers `unit_id` to the incident.
+    pub async fn assign_unit(
+        &self,
+        incident_id: IncidentId,
+        unit_id: UnitId,
+        actor: &Actor,
+    ) -> Result<AssignmentRecord, StoreError> {
+        self.retrying(async || {
+            let mut transaction = self.pool.begin().await?;
+            dispatch::lock_kinds(&mut transaction, UnitKind::ALL).await?;
+            let (status, lat, lon, required): (String, f64, f64, Vec<String>) = sqlx::query_as(
+                "SELECT status, lat, lon, required_kinds FROM incidents WHERE id = $1 FOR UPDATE",
+            )
+            .bind(incident_id.0)
+            .fetch_optional(&mut *transaction)
+            .await?
+            .ok_or_else(|| StoreError::not_found("incident", incident_id))?;
+            refuse_if_closed(&status)?;
+            let (unit_status, unit_kind, unit_lat, unit_lon): (String, String, f64, f64) =
+                sqlx::query_as("SELECT status, kind, lat, lon FROM units WHERE id = $1 FOR UPDATE")
+                    .bind(unit_id.0)
+                    .fetch_optional(&mut *transaction)
+                    .await?
+                    .ok_or_else(|| StoreError::not_found("unit", unit_id))?;
+            if unit_status != "available" {
+                return Err(StoreError::FailedPrecondition(format!(
+                    "unit {unit_id} is not available (it is {unit_status})"
+                )));
+            }
+            let kind = UnitKind::from_stored(&unit_kind)
+                .ok_or_else(|| StoreError::Internal(format!("unknown kind {unit_kind}")))?;
+            if !required.contains(&unit_kind) {
+                // The dispatcher sends a kind the call-taker did not ask for:
+                // the incident now needs it too.
+                sqlx::query(
+                    "UPDATE incidents SET required_kinds = array_append(required_kinds, $2) \
+                     WHERE id = $1",
+                )
+                .bind(incident_id.0)
+                .bind(&unit_kind)
+                .execute(&mut *transaction)
+                .await?;
+            }
+            let to_point = |lat, lon| {
+                GeoPoint::new("location", lat, lon)
+                    .map_err(|error| StoreError::Internal(error.to_string()))
+            };
+            let distance_m = to_point(unit_lat, unit_lon)?.distance_m(&to_point(lat, lon)?);
+            let assignment_id = dispatch::make_offer(
+                &mut transaction,
+                actor,
+                &Offer {
+                    incident_id,
+                    unit_id,
+                    kind,
+                    distance_m,
+                },
+                self.config.offer_timeout,
+            )
+            .await?;
+            let assignment = load_assignment(&mut transaction, assignment_id.0).await?;
+            transaction.commit().await?;
+            Ok(assignment)
+        })
+        .await
+    }
+
+    /// CANCELLED: every open assignment cancelled, its unit available again
+    /// (and offered to whatever waits for it).
+    pub async fn cancel_incident(
+        &self,
+        incident_id: IncidentId,
+        reason: &str,
+        actor: &Actor,
+    ) -> Result<IncidentRecord, StoreError> {
+        self.close_incident(incident_id, Closing::Cancel, reason, actor)
+            .await
+    }
+
+    /// RESOLVED: open assignments completed, units available again.
+    pub async fn resolve_incident(
+        &self,
+        incident_id: IncidentId,
+        resolution: &str,
+        actor: &Actor,
+    ) -> Result<IncidentRecord, StoreError> {
+        self.close_incident(incident_id, Closing::Resolve, resolution, actor)
+            .await
+    }
+
+    async fn close_incident(
+        &self,
+        incident_id: IncidentId,
+        closing: Closing,
+        text: &str,
+        actor: &Actor,
+    ) -> Result<IncidentRecord, StoreError> {
+        let (incident_status, assignment_status, event_kind) = match closing {
+            Closing::Cancel => (
+                IncidentStatus::Cancelled,
+                AssignmentStatus::Cancelled,
+                "incident_cancelled",
+            ),
+            Closing::Resolve => (
+                IncidentStatus::Resolved,
+                AssignmentStatus::Completed,
+                "incident_resolved",
+            ),
+        };
+        self.retrying(async || {
+            let mut transaction = self.pool.begin().await?;
+            dispatch::lock_kinds(&mut transaction, UnitKind::ALL).await?;
+            let status: String =
+                sqlx::query_scalar("SELECT status FROM incidents WHERE id = $1 FOR UPDATE")
+                    .bind(incident_id.0)
+                    .fetch_optional(&mut *transaction)
+                    .await?
+                    .ok_or_else(|| StoreError::not_found("incident", incident_id))?;
+            refuse_if_closed(&status)?;
+            let open: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
+                "UPDATE assignments SET status = $2, updated_at = now() \
+                 WHERE incident_id = $1 AND status IN ('offered', 'accepted', 'en_route', 'on_scene') \
+                 RETURNING id, unit_id, unit_kind",
+            )
+            .bind(incident_id.0)
+            .bind(assignment_status.as_str())
+            .fetch_all(&mut *transaction)
+            .await?;
+            for (assignment_uuid, unit_uuid, _) in &open {
+                dispatch::release_unit(&mut transaction, UnitId(*unit_uuid)).await?;
+                timeline::append(
+                    &mut transaction,
+                    actor,
+                    Event::assignment(
+                        incident_id,
+                        ngalam112_core::AssignmentId(*assignment_uuid),
+                        UnitId(*unit_uuid),
+                        match closing {
+                            Closing::Cancel => "assignment_cancelled",
+                            Closing::Resolve => "assignment_completed",
+                        },
+                        "closed with the incident",
+                    ),
+                )
+                .await?;
+            }
+            sqlx::query(
+                "UPDATE incidents SET status = $2, resolution = $3, pending_kinds = '{}', \
+                 resolved_at = now(), updated_at = now() WHERE id = $1",
+            )
+            .bind(incident_id.0)
+            .bind(incident_status.as_str())
+            .bind(text)
+            .execute(&mut *transaction)
+            .await?;
+            timeline::append(
+                &mut transaction,
+                actor,
+                Event::incident(incident_id, event_kind, text),
+            )
+            .await?;
+            let mut freed_kinds: Vec<UnitKind> = open
+                .iter()
+                .filter_map(|(_, _, kind)| UnitKind::from_stored(kind))
+                .collect();
+            freed_kinds.sort_unstable();
+            freed_kinds.dedup();
+            for kind in freed_kinds {
+                dispatch::settle_kind(&mut transaction, actor, kind, self.config.offer_timeout)
+                    .await?;
+            }
+            transaction.commit().await?;
+            self.incident(incident_id).await
+        })
+        .await
+    }
+
+    async fn with_assignments(
+        &self,
+        rows: Vec<IncidentRow>,
+    ) -> Result<Vec<IncidentRecord>, StoreError> {
+        let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+        let assignment_rows: Vec<AssignmentRow> = sqlx::query_as(concat!("SELECT ", assignment_columns!(), " FROM assignments a JOIN units u ON u.id = a.unit_id \
+             WHERE a.incident_id = ANY($1) ORDER BY a.offered_at, a.id"))
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut assignments: Vec<AssignmentRecord> = assignment_rows
+            .into_iter()
+            .map(AssignmentRecord::try_from)
+            .collect::<Result<_, _>>()?;
+        rows.into_iter()
+            .map(|row| {
+                let id = IncidentId(row.id);
+                let (own, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut assignments)
+                    .into_iter()
+                    .partition(|assignment| assignment.incident_id == id);
+                assignments = rest;
+                row.into_record(own)
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Closing {
+    Cancel,
+    Resolve,
+}
+
+/// Rule 7: RESOLVED and CANCELLED are final.
+pub(crate) fn refuse_if_closed(status: &str) -> Result<(), StoreError> {
+    if status == "resolved" || status == "cancelled" {
+        return Err(StoreError::FailedPrecondition(format!(
+            "incident is {status}; closed incidents cannot change"
+        )));
+    }
+    Ok(())
+}
+
+/// Returns the incident a request_id already belongs to; otherwise waits
+/// for any concurrent try with the same id to finish and returns None.
+async fn claim_request_id(
+    connection: &mut PgConnection,
+    request_id: &str,
+) -> Result<Option<IncidentId>, StoreError> {
+    // A try still in flight holds the key's advisory lock until it commits
+    // or rolls back, so a racing retry waits here instead of dispatching
+    // twice.
+    sqlx::query("SELECT pg_advisory_xact_lock(113, hashtext($1))")
+        .bind(request_id)
+        .execute(&mut *connection)
+        .await?;
+    let existing: Option<Uuid> =
+        sqlx::query_scalar("SELECT incident_id FROM intake_requests WHERE request_id = $1")
+            .bind(request_id)
+            .fetch_optional(&mut *connection)
+            .await?;
+    Ok(existing.map(IncidentId))
+}
+
+async fn insert_incident(
+    connection: &mut PgConnection,
+    actor: &Actor,
+    id: IncidentId,
+    new: &NewIncident,
+) -> Result<(), StoreError> {
+    let kinds: Vec<&str> = new.required_kinds.iter().map(|kind| kind.as_str()).collect();
+    sqlx::query(
+        "INSERT INTO incidents (id, status, category, priority, caller_phone, caller_name, lat, \
+         lon, address, description, required_kinds, pending_kinds, hold) \
+         VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
+    )
+    .bind(id.0)
+    .bind(new.category.as_str())
+    .bind(new.priority.rank())
+    .bind(&new.caller_phone)
+    .bind(&new.caller_name)
+    .bind(new.location.lat())
+    .bind(new.location.lon())
+    .bind(&new.address)
+    .bind(&new.description)
+    .bind(&kinds)
+    .bind(new.hold)
+    .execute(&mut *connection)
+    .await?;
+    let hold_note = if new.hold { ", on hold" } else { "" };
+    timeline::append(
+        connection,
+        actor,
+        Event::incident(
+            id,
+            "incident_created",
+            format!(
+                "{} {} needing {}{hold_note}",
+                new.priority,
+                new.category,
+                kinds.join(", ")
+            ),
+        ),
+    )
+    .await
+}
+
+/// Another caller for an active incident: nothing is dispatched.
+async fn add_caller(
+    connection: &mut PgConnection,
+    actor: &Actor,
+    original: IncidentId,
+    new: &NewIncident,
+) -> Result<(), StoreError> {
+    let status: String = sqlx::query_scalar("SELECT status FROM incidents WHERE id = $1 FOR UPDATE")
+        .bind(original.0)
+        .fetch_optional(&mut *connection)
+        .await?
+        .ok_or_else(|| StoreError::not_found("incident", original))?;
+    refuse_if_closed(&status)?;
+    sqlx::query(
+        "UPDATE incidents SET caller_count = caller_count + 1, updated_at = now() WHERE id = $1",
+    )
+    .bind(original.0)
+    .execute(&mut *connection)
+    .await?;
+    let caller = match (new.caller_name.is_empty(), new.caller_phone.is_empty()) {
+        (true, true) => "unknown caller".to_owned(),
+        _ => format!("{} {}", new.caller_name, new.caller_phone).trim().to_owned(),
+    };
+    timeline::append(
+        connection,
+        actor,
+        Event::incident(original, "caller_added", format!("another caller: {caller}")),
+    )
+    .await
+}
+
+pub(crate) async fn load_incident(
+    connection: &mut PgConnection,
+    id: IncidentId,
+) -> Result<IncidentRecord, StoreError> {
+    let row: IncidentRow = sqlx::query_as(concat!("SELECT ", incident_columns!(), " FROM incidents WHERE id = $1"))
+    .bind(id.0)
+    .fetch_optional(&mut *connection)
+    .await?
+    .ok_or_else(|| StoreError::not_found("incident", id))?;
+    let assignment_rows: Vec<AssignmentRow> = sqlx::query_as(concat!("SELECT ", assignment_columns!(), " FROM assignments a JOIN units u ON u.id = a.unit_id \
+         WHERE a.incident_id = $1 ORDER BY a.offered_at, a.id"))
+    .bind(id.0)
+    .fetch_all(&mut *connection)
+    .await?;
+    let assignments = assignment_rows
+        .into_iter()
+        .map(AssignmentRecord::try_from)
+        .collect::<Result<_, _>>()?;
+    row.into_record(assignments)
+}
+
+pub(crate) async fn load_assignment(
+    connection: &mut PgConnection,
+    id: Uuid,
+) -> Result<AssignmentRecord, StoreError> {
+    let row: AssignmentRow = sqlx::query_as(concat!("SELECT ", assignment_columns!(), " FROM assignments a JOIN units u ON u.id = a.unit_id \
+         WHERE a.id = $1"))
+    .bind(id)
+    .fetch_optional(&mut *connection)
+    .await?
+    .ok_or_else(|| StoreError::not_found("assignment", id))?;
+    AssignmentRecord::try_from(row)
+}

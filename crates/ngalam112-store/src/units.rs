@@ -1,0 +1,197 @@
+//! The fleet: registration, service status, AVL positions, and the
+//! dispatcher's list of recommended units.
+
+use ngalam112_core::ranking::{Candidate, rank_nearest};
+use ngalam112_core::{GeoPoint, IncidentId, UnitId, UnitKind, UnitStatus};
+
+use crate::dispatch;
+use crate::records::{UnitRow, stored_kinds};
+use crate::{Actor, Store, StoreError, UnitRecord};
+
+/// A validated RegisterUnit request.
+#[derive(Debug, Clone)]
+pub struct NewUnit {
+    pub call_sign: String,
+    pub kind: UnitKind,
+    pub agency: String,
+    pub location: GeoPoint,
+}
+
+/// An available unit and how far it is from the incident.
+#[derive(Debug, Clone)]
+pub struct UnitRecommendation {
+    pub unit: UnitRecord,
+    pub distance_m: f64,
+}
+
+impl Store {
+    /// Registers a unit, AVAILABLE at once, and offers it to whatever
+    /// incident waits for its kind (rule 5).
+    pub async fn register_unit(&self, new: &NewUnit, actor: &Actor) -> Result<UnitRecord, StoreError> {
+        let id = UnitId::new_random();
+        self.retrying(async || {
+            let mut transaction = self.pool.begin().await?;
+            dispatch::lock_kinds(&mut transaction, &[new.kind]).await?;
+            sqlx::query(
+                "INSERT INTO units (id, call_sign, kind, agency, status, lat, lon, \
+                 location_updated_at, available_since) \
+                 VALUES ($1, $2, $3, $4, 'available', $5, $6, now(), now())",
+            )
+            .bind(id.0)
+            .bind(&new.call_sign)
+            .bind(new.kind.as_str())
+            .bind(&new.agency)
+            .bind(new.location.lat())
+            .bind(new.location.lon())
+            .execute(&mut *transaction)
+            .await?;
+            dispatch::settle_kind(&mut transaction, actor, new.kind, self.config.offer_timeout)
+                .await?;
+            transaction.commit().await?;
+            Ok(())
+        })
+        .await?;
+        self.unit(id).await
+    }
+
+    pub async fn unit(&self, id: UnitId) -> Result<UnitRecord, StoreError> {
+        let row: UnitRow = sqlx::query_as(concat!("SELECT ", unit_columns!(), " FROM units WHERE id = $1"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found("unit", id))?;
+        UnitRecord::try_from(row)
+    }
+
+    /// Units ordered by call sign, filtered by status and kind (empty = all).
+    pub async fn list_units(
+        &self,
+        statuses: &[UnitStatus],
+        kinds: &[UnitKind],
+    ) -> Result<Vec<UnitRecord>, StoreError> {
+        let statuses: Vec<&str> = statuses.iter().map(|status| status.as_str()).collect();
+        let kinds: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
+        let rows: Vec<UnitRow> = sqlx::query_as(concat!("SELECT ", unit_columns!(), " FROM units \
+             WHERE (cardinality($1::text[]) = 0 OR status = ANY($1)) \
+               AND (cardinality($2::text[]) = 0 OR kind = ANY($2)) \
+             ORDER BY call_sign"))
+        .bind(&statuses)
+        .bind(&kinds)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(UnitRecord::try_from).collect()
+    }
+
+    /// Out of service: never offered work (refused while the unit has an
+    /// open assignment). Back in service: AVAILABLE, and offered at once to
+    /// whatever waits for its kind.
+    pub async fn set_unit_in_service(
+        &self,
+        unit_id: UnitId,
+        in_service: bool,
+        actor: &Actor,
+    ) -> Result<UnitRecord, StoreError> {
+        let kind = self.unit(unit_id).await?.kind;
+        self.retrying(async || {
+            let mut transaction = self.pool.begin().await?;
+            dispatch::lock_kinds(&mut transaction, &[kind]).await?;
+            let status: String =
+                sqlx::query_scalar("SELECT status FROM units WHERE id = $1 FOR UPDATE")
+                    .bind(unit_id.0)
+                    .fetch_one(&mut *transaction)
+                    .await?;
+            match (in_service, status.as_str()) {
+                (false, "assigned") => {
+                    return Err(StoreError::FailedPrecondition(
+                        "unit has an open assignment; complete or cancel it first".to_owned(),
+                    ));
+                }
+                (false, "available") => {
+                    sqlx::query(
+                        "UPDATE units SET status = 'out_of_service', updated_at = now() WHERE id = $1",
+                    )
+                    .bind(unit_id.0)
+                    .execute(&mut *transaction)
+                    .await?;
+                }
+                (true, "out_of_service") => {
+                    dispatch::release_unit(&mut transaction, unit_id).await?;
+                    dispatch::settle_kind(&mut transaction, actor, kind, self.config.offer_timeout)
+                        .await?;
+                }
+                // Already as asked: nothing to change.
+                _ => {}
+            }
+            transaction.commit().await?;
+            Ok(())
+        })
+        .await?;
+        self.unit(unit_id).await
+    }
+
+    /// An AVL ping: the unit's position and when it was reported.
+    pub async fn report_location(
+        &self,
+        unit_id: UnitId,
+        location: GeoPoint,
+    ) -> Result<UnitRecord, StoreError> {
+        let row: UnitRow = sqlx::query_as(concat!("UPDATE units SET lat = $2, lon = $3, location_updated_at = now() \
+             WHERE id = $1 RETURNING ", unit_columns!()))
+        .bind(unit_id.0)
+        .bind(location.lat())
+        .bind(location.lon())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::not_found("unit", unit_id))?;
+        UnitRecord::try_from(row)
+    }
+
+    /// AVAILABLE units nearest the incident first, of `kind` or (None) of
+    /// the kinds the incident needs.
+    pub async fn recommend_units(
+        &self,
+        incident_id: IncidentId,
+        kind: Option<UnitKind>,
+        limit: usize,
+    ) -> Result<Vec<UnitRecommendation>, StoreError> {
+        let (lat, lon, required): (f64, f64, Vec<String>) =
+            sqlx::query_as("SELECT lat, lon, required_kinds FROM incidents WHERE id = $1")
+                .bind(incident_id.0)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| StoreError::not_found("incident", incident_id))?;
+        let kinds = match kind {
+            Some(kind) => vec![kind],
+            None => stored_kinds(&required)?,
+        };
+        let kind_names: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
+        let rows: Vec<UnitRow> = sqlx::query_as(concat!("SELECT ", unit_columns!(), " FROM units \
+             WHERE status = 'available' AND kind = ANY($1)"))
+        .bind(&kind_names)
+        .fetch_all(&self.pool)
+        .await?;
+        let incident_location = GeoPoint::new("location", lat, lon)
+            .map_err(|error| StoreError::Internal(error.to_string()))?;
+        let mut units = std::collections::HashMap::new();
+        let mut candidates = Vec::with_capacity(rows.len());
+        for row in rows {
+            let unit = UnitRecord::try_from(row)?;
+            candidates.push(Candidate {
+                unit_id: unit.id,
+                location: unit.location,
+                available_since: unit.available_since,
+            });
+            units.insert(unit.id, unit);
+        }
+        Ok(rank_nearest(&incident_location, &candidates)
+            .into_iter()
+            .take(limit)
+            .filter_map(|ranked| {
+                units.remove(&ranked.unit_id).map(|unit| UnitRecommendation {
+                    unit,
+                    distance_m: ranked.distance_m,
+                })
+            })
+            .collect())
+    }
+}
