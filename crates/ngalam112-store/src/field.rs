@@ -109,7 +109,7 @@ impl Store {
         id: AssignmentId,
         actor: &Actor,
     ) -> Result<AssignmentRecord, StoreError> {
-        self.retrying(async || {
+        self.retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
             let assignment = lock_assignment(&mut transaction, id).await?;
             if assignment.status != AssignmentStatus::Offered {
@@ -152,7 +152,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<AssignmentRecord, StoreError> {
         let kind = self.assignment_kind(id).await?;
-        self.retrying(async || {
+        self.retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
             dispatch::lock_kinds(&mut transaction, &[kind]).await?;
             let assignment = lock_assignment(&mut transaction, id).await?;
@@ -187,7 +187,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<AssignmentRecord, StoreError> {
         let kind = self.assignment_kind(id).await?;
-        self.retrying(async || {
+        self.retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
             if next == AssignmentStatus::Completed {
                 dispatch::lock_kinds(&mut transaction, &[kind]).await?;

@@ -63,7 +63,7 @@ impl Store {
         new: &NewIncident,
         actor: &Actor,
     ) -> Result<CreateOutcome, StoreError> {
-        self.retrying(async || self.try_create_incident(new, actor).await)
+        self.retrying(move || self.try_create_incident(new, actor))
             .await
     }
 
@@ -182,7 +182,7 @@ impl Store {
         unit_id: UnitId,
         actor: &Actor,
     ) -> Result<AssignmentRecord, StoreError> {
-        self.retrying(async || {
+        self.retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
             dispatch::lock_kinds(&mut transaction, UnitKind::ALL).await?;
             let (status, lat, lon, required): (String, f64, f64, Vec<String>) = sqlx::query_as(
@@ -284,7 +284,7 @@ impl Store {
                 "incident_resolved",
             ),
         };
-        self.retrying(async || {
+        self.retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
             dispatch::lock_kinds(&mut transaction, UnitKind::ALL).await?;
             let status: String =

@@ -113,10 +113,11 @@ impl Store {
     /// Runs `operation` again when PostgreSQL aborted it for a deadlock or a
     /// serialization failure; both are safe to retry because the whole
     /// operation is one transaction.
-    async fn retrying<T>(
-        &self,
-        mut operation: impl AsyncFnMut() -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+    async fn retrying<T, F, Fut>(&self, mut operation: F) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
         let mut attempt = 0;
         loop {
             match operation().await {

@@ -29,7 +29,7 @@ impl Store {
     /// incident waits for its kind (rule 5).
     pub async fn register_unit(&self, new: &NewUnit, actor: &Actor) -> Result<UnitRecord, StoreError> {
         let id = UnitId::new_random();
-        self.retrying(async || {
+        self.retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
             dispatch::lock_kinds(&mut transaction, &[new.kind]).await?;
             sqlx::query(
@@ -92,7 +92,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<UnitRecord, StoreError> {
         let kind = self.unit(unit_id).await?.kind;
-        self.retrying(async || {
+        self.retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
             dispatch::lock_kinds(&mut transaction, &[kind]).await?;
             let status: String =

@@ -1,0 +1,211 @@
+//! Who is calling: bearer tokens, checked for every RPC by one tower layer
+//! (health and reflection stay open), and the role table of api.md.
+//!
+//! Secrets are 256 bits from the OS, shown once when issued and stored
+//! only as a SHA-256 hash; a lookup by hash needs no comparison of secrets.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use ngalam112_core::UnitId;
+use ngalam112_store::{Actor, Role, Store, StoreError, TokenRecord};
+use sha2::{Digest, Sha256};
+use tonic::Status;
+
+use crate::error::ApiError;
+
+/// The authenticated caller, put in each request's extensions by
+/// [`AuthLayer`].
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub token_id: uuid::Uuid,
+    pub role: Role,
+}
+
+impl Caller {
+    /// How the timeline names this caller: role and token id, never the
+    /// secret.
+    pub fn actor(&self) -> Actor {
+        Actor(format!("{}:{}", self.role.name(), self.token_id))
+    }
+
+    /// A unit token may act only for its own unit; admins for any.
+    pub fn require_unit(&self, unit_id: UnitId) -> Result<(), ApiError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Unit(own) if own == unit_id => Ok(()),
+            Role::Unit(_) => Err(ApiError::PermissionDenied(
+                "this token belongs to another unit".to_owned(),
+            )),
+            Role::Operator => Err(ApiError::PermissionDenied(
+                "operators cannot act for a unit".to_owned(),
+            )),
+        }
+    }
+}
+
+/// Reads the caller that [`AuthLayer`] attached.
+pub fn caller<T>(request: &tonic::Request<T>) -> Result<Caller, ApiError> {
+    request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| ApiError::Unauthenticated("missing bearer token".to_owned()))
+}
+
+/// The hash under which a secret is stored.
+pub fn hash_secret(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// Issues a token: returns the secret (shown once) and the stored record.
+pub async fn issue_token(store: &Store, role: Role) -> Result<(String, TokenRecord), StoreError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|error| StoreError::Internal(format!("no OS randomness: {error}")))?;
+    let secret = format!("n112_{}", hex::encode(bytes));
+    let record = store.insert_token(role, &hash_secret(&secret)).await?;
+    Ok((secret, record))
+}
+
+/// Which roles may call a method (the Roles table of api.md). `None`:
+/// open to anyone (health, reflection).
+fn allowed(path: &str, role: &Role) -> Option<bool> {
+    let (service, method) = path.trim_start_matches('/').split_once('/')?;
+    let is_admin = matches!(role, Role::Admin);
+    let is_operator = matches!(role, Role::Operator);
+    let is_unit = matches!(role, Role::Unit(_));
+    Some(match service {
+        "ngalam112.v1.IncidentService" => is_admin || is_operator,
+        "ngalam112.v1.UnitService" if method == "RegisterUnit" => is_admin,
+        "ngalam112.v1.UnitService" => is_admin || is_operator,
+        "ngalam112.v1.FieldService" => is_admin || is_unit,
+        _ => is_admin,
+    })
+}
+
+fn is_open(path: &str) -> bool {
+    path.starts_with("/grpc.health.v1.") || path.starts_with("/grpc.reflection.")
+}
+
+async fn authenticate(store: &Store, request: &http::request::Parts) -> Result<Caller, Status> {
+    let header = request
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or_else(|| Status::unauthenticated("missing authorization: Bearer <token>"))?;
+    let secret = header
+        .to_str()
+        .ok()
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|secret| !secret.is_empty())
+        .ok_or_else(|| Status::unauthenticated("authorization must be: Bearer <token>"))?;
+    let token = store
+        .token_by_hash(&hash_secret(secret))
+        .await
+        .map_err(|error| Status::from(ApiError::Store(error)))?
+        .ok_or_else(|| Status::unauthenticated("unknown or revoked token"))?;
+    let caller = Caller {
+        token_id: token.id,
+        role: token.role,
+    };
+    let path = request.uri.path();
+    if allowed(path, &caller.role) == Some(false) {
+        return Err(Status::permission_denied(format!(
+            "role {} may not call {path}",
+            caller.role.name()
+        )));
+    }
+    Ok(caller)
+}
+
+/// The tower layer that authenticates every call.
+#[derive(Clone)]
+pub struct AuthLayer {
+    store: Store,
+}
+
+impl AuthLayer {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            store: self.store.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    store: Store,
+}
+
+type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+impl<S, B> tower::Service<http::Request<B>> for AuthService<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        // The readied service goes into the future; a clone stays behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let store = self.store.clone();
+        Box::pin(async move {
+            if is_open(request.uri().path()) {
+                return inner.call(request).await;
+            }
+            let (mut parts, body) = request.into_parts();
+            match authenticate(&store, &parts).await {
+                Ok(caller) => {
+                    parts.extensions.insert(caller);
+                    inner.call(http::Request::from_parts(parts, body)).await
+                }
+                Err(status) => Ok(status.into_http()),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_role_table_matches_the_contract() {
+        let unit = Role::Unit(UnitId::new_random());
+        let incident = "/ngalam112.v1.IncidentService/CreateIncident";
+        let register = "/ngalam112.v1.UnitService/RegisterUnit";
+        let in_service = "/ngalam112.v1.UnitService/SetUnitInService";
+        let poll = "/ngalam112.v1.FieldService/PollAssignment";
+        assert_eq!(allowed(incident, &Role::Operator), Some(true));
+        assert_eq!(allowed(incident, &unit), Some(false));
+        assert_eq!(allowed(register, &Role::Operator), Some(false));
+        assert_eq!(allowed(register, &Role::Admin), Some(true));
+        assert_eq!(allowed(in_service, &Role::Operator), Some(true));
+        assert_eq!(allowed(poll, &unit), Some(true));
+        assert_eq!(allowed(poll, &Role::Operator), Some(false));
+        assert!(is_open("/grpc.health.v1.Health/Check"));
+    }
+}

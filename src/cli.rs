@@ -1,0 +1,263 @@
+//! The `ngalam112` command line: serve, migrate, tokens, demo fleet.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use ngalam112_core::UnitId;
+use ngalam112_store::{Role, Store, StoreConfig};
+
+use crate::embedded_postgres::EmbeddedPostgres;
+use crate::telemetry::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(name = "ngalam112", version, about = "Ngalam 112 dispatch server (Kota Malang)")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log lines as text or JSON (filter with RUST_LOG).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gRPC server.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Issue, list or revoke API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Register the Kota Malang demo fleet (idempotent).
+    SeedMalang(DatabaseArgs),
+}
+
+/// Where the data lives: `DATABASE_URL`, or else an embedded PostgreSQL
+/// under `--data-dir`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseArgs {
+    /// Directory of the embedded PostgreSQL (used when DATABASE_URL is unset).
+    #[arg(long, default_value = "./var")]
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL; unset: the embedded database under --data-dir.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Seconds an offer waits for the crew before it times out.
+    #[arg(long, default_value_t = 60)]
+    pub offer_timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum RoleArg {
+    Admin,
+    Operator,
+    Unit,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token; prints the secret alone on stdout (shown only once).
+    Issue {
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// The unit a `unit` token is bound to.
+        #[arg(long)]
+        unit_id: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke a token by id; it stops working on the next call.
+    Revoke {
+        id: uuid::Uuid,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// An open database, and the embedded cluster behind it if there is one.
+pub struct Database {
+    pub store: Store,
+    embedded: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    pub async fn open(args: &DatabaseArgs, config: StoreConfig) -> anyhow::Result<Self> {
+        let (url, embedded) = match &args.database_url {
+            Some(url) => (url.clone(), None),
+            None => {
+                let data_dir = args.data_dir.clone();
+                let cluster = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&data_dir))
+                    .await?
+                    .context("cannot start the embedded PostgreSQL")?;
+                (cluster.database_url(), Some(cluster))
+            }
+        };
+        let pool = Store::lazy_pool(&url, 16).context("DATABASE_URL is not a valid PostgreSQL URL")?;
+        Ok(Self {
+            store: Store::new(pool, config),
+            embedded,
+        })
+    }
+
+    /// Closes the pool and stops the embedded cluster if this process
+    /// started it.
+    pub async fn close(self) -> anyhow::Result<()> {
+        self.store.pool().close().await;
+        if let Some(cluster) = self.embedded {
+            tokio::task::spawn_blocking(move || cluster.stop()).await??;
+        }
+        Ok(())
+    }
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = StoreConfig {
+        offer_timeout: Duration::from_secs(args.offer_timeout.max(1)),
+    };
+    let database = Database::open(&args.database, config).await?;
+    let migrations = tokio::spawn(migrate_until_done(database.store.clone()));
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "ngalam112 listening (plaintext gRPC)");
+    let served = crate::run(
+        listener,
+        database.store.clone(),
+        crate::ServerConfig::default(),
+        shutdown_signal(),
+    )
+    .await;
+    migrations.abort();
+    tracing::info!("shutting down");
+    database.close().await?;
+    served
+}
+
+/// Runs migrations, retrying while the database is unreachable, so a
+/// server started before its database still comes up by itself.
+async fn migrate_until_done(store: Store) {
+    loop {
+        match store.migrate().await {
+            Ok(()) => {
+                tracing::info!("migrations applied");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "migrations not applied yet; retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(stream) => stream,
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGTERM");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        _ = terminate.recv() => tracing::info!("SIGTERM received"),
+    }
+}
+
+pub async fn migrate(args: DatabaseArgs) -> anyhow::Result<()> {
+    let database = Database::open(&args, StoreConfig::default()).await?;
+    let result = database.store.migrate().await.context("migration failed");
+    database.close().await?;
+    result?;
+    eprintln!("migrations applied");
+    Ok(())
+}
+
+pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
+    let args = match &command {
+        TokenCommand::Issue { database, .. }
+        | TokenCommand::List { database }
+        | TokenCommand::Revoke { database, .. } => database.clone(),
+    };
+    let database = Database::open(&args, StoreConfig::default()).await?;
+    let result = async {
+        database.store.migrate().await?;
+        match command {
+            TokenCommand::Issue { role, unit_id, .. } => {
+                let role = match (role, unit_id) {
+                    (RoleArg::Admin, None) => Role::Admin,
+                    (RoleArg::Operator, None) => Role::Operator,
+                    (RoleArg::Unit, Some(unit)) => Role::Unit(UnitId::parse("--unit-id", &unit)?),
+                    (RoleArg::Unit, None) => anyhow::bail!("--role unit needs --unit-id"),
+                    (_, Some(_)) => anyhow::bail!("--unit-id goes only with --role unit"),
+                };
+                let (secret, record) = crate::auth::issue_token(&database.store, role).await?;
+                eprintln!("issued {} token {}", record.role.name(), record.id);
+                println!("{secret}");
+            }
+            TokenCommand::List { .. } => {
+                for token in database.store.list_tokens().await? {
+                    let unit = match token.role {
+                        Role::Unit(unit) => unit.to_string(),
+                        _ => "-".to_owned(),
+                    };
+                    let state = match token.revoked_at {
+                        Some(at) => format!("revoked {}", at.to_rfc3339()),
+                        None => "active".to_owned(),
+                    };
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        token.id,
+                        token.role.name(),
+                        unit,
+                        token.created_at.to_rfc3339(),
+                        state
+                    );
+                }
+            }
+            TokenCommand::Revoke { id, .. } => {
+                database.store.revoke_token(id).await?;
+                eprintln!("token {id} revoked");
+            }
+        }
+        Ok(())
+    }
+    .await;
+    database.close().await?;
+    result
+}
+
+pub async fn seed_malang(args: DatabaseArgs) -> anyhow::Result<()> {
+    let database = Database::open(&args, StoreConfig::default()).await?;
+    let result = async {
+        database.store.migrate().await?;
+        let added = crate::seed::seed_malang(&database.store).await?;
+        eprintln!("Kota Malang demo fleet: {added} units added");
+        anyhow::Ok(())
+    }
+    .await;
+    database.close().await?;
+    result
+}

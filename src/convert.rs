@@ -1,0 +1,203 @@
+//! Proto ⇄ domain conversions. Reading a client's message validates it
+//! (every error names the field); writing a record never fails.
+
+use chrono::{DateTime, Utc};
+use ngalam112_core::{
+    AssignmentStatus, GeoPoint, IncidentCategory, IncidentStatus, Priority, UnitKind, UnitStatus,
+    ValidationError,
+};
+use ngalam112_proto::v1 as proto;
+use ngalam112_store::{AssignmentRecord, IncidentRecord, TimelineRecord, UnitRecord};
+
+pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+/// A required position: present, finite and in range.
+pub fn geo_point(field: &str, point: Option<&proto::GeoPoint>) -> Result<GeoPoint, ValidationError> {
+    let point = point.ok_or_else(|| ValidationError::new(field, "is required"))?;
+    GeoPoint::new(field, point.lat, point.lon)
+}
+
+fn geo_point_to_proto(point: &GeoPoint) -> proto::GeoPoint {
+    proto::GeoPoint {
+        lat: point.lat(),
+        lon: point.lon(),
+    }
+}
+
+/// Maps between a proto enum and the core's, in both directions.
+macro_rules! enum_mapping {
+    ($read:ident, $write:ident, $proto:ident, $core:ident { $($proto_variant:ident <=> $core_variant:ident),+ $(,)? }) => {
+        /// Reads a required enum: UNSPECIFIED and unknown numbers are
+        /// refused naming `field`.
+        pub fn $read(field: &str, value: i32) -> Result<$core, ValidationError> {
+            match proto::$proto::try_from(value) {
+                $(Ok(proto::$proto::$proto_variant) => Ok($core::$core_variant),)+
+                Ok(proto::$proto::Unspecified) => Err(ValidationError::new(field, "must be set")),
+                Err(_) => Err(ValidationError::new(field, format!("has no value {value}"))),
+            }
+        }
+
+        pub fn $write(value: $core) -> proto::$proto {
+            match value {
+                $($core::$core_variant => proto::$proto::$proto_variant),+
+            }
+        }
+    };
+}
+
+enum_mapping!(category, category_to_proto, IncidentCategory, IncidentCategory {
+    Medical <=> Medical,
+    Fire <=> Fire,
+    TrafficAccident <=> TrafficAccident,
+    Crime <=> Crime,
+    Rescue <=> Rescue,
+    Disaster <=> Disaster,
+    Other <=> Other,
+});
+
+enum_mapping!(priority, priority_to_proto, Priority, Priority {
+    Critical <=> Critical,
+    High <=> High,
+    Normal <=> Normal,
+    Low <=> Low,
+});
+
+enum_mapping!(incident_status, incident_status_to_proto, IncidentStatus, IncidentStatus {
+    Pending <=> Pending,
+    Dispatched <=> Dispatched,
+    OnScene <=> OnScene,
+    Resolved <=> Resolved,
+    Cancelled <=> Cancelled,
+});
+
+enum_mapping!(unit_kind, unit_kind_to_proto, UnitKind, UnitKind {
+    Ambulance <=> Ambulance,
+    FireEngine <=> FireEngine,
+    Police <=> Police,
+    Rescue <=> Rescue,
+});
+
+enum_mapping!(unit_status, unit_status_to_proto, UnitStatus, UnitStatus {
+    Available <=> Available,
+    Assigned <=> Assigned,
+    OutOfService <=> OutOfService,
+});
+
+enum_mapping!(assignment_status, assignment_status_to_proto, AssignmentStatus, AssignmentStatus {
+    Offered <=> Offered,
+    Accepted <=> Accepted,
+    EnRoute <=> EnRoute,
+    OnScene <=> OnScene,
+    Completed <=> Completed,
+    Declined <=> Declined,
+    TimedOut <=> TimedOut,
+    Cancelled <=> Cancelled,
+});
+
+/// An optional enum filter (`kind` of RecommendUnits, `category` of
+/// FindNearbyIncidents): UNSPECIFIED means "any".
+pub fn optional<T>(
+    read: impl Fn(&str, i32) -> Result<T, ValidationError>,
+    field: &str,
+    value: i32,
+) -> Result<Option<T>, ValidationError> {
+    if value == 0 {
+        return Ok(None);
+    }
+    read(field, value).map(Some)
+}
+
+/// A repeated enum filter; each entry must be a real value.
+pub fn each<T>(
+    read: impl Fn(&str, i32) -> Result<T, ValidationError>,
+    field: &str,
+    values: &[i32],
+) -> Result<Vec<T>, ValidationError> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(index, value)| read(&format!("{field}[{index}]"), *value))
+        .collect()
+}
+
+pub fn unit_to_proto(unit: &UnitRecord) -> proto::Unit {
+    proto::Unit {
+        id: unit.id.to_string(),
+        call_sign: unit.call_sign.clone(),
+        kind: unit_kind_to_proto(unit.kind).into(),
+        agency: unit.agency.clone(),
+        status: unit_status_to_proto(unit.status).into(),
+        location: Some(geo_point_to_proto(&unit.location)),
+        location_updated_at: Some(timestamp(unit.location_updated_at)),
+        current_assignment_id: unit
+            .current_assignment_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+pub fn assignment_to_proto(assignment: &AssignmentRecord) -> proto::Assignment {
+    proto::Assignment {
+        id: assignment.id.to_string(),
+        incident_id: assignment.incident_id.to_string(),
+        unit_id: assignment.unit_id.to_string(),
+        unit_call_sign: assignment.unit_call_sign.clone(),
+        unit_kind: unit_kind_to_proto(assignment.unit_kind).into(),
+        status: assignment_status_to_proto(assignment.status).into(),
+        distance_m: assignment.distance_m,
+        offered_at: Some(timestamp(assignment.offered_at)),
+        updated_at: Some(timestamp(assignment.updated_at)),
+    }
+}
+
+pub fn incident_to_proto(incident: &IncidentRecord) -> proto::Incident {
+    let kinds = |kinds: &[UnitKind]| {
+        kinds
+            .iter()
+            .map(|kind| i32::from(unit_kind_to_proto(*kind)))
+            .collect()
+    };
+    proto::Incident {
+        id: incident.id.to_string(),
+        status: incident_status_to_proto(incident.status).into(),
+        category: category_to_proto(incident.category).into(),
+        priority: priority_to_proto(incident.priority).into(),
+        caller_phone: incident.caller_phone.clone(),
+        caller_name: incident.caller_name.clone(),
+        location: Some(geo_point_to_proto(&incident.location)),
+        address: incident.address.clone(),
+        description: incident.description.clone(),
+        required_kinds: kinds(&incident.required_kinds),
+        assignments: incident.assignments.iter().map(assignment_to_proto).collect(),
+        created_at: Some(timestamp(incident.created_at)),
+        updated_at: Some(timestamp(incident.updated_at)),
+        resolved_at: incident.resolved_at.map(timestamp),
+        resolution: incident.resolution.clone(),
+        caller_count: incident.caller_count,
+        duplicate_of: incident
+            .duplicate_of
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        pending_kinds: kinds(&incident.pending_kinds),
+        hold: incident.hold,
+    }
+}
+
+pub fn timeline_event_to_proto(event: &TimelineRecord) -> proto::TimelineEvent {
+    proto::TimelineEvent {
+        at: Some(timestamp(event.at)),
+        kind: event.kind.clone(),
+        actor: event.actor.clone(),
+        detail: event.detail.clone(),
+        assignment_id: event
+            .assignment_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        unit_id: event.unit_id.map(|id| id.to_string()).unwrap_or_default(),
+    }
+}

@@ -1,0 +1,18 @@
+//! The Ngalam 112 dispatch server: tonic services that translate between
+//! the wire (`ngalam112-proto`) and the domain (`ngalam112-core`), call the
+//! store (`ngalam112-store`), and map errors to gRPC codes in one place
+//! (`error`).
+//!
+//! Nothing here decides dispatch policy or writes SQL.
+
+pub mod auth;
+pub mod cli;
+pub mod convert;
+pub mod embedded_postgres;
+pub mod error;
+pub mod seed;
+pub mod server;
+pub mod services;
+pub mod telemetry;
+
+pub use server::{ServerConfig, run};

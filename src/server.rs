@@ -1,0 +1,107 @@
+//! Assembles the gRPC server: auth layer, the three services, health and
+//! reflection; and keeps the health status true to the database.
+
+use std::future::Future;
+use std::time::Duration;
+
+use ngalam112_proto::v1::field_service_server::FieldServiceServer;
+use ngalam112_proto::v1::incident_service_server::IncidentServiceServer;
+use ngalam112_proto::v1::unit_service_server::UnitServiceServer;
+use ngalam112_store::Store;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::auth::AuthLayer;
+use crate::services::{FieldApi, IncidentApi, UnitApi};
+
+/// The services whose health is reported (besides the overall "").
+const SERVICE_NAMES: &[&str] = &[
+    "ngalam112.v1.IncidentService",
+    "ngalam112.v1.UnitService",
+    "ngalam112.v1.FieldService",
+];
+
+/// Limits of the server itself.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest request a client may send (protects against memory abuse).
+    pub max_request_bytes: usize,
+    /// How often the health status re-checks the database.
+    pub health_check_interval: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_request_bytes: 64 * 1024,
+            health_check_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Serves gRPC on `listener` until `shutdown` completes. Health reports
+/// NOT_SERVING until the database answers with a migrated schema, and
+/// whenever it stops answering.
+pub async fn run(
+    listener: TcpListener,
+    store: Store,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let readiness = tokio::spawn(report_readiness(
+        store.clone(),
+        health_reporter,
+        config.health_check_interval,
+    ));
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(ngalam112_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(ngalam112_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    let limit = config.max_request_bytes;
+    let result = tonic::transport::Server::builder()
+        .layer(AuthLayer::new(store.clone()))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(
+            IncidentServiceServer::new(IncidentApi::new(store.clone())).max_decoding_message_size(limit),
+        )
+        .add_service(UnitServiceServer::new(UnitApi::new(store.clone())).max_decoding_message_size(limit))
+        .add_service(FieldServiceServer::new(FieldApi::new(store.clone())).max_decoding_message_size(limit))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await;
+    readiness.abort();
+    result?;
+    Ok(())
+}
+
+async fn report_readiness(store: Store, reporter: HealthReporter, interval: Duration) {
+    let mut last = None;
+    loop {
+        let ready = store.is_ready().await;
+        if last != Some(ready) {
+            let status = if ready {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            for name in std::iter::once("").chain(SERVICE_NAMES.iter().copied()) {
+                reporter.set_service_status(name, status).await;
+            }
+            if ready {
+                tracing::info!("database ready; serving");
+            } else {
+                tracing::warn!("database not reachable or not migrated; health is NOT_SERVING");
+            }
+            last = Some(ready);
+        }
+        tokio::time::sleep(interval).await;
+    }
+}

@@ -1,0 +1,160 @@
+//! `FieldService`: the crews' devices. A unit token acts only for its own
+//! unit and that unit's assignments.
+
+use ngalam112_core::validation::{self, SHORT_TEXT_MAX_CHARS};
+use ngalam112_core::{AssignmentId, AssignmentStatus, UnitId, ValidationError};
+use ngalam112_proto::v1 as proto;
+use ngalam112_proto::v1::field_service_server::FieldService;
+use ngalam112_store::Store;
+use tonic::{Request, Response, Status};
+
+use crate::auth::{Caller, caller};
+use crate::convert::{self, assignment_to_proto, incident_to_proto};
+use crate::error::ApiResult;
+
+/// Longest long-poll a device may ask for.
+pub const MAX_WAIT_SECONDS: u32 = 30;
+
+pub struct FieldApi {
+    store: Store,
+}
+
+impl FieldApi {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+
+    /// Parses an assignment id and checks that the caller's unit holds it.
+    async fn own_assignment(&self, caller: &Caller, field: &str, value: &str) -> ApiResult<AssignmentId> {
+        let id = AssignmentId::parse(field, value)?;
+        let unit = self.store.assignment_unit(id).await?;
+        caller.require_unit(unit)?;
+        Ok(id)
+    }
+}
+
+#[tonic::async_trait]
+impl FieldService for FieldApi {
+    async fn report_location(
+        &self,
+        request: Request<proto::ReportLocationRequest>,
+    ) -> Result<Response<proto::Unit>, Status> {
+        let result: ApiResult<_> = async {
+            let caller = caller(&request)?;
+            let unit_id = UnitId::parse("unit_id", &request.get_ref().unit_id)?;
+            let location = convert::geo_point("location", request.get_ref().location.as_ref())?;
+            caller.require_unit(unit_id)?;
+            Ok(convert::unit_to_proto(
+                &self.store.report_location(unit_id, location).await?,
+            ))
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+
+    async fn poll_assignment(
+        &self,
+        request: Request<proto::PollAssignmentRequest>,
+    ) -> Result<Response<proto::PollAssignmentResponse>, Status> {
+        let result: ApiResult<_> = async {
+            let caller = caller(&request)?;
+            let unit_id = UnitId::parse("unit_id", &request.get_ref().unit_id)?;
+            if request.get_ref().wait_seconds > MAX_WAIT_SECONDS {
+                return Err(ValidationError::new(
+                    "wait_seconds",
+                    format!("must be at most {MAX_WAIT_SECONDS}"),
+                )
+                .into());
+            }
+            caller.require_unit(unit_id)?;
+            let open = self.store.open_assignment(unit_id).await?;
+            Ok(match open {
+                Some((assignment, incident)) => proto::PollAssignmentResponse {
+                    assignment: Some(assignment_to_proto(&assignment)),
+                    incident: Some(incident_to_proto(&incident)),
+                },
+                None => proto::PollAssignmentResponse::default(),
+            })
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+
+    #[tracing::instrument(skip_all, fields(assignment_id = %request.get_ref().assignment_id))]
+    async fn accept_assignment(
+        &self,
+        request: Request<proto::AcceptAssignmentRequest>,
+    ) -> Result<Response<proto::Assignment>, Status> {
+        let result: ApiResult<_> = async {
+            let caller = caller(&request)?;
+            let id = self
+                .own_assignment(&caller, "assignment_id", &request.get_ref().assignment_id)
+                .await?;
+            let assignment = self.store.accept_assignment(id, &caller.actor()).await?;
+            tracing::info!(unit_id = %assignment.unit_id, "offer accepted");
+            Ok(assignment_to_proto(&assignment))
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+
+    #[tracing::instrument(skip_all, fields(assignment_id = %request.get_ref().assignment_id))]
+    async fn decline_assignment(
+        &self,
+        request: Request<proto::DeclineAssignmentRequest>,
+    ) -> Result<Response<proto::Assignment>, Status> {
+        let result: ApiResult<_> = async {
+            let caller = caller(&request)?;
+            let reason = validation::text("reason", request.get_ref().reason.trim(), SHORT_TEXT_MAX_CHARS)?;
+            let id = self
+                .own_assignment(&caller, "assignment_id", &request.get_ref().assignment_id)
+                .await?;
+            let assignment = self
+                .store
+                .decline_assignment(id, &reason, &caller.actor())
+                .await?;
+            tracing::info!(unit_id = %assignment.unit_id, "offer declined");
+            Ok(assignment_to_proto(&assignment))
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+
+    #[tracing::instrument(skip_all, fields(assignment_id = %request.get_ref().assignment_id))]
+    async fn update_assignment_status(
+        &self,
+        request: Request<proto::UpdateAssignmentStatusRequest>,
+    ) -> Result<Response<proto::Assignment>, Status> {
+        let result: ApiResult<_> = async {
+            let caller = caller(&request)?;
+            let status = convert::assignment_status("status", request.get_ref().status)?;
+            if !matches!(
+                status,
+                AssignmentStatus::Accepted
+                    | AssignmentStatus::EnRoute
+                    | AssignmentStatus::OnScene
+                    | AssignmentStatus::Completed
+            ) {
+                return Err(ValidationError::new(
+                    "status",
+                    "must be ACCEPTED, EN_ROUTE, ON_SCENE or COMPLETED",
+                )
+                .into());
+            }
+            let id = self
+                .own_assignment(&caller, "assignment_id", &request.get_ref().assignment_id)
+                .await?;
+            let assignment = if status == AssignmentStatus::Accepted {
+                self.store.accept_assignment(id, &caller.actor()).await?
+            } else {
+                self.store
+                    .update_assignment_status(id, status, &caller.actor())
+                    .await?
+            };
+            tracing::info!(unit_id = %assignment.unit_id, status = %assignment.status, "assignment progressed");
+            Ok(assignment_to_proto(&assignment))
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+}

@@ -1,0 +1,322 @@
+//! `IncidentService`: call-takers and dispatchers.
+
+use chrono::{DateTime, Utc};
+use ngalam112_core::validation::{self, DESCRIPTION_MAX_CHARS, SHORT_TEXT_MAX_CHARS};
+use ngalam112_core::{IncidentId, UnitId, ValidationError};
+use ngalam112_proto::v1 as proto;
+use ngalam112_proto::v1::incident_service_server::IncidentService;
+use ngalam112_store::{IncidentPageCursor, NewIncident, Store};
+use tonic::{Request, Response, Status};
+
+use crate::auth::caller;
+use crate::convert::{self, incident_to_proto};
+use crate::error::ApiResult;
+
+const DEFAULT_PAGE_SIZE: u32 = 50;
+const MAX_PAGE_SIZE: u32 = 500;
+const DEFAULT_RECOMMENDATIONS: usize = 5;
+const MAX_RECOMMENDATIONS: usize = 100;
+const MAX_NEARBY_RADIUS_M: f64 = 100_000.0;
+
+pub struct IncidentApi {
+    store: Store,
+}
+
+impl IncidentApi {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+/// Validates a CreateIncident request into the store's terms.
+pub fn new_incident(request: &proto::CreateIncidentRequest) -> Result<NewIncident, ValidationError> {
+    let category = convert::category("category", request.category)?;
+    let priority = convert::priority("priority", request.priority)?;
+    let location = convert::geo_point("location", request.location.as_ref())?;
+    let mut required_kinds = convert::each(convert::unit_kind, "required_kinds", &request.required_kinds)?;
+    if required_kinds.is_empty() {
+        required_kinds = category.default_kinds().to_vec();
+    }
+    let mut seen = Vec::new();
+    required_kinds.retain(|kind| {
+        let first = !seen.contains(kind);
+        seen.push(*kind);
+        first
+    });
+    let request_id = validation::text("request_id", request.request_id.trim(), SHORT_TEXT_MAX_CHARS)?;
+    let duplicate_of = if request.duplicate_of.is_empty() {
+        None
+    } else {
+        Some(IncidentId::parse("duplicate_of", &request.duplicate_of)?)
+    };
+    Ok(NewIncident {
+        request_id: (!request_id.is_empty()).then_some(request_id),
+        category,
+        priority,
+        caller_phone: validation::phone_number("caller_phone", &request.caller_phone)?,
+        caller_name: validation::text("caller_name", request.caller_name.trim(), SHORT_TEXT_MAX_CHARS)?,
+        location,
+        address: validation::text("address", request.address.trim(), SHORT_TEXT_MAX_CHARS)?,
+        description: validation::text("description", &request.description, DESCRIPTION_MAX_CHARS)?,
+        required_kinds,
+        hold: request.hold,
+        duplicate_of,
+    })
+}
+
+fn encode_page_token(cursor: &IncidentPageCursor) -> String {
+    format!("{}_{}", cursor.created_at.timestamp_micros(), cursor.id)
+}
+
+fn decode_page_token(token: &str) -> Result<Option<IncidentPageCursor>, ValidationError> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let invalid = || ValidationError::new("page_token", "is not a token this server issued");
+    let (micros, id) = token.split_once('_').ok_or_else(invalid)?;
+    let created_at = micros
+        .parse::<i64>()
+        .ok()
+        .and_then(DateTime::<Utc>::from_timestamp_micros)
+        .ok_or_else(invalid)?;
+    let id = uuid::Uuid::parse_str(id).map_err(|_| invalid())?;
+    Ok(Some(IncidentPageCursor { created_at, id }))
+}
+
+#[tonic::async_trait]
+impl IncidentService for IncidentApi {
+    #[tracing::instrument(skip_all, fields(incident_id))]
+    async fn create_incident(
+        &self,
+        request: Request<proto::CreateIncidentRequest>,
+    ) -> Result<Response<proto::Incident>, Status> {
+        let actor = caller(&request)?.actor();
+        let new = new_incident(request.get_ref()).map_err(crate::error::ApiError::from)?;
+        let outcome = self
+            .store
+            .create_incident(&new, &actor)
+            .await
+            .map_err(crate::error::ApiError::from)?;
+        tracing::Span::current().record("incident_id", tracing::field::display(outcome.incident.id));
+        tracing::info!(
+            created = outcome.created,
+            status = %outcome.incident.status,
+            category = %outcome.incident.category,
+            priority = %outcome.incident.priority,
+            "incident intake"
+        );
+        Ok(Response::new(incident_to_proto(&outcome.incident)))
+    }
+
+    async fn get_incident(
+        &self,
+        request: Request<proto::GetIncidentRequest>,
+    ) -> Result<Response<proto::Incident>, Status> {
+        let result: ApiResult<_> = async {
+            let id = IncidentId::parse("id", &request.get_ref().id)?;
+            Ok(incident_to_proto(&self.store.incident(id).await?))
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+
+    async fn list_incidents(
+        &self,
+        request: Request<proto::ListIncidentsRequest>,
+    ) -> Result<Response<proto::ListIncidentsResponse>, Status> {
+        let result: ApiResult<_> = async {
+            let request = request.get_ref();
+            let statuses = convert::each(convert::incident_status, "statuses", &request.statuses)?;
+            let page_size = match request.page_size {
+                0 => DEFAULT_PAGE_SIZE,
+                size if size < 0 => {
+                    return Err(ValidationError::new("page_size", "must not be negative").into());
+                }
+                size => u32::try_from(size).unwrap_or(MAX_PAGE_SIZE).min(MAX_PAGE_SIZE),
+            };
+            let after = decode_page_token(&request.page_token)?;
+            let mut incidents = self
+                .store
+                .list_incidents(&statuses, page_size + 1, after)
+                .await?;
+            let next_page_token = if incidents.len() > page_size as usize {
+                incidents.truncate(page_size as usize);
+                incidents
+                    .last()
+                    .map(|last| {
+                        encode_page_token(&IncidentPageCursor {
+                            created_at: last.created_at,
+                            id: last.id.0,
+                        })
+                    })
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
+            Ok(proto::ListIncidentsResponse {
+                incidents: incidents.iter().map(incident_to_proto).collect(),
+                next_page_token,
+            })
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+
+    async fn find_nearby_incidents(
+        &self,
+        request: Request<proto::FindNearbyIncidentsRequest>,
+    ) -> Result<Response<proto::FindNearbyIncidentsResponse>, Status> {
+        let result: ApiResult<_> = async {
+            let request = request.get_ref();
+            let location = convert::geo_point("location", request.location.as_ref())?;
+            if !request.radius_m.is_finite()
+                || request.radius_m <= 0.0
+                || request.radius_m > MAX_NEARBY_RADIUS_M
+            {
+                return Err(ValidationError::new(
+                    "radius_m",
+                    format!("must be within (0, {MAX_NEARBY_RADIUS_M}] metres"),
+                )
+                .into());
+            }
+            let category = convert::optional(convert::category, "category", request.category)?;
+            let incidents = self
+                .store
+                .find_nearby_incidents(location, request.radius_m, category)
+                .await?;
+            Ok(proto::FindNearbyIncidentsResponse {
+                incidents: incidents.iter().map(incident_to_proto).collect(),
+            })
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+
+    async fn recommend_units(
+        &self,
+        request: Request<proto::RecommendUnitsRequest>,
+    ) -> Result<Response<proto::RecommendUnitsResponse>, Status> {
+        let result: ApiResult<_> = async {
+            let request = request.get_ref();
+            let incident_id = IncidentId::parse("incident_id", &request.incident_id)?;
+            let kind = convert::optional(convert::unit_kind, "kind", request.kind)?;
+            let limit = match request.limit {
+                0 => DEFAULT_RECOMMENDATIONS,
+                limit if limit < 0 => {
+                    return Err(ValidationError::new("limit", "must not be negative").into());
+                }
+                limit => usize::try_from(limit).unwrap_or(MAX_RECOMMENDATIONS).min(MAX_RECOMMENDATIONS),
+            };
+            let recommendations = self.store.recommend_units(incident_id, kind, limit).await?;
+            Ok(proto::RecommendUnitsResponse {
+                recommendations: recommendations
+                    .iter()
+                    .map(|recommendation| proto::UnitRecommendation {
+                        unit: Some(convert::unit_to_proto(&recommendation.unit)),
+                        distance_m: recommendation.distance_m,
+                    })
+                    .collect(),
+            })
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+
+    #[tracing::instrument(skip_all, fields(incident_id = %request.get_ref().incident_id, unit_id = %request.get_ref().unit_id))]
+    async fn assign_unit(
+        &self,
+        request: Request<proto::AssignUnitRequest>,
+    ) -> Result<Response<proto::Assignment>, Status> {
+        let result: ApiResult<_> = async {
+            let actor = caller(&request)?.actor();
+            let incident_id = IncidentId::parse("incident_id", &request.get_ref().incident_id)?;
+            let unit_id = UnitId::parse("unit_id", &request.get_ref().unit_id)?;
+            let assignment = self.store.assign_unit(incident_id, unit_id, &actor).await?;
+            tracing::info!(assignment_id = %assignment.id, "dispatcher override");
+            Ok(convert::assignment_to_proto(&assignment))
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+
+    #[tracing::instrument(skip_all, fields(incident_id = %request.get_ref().id))]
+    async fn cancel_incident(
+        &self,
+        request: Request<proto::CancelIncidentRequest>,
+    ) -> Result<Response<proto::Incident>, Status> {
+        let result: ApiResult<_> = async {
+            let actor = caller(&request)?.actor();
+            let id = IncidentId::parse("id", &request.get_ref().id)?;
+            let reason = validation::text("reason", request.get_ref().reason.trim(), SHORT_TEXT_MAX_CHARS)?;
+            let incident = self.store.cancel_incident(id, &reason, &actor).await?;
+            tracing::info!("incident cancelled");
+            Ok(incident_to_proto(&incident))
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+
+    #[tracing::instrument(skip_all, fields(incident_id = %request.get_ref().id))]
+    async fn resolve_incident(
+        &self,
+        request: Request<proto::ResolveIncidentRequest>,
+    ) -> Result<Response<proto::Incident>, Status> {
+        let result: ApiResult<_> = async {
+            let actor = caller(&request)?.actor();
+            let id = IncidentId::parse("id", &request.get_ref().id)?;
+            let resolution = validation::text(
+                "resolution",
+                request.get_ref().resolution.trim(),
+                SHORT_TEXT_MAX_CHARS,
+            )?;
+            let incident = self.store.resolve_incident(id, &resolution, &actor).await?;
+            tracing::info!("incident resolved");
+            Ok(incident_to_proto(&incident))
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+
+    async fn get_incident_timeline(
+        &self,
+        request: Request<proto::GetIncidentTimelineRequest>,
+    ) -> Result<Response<proto::GetIncidentTimelineResponse>, Status> {
+        let result: ApiResult<_> = async {
+            let id = IncidentId::parse("id", &request.get_ref().id)?;
+            let events = self.store.timeline(id).await?;
+            Ok(proto::GetIncidentTimelineResponse {
+                events: events.iter().map(convert::timeline_event_to_proto).collect(),
+            })
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+
+    type WatchIncidentsStream =
+        tokio_stream::wrappers::ReceiverStream<Result<proto::IncidentEvent, Status>>;
+
+    async fn watch_incidents(
+        &self,
+        _request: Request<proto::WatchIncidentsRequest>,
+    ) -> Result<Response<Self::WatchIncidentsStream>, Status> {
+        Err(Status::unimplemented(
+            "WatchIncidents is not available yet; poll ListIncidents",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_tokens_round_trip_and_garbage_is_refused() {
+        let cursor = IncidentPageCursor {
+            created_at: DateTime::<Utc>::from_timestamp_micros(1_800_000_000_123_456).unwrap(),
+            id: uuid::Uuid::new_v4(),
+        };
+        assert_eq!(decode_page_token(&encode_page_token(&cursor)).unwrap(), Some(cursor));
+        assert_eq!(decode_page_token("x_y").unwrap_err().field, "page_token");
+        assert_eq!(decode_page_token("").unwrap(), None);
+    }
+}

@@ -1,0 +1,96 @@
+//! `UnitService`: the fleet.
+
+use ngalam112_core::validation::{self, SHORT_TEXT_MAX_CHARS};
+use ngalam112_core::UnitId;
+use ngalam112_proto::v1 as proto;
+use ngalam112_proto::v1::unit_service_server::UnitService;
+use ngalam112_store::{NewUnit, Store};
+use tonic::{Request, Response, Status};
+
+use crate::auth::caller;
+use crate::convert::{self, unit_to_proto};
+use crate::error::ApiResult;
+
+pub struct UnitApi {
+    store: Store,
+}
+
+impl UnitApi {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+#[tonic::async_trait]
+impl UnitService for UnitApi {
+    #[tracing::instrument(skip_all, fields(unit_id))]
+    async fn register_unit(
+        &self,
+        request: Request<proto::RegisterUnitRequest>,
+    ) -> Result<Response<proto::Unit>, Status> {
+        let result: ApiResult<_> = async {
+            let actor = caller(&request)?.actor();
+            let request = request.get_ref();
+            let new = NewUnit {
+                call_sign: validation::call_sign(&request.call_sign)?,
+                kind: convert::unit_kind("kind", request.kind)?,
+                agency: validation::text("agency", request.agency.trim(), SHORT_TEXT_MAX_CHARS)?,
+                location: convert::geo_point("location", request.location.as_ref())?,
+            };
+            let unit = self.store.register_unit(&new, &actor).await?;
+            tracing::Span::current().record("unit_id", tracing::field::display(unit.id));
+            tracing::info!(call_sign = %unit.call_sign, kind = %unit.kind, "unit registered");
+            Ok(unit_to_proto(&unit))
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+
+    async fn get_unit(
+        &self,
+        request: Request<proto::GetUnitRequest>,
+    ) -> Result<Response<proto::Unit>, Status> {
+        let result: ApiResult<_> = async {
+            let id = UnitId::parse("id", &request.get_ref().id)?;
+            Ok(unit_to_proto(&self.store.unit(id).await?))
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+
+    async fn list_units(
+        &self,
+        request: Request<proto::ListUnitsRequest>,
+    ) -> Result<Response<proto::ListUnitsResponse>, Status> {
+        let result: ApiResult<_> = async {
+            let request = request.get_ref();
+            let statuses = convert::each(convert::unit_status, "statuses", &request.statuses)?;
+            let kinds = convert::each(convert::unit_kind, "kinds", &request.kinds)?;
+            let units = self.store.list_units(&statuses, &kinds).await?;
+            Ok(proto::ListUnitsResponse {
+                units: units.iter().map(unit_to_proto).collect(),
+            })
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+
+    #[tracing::instrument(skip_all, fields(unit_id = %request.get_ref().unit_id, in_service = request.get_ref().in_service))]
+    async fn set_unit_in_service(
+        &self,
+        request: Request<proto::SetUnitInServiceRequest>,
+    ) -> Result<Response<proto::Unit>, Status> {
+        let result: ApiResult<_> = async {
+            let actor = caller(&request)?.actor();
+            let unit_id = UnitId::parse("unit_id", &request.get_ref().unit_id)?;
+            let unit = self
+                .store
+                .set_unit_in_service(unit_id, request.get_ref().in_service, &actor)
+                .await?;
+            tracing::info!(status = %unit.status, "unit service status set");
+            Ok(unit_to_proto(&unit))
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+}
