@@ -13,7 +13,11 @@ use crate::embedded_postgres::EmbeddedPostgres;
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
-#[command(name = "ngalam112", version, about = "Ngalam 112 dispatch server (Kota Malang)")]
+#[command(
+    name = "ngalam112",
+    version,
+    about = "Ngalam 112 dispatch server (Kota Malang)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -105,13 +109,15 @@ impl Database {
             Some(url) => (url.clone(), None),
             None => {
                 let data_dir = args.data_dir.clone();
-                let cluster = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&data_dir))
-                    .await?
-                    .context("cannot start the embedded PostgreSQL")?;
+                let cluster =
+                    tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&data_dir))
+                        .await?
+                        .context("cannot start the embedded PostgreSQL")?;
                 (cluster.database_url(), Some(cluster))
             }
         };
-        let pool = Store::lazy_pool(&url, 16).context("DATABASE_URL is not a valid PostgreSQL URL")?;
+        let pool =
+            Store::lazy_pool(&url, 16).context("DATABASE_URL is not a valid PostgreSQL URL")?;
         Ok(Self {
             store: Store::new(pool, config),
             embedded,
@@ -129,6 +135,9 @@ impl Database {
     }
 }
 
+/// How long in-flight calls may take to finish after SIGINT/SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = StoreConfig {
         offer_timeout: Duration::from_secs(args.offer_timeout.max(1)),
@@ -139,13 +148,29 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     tracing::info!(address = %listener.local_addr()?, "ngalam112 listening (plaintext gRPC)");
-    let served = crate::run(
+    let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
+    let signalled = stopping.clone();
+    let server = crate::run(
         listener,
         database.store.clone(),
         crate::ServerConfig::default(),
-        shutdown_signal(),
-    )
-    .await;
+        async move {
+            shutdown_signal().await;
+            signalled.notify_one();
+        },
+    );
+    // In-flight calls get a grace period; a client that keeps its
+    // connection open does not keep the server (and its database) up.
+    let served = tokio::select! {
+        served = server => served,
+        () = async {
+            stopping.notified().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!("clients still connected after the grace period; stopping anyway");
+            Ok(())
+        }
+    };
     migrations.abort();
     tracing::info!("shutting down");
     database.close().await?;

@@ -17,7 +17,10 @@ pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
 }
 
 /// A required position: present, finite and in range.
-pub fn geo_point(field: &str, point: Option<&proto::GeoPoint>) -> Result<GeoPoint, ValidationError> {
+pub fn geo_point(
+    field: &str,
+    point: Option<&proto::GeoPoint>,
+) -> Result<GeoPoint, ValidationError> {
     let point = point.ok_or_else(|| ValidationError::new(field, "is required"))?;
     GeoPoint::new(field, point.lat, point.lon)
 }
@@ -173,7 +176,11 @@ pub fn incident_to_proto(incident: &IncidentRecord) -> proto::Incident {
         address: incident.address.clone(),
         description: incident.description.clone(),
         required_kinds: kinds(&incident.required_kinds),
-        assignments: incident.assignments.iter().map(assignment_to_proto).collect(),
+        assignments: incident
+            .assignments
+            .iter()
+            .map(assignment_to_proto)
+            .collect(),
         created_at: Some(timestamp(incident.created_at)),
         updated_at: Some(timestamp(incident.updated_at)),
         resolved_at: incident.resolved_at.map(timestamp),

@@ -86,7 +86,14 @@ impl EmbeddedPostgres {
         if !self.started_here {
             return Ok(());
         }
-        self.pg_ctl(&["stop", "-w", "-m", "fast", "-D", path_str(&self.cluster_dir)?])?;
+        self.pg_ctl(&[
+            "stop",
+            "-w",
+            "-m",
+            "fast",
+            "-D",
+            path_str(&self.cluster_dir)?,
+        ])?;
         tracing::info!("embedded PostgreSQL stopped");
         Ok(())
     }
@@ -171,7 +178,9 @@ fn run(command: &mut Command) -> anyhow::Result<()> {
 }
 
 fn running_as_root() -> bool {
-    std::fs::metadata("/proc/self").map(|meta| meta.uid() == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|meta| meta.uid() == 0)
+        .unwrap_or(false)
 }
 
 /// Lets the postgres user reach the cluster: every directory from the data

@@ -6,7 +6,7 @@ use ngalam112::cli::{self, Cli, Command};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    ngalam112::telemetry::init(cli.log_format, "info");
+    ngalam112::telemetry::init(cli.log_format, "info,sqlx=warn");
     match cli.command {
         Command::Serve(args) => cli::serve(args).await,
         Command::Migrate(args) => cli::migrate(args).await,

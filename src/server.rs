@@ -51,6 +51,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    // Not serving until the first check has seen a migrated database.
+    for name in std::iter::once("").chain(SERVICE_NAMES.iter().copied()) {
+        health_reporter
+            .set_service_status(name, ServingStatus::NotServing)
+            .await;
+    }
     let readiness = tokio::spawn(report_readiness(
         store.clone(),
         health_reporter,
@@ -71,10 +77,15 @@ pub async fn run(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(
-            IncidentServiceServer::new(IncidentApi::new(store.clone())).max_decoding_message_size(limit),
+            IncidentServiceServer::new(IncidentApi::new(store.clone()))
+                .max_decoding_message_size(limit),
         )
-        .add_service(UnitServiceServer::new(UnitApi::new(store.clone())).max_decoding_message_size(limit))
-        .add_service(FieldServiceServer::new(FieldApi::new(store.clone())).max_decoding_message_size(limit))
+        .add_service(
+            UnitServiceServer::new(UnitApi::new(store.clone())).max_decoding_message_size(limit),
+        )
+        .add_service(
+            FieldServiceServer::new(FieldApi::new(store.clone())).max_decoding_message_size(limit),
+        )
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
     readiness.abort();
@@ -83,7 +94,7 @@ pub async fn run(
 }
 
 async fn report_readiness(store: Store, reporter: HealthReporter, interval: Duration) {
-    let mut last = None;
+    let mut last = Some(false);
     loop {
         let ready = store.is_ready().await;
         if last != Some(ready) {

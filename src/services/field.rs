@@ -25,7 +25,12 @@ impl FieldApi {
     }
 
     /// Parses an assignment id and checks that the caller's unit holds it.
-    async fn own_assignment(&self, caller: &Caller, field: &str, value: &str) -> ApiResult<AssignmentId> {
+    async fn own_assignment(
+        &self,
+        caller: &Caller,
+        field: &str,
+        value: &str,
+    ) -> ApiResult<AssignmentId> {
         let id = AssignmentId::parse(field, value)?;
         let unit = self.store.assignment_unit(id).await?;
         caller.require_unit(unit)?;
@@ -105,7 +110,11 @@ impl FieldService for FieldApi {
     ) -> Result<Response<proto::Assignment>, Status> {
         let result: ApiResult<_> = async {
             let caller = caller(&request)?;
-            let reason = validation::text("reason", request.get_ref().reason.trim(), SHORT_TEXT_MAX_CHARS)?;
+            let reason = validation::text(
+                "reason",
+                request.get_ref().reason.trim(),
+                SHORT_TEXT_MAX_CHARS,
+            )?;
             let id = self
                 .own_assignment(&caller, "assignment_id", &request.get_ref().assignment_id)
                 .await?;

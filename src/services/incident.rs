@@ -29,11 +29,17 @@ impl IncidentApi {
 }
 
 /// Validates a CreateIncident request into the store's terms.
-pub fn new_incident(request: &proto::CreateIncidentRequest) -> Result<NewIncident, ValidationError> {
+pub fn new_incident(
+    request: &proto::CreateIncidentRequest,
+) -> Result<NewIncident, ValidationError> {
     let category = convert::category("category", request.category)?;
     let priority = convert::priority("priority", request.priority)?;
     let location = convert::geo_point("location", request.location.as_ref())?;
-    let mut required_kinds = convert::each(convert::unit_kind, "required_kinds", &request.required_kinds)?;
+    let mut required_kinds = convert::each(
+        convert::unit_kind,
+        "required_kinds",
+        &request.required_kinds,
+    )?;
     if required_kinds.is_empty() {
         required_kinds = category.default_kinds().to_vec();
     }
@@ -43,7 +49,11 @@ pub fn new_incident(request: &proto::CreateIncidentRequest) -> Result<NewInciden
         seen.push(*kind);
         first
     });
-    let request_id = validation::text("request_id", request.request_id.trim(), SHORT_TEXT_MAX_CHARS)?;
+    let request_id = validation::text(
+        "request_id",
+        request.request_id.trim(),
+        SHORT_TEXT_MAX_CHARS,
+    )?;
     let duplicate_of = if request.duplicate_of.is_empty() {
         None
     } else {
@@ -54,7 +64,11 @@ pub fn new_incident(request: &proto::CreateIncidentRequest) -> Result<NewInciden
         category,
         priority,
         caller_phone: validation::phone_number("caller_phone", &request.caller_phone)?,
-        caller_name: validation::text("caller_name", request.caller_name.trim(), SHORT_TEXT_MAX_CHARS)?,
+        caller_name: validation::text(
+            "caller_name",
+            request.caller_name.trim(),
+            SHORT_TEXT_MAX_CHARS,
+        )?,
         location,
         address: validation::text("address", request.address.trim(), SHORT_TEXT_MAX_CHARS)?,
         description: validation::text("description", &request.description, DESCRIPTION_MAX_CHARS)?,
@@ -97,7 +111,8 @@ impl IncidentService for IncidentApi {
             .create_incident(&new, &actor)
             .await
             .map_err(crate::error::ApiError::from)?;
-        tracing::Span::current().record("incident_id", tracing::field::display(outcome.incident.id));
+        tracing::Span::current()
+            .record("incident_id", tracing::field::display(outcome.incident.id));
         tracing::info!(
             created = outcome.created,
             status = %outcome.incident.status,
@@ -132,7 +147,9 @@ impl IncidentService for IncidentApi {
                 size if size < 0 => {
                     return Err(ValidationError::new("page_size", "must not be negative").into());
                 }
-                size => u32::try_from(size).unwrap_or(MAX_PAGE_SIZE).min(MAX_PAGE_SIZE),
+                size => u32::try_from(size)
+                    .unwrap_or(MAX_PAGE_SIZE)
+                    .min(MAX_PAGE_SIZE),
             };
             let after = decode_page_token(&request.page_token)?;
             let mut incidents = self
@@ -205,7 +222,9 @@ impl IncidentService for IncidentApi {
                 limit if limit < 0 => {
                     return Err(ValidationError::new("limit", "must not be negative").into());
                 }
-                limit => usize::try_from(limit).unwrap_or(MAX_RECOMMENDATIONS).min(MAX_RECOMMENDATIONS),
+                limit => usize::try_from(limit)
+                    .unwrap_or(MAX_RECOMMENDATIONS)
+                    .min(MAX_RECOMMENDATIONS),
             };
             let recommendations = self.store.recommend_units(incident_id, kind, limit).await?;
             Ok(proto::RecommendUnitsResponse {
@@ -247,7 +266,11 @@ impl IncidentService for IncidentApi {
         let result: ApiResult<_> = async {
             let actor = caller(&request)?.actor();
             let id = IncidentId::parse("id", &request.get_ref().id)?;
-            let reason = validation::text("reason", request.get_ref().reason.trim(), SHORT_TEXT_MAX_CHARS)?;
+            let reason = validation::text(
+                "reason",
+                request.get_ref().reason.trim(),
+                SHORT_TEXT_MAX_CHARS,
+            )?;
             let incident = self.store.cancel_incident(id, &reason, &actor).await?;
             tracing::info!("incident cancelled");
             Ok(incident_to_proto(&incident))
@@ -285,7 +308,10 @@ impl IncidentService for IncidentApi {
             let id = IncidentId::parse("id", &request.get_ref().id)?;
             let events = self.store.timeline(id).await?;
             Ok(proto::GetIncidentTimelineResponse {
-                events: events.iter().map(convert::timeline_event_to_proto).collect(),
+                events: events
+                    .iter()
+                    .map(convert::timeline_event_to_proto)
+                    .collect(),
             })
         }
         .await;
@@ -315,7 +341,10 @@ mod tests {
             created_at: DateTime::<Utc>::from_timestamp_micros(1_800_000_000_123_456).unwrap(),
             id: uuid::Uuid::new_v4(),
         };
-        assert_eq!(decode_page_token(&encode_page_token(&cursor)).unwrap(), Some(cursor));
+        assert_eq!(
+            decode_page_token(&encode_page_token(&cursor)).unwrap(),
+            Some(cursor)
+        );
         assert_eq!(decode_page_token("x_y").unwrap_err().field, "page_token");
         assert_eq!(decode_page_token("").unwrap(), None);
     }

@@ -1,7 +1,7 @@
 //! `UnitService`: the fleet.
 
-use ngalam112_core::validation::{self, SHORT_TEXT_MAX_CHARS};
 use ngalam112_core::UnitId;
+use ngalam112_core::validation::{self, SHORT_TEXT_MAX_CHARS};
 use ngalam112_proto::v1 as proto;
 use ngalam112_proto::v1::unit_service_server::UnitService;
 use ngalam112_store::{NewUnit, Store};

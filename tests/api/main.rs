@@ -1,1 +1,14 @@
-fn main(){}
+//! Black-box tests of the Ngalam 112 server: a real PostgreSQL (one fresh
+//! database per test), a real server on an ephemeral port, the generated
+//! gRPC clients. One test binary to keep link time down.
+
+#![allow(clippy::unwrap_used)]
+
+mod binary;
+mod concurrency;
+mod dispatch;
+mod errors;
+mod field;
+mod helpers;
+mod incidents;
+mod units;

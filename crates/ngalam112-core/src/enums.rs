@@ -188,7 +188,10 @@ mod tests {
             assert_eq!(UnitKind::from_stored(kind.as_str()), Some(*kind));
         }
         for status in AssignmentStatus::ALL {
-            assert_eq!(AssignmentStatus::from_stored(status.as_str()), Some(*status));
+            assert_eq!(
+                AssignmentStatus::from_stored(status.as_str()),
+                Some(*status)
+            );
         }
         for priority in Priority::ALL {
             assert_eq!(Priority::from_rank(priority.rank()), Some(*priority));
@@ -199,8 +202,14 @@ mod tests {
     #[test]
     fn categories_default_to_the_kinds_of_rule_one() {
         use UnitKind::*;
-        assert_eq!(IncidentCategory::TrafficAccident.default_kinds(), &[Ambulance, Police]);
-        assert_eq!(IncidentCategory::Disaster.default_kinds(), &[Rescue, Ambulance]);
+        assert_eq!(
+            IncidentCategory::TrafficAccident.default_kinds(),
+            &[Ambulance, Police]
+        );
+        assert_eq!(
+            IncidentCategory::Disaster.default_kinds(),
+            &[Rescue, Ambulance]
+        );
         assert_eq!(IncidentCategory::Other.default_kinds(), &[Police]);
     }
 

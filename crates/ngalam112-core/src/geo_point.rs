@@ -55,10 +55,24 @@ mod tests {
 
     #[test]
     fn coordinates_out_of_range_or_not_finite_are_refused_naming_the_axis() {
-        assert_eq!(GeoPoint::new("location", 91.0, 0.0).unwrap_err().field, "location.lat");
-        assert_eq!(GeoPoint::new("location", f64::NAN, 0.0).unwrap_err().field, "location.lat");
-        assert_eq!(GeoPoint::new("location", 0.0, f64::INFINITY).unwrap_err().field, "location.lon");
-        assert_eq!(GeoPoint::new("location", 0.0, -180.5).unwrap_err().field, "location.lon");
+        assert_eq!(
+            GeoPoint::new("location", 91.0, 0.0).unwrap_err().field,
+            "location.lat"
+        );
+        assert_eq!(
+            GeoPoint::new("location", f64::NAN, 0.0).unwrap_err().field,
+            "location.lat"
+        );
+        assert_eq!(
+            GeoPoint::new("location", 0.0, f64::INFINITY)
+                .unwrap_err()
+                .field,
+            "location.lon"
+        );
+        assert_eq!(
+            GeoPoint::new("location", 0.0, -180.5).unwrap_err().field,
+            "location.lon"
+        );
         assert!(GeoPoint::new("location", -90.0, 180.0).is_ok());
     }
 
@@ -71,6 +85,9 @@ mod tests {
             + (0.0025f64 * 111_195.0 * (7.975f64.to_radians().cos())).powi(2))
         .sqrt();
         let got = rssa.distance_m(&balai_kota);
-        assert!((got - expected).abs() / expected < 0.01, "{got} vs {expected}");
+        assert!(
+            (got - expected).abs() / expected < 0.01,
+            "{got} vs {expected}"
+        );
     }
 }

@@ -56,8 +56,14 @@ mod tests {
     fn malformed_ids_name_the_field() {
         assert_eq!(IncidentId::parse("id", "").unwrap_err().field, "id");
         let error = UnitId::parse("unit_id", "not-a-uuid").unwrap_err();
-        assert_eq!((error.field.as_str(), error.message.as_str()), ("unit_id", "must be a UUID"));
+        assert_eq!(
+            (error.field.as_str(), error.message.as_str()),
+            ("unit_id", "must be a UUID")
+        );
         let id = AssignmentId::new_random();
-        assert_eq!(AssignmentId::parse("assignment_id", &id.to_string()).unwrap(), id);
+        assert_eq!(
+            AssignmentId::parse("assignment_id", &id.to_string()).unwrap(),
+            id
+        );
     }
 }

@@ -12,7 +12,9 @@ pub mod incident;
 pub mod ranking;
 pub mod validation;
 
-pub use enums::{AssignmentStatus, IncidentCategory, IncidentStatus, Priority, UnitKind, UnitStatus};
+pub use enums::{
+    AssignmentStatus, IncidentCategory, IncidentStatus, Priority, UnitKind, UnitStatus,
+};
 pub use geo_point::GeoPoint;
 pub use ids::{AssignmentId, IncidentId, UnitId};
 pub use validation::ValidationError;

@@ -54,7 +54,9 @@ mod tests {
         Candidate {
             unit_id: UnitId::new_random(),
             location: GeoPoint::new("location", lat, lon).unwrap(),
-            available_since: Utc.timestamp_opt(1_800_000_000 + idle_since_secs, 0).unwrap(),
+            available_since: Utc
+                .timestamp_opt(1_800_000_000 + idle_since_secs, 0)
+                .unwrap(),
         }
     }
 

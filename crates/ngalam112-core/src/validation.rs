@@ -37,13 +37,20 @@ pub fn text(field: &str, value: &str, max_chars: usize) -> Result<String, Valida
         .chars()
         .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
     {
-        return Err(ValidationError::new(field, "must not contain control characters"));
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(value.to_owned())
 }
 
 /// Like [`text`] but must not be blank.
-pub fn required_text(field: &str, value: &str, max_chars: usize) -> Result<String, ValidationError> {
+pub fn required_text(
+    field: &str,
+    value: &str,
+    max_chars: usize,
+) -> Result<String, ValidationError> {
     if value.trim().is_empty() {
         return Err(ValidationError::new(field, "must not be empty"));
     }
@@ -56,7 +63,10 @@ pub fn call_sign(value: &str) -> Result<String, ValidationError> {
     let trimmed = value.trim();
     required_text("call_sign", trimmed, SHORT_TEXT_MAX_CHARS)?;
     if trimmed.chars().any(char::is_control) {
-        return Err(ValidationError::new("call_sign", "must not contain control characters"));
+        return Err(ValidationError::new(
+            "call_sign",
+            "must not contain control characters",
+        ));
     }
     Ok(trimmed.to_owned())
 }
@@ -119,16 +129,31 @@ mod tests {
 
     #[test]
     fn indonesian_numbers_are_normalised_to_e164() {
-        assert_eq!(phone_number("p", "+62 812-3456-7890").unwrap(), "+6281234567890");
-        assert_eq!(phone_number("p", "0812 3456 7890").unwrap(), "+6281234567890");
+        assert_eq!(
+            phone_number("p", "+62 812-3456-7890").unwrap(),
+            "+6281234567890"
+        );
+        assert_eq!(
+            phone_number("p", "0812 3456 7890").unwrap(),
+            "+6281234567890"
+        );
         assert_eq!(phone_number("p", "(0341) 123456").unwrap(), "+62341123456");
-        assert_eq!(phone_number("p", "6281234567890").unwrap(), "+6281234567890");
+        assert_eq!(
+            phone_number("p", "6281234567890").unwrap(),
+            "+6281234567890"
+        );
         assert_eq!(phone_number("p", "").unwrap(), "");
     }
 
     #[test]
     fn garbage_phone_numbers_are_refused_naming_the_field() {
-        for bad in ["abc", "12", "+62 812'; DROP TABLE", "0", "+1234567890123456"] {
+        for bad in [
+            "abc",
+            "12",
+            "+62 812'; DROP TABLE",
+            "0",
+            "+1234567890123456",
+        ] {
             let error = phone_number("caller_phone", bad).unwrap_err();
             assert_eq!(error.field, "caller_phone", "{bad}");
         }
@@ -146,7 +171,10 @@ mod tests {
     #[test]
     fn text_is_kept_verbatim_including_sql_metacharacters_and_emoji() {
         let value = "Jl. Ijen 'No. 5'; -- 🚑\nlantai 2";
-        assert_eq!(text("description", value, DESCRIPTION_MAX_CHARS).unwrap(), value);
+        assert_eq!(
+            text("description", value, DESCRIPTION_MAX_CHARS).unwrap(),
+            value
+        );
     }
 
     #[test]

@@ -170,7 +170,11 @@ pub(crate) async fn refresh_incident(
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     let state = derive_state(&stored_kinds(&required)?, &facts, ever_on_scene);
-    let pending: Vec<&str> = state.pending_kinds.iter().map(|kind| kind.as_str()).collect();
+    let pending: Vec<&str> = state
+        .pending_kinds
+        .iter()
+        .map(|kind| kind.as_str())
+        .collect();
     sqlx::query(
         "UPDATE incidents SET status = $2, pending_kinds = $3, updated_at = now() WHERE id = $1",
     )

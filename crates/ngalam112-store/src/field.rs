@@ -68,7 +68,8 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| StoreError::not_found("assignment", id))?;
-        UnitKind::from_stored(&kind).ok_or_else(|| StoreError::Internal(format!("unknown kind {kind}")))
+        UnitKind::from_stored(&kind)
+            .ok_or_else(|| StoreError::Internal(format!("unknown kind {kind}")))
     }
 
     /// The unit that holds an assignment (for authorising a crew's call).
@@ -270,8 +271,13 @@ impl Store {
         )
         .await?;
         dispatch::refresh_incident(connection, actor, assignment.incident_id).await?;
-        dispatch::settle_kind(connection, actor, assignment.kind, self.config.offer_timeout)
-            .await?;
+        dispatch::settle_kind(
+            connection,
+            actor,
+            assignment.kind,
+            self.config.offer_timeout,
+        )
+        .await?;
         Ok(())
     }
 }

@@ -130,10 +130,14 @@ impl Store {
         after: Option<IncidentPageCursor>,
     ) -> Result<Vec<IncidentRecord>, StoreError> {
         let status_names: Vec<&str> = statuses.iter().map(|status| status.as_str()).collect();
-        let rows: Vec<IncidentRow> = sqlx::query_as(concat!("SELECT ", incident_columns!(), " FROM incidents \
+        let rows: Vec<IncidentRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            incident_columns!(),
+            " FROM incidents \
              WHERE (cardinality($1::text[]) = 0 OR status = ANY($1)) \
                AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3)) \
-             ORDER BY created_at DESC, id DESC LIMIT $4"))
+             ORDER BY created_at DESC, id DESC LIMIT $4"
+        ))
         .bind(&status_names)
         .bind(after.map(|cursor| cursor.created_at))
         .bind(after.map(|cursor| cursor.id))
@@ -154,9 +158,15 @@ impl Store {
         // test is the core's.
         let lat_delta = radius_m / 111_000.0 + 0.001;
         let lon_delta = lat_delta / location.lat().to_radians().cos().abs().max(0.01);
-        let rows: Vec<IncidentRow> = sqlx::query_as(concat!("SELECT ", incident_columns!(), " FROM incidents \
-             WHERE status IN ", active_statuses!(), " AND lat BETWEEN $1 AND $2 AND lon BETWEEN $3 AND $4 \
-               AND ($5::text IS NULL OR category = $5)"))
+        let rows: Vec<IncidentRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            incident_columns!(),
+            " FROM incidents \
+             WHERE status IN ",
+            active_statuses!(),
+            " AND lat BETWEEN $1 AND $2 AND lon BETWEEN $3 AND $4 \
+               AND ($5::text IS NULL OR category = $5)"
+        ))
         .bind(location.lat() - lat_delta)
         .bind(location.lat() + lat_delta)
         .bind(location.lon() - lon_delta)
@@ -172,7 +182,10 @@ impl Store {
             .filter(|(distance, _)| *distance <= radius_m)
             .collect();
         incidents.sort_by(|(a, _), (b, _)| a.total_cmp(b));
-        Ok(incidents.into_iter().map(|(_, incident)| incident).collect())
+        Ok(incidents
+            .into_iter()
+            .map(|(_, incident)| incident)
+            .collect())
     }
 
     /// Dispatcher override: offers `unit_id` to the incident.
@@ -357,8 +370,12 @@ impl Store {
         rows: Vec<IncidentRow>,
     ) -> Result<Vec<IncidentRecord>, StoreError> {
         let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
-        let assignment_rows: Vec<AssignmentRow> = sqlx::query_as(concat!("SELECT ", assignment_columns!(), " FROM assignments a JOIN units u ON u.id = a.unit_id \
-             WHERE a.incident_id = ANY($1) ORDER BY a.offered_at, a.id"))
+        let assignment_rows: Vec<AssignmentRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            assignment_columns!(),
+            " FROM assignments a JOIN units u ON u.id = a.unit_id \
+             WHERE a.incident_id = ANY($1) ORDER BY a.offered_at, a.id"
+        ))
         .bind(&ids)
         .fetch_all(&self.pool)
         .await?;
@@ -422,7 +439,11 @@ async fn insert_incident(
     id: IncidentId,
     new: &NewIncident,
 ) -> Result<(), StoreError> {
-    let kinds: Vec<&str> = new.required_kinds.iter().map(|kind| kind.as_str()).collect();
+    let kinds: Vec<&str> = new
+        .required_kinds
+        .iter()
+        .map(|kind| kind.as_str())
+        .collect();
     sqlx::query(
         "INSERT INTO incidents (id, status, category, priority, caller_phone, caller_name, lat, \
          lon, address, description, required_kinds, pending_kinds, hold) \
@@ -466,11 +487,12 @@ async fn add_caller(
     original: IncidentId,
     new: &NewIncident,
 ) -> Result<(), StoreError> {
-    let status: String = sqlx::query_scalar("SELECT status FROM incidents WHERE id = $1 FOR UPDATE")
-        .bind(original.0)
-        .fetch_optional(&mut *connection)
-        .await?
-        .ok_or_else(|| StoreError::not_found("incident", original))?;
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM incidents WHERE id = $1 FOR UPDATE")
+            .bind(original.0)
+            .fetch_optional(&mut *connection)
+            .await?
+            .ok_or_else(|| StoreError::not_found("incident", original))?;
     refuse_if_closed(&status)?;
     sqlx::query(
         "UPDATE incidents SET caller_count = caller_count + 1, updated_at = now() WHERE id = $1",
@@ -480,12 +502,18 @@ async fn add_caller(
     .await?;
     let caller = match (new.caller_name.is_empty(), new.caller_phone.is_empty()) {
         (true, true) => "unknown caller".to_owned(),
-        _ => format!("{} {}", new.caller_name, new.caller_phone).trim().to_owned(),
+        _ => format!("{} {}", new.caller_name, new.caller_phone)
+            .trim()
+            .to_owned(),
     };
     timeline::append(
         connection,
         actor,
-        Event::incident(original, "caller_added", format!("another caller: {caller}")),
+        Event::incident(
+            original,
+            "caller_added",
+            format!("another caller: {caller}"),
+        ),
     )
     .await
 }
@@ -494,13 +522,21 @@ pub(crate) async fn load_incident(
     connection: &mut PgConnection,
     id: IncidentId,
 ) -> Result<IncidentRecord, StoreError> {
-    let row: IncidentRow = sqlx::query_as(concat!("SELECT ", incident_columns!(), " FROM incidents WHERE id = $1"))
+    let row: IncidentRow = sqlx::query_as(concat!(
+        "SELECT ",
+        incident_columns!(),
+        " FROM incidents WHERE id = $1"
+    ))
     .bind(id.0)
     .fetch_optional(&mut *connection)
     .await?
     .ok_or_else(|| StoreError::not_found("incident", id))?;
-    let assignment_rows: Vec<AssignmentRow> = sqlx::query_as(concat!("SELECT ", assignment_columns!(), " FROM assignments a JOIN units u ON u.id = a.unit_id \
-         WHERE a.incident_id = $1 ORDER BY a.offered_at, a.id"))
+    let assignment_rows: Vec<AssignmentRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        assignment_columns!(),
+        " FROM assignments a JOIN units u ON u.id = a.unit_id \
+         WHERE a.incident_id = $1 ORDER BY a.offered_at, a.id"
+    ))
     .bind(id.0)
     .fetch_all(&mut *connection)
     .await?;
@@ -515,8 +551,12 @@ pub(crate) async fn load_assignment(
     connection: &mut PgConnection,
     id: Uuid,
 ) -> Result<AssignmentRecord, StoreError> {
-    let row: AssignmentRow = sqlx::query_as(concat!("SELECT ", assignment_columns!(), " FROM assignments a JOIN units u ON u.id = a.unit_id \
-         WHERE a.id = $1"))
+    let row: AssignmentRow = sqlx::query_as(concat!(
+        "SELECT ",
+        assignment_columns!(),
+        " FROM assignments a JOIN units u ON u.id = a.unit_id \
+         WHERE a.id = $1"
+    ))
     .bind(id)
     .fetch_optional(&mut *connection)
     .await?

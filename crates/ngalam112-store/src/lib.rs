@@ -90,23 +90,19 @@ impl Store {
 
     /// Runs the pending migrations.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|error| match error {
-                sqlx::migrate::MigrateError::Execute(error) => StoreError::from(error),
-                other => StoreError::Internal(other.to_string()),
-            })
+        MIGRATOR.run(&self.pool).await.map_err(|error| match error {
+            sqlx::migrate::MigrateError::Execute(error) => StoreError::from(error),
+            other => StoreError::Internal(other.to_string()),
+        })
     }
 
     /// Whether the database answers and the schema is migrated.
     pub async fn is_ready(&self) -> bool {
         let latest = MIGRATOR.iter().map(|migration| migration.version).max();
-        let applied: Result<Option<i64>, _> = sqlx::query_scalar(
-            "SELECT max(version) FROM _sqlx_migrations WHERE success",
-        )
-        .fetch_one(&self.pool)
-        .await;
+        let applied: Result<Option<i64>, _> =
+            sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await;
         matches!(applied, Ok(version) if version == latest)
     }
 

@@ -74,7 +74,8 @@ pub struct TimelineRecord {
 }
 
 fn stored<T>(parse: impl Fn(&str) -> Option<T>, text: &str, column: &str) -> Result<T, StoreError> {
-    parse(text).ok_or_else(|| StoreError::Internal(format!("unknown {column} {text:?} in database")))
+    parse(text)
+        .ok_or_else(|| StoreError::Internal(format!("unknown {column} {text:?} in database")))
 }
 
 fn stored_point(lat: f64, lon: f64) -> Result<GeoPoint, StoreError> {
@@ -160,7 +161,11 @@ impl TryFrom<AssignmentRow> for AssignmentRecord {
             unit_id: UnitId(row.unit_id),
             unit_call_sign: row.unit_call_sign,
             unit_kind: stored(UnitKind::from_stored, &row.unit_kind, "unit kind")?,
-            status: stored(AssignmentStatus::from_stored, &row.status, "assignment status")?,
+            status: stored(
+                AssignmentStatus::from_stored,
+                &row.status,
+                "assignment status",
+            )?,
             distance_m: row.distance_m,
             offered_at: row.offered_at,
             updated_at: row.updated_at,
@@ -209,8 +214,9 @@ impl IncidentRow {
             id: IncidentId(self.id),
             status: stored(IncidentStatus::from_stored, &self.status, "incident status")?,
             category: stored(IncidentCategory::from_stored, &self.category, "category")?,
-            priority: Priority::from_rank(self.priority)
-                .ok_or_else(|| StoreError::Internal(format!("unknown priority {}", self.priority)))?,
+            priority: Priority::from_rank(self.priority).ok_or_else(|| {
+                StoreError::Internal(format!("unknown priority {}", self.priority))
+            })?,
             caller_phone: self.caller_phone,
             caller_name: self.caller_name,
             location: stored_point(self.lat, self.lon)?,

@@ -18,7 +18,11 @@ pub(crate) struct Event<'a> {
 }
 
 impl<'a> Event<'a> {
-    pub(crate) fn incident(incident_id: IncidentId, kind: &'a str, detail: impl Into<String>) -> Self {
+    pub(crate) fn incident(
+        incident_id: IncidentId,
+        kind: &'a str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             incident_id,
             kind,
@@ -67,7 +71,10 @@ pub(crate) async fn append(
 
 impl crate::Store {
     /// Every event of an incident, oldest first.
-    pub async fn timeline(&self, incident_id: IncidentId) -> Result<Vec<TimelineRecord>, StoreError> {
+    pub async fn timeline(
+        &self,
+        incident_id: IncidentId,
+    ) -> Result<Vec<TimelineRecord>, StoreError> {
         let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM incidents WHERE id = $1")
             .bind(incident_id.0)
             .fetch_optional(&self.pool)

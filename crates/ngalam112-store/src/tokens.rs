@@ -55,11 +55,21 @@ fn to_record(
     })
 }
 
-type TokenRow = (Uuid, String, Option<Uuid>, DateTime<Utc>, Option<DateTime<Utc>>);
+type TokenRow = (
+    Uuid,
+    String,
+    Option<Uuid>,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+);
 
 impl Store {
     /// Stores a new token given the hash of its secret.
-    pub async fn insert_token(&self, role: Role, secret_hash: &[u8]) -> Result<TokenRecord, StoreError> {
+    pub async fn insert_token(
+        &self,
+        role: Role,
+        secret_hash: &[u8],
+    ) -> Result<TokenRecord, StoreError> {
         let unit_id = match role {
             Role::Unit(unit) => {
                 self.unit(unit).await?;
@@ -81,7 +91,10 @@ impl Store {
     }
 
     /// The live (not revoked) token with this secret hash, if any.
-    pub async fn token_by_hash(&self, secret_hash: &[u8]) -> Result<Option<TokenRecord>, StoreError> {
+    pub async fn token_by_hash(
+        &self,
+        secret_hash: &[u8],
+    ) -> Result<Option<TokenRecord>, StoreError> {
         let row: Option<TokenRow> = sqlx::query_as(
             "SELECT id, role, unit_id, created_at, revoked_at FROM api_tokens \
              WHERE secret_hash = $1 AND revoked_at IS NULL",

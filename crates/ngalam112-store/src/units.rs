@@ -27,7 +27,11 @@ pub struct UnitRecommendation {
 impl Store {
     /// Registers a unit, AVAILABLE at once, and offers it to whatever
     /// incident waits for its kind (rule 5).
-    pub async fn register_unit(&self, new: &NewUnit, actor: &Actor) -> Result<UnitRecord, StoreError> {
+    pub async fn register_unit(
+        &self,
+        new: &NewUnit,
+        actor: &Actor,
+    ) -> Result<UnitRecord, StoreError> {
         let id = UnitId::new_random();
         self.retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
@@ -55,11 +59,15 @@ impl Store {
     }
 
     pub async fn unit(&self, id: UnitId) -> Result<UnitRecord, StoreError> {
-        let row: UnitRow = sqlx::query_as(concat!("SELECT ", unit_columns!(), " FROM units WHERE id = $1"))
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::not_found("unit", id))?;
+        let row: UnitRow = sqlx::query_as(concat!(
+            "SELECT ",
+            unit_columns!(),
+            " FROM units WHERE id = $1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::not_found("unit", id))?;
         UnitRecord::try_from(row)
     }
 
@@ -71,10 +79,14 @@ impl Store {
     ) -> Result<Vec<UnitRecord>, StoreError> {
         let statuses: Vec<&str> = statuses.iter().map(|status| status.as_str()).collect();
         let kinds: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
-        let rows: Vec<UnitRow> = sqlx::query_as(concat!("SELECT ", unit_columns!(), " FROM units \
+        let rows: Vec<UnitRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            unit_columns!(),
+            " FROM units \
              WHERE (cardinality($1::text[]) = 0 OR status = ANY($1)) \
                AND (cardinality($2::text[]) = 0 OR kind = ANY($2)) \
-             ORDER BY call_sign"))
+             ORDER BY call_sign"
+        ))
         .bind(&statuses)
         .bind(&kinds)
         .fetch_all(&self.pool)
@@ -135,8 +147,11 @@ impl Store {
         unit_id: UnitId,
         location: GeoPoint,
     ) -> Result<UnitRecord, StoreError> {
-        let row: UnitRow = sqlx::query_as(concat!("UPDATE units SET lat = $2, lon = $3, location_updated_at = now() \
-             WHERE id = $1 RETURNING ", unit_columns!()))
+        let row: UnitRow = sqlx::query_as(concat!(
+            "UPDATE units SET lat = $2, lon = $3, location_updated_at = now() \
+             WHERE id = $1 RETURNING ",
+            unit_columns!()
+        ))
         .bind(unit_id.0)
         .bind(location.lat())
         .bind(location.lon())
@@ -165,8 +180,12 @@ impl Store {
             None => stored_kinds(&required)?,
         };
         let kind_names: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
-        let rows: Vec<UnitRow> = sqlx::query_as(concat!("SELECT ", unit_columns!(), " FROM units \
-             WHERE status = 'available' AND kind = ANY($1)"))
+        let rows: Vec<UnitRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            unit_columns!(),
+            " FROM units \
+             WHERE status = 'available' AND kind = ANY($1)"
+        ))
         .bind(&kind_names)
         .fetch_all(&self.pool)
         .await?;
@@ -187,10 +206,12 @@ impl Store {
             .into_iter()
             .take(limit)
             .filter_map(|ranked| {
-                units.remove(&ranked.unit_id).map(|unit| UnitRecommendation {
-                    unit,
-                    distance_m: ranked.distance_m,
-                })
+                units
+                    .remove(&ranked.unit_id)
+                    .map(|unit| UnitRecommendation {
+                        unit,
+                        distance_m: ranked.distance_m,
+                    })
             })
             .collect())
     }

@@ -1,0 +1,235 @@
+//! The real `ngalam112` binary on its embedded default database: the
+//! README's first command, and its grpcurl walk-through done with the
+//! generated clients.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ngalam112_proto::v1 as proto;
+use tonic::transport::Channel;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+use crate::helpers::{Clients, places};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_ngalam112");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+fn ngalam112() -> Command {
+    let mut command = Command::new(BINARY);
+    command.env_remove("DATABASE_URL").env("RUST_LOG", "warn");
+    command
+}
+
+fn start_server(data_dir: &Path, port: u16) -> Child {
+    ngalam112()
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start ngalam112 serve")
+}
+
+/// Waits until health says SERVING (the embedded database is up and
+/// migrated).
+async fn wait_until_serving(port: u16) -> Channel {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Ok(channel) = Channel::from_shared(format!("http://127.0.0.1:{port}"))
+            .expect("uri")
+            .connect()
+            .await
+        {
+            let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+            let serving = health
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .map(|answer| answer.into_inner().status() == ServingStatus::Serving)
+                .unwrap_or(false);
+            if serving {
+                return channel;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not become SERVING"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill -TERM");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn issue_token(data_dir: &Path, role: &str, unit_id: Option<&str>) -> String {
+    let mut command = ngalam112();
+    command
+        .args(["token", "issue", "--role", role, "--data-dir"])
+        .arg(data_dir);
+    if let Some(unit) = unit_id {
+        command.args(["--unit-id", unit]);
+    }
+    let output = command.output().expect("run token issue");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "the token alone on stdout: {stdout:?}");
+    lines[0].to_owned()
+}
+
+async fn reflected_services(channel: Channel) -> Vec<String> {
+    let mut client = ServerReflectionClient::new(channel);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::once(request))
+        .await
+        .expect("reflection answers")
+        .into_inner();
+    let response = responses
+        .message()
+        .await
+        .expect("a response")
+        .expect("not empty");
+    match response.message_response {
+        Some(MessageResponse::ListServicesResponse(list)) => list
+            .service
+            .into_iter()
+            .map(|service| service.name)
+            .collect(),
+        other => panic!("unexpected reflection answer {other:?}"),
+    }
+}
+
+struct DataDir(PathBuf);
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn the_server_runs_on_its_embedded_database_keeps_data_across_restarts_and_stops_cleanly() {
+    let data_dir = DataDir(std::env::temp_dir().join(format!(
+        "ngalam112-embedded-{}",
+        uuid::Uuid::new_v4().simple()
+    )));
+    let port = free_port();
+    let mut server = start_server(&data_dir.0, port);
+    let channel = wait_until_serving(port).await;
+
+    let services = reflected_services(channel.clone()).await;
+    for expected in [
+        "ngalam112.v1.IncidentService",
+        "ngalam112.v1.UnitService",
+        "ngalam112.v1.FieldService",
+    ] {
+        assert!(
+            services.contains(&expected.to_owned()),
+            "{expected} not in {services:?}"
+        );
+    }
+
+    // The README walk-through: register a unit, create an incident, poll.
+    let admin = issue_token(&data_dir.0, "admin", None);
+    let operator_token = issue_token(&data_dir.0, "operator", None);
+    let mut admin = Clients::new(channel.clone(), Some(&admin));
+    let unit = admin
+        .units
+        .register_unit(proto::RegisterUnitRequest {
+            call_sign: "AMB-RSSA-1".to_owned(),
+            kind: proto::UnitKind::Ambulance.into(),
+            agency: "RSUD Dr. Saiful Anwar".to_owned(),
+            location: Some(proto::GeoPoint {
+                lat: places::RSSA.0,
+                lon: places::RSSA.1,
+            }),
+        })
+        .await
+        .expect("register")
+        .into_inner();
+    let mut operator = Clients::new(channel.clone(), Some(&operator_token));
+    let incident = operator
+        .incidents
+        .create_incident(crate::helpers::medical_call(places::BALAI_KOTA))
+        .await
+        .expect("create")
+        .into_inner();
+    assert_eq!(incident.status(), proto::IncidentStatus::Dispatched);
+    let unit_token = issue_token(&data_dir.0, "unit", Some(&unit.id));
+    let mut device = Clients::new(channel.clone(), Some(&unit_token));
+    let polled = device
+        .field
+        .poll_assignment(proto::PollAssignmentRequest {
+            unit_id: unit.id.clone(),
+            wait_seconds: 0,
+        })
+        .await
+        .expect("poll")
+        .into_inner();
+    assert_eq!(polled.incident.map(|i| i.id), Some(incident.id.clone()));
+    drop((admin, operator, device, channel));
+
+    let status = terminate(&mut server).await;
+    assert_eq!(status.code(), Some(0), "clean exit on SIGTERM");
+
+    // The data survives a restart on the same data dir.
+    let mut server = start_server(&data_dir.0, port);
+    let channel = wait_until_serving(port).await;
+    let mut operator = Clients::new(channel, Some(&operator_token));
+    let again = operator
+        .incidents
+        .get_incident(proto::GetIncidentRequest {
+            id: incident.id.clone(),
+        })
+        .await
+        .expect("the incident survived")
+        .into_inner();
+    assert_eq!(again.assignments.len(), 1);
+    let status = terminate(&mut server).await;
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        !data_dir.0.join("postgres/postmaster.pid").exists(),
+        "the embedded PostgreSQL was stopped with the server"
+    );
+}

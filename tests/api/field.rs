@@ -1,0 +1,125 @@
+//! The crews' device: position reports, polling, the offer's life.
+
+use ngalam112_proto::v1 as proto;
+use proto::{AssignmentStatus, UnitKind};
+
+use crate::helpers::{TestApp, medical_call, places};
+
+#[tokio::test]
+async fn a_crew_polls_its_offer_with_the_incident_and_sees_nothing_when_idle() {
+    let app = TestApp::spawn().await;
+    let unit = app
+        .register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .await;
+    let mut device = app.unit_clients(&unit.id).await.field;
+    let poll = proto::PollAssignmentRequest {
+        unit_id: unit.id.clone(),
+        wait_seconds: 0,
+    };
+
+    let idle = device
+        .poll_assignment(poll.clone())
+        .await
+        .expect("poll")
+        .into_inner();
+    assert!(idle.assignment.is_none() && idle.incident.is_none());
+
+    let incident = app.create(medical_call(places::BALAI_KOTA)).await;
+    let offered = device
+        .poll_assignment(poll.clone())
+        .await
+        .expect("poll")
+        .into_inner();
+    let assignment = offered.assignment.expect("an offer");
+    assert_eq!(assignment.status(), AssignmentStatus::Offered);
+    assert_eq!(assignment.incident_id, incident.id);
+    let polled_incident = offered.incident.expect("its incident");
+    assert_eq!(polled_incident.address, "Jl. Tugu 1, Klojen");
+    assert_eq!(polled_incident.description, "pingsan di depan balai kota");
+
+    device
+        .accept_assignment(proto::AcceptAssignmentRequest {
+            assignment_id: assignment.id.clone(),
+        })
+        .await
+        .expect("accept");
+    device
+        .update_assignment_status(proto::UpdateAssignmentStatusRequest {
+            assignment_id: assignment.id.clone(),
+            status: AssignmentStatus::Completed.into(),
+        })
+        .await
+        .expect("complete");
+    let done = device
+        .poll_assignment(poll)
+        .await
+        .expect("poll")
+        .into_inner();
+    assert!(
+        done.assignment.is_none(),
+        "a completed assignment is no longer open"
+    );
+}
+
+#[tokio::test]
+async fn accepting_through_update_assignment_status_works_like_accept() {
+    let app = TestApp::spawn().await;
+    let unit = app
+        .register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .await;
+    let incident = app.create(medical_call(places::BALAI_KOTA)).await;
+    let mut device = app.unit_clients(&unit.id).await.field;
+    let accepted = device
+        .update_assignment_status(proto::UpdateAssignmentStatusRequest {
+            assignment_id: incident.assignments[0].id.clone(),
+            status: AssignmentStatus::Accepted.into(),
+        })
+        .await
+        .expect("accept")
+        .into_inner();
+    assert_eq!(accepted.status(), AssignmentStatus::Accepted);
+}
+
+#[tokio::test]
+async fn a_location_report_moves_the_unit_and_changes_who_is_nearest() {
+    let app = TestApp::spawn().await;
+    let moving = app
+        .register(
+            "AMB-MOVING",
+            UnitKind::Ambulance,
+            places::UNISMA.0,
+            places::UNISMA.1,
+        )
+        .await;
+    app.register(
+        "AMB-STILL",
+        UnitKind::Ambulance,
+        places::PANTI_WALUYA.0,
+        places::PANTI_WALUYA.1,
+    )
+    .await;
+    let before = app.unit(&moving.id).await;
+
+    let mut device = app.unit_clients(&moving.id).await.field;
+    let moved = device
+        .report_location(proto::ReportLocationRequest {
+            unit_id: moving.id.clone(),
+            location: Some(proto::GeoPoint {
+                lat: places::RSSA.0,
+                lon: places::RSSA.1,
+            }),
+        })
+        .await
+        .expect("report")
+        .into_inner();
+    let location = moved.location.expect("location");
+    assert_eq!((location.lat, location.lon), places::RSSA);
+    let updated_at = |unit: &proto::Unit| {
+        let at = unit.location_updated_at.expect("time");
+        (at.seconds, at.nanos)
+    };
+    assert!(updated_at(&moved) > updated_at(&before));
+
+    let incident = app.create(medical_call(places::BALAI_KOTA)).await;
+    assert_eq!(incident.assignments[0].unit_id, moving.id);
+}
