@@ -47,6 +47,9 @@ CREATE TABLE incidents (
     -- Rule 6: ON_SCENE once any unit has been on scene.
     ever_on_scene  boolean NOT NULL DEFAULT false,
     caller_count   integer NOT NULL DEFAULT 1 CHECK (caller_count >= 1),
+    -- The number of this incident's last timeline event: events are
+    -- numbered 1, 2, 3 … per incident with no gaps.
+    last_timeline_seq integer NOT NULL DEFAULT 0,
     duplicate_of   uuid REFERENCES incidents (id),
     resolution     text NOT NULL DEFAULT '',
     created_at     timestamptz NOT NULL DEFAULT now(),
@@ -100,6 +103,7 @@ ALTER TABLE units ADD CONSTRAINT units_current_assignment_fk
 CREATE TABLE timeline_events (
     seq           bigserial PRIMARY KEY,
     incident_id   uuid NOT NULL REFERENCES incidents (id),
+    incident_seq  integer NOT NULL CHECK (incident_seq >= 1),
     at            timestamptz NOT NULL DEFAULT clock_timestamp(),
     kind          text NOT NULL,
     actor         text NOT NULL,
@@ -108,7 +112,7 @@ CREATE TABLE timeline_events (
     unit_id       uuid REFERENCES units (id)
 );
 
-CREATE INDEX timeline_by_incident ON timeline_events (incident_id, seq);
+CREATE UNIQUE INDEX timeline_by_incident ON timeline_events (incident_id, incident_seq);
 
 CREATE FUNCTION timeline_is_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// Seconds an offer waits for the crew before it times out.
     #[arg(long, default_value_t = 60)]
     pub offer_timeout: u64,
+    /// Seconds after which a unit's last position counts as stale: such a
+    /// unit is auto-offered work only when no unit with a fresh position can go.
+    #[arg(long, default_value_t = 1800)]
+    pub stale_location_after: u64,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -141,6 +145,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = StoreConfig {
         offer_timeout: Duration::from_secs(args.offer_timeout.max(1)),
+        stale_location_after: Duration::from_secs(args.stale_location_after),
     };
     let database = Database::open(&args.database, config).await?;
     let migrations = tokio::spawn(migrate_until_done(database.store.clone()));

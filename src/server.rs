@@ -7,7 +7,7 @@ use std::time::Duration;
 use ngalam112_proto::v1::field_service_server::FieldServiceServer;
 use ngalam112_proto::v1::incident_service_server::IncidentServiceServer;
 use ngalam112_proto::v1::unit_service_server::UnitServiceServer;
-use ngalam112_store::Store;
+use ngalam112_store::{ChangeFeed, Store};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
@@ -70,6 +70,8 @@ pub async fn run(
         .register_encoded_file_descriptor_set(ngalam112_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
+    let (feed, feed_task) = ChangeFeed::start(store.pool().clone());
+    let offer_timer = tokio::spawn(crate::offer_timer::run(store.clone(), feed.clone()));
     let limit = config.max_request_bytes;
     let result = tonic::transport::Server::builder()
         .layer(AuthLayer::new(store.clone()))
@@ -77,18 +79,21 @@ pub async fn run(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(
-            IncidentServiceServer::new(IncidentApi::new(store.clone()))
+            IncidentServiceServer::new(IncidentApi::new(store.clone(), feed.clone()))
                 .max_decoding_message_size(limit),
         )
         .add_service(
             UnitServiceServer::new(UnitApi::new(store.clone())).max_decoding_message_size(limit),
         )
         .add_service(
-            FieldServiceServer::new(FieldApi::new(store.clone())).max_decoding_message_size(limit),
+            FieldServiceServer::new(FieldApi::new(store.clone(), feed))
+                .max_decoding_message_size(limit),
         )
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
     readiness.abort();
+    offer_timer.abort();
+    feed_task.abort();
     result?;
     Ok(())
 }

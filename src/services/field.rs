@@ -5,7 +5,7 @@ use ngalam112_core::validation::{self, SHORT_TEXT_MAX_CHARS};
 use ngalam112_core::{AssignmentId, AssignmentStatus, UnitId, ValidationError};
 use ngalam112_proto::v1 as proto;
 use ngalam112_proto::v1::field_service_server::FieldService;
-use ngalam112_store::Store;
+use ngalam112_store::{ChangeFeed, Store};
 use tonic::{Request, Response, Status};
 
 use crate::auth::{Caller, caller};
@@ -17,11 +17,38 @@ pub const MAX_WAIT_SECONDS: u32 = 30;
 
 pub struct FieldApi {
     store: Store,
+    feed: ChangeFeed,
 }
 
 impl FieldApi {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, feed: ChangeFeed) -> Self {
+        Self { store, feed }
+    }
+
+    /// The unit's open assignment; with `wait` > 0, waits for an offer (from
+    /// any server process) up to `wait` when there is none yet. Idle waits
+    /// cost no database work: they sleep on the change feed.
+    async fn open_assignment(
+        &self,
+        unit_id: UnitId,
+        wait: std::time::Duration,
+    ) -> ApiResult<proto::PollAssignmentResponse> {
+        let signal = self.feed.offer_signal(unit_id);
+        let offered = signal.notified();
+        tokio::pin!(offered);
+        // Registered before reading, so an offer committed in between wakes us.
+        offered.as_mut().enable();
+        let mut open = self.store.open_assignment(unit_id).await?;
+        if open.is_none() && !wait.is_zero() && tokio::time::timeout(wait, offered).await.is_ok() {
+            open = self.store.open_assignment(unit_id).await?;
+        }
+        Ok(match open {
+            Some((assignment, incident)) => proto::PollAssignmentResponse {
+                assignment: Some(assignment_to_proto(&assignment)),
+                incident: Some(incident_to_proto(&incident)),
+            },
+            None => proto::PollAssignmentResponse::default(),
+        })
     }
 
     /// Parses an assignment id and checks that the caller's unit holds it.
@@ -72,14 +99,8 @@ impl FieldService for FieldApi {
                 .into());
             }
             caller.require_unit(unit_id)?;
-            let open = self.store.open_assignment(unit_id).await?;
-            Ok(match open {
-                Some((assignment, incident)) => proto::PollAssignmentResponse {
-                    assignment: Some(assignment_to_proto(&assignment)),
-                    incident: Some(incident_to_proto(&incident)),
-                },
-                None => proto::PollAssignmentResponse::default(),
-            })
+            let wait = std::time::Duration::from_secs(u64::from(request.get_ref().wait_seconds));
+            self.open_assignment(unit_id, wait).await
         }
         .await;
         Ok(Response::new(result?))

@@ -5,7 +5,7 @@ use ngalam112_core::validation::{self, DESCRIPTION_MAX_CHARS, SHORT_TEXT_MAX_CHA
 use ngalam112_core::{IncidentId, UnitId, ValidationError};
 use ngalam112_proto::v1 as proto;
 use ngalam112_proto::v1::incident_service_server::IncidentService;
-use ngalam112_store::{IncidentPageCursor, NewIncident, Store};
+use ngalam112_store::{ChangeFeed, FeedEvent, IncidentPageCursor, NewIncident, Store};
 use tonic::{Request, Response, Status};
 
 use crate::auth::caller;
@@ -18,13 +18,52 @@ const DEFAULT_RECOMMENDATIONS: usize = 5;
 const MAX_RECOMMENDATIONS: usize = 100;
 const MAX_NEARBY_RADIUS_M: f64 = 100_000.0;
 
+/// How many events a watcher's connection may buffer before its feed
+/// falls behind (and the watcher is told to resubscribe).
+const WATCH_STREAM_BUFFER: usize = 256;
+
 pub struct IncidentApi {
     store: Store,
+    feed: ChangeFeed,
 }
 
 impl IncidentApi {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, feed: ChangeFeed) -> Self {
+        Self { store, feed }
+    }
+}
+
+/// Forwards incident changes to one watcher until it goes away, falls
+/// behind, or the feed had to resynchronise; the last two end the stream
+/// with an error telling the client to resubscribe (never silent loss).
+async fn forward_changes(
+    store: Store,
+    mut changes: tokio::sync::broadcast::Receiver<FeedEvent>,
+    watcher: tokio::sync::mpsc::Sender<Result<proto::IncidentEvent, Status>>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let event = match changes.recv().await {
+            Ok(FeedEvent::Incident(change)) => match store.incident(change.incident_id).await {
+                Ok(incident) => Ok(proto::IncidentEvent {
+                    incident: Some(incident_to_proto(&incident)),
+                    kind: change.kind,
+                }),
+                Err(error) => Err(Status::from(crate::error::ApiError::from(error))),
+            },
+            Ok(FeedEvent::Resync) => Err(Status::unavailable(
+                "the change feed reconnected and may have missed changes; \
+                 list incidents and watch again",
+            )),
+            Err(RecvError::Lagged(missed)) => Err(Status::resource_exhausted(format!(
+                "this watcher fell behind by {missed} changes; list incidents and watch again"
+            ))),
+            Err(RecvError::Closed) => Err(Status::unavailable("the server is shutting down")),
+        };
+        let last = event.is_err();
+        if watcher.send(event).await.is_err() || last {
+            return;
+        }
     }
 }
 
@@ -233,6 +272,8 @@ impl IncidentService for IncidentApi {
                     .map(|recommendation| proto::UnitRecommendation {
                         unit: Some(convert::unit_to_proto(&recommendation.unit)),
                         distance_m: recommendation.distance_m,
+                        location_age_s: recommendation.location_age.as_seconds_f64(),
+                        location_stale: recommendation.location_stale,
                     })
                     .collect(),
             })
@@ -325,9 +366,12 @@ impl IncidentService for IncidentApi {
         &self,
         _request: Request<proto::WatchIncidentsRequest>,
     ) -> Result<Response<Self::WatchIncidentsStream>, Status> {
-        Err(Status::unimplemented(
-            "WatchIncidents is not available yet; poll ListIncidents",
-        ))
+        let changes = self.feed.subscribe();
+        let (sender, receiver) = tokio::sync::mpsc::channel(WATCH_STREAM_BUFFER);
+        tokio::spawn(forward_changes(self.store.clone(), changes, sender));
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
+            receiver,
+        )))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The rule that picks the nearest unit (dispatch rule 2): smallest
 //! great-circle distance from the unit's last reported location, ties to
-//! the unit idle longest.
+//! the unit idle longest; a unit whose position is stale is sent only when
+//! no unit with a fresh position can go.
 
 use chrono::{DateTime, Utc};
 
@@ -13,6 +14,8 @@ pub struct Candidate {
     pub location: GeoPoint,
     /// When the unit last became available; earlier = idle longer.
     pub available_since: DateTime<Utc>,
+    /// Whether the last position report is recent enough to trust.
+    pub location_fresh: bool,
 }
 
 /// A candidate with its distance to the incident.
@@ -42,6 +45,23 @@ pub fn rank_nearest(incident: &GeoPoint, candidates: &[Candidate]) -> Vec<Ranked
             distance_m,
         })
         .collect()
+}
+
+/// The unit to offer an incident to: the nearest with a fresh position,
+/// else the nearest of those whose position is stale.
+pub fn pick_for_dispatch(incident: &GeoPoint, candidates: &[Candidate]) -> Option<Ranked> {
+    let ranked = rank_nearest(incident, candidates);
+    let is_fresh = |ranked: &Ranked| {
+        candidates
+            .iter()
+            .any(|candidate| candidate.unit_id == ranked.unit_id && candidate.location_fresh)
+    };
+    let first_fresh = ranked.iter().position(is_fresh);
+    let mut ranked = ranked.into_iter();
+    match first_fresh {
+        Some(index) => ranked.nth(index),
+        None => ranked.next(),
+    }
 }
 
 #[cfg(test)]
@@ -84,5 +104,19 @@ mod tests {
     fn no_candidates_rank_to_nothing() {
         let incident = GeoPoint::new("location", -7.9770, 112.6340).unwrap();
         assert!(rank_nearest(&incident, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_stale_position_loses_to_any_fresh_one_but_still_serves_when_alone() {
+        let incident = GeoPoint::new("location", -7.9770, 112.6340).unwrap();
+        let mut stale_near = candidate(-7.9725, 112.6315, 0);
+        stale_near.location_fresh = false;
+        let fresh_far = candidate(-7.9370, 112.6090, 0);
+        let picked =
+            pick_for_dispatch(&incident, &[stale_near.clone(), fresh_far.clone()]).unwrap();
+        assert_eq!(picked.unit_id, fresh_far.unit_id);
+        let alone = pick_for_dispatch(&incident, &[stale_near.clone()]).unwrap();
+        assert_eq!(alone.unit_id, stale_near.unit_id);
+        assert!(pick_for_dispatch(&incident, &[]).is_none());
     }
 }

@@ -13,14 +13,16 @@
 
 use chrono::{DateTime, Utc};
 use ngalam112_core::incident::{AssignmentFact, derive_state};
-use ngalam112_core::ranking::{Candidate, rank_nearest};
-use ngalam112_core::{AssignmentId, AssignmentStatus, GeoPoint, IncidentId, UnitId, UnitKind};
+use ngalam112_core::ranking::{Candidate, pick_for_dispatch};
+use ngalam112_core::{
+    AssignmentId, AssignmentStatus, GeoPoint, IncidentId, UnitId, UnitKind, UnitStatus,
+};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::records::stored_kinds;
 use crate::timeline::{self, Event};
-use crate::{Actor, StoreError};
+use crate::{Actor, StoreConfig, StoreError};
 
 /// Namespace of the advisory locks (first key); the kind is the second.
 const DISPATCH_LOCK_NAMESPACE: i32 = 112;
@@ -61,30 +63,46 @@ pub(crate) struct Offer {
     pub distance_m: f64,
 }
 
-/// Claims an AVAILABLE unit and creates its OFFERED assignment. Fails with
-/// FAILED_PRECONDITION if the unit is not available (any more).
+/// Locks an incident's row for the rest of the transaction. Lock order in
+/// every transaction: dispatch kind locks, then the incident, then its
+/// assignments, then units.
+pub(crate) async fn lock_incident(
+    connection: &mut PgConnection,
+    incident_id: IncidentId,
+) -> Result<(), StoreError> {
+    sqlx::query("SELECT 1 FROM incidents WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(incident_id.0)
+        .fetch_optional(&mut *connection)
+        .await?
+        .ok_or_else(|| StoreError::not_found("incident", incident_id))?;
+    Ok(())
+}
+
+/// Claims an AVAILABLE unit and creates its OFFERED assignment, with the
+/// offer's deadline. Fails with FAILED_PRECONDITION if the unit is not
+/// available (any more). At commit, the unit's waiting long-polls (in any
+/// server process) are woken.
 pub(crate) async fn make_offer(
     connection: &mut PgConnection,
     actor: &Actor,
     offer: &Offer,
-    offer_timeout: std::time::Duration,
+    config: &StoreConfig,
 ) -> Result<AssignmentId, StoreError> {
+    lock_incident(connection, offer.incident_id).await?;
     let assignment_id = AssignmentId::new_random();
-    let claimed = sqlx::query(
+    let call_sign: String = sqlx::query_scalar(
         "UPDATE units SET status = 'assigned', current_assignment_id = $2, updated_at = now() \
-         WHERE id = $1 AND status = 'available'",
+         WHERE id = $1 AND status = 'available' \
+         RETURNING call_sign, pg_notify('ngalam112_offers', id::text)",
     )
     .bind(offer.unit_id.0)
     .bind(assignment_id.0)
-    .execute(&mut *connection)
-    .await?;
-    if claimed.rows_affected() != 1 {
-        return Err(StoreError::FailedPrecondition(format!(
-            "unit {} is not available",
-            offer.unit_id
-        )));
-    }
-    let timeout_ms = i64::try_from(offer_timeout.as_millis()).unwrap_or(i64::MAX);
+    .fetch_optional(&mut *connection)
+    .await?
+    .ok_or_else(|| {
+        StoreError::FailedPrecondition(format!("unit {} is not available", offer.unit_id))
+    })?;
+    let timeout_ms = i64::try_from(config.offer_timeout.as_millis()).unwrap_or(i64::MAX);
     sqlx::query(
         "INSERT INTO assignments (id, incident_id, unit_id, unit_kind, status, distance_m, \
          offer_deadline) \
@@ -98,10 +116,6 @@ pub(crate) async fn make_offer(
     .bind(timeout_ms as f64)
     .execute(&mut *connection)
     .await?;
-    let call_sign: String = sqlx::query_scalar("SELECT call_sign FROM units WHERE id = $1")
-        .bind(offer.unit_id.0)
-        .fetch_one(&mut *connection)
-        .await?;
     timeline::append(
         connection,
         actor,
@@ -121,16 +135,19 @@ pub(crate) async fn make_offer(
     Ok(assignment_id)
 }
 
-/// Ends a unit's assignment and makes it AVAILABLE again (idle from now).
+/// Ends a unit's assignment: AVAILABLE again (idle from now) or, when it
+/// did not answer, OUT_OF_SERVICE.
 pub(crate) async fn release_unit(
     connection: &mut PgConnection,
     unit_id: UnitId,
+    status: UnitStatus,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE units SET status = 'available', current_assignment_id = NULL, \
+        "UPDATE units SET status = $2, current_assignment_id = NULL, \
          available_since = now(), updated_at = now() WHERE id = $1",
     )
     .bind(unit_id.0)
+    .bind(status.as_str())
     .execute(&mut *connection)
     .await?;
     Ok(())
@@ -145,7 +162,7 @@ pub(crate) async fn refresh_incident(
     incident_id: IncidentId,
 ) -> Result<(), StoreError> {
     let (status, required, ever_on_scene): (String, Vec<String>, bool) = sqlx::query_as(
-        "SELECT status, required_kinds, ever_on_scene FROM incidents WHERE id = $1 FOR UPDATE",
+        "SELECT status, required_kinds, ever_on_scene FROM incidents WHERE id = $1 FOR NO KEY UPDATE",
     )
     .bind(incident_id.0)
     .fetch_one(&mut *connection)
@@ -198,24 +215,30 @@ pub(crate) async fn refresh_incident(
     Ok(())
 }
 
-/// Units of `kind` that a need could take.
+/// Units of `kind` that a need could take, with whether their position is
+/// fresh.
 async fn available_units(
     connection: &mut PgConnection,
     kind: UnitKind,
+    config: &StoreConfig,
 ) -> Result<Vec<Candidate>, StoreError> {
-    let rows: Vec<(Uuid, f64, f64, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT id, lat, lon, available_since FROM units WHERE kind = $1 AND status = 'available'",
+    let rows: Vec<(Uuid, f64, f64, DateTime<Utc>, bool)> = sqlx::query_as(
+        "SELECT id, lat, lon, available_since, \
+           location_updated_at >= now() - make_interval(secs => $2) \
+         FROM units WHERE kind = $1 AND status = 'available'",
     )
     .bind(kind.as_str())
+    .bind(config.stale_location_after.as_secs_f64())
     .fetch_all(&mut *connection)
     .await?;
     rows.into_iter()
-        .map(|(id, lat, lon, available_since)| {
+        .map(|(id, lat, lon, available_since, location_fresh)| {
             Ok(Candidate {
                 unit_id: UnitId(id),
                 location: GeoPoint::new("location", lat, lon)
                     .map_err(|error| StoreError::Internal(error.to_string()))?,
                 available_since,
+                location_fresh,
             })
         })
         .collect()
@@ -230,7 +253,7 @@ pub(crate) async fn settle_kind(
     connection: &mut PgConnection,
     actor: &Actor,
     kind: UnitKind,
-    offer_timeout: std::time::Duration,
+    config: &StoreConfig,
 ) -> Result<Vec<IncidentId>, StoreError> {
     let needs: Vec<(Uuid, f64, f64)> = sqlx::query_as(
         "SELECT id, lat, lon FROM incidents \
@@ -244,7 +267,7 @@ pub(crate) async fn settle_kind(
     if needs.is_empty() {
         return Ok(Vec::new());
     }
-    let mut available = available_units(connection, kind).await?;
+    let mut available = available_units(connection, kind, config).await?;
     let mut served = Vec::new();
     for (incident_uuid, lat, lon) in needs {
         if available.is_empty() {
@@ -264,7 +287,7 @@ pub(crate) async fn settle_kind(
             .collect();
         let location = GeoPoint::new("location", lat, lon)
             .map_err(|error| StoreError::Internal(error.to_string()))?;
-        let Some(best) = rank_nearest(&location, &eligible).into_iter().next() else {
+        let Some(best) = pick_for_dispatch(&location, &eligible) else {
             continue;
         };
         let incident_id = IncidentId(incident_uuid);
@@ -277,7 +300,7 @@ pub(crate) async fn settle_kind(
                 kind,
                 distance_m: best.distance_m,
             },
-            offer_timeout,
+            config,
         )
         .await?;
         available.retain(|candidate| candidate.unit_id != best.unit_id);

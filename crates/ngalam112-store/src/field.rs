@@ -1,7 +1,7 @@
 //! The crews' side: polling for the open assignment, accepting, declining
 //! and reporting progress.
 
-use ngalam112_core::{AssignmentId, AssignmentStatus, IncidentId, UnitId, UnitKind};
+use ngalam112_core::{AssignmentId, AssignmentStatus, IncidentId, UnitId, UnitKind, UnitStatus};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -20,10 +20,18 @@ struct LockedAssignment {
     deadline_passed: bool,
 }
 
+/// Locks an assignment's incident, then the assignment (the lock order of
+/// `dispatch::lock_incident`).
 async fn lock_assignment(
     connection: &mut PgConnection,
     id: AssignmentId,
 ) -> Result<LockedAssignment, StoreError> {
+    let incident: Uuid = sqlx::query_scalar("SELECT incident_id FROM assignments WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(&mut *connection)
+        .await?
+        .ok_or_else(|| StoreError::not_found("assignment", id))?;
+    dispatch::lock_incident(connection, IncidentId(incident)).await?;
     let (incident_id, unit_id, kind, status, deadline_passed): (Uuid, Uuid, String, String, bool) =
         sqlx::query_as(
             "SELECT incident_id, unit_id, unit_kind, status, \
@@ -241,6 +249,68 @@ impl Store {
         .await
     }
 
+    /// Times out every OFFERED assignment whose deadline has passed (rule
+    /// 4): TIMED_OUT, its unit OUT_OF_SERVICE, the incident offered to the
+    /// next nearest unit. Safe to run in any number of server processes at
+    /// once: each offer is re-checked under its row lock, so it times out
+    /// exactly once. Returns how many offers timed out here.
+    pub async fn expire_due_offers(&self) -> Result<usize, StoreError> {
+        let due: Vec<(Uuid, String)> = sqlx::query_as(
+            "SELECT id, unit_kind FROM assignments \
+             WHERE status = 'offered' AND offer_deadline <= now() \
+             ORDER BY offer_deadline LIMIT 500",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut expired = 0;
+        for (id, kind) in due {
+            let kind = UnitKind::from_stored(&kind)
+                .ok_or_else(|| StoreError::Internal(format!("unknown kind {kind}")))?;
+            let id = AssignmentId(id);
+            let timed_out = self
+                .retrying(move || async move {
+                    let mut transaction = self.pool.begin().await?;
+                    dispatch::lock_kinds(&mut transaction, &[kind]).await?;
+                    let assignment = lock_assignment(&mut transaction, id).await?;
+                    if assignment.status != AssignmentStatus::Offered || !assignment.deadline_passed
+                    {
+                        // Accepted, declined or expired meanwhile (perhaps by
+                        // another server process).
+                        return Ok(false);
+                    }
+                    self.end_assignment(
+                        &mut transaction,
+                        &Actor::system(),
+                        &assignment,
+                        AssignmentStatus::TimedOut,
+                        "no answer before the offer deadline; unit set out of service",
+                    )
+                    .await?;
+                    transaction.commit().await?;
+                    Ok(true)
+                })
+                .await?;
+            if timed_out {
+                tracing::info!(assignment_id = %id, "offer timed out");
+                expired += 1;
+            }
+        }
+        Ok(expired)
+    }
+
+    /// Seconds from now (the database's clock) to the earliest deadline of
+    /// an open offer; negative when one is overdue, None when no offer is
+    /// open.
+    pub async fn seconds_to_next_offer_deadline(&self) -> Result<Option<f64>, StoreError> {
+        let seconds: Option<f64> = sqlx::query_scalar(
+            "SELECT extract(epoch FROM min(offer_deadline) - now())::float8 \
+             FROM assignments WHERE status = 'offered'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(seconds)
+    }
+
     /// Ends an open assignment (completed, declined, timed out), frees its
     /// unit, re-derives the incident and lets the kind's dispatch settle.
     /// The caller holds the kind's lock and the assignment's row lock.
@@ -253,7 +323,14 @@ impl Store {
         detail: &str,
     ) -> Result<(), StoreError> {
         set_assignment_status(connection, assignment.id, end).await?;
-        dispatch::release_unit(connection, assignment.unit_id).await?;
+        // Rule 4: a crew that did not answer gets no more emergencies until
+        // it is put back in service.
+        let unit_status = if end == AssignmentStatus::TimedOut {
+            UnitStatus::OutOfService
+        } else {
+            UnitStatus::Available
+        };
+        dispatch::release_unit(connection, assignment.unit_id, unit_status).await?;
         timeline::append(
             connection,
             actor,
@@ -271,13 +348,7 @@ impl Store {
         )
         .await?;
         dispatch::refresh_incident(connection, actor, assignment.incident_id).await?;
-        dispatch::settle_kind(
-            connection,
-            actor,
-            assignment.kind,
-            self.config.offer_timeout,
-        )
-        .await?;
+        dispatch::settle_kind(connection, actor, assignment.kind, &self.config).await?;
         Ok(())
     }
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use ngalam112_core::{
     AssignmentStatus, GeoPoint, IncidentCategory, IncidentId, IncidentStatus, Priority, UnitId,
-    UnitKind,
+    UnitKind, UnitStatus,
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -105,8 +105,7 @@ impl Store {
         }
         if created && !new.hold {
             for kind in &new.required_kinds {
-                dispatch::settle_kind(&mut transaction, actor, *kind, self.config.offer_timeout)
-                    .await?;
+                dispatch::settle_kind(&mut transaction, actor, *kind, &self.config).await?;
             }
         }
         transaction.commit().await?;
@@ -199,7 +198,7 @@ impl Store {
             let mut transaction = self.pool.begin().await?;
             dispatch::lock_kinds(&mut transaction, UnitKind::ALL).await?;
             let (status, lat, lon, required): (String, f64, f64, Vec<String>) = sqlx::query_as(
-                "SELECT status, lat, lon, required_kinds FROM incidents WHERE id = $1 FOR UPDATE",
+                "SELECT status, lat, lon, required_kinds FROM incidents WHERE id = $1 FOR NO KEY UPDATE",
             )
             .bind(incident_id.0)
             .fetch_optional(&mut *transaction)
@@ -245,7 +244,7 @@ impl Store {
                     kind,
                     distance_m,
                 },
-                self.config.offer_timeout,
+                &self.config,
             )
             .await?;
             let assignment = load_assignment(&mut transaction, assignment_id.0).await?;
@@ -301,7 +300,7 @@ impl Store {
             let mut transaction = self.pool.begin().await?;
             dispatch::lock_kinds(&mut transaction, UnitKind::ALL).await?;
             let status: String =
-                sqlx::query_scalar("SELECT status FROM incidents WHERE id = $1 FOR UPDATE")
+                sqlx::query_scalar("SELECT status FROM incidents WHERE id = $1 FOR NO KEY UPDATE")
                     .bind(incident_id.0)
                     .fetch_optional(&mut *transaction)
                     .await?
@@ -317,7 +316,8 @@ impl Store {
             .fetch_all(&mut *transaction)
             .await?;
             for (assignment_uuid, unit_uuid, _) in &open {
-                dispatch::release_unit(&mut transaction, UnitId(*unit_uuid)).await?;
+                dispatch::release_unit(&mut transaction, UnitId(*unit_uuid), UnitStatus::Available)
+                    .await?;
                 timeline::append(
                     &mut transaction,
                     actor,
@@ -356,7 +356,7 @@ impl Store {
             freed_kinds.sort_unstable();
             freed_kinds.dedup();
             for kind in freed_kinds {
-                dispatch::settle_kind(&mut transaction, actor, kind, self.config.offer_timeout)
+                dispatch::settle_kind(&mut transaction, actor, kind, &self.config)
                     .await?;
             }
             transaction.commit().await?;
@@ -488,7 +488,7 @@ async fn add_caller(
     new: &NewIncident,
 ) -> Result<(), StoreError> {
     let status: String =
-        sqlx::query_scalar("SELECT status FROM incidents WHERE id = $1 FOR UPDATE")
+        sqlx::query_scalar("SELECT status FROM incidents WHERE id = $1 FOR NO KEY UPDATE")
             .bind(original.0)
             .fetch_optional(&mut *connection)
             .await?

@@ -14,6 +14,7 @@
 mod records;
 mod dispatch;
 mod error;
+mod events;
 mod field;
 mod incidents;
 mod timeline;
@@ -26,6 +27,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 pub use error::StoreError;
+pub use events::{ChangeFeed, FeedEvent, IncidentChange};
 pub use incidents::{CreateOutcome, IncidentPageCursor, NewIncident};
 pub use records::{AssignmentRecord, IncidentRecord, TimelineRecord, UnitRecord};
 pub use tokens::{Role, TokenRecord};
@@ -39,12 +41,16 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations"
 pub struct StoreConfig {
     /// How long an OFFERED assignment waits for the crew (rule 4).
     pub offer_timeout: Duration,
+    /// A unit whose last position report is older than this is offered
+    /// work only when no unit of its kind with a fresh position can go.
+    pub stale_location_after: Duration,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             offer_timeout: Duration::from_secs(60),
+            stale_location_after: Duration::from_secs(30 * 60),
         }
     }
 }

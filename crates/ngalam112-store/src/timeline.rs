@@ -54,9 +54,17 @@ pub(crate) async fn append(
     actor: &Actor,
     event: Event<'_>,
 ) -> Result<(), StoreError> {
+    // Numbers the event (locking the incident row, so one incident's events
+    // are appended one at a time) and tells every server process's
+    // watchers, at commit, that the incident changed.
     sqlx::query(
-        "INSERT INTO timeline_events (incident_id, kind, actor, detail, assignment_id, unit_id) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "WITH next AS ( \
+           UPDATE incidents SET last_timeline_seq = last_timeline_seq + 1 WHERE id = $1 \
+           RETURNING last_timeline_seq) \
+         INSERT INTO timeline_events \
+           (incident_id, incident_seq, kind, actor, detail, assignment_id, unit_id) \
+         SELECT $1, last_timeline_seq, $2, $3, $4, $5, $6 FROM next \
+         RETURNING pg_notify('ngalam112_incidents', $1::text || ' ' || $2)",
     )
     .bind(event.incident_id.0)
     .bind(event.kind)
@@ -84,7 +92,7 @@ impl crate::Store {
         }
         let rows: Vec<TimelineRow> = sqlx::query_as(
             "SELECT at, kind, actor, detail, assignment_id, unit_id FROM timeline_events \
-             WHERE incident_id = $1 ORDER BY seq",
+             WHERE incident_id = $1 ORDER BY incident_seq",
         )
         .bind(incident_id.0)
         .fetch_all(&self.pool)

@@ -17,11 +17,14 @@ pub struct NewUnit {
     pub location: GeoPoint,
 }
 
-/// An available unit and how far it is from the incident.
+/// An available unit, how far it is from the incident, and how old its
+/// position is (the dispatcher judges a stale one).
 #[derive(Debug, Clone)]
 pub struct UnitRecommendation {
     pub unit: UnitRecord,
     pub distance_m: f64,
+    pub location_age: chrono::Duration,
+    pub location_stale: bool,
 }
 
 impl Store {
@@ -49,8 +52,7 @@ impl Store {
             .bind(new.location.lon())
             .execute(&mut *transaction)
             .await?;
-            dispatch::settle_kind(&mut transaction, actor, new.kind, self.config.offer_timeout)
-                .await?;
+            dispatch::settle_kind(&mut transaction, actor, new.kind, &self.config).await?;
             transaction.commit().await?;
             Ok(())
         })
@@ -127,8 +129,8 @@ impl Store {
                     .await?;
                 }
                 (true, "out_of_service") => {
-                    dispatch::release_unit(&mut transaction, unit_id).await?;
-                    dispatch::settle_kind(&mut transaction, actor, kind, self.config.offer_timeout)
+                    dispatch::release_unit(&mut transaction, unit_id, UnitStatus::Available).await?;
+                    dispatch::settle_kind(&mut transaction, actor, kind, &self.config)
                         .await?;
                 }
                 // Already as asked: nothing to change.
@@ -193,12 +195,16 @@ impl Store {
             .map_err(|error| StoreError::Internal(error.to_string()))?;
         let mut units = std::collections::HashMap::new();
         let mut candidates = Vec::with_capacity(rows.len());
+        let now = chrono::Utc::now();
+        let stale_after = chrono::Duration::from_std(self.config.stale_location_after)
+            .unwrap_or(chrono::Duration::MAX);
         for row in rows {
             let unit = UnitRecord::try_from(row)?;
             candidates.push(Candidate {
                 unit_id: unit.id,
                 location: unit.location,
                 available_since: unit.available_since,
+                location_fresh: now - unit.location_updated_at <= stale_after,
             });
             units.insert(unit.id, unit);
         }
@@ -206,12 +212,15 @@ impl Store {
             .into_iter()
             .take(limit)
             .filter_map(|ranked| {
-                units
-                    .remove(&ranked.unit_id)
-                    .map(|unit| UnitRecommendation {
+                units.remove(&ranked.unit_id).map(|unit| {
+                    let location_age = now - unit.location_updated_at;
+                    UnitRecommendation {
                         unit,
                         distance_m: ranked.distance_m,
-                    })
+                        location_age,
+                        location_stale: location_age > stale_after,
+                    }
+                })
             })
             .collect())
     }
