@@ -77,6 +77,7 @@ mod tests {
             available_since: Utc
                 .timestamp_opt(1_800_000_000 + idle_since_secs, 0)
                 .unwrap(),
+            location_fresh: true,
         }
     }
 
