@@ -30,6 +30,11 @@ pub struct ServerConfig {
     pub max_request_bytes: usize,
     /// How often the health status re-checks the database.
     pub health_check_interval: Duration,
+    /// How many incident changes a watcher may fall behind (in this
+    /// process's feed, and again in its own connection's buffer) before it
+    /// is told to resubscribe.
+    pub watch_feed_buffer: usize,
+    pub watch_stream_buffer: usize,
 }
 
 impl Default for ServerConfig {
@@ -37,6 +42,8 @@ impl Default for ServerConfig {
         Self {
             max_request_bytes: 64 * 1024,
             health_check_interval: Duration::from_secs(2),
+            watch_feed_buffer: 4096,
+            watch_stream_buffer: 256,
         }
     }
 }
@@ -70,7 +77,7 @@ pub async fn run(
         .register_encoded_file_descriptor_set(ngalam112_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    let (feed, feed_task) = ChangeFeed::start(store.pool().clone());
+    let (feed, feed_task) = ChangeFeed::start(store.pool().clone(), config.watch_feed_buffer);
     let offer_timer = tokio::spawn(crate::offer_timer::run(store.clone(), feed.clone()));
     let limit = config.max_request_bytes;
     let result = tonic::transport::Server::builder()
@@ -79,8 +86,12 @@ pub async fn run(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(
-            IncidentServiceServer::new(IncidentApi::new(store.clone(), feed.clone()))
-                .max_decoding_message_size(limit),
+            IncidentServiceServer::new(IncidentApi::new(
+                store.clone(),
+                feed.clone(),
+                config.watch_stream_buffer,
+            ))
+            .max_decoding_message_size(limit),
         )
         .add_service(
             UnitServiceServer::new(UnitApi::new(store.clone())).max_decoding_message_size(limit),

@@ -18,18 +18,20 @@ const DEFAULT_RECOMMENDATIONS: usize = 5;
 const MAX_RECOMMENDATIONS: usize = 100;
 const MAX_NEARBY_RADIUS_M: f64 = 100_000.0;
 
-/// How many events a watcher's connection may buffer before its feed
-/// falls behind (and the watcher is told to resubscribe).
-const WATCH_STREAM_BUFFER: usize = 256;
-
 pub struct IncidentApi {
     store: Store,
     feed: ChangeFeed,
+    /// How many events one watcher's connection may buffer.
+    watch_stream_buffer: usize,
 }
 
 impl IncidentApi {
-    pub fn new(store: Store, feed: ChangeFeed) -> Self {
-        Self { store, feed }
+    pub fn new(store: Store, feed: ChangeFeed, watch_stream_buffer: usize) -> Self {
+        Self {
+            store,
+            feed,
+            watch_stream_buffer,
+        }
     }
 }
 
@@ -367,7 +369,7 @@ impl IncidentService for IncidentApi {
         _request: Request<proto::WatchIncidentsRequest>,
     ) -> Result<Response<Self::WatchIncidentsStream>, Status> {
         let changes = self.feed.subscribe();
-        let (sender, receiver) = tokio::sync::mpsc::channel(WATCH_STREAM_BUFFER);
+        let (sender, receiver) = tokio::sync::mpsc::channel(self.watch_stream_buffer.max(1));
         tokio::spawn(forward_changes(self.store.clone(), changes, sender));
         Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
             receiver,

@@ -70,6 +70,7 @@ pub struct TestApp {
     pub store: Store,
     /// Direct SQL access for checks a user would make in psql.
     pub pool: PgPool,
+    pub database_url: String,
     /// Admin: may call everything.
     pub admin: Clients,
     /// Operator: call-takers and dispatchers.
@@ -111,7 +112,29 @@ impl TestApp {
             .expect("connect to the test database");
         let store = Store::new(pool.clone(), config);
         store.migrate().await.expect("migrations run");
-        Self::serve(store, pool).await
+        Self::serve(store, pool, database_url, ServerConfig::default()).await
+    }
+
+    /// Another server process's worth (own pool, feed, timer) on the same
+    /// database.
+    pub async fn another_server(&self, config: StoreConfig) -> TestApp {
+        let pool = PgPool::connect(&self.database_url).await.expect("connect");
+        let store = Store::new(pool.clone(), config);
+        Self::serve(
+            store,
+            pool,
+            self.database_url.clone(),
+            ServerConfig::default(),
+        )
+        .await
+    }
+
+    /// A server with small watch buffers, to see a slow watcher fall behind.
+    pub async fn spawn_with_server_config(server_config: ServerConfig) -> TestApp {
+        let app = Self::spawn().await;
+        let pool = PgPool::connect(&app.database_url).await.expect("connect");
+        let store = Store::new(pool.clone(), StoreConfig::default());
+        Self::serve(store, pool, app.database_url.clone(), server_config).await
     }
 
     /// A server whose database cannot be reached.
@@ -120,10 +143,15 @@ impl TestApp {
         let database_url = "postgres://postgres@127.0.0.1:1/nowhere".to_owned();
         let pool = Store::lazy_pool(&database_url, 2).expect("a valid URL");
         let store = Store::new(pool.clone(), StoreConfig::default());
-        Self::serve(store, pool).await
+        Self::serve(store, pool, database_url, ServerConfig::default()).await
     }
 
-    async fn serve(store: Store, pool: PgPool) -> TestApp {
+    async fn serve(
+        store: Store,
+        pool: PgPool,
+        database_url: String,
+        server_config: ServerConfig,
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -133,7 +161,7 @@ impl TestApp {
         let server = tokio::spawn(async move {
             let config = ServerConfig {
                 health_check_interval: Duration::from_millis(100),
-                ..ServerConfig::default()
+                ..server_config
             };
             ngalam112::run(listener, server_store, config, async {
                 let _ = shutdown_received.await;
@@ -150,6 +178,7 @@ impl TestApp {
             channel: channel.clone(),
             store: store.clone(),
             pool,
+            database_url,
             admin: Clients::new(channel.clone(), None),
             operator: Clients::new(channel.clone(), None),
             shutdown: Some(shutdown),

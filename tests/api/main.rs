@@ -11,4 +11,5 @@ mod errors;
 mod field;
 mod helpers;
 mod incidents;
+mod realtime;
 mod units;

@@ -106,7 +106,7 @@ pub(crate) async fn make_offer(
     sqlx::query(
         "INSERT INTO assignments (id, incident_id, unit_id, unit_kind, status, distance_m, \
          offer_deadline) \
-         VALUES ($1, $2, $3, $4, 'offered', $5, now() + make_interval(secs => $6::double precision / 1000))",
+         VALUES ($1, $2, $3, $4, 'offered', $5, clock_timestamp() + make_interval(secs => $6::double precision / 1000))",
     )
     .bind(assignment_id.0)
     .bind(offer.incident_id.0)

@@ -25,10 +25,6 @@ use tokio::sync::{Notify, broadcast};
 const OFFERS_CHANNEL: &str = "ngalam112_offers";
 const INCIDENTS_CHANNEL: &str = "ngalam112_incidents";
 
-/// How many incident changes a slow watcher may fall behind before it is
-/// told to resubscribe.
-const WATCH_BUFFER: usize = 4096;
-
 /// One incident change, as announced by PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct IncidentChange {
@@ -63,8 +59,10 @@ struct FeedInner {
 impl ChangeFeed {
     /// Starts listening; the task runs until the runtime stops, and
     /// reconnects by itself when the database goes away and comes back.
-    pub fn start(pool: PgPool) -> (ChangeFeed, tokio::task::JoinHandle<()>) {
-        let (incidents, _) = broadcast::channel(WATCH_BUFFER);
+    /// `watch_buffer`: how many incident changes a slow watcher may fall
+    /// behind before it is told to resubscribe.
+    pub fn start(pool: PgPool, watch_buffer: usize) -> (ChangeFeed, tokio::task::JoinHandle<()>) {
+        let (incidents, _) = broadcast::channel(watch_buffer.max(1));
         let feed = ChangeFeed {
             inner: Arc::new(FeedInner {
                 unit_waiters: Mutex::new(HashMap::new()),
