@@ -4,26 +4,17 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use ngalam112_proto::v1 as proto;
 use tonic::transport::Channel;
-use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_reflection::pb::v1::ServerReflectionRequest;
 use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
-use crate::helpers::{Clients, places};
+use crate::helpers::{Clients, free_port, places, terminate, wait_until_serving};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_ngalam112");
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
 
 fn ngalam112() -> Command {
     let mut command = Command::new(BINARY);
@@ -43,55 +34,6 @@ fn start_server(data_dir: &Path, port: u16) -> Child {
         .stdout(Stdio::null())
         .spawn()
         .expect("start ngalam112 serve")
-}
-
-/// Waits until health says SERVING (the embedded database is up and
-/// migrated).
-async fn wait_until_serving(port: u16) -> Channel {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if let Ok(channel) = Channel::from_shared(format!("http://127.0.0.1:{port}"))
-            .expect("uri")
-            .connect()
-            .await
-        {
-            let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
-            let serving = health
-                .check(tonic_health::pb::HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await
-                .map(|answer| answer.into_inner().status() == ServingStatus::Serving)
-                .unwrap_or(false);
-            if serving {
-                return channel;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server did not become SERVING"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn terminate(child: &mut Child) -> std::process::ExitStatus {
-    let pid = child.id().to_string();
-    Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill -TERM");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server did not stop on SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 fn issue_token(data_dir: &Path, role: &str, unit_id: Option<&str>) -> String {

@@ -1,7 +1,10 @@
 //! `TestApp::spawn()`: a fresh uuid-named database on the test PostgreSQL,
 //! migrated, and a server on 127.0.0.1:0 talking to it.
 
-use std::time::Duration;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use tonic_health::pb::health_check_response::ServingStatus;
 
 use ngalam112::ServerConfig;
 use ngalam112_proto::v1 as proto;
@@ -337,4 +340,61 @@ pub fn great_circle_m(a: (f64, f64), b: (f64, f64)) -> f64 {
 
 pub fn code_of<T: std::fmt::Debug>(result: Result<T, tonic::Status>) -> tonic::Code {
     result.expect_err("the call must fail").code()
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// Waits until health says SERVING (the embedded database is up and
+/// migrated).
+pub async fn wait_until_serving(port: u16) -> Channel {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Ok(channel) = Channel::from_shared(format!("http://127.0.0.1:{port}"))
+            .expect("uri")
+            .connect()
+            .await
+        {
+            let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+            let serving = health
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .map(|answer| answer.into_inner().status() == ServingStatus::Serving)
+                .unwrap_or(false);
+            if serving {
+                return channel;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not become SERVING"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub async fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill -TERM");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -11,5 +11,6 @@ mod errors;
 mod field;
 mod helpers;
 mod incidents;
+mod processes;
 mod realtime;
 mod units;

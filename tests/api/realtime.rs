@@ -142,7 +142,6 @@ async fn an_offer_deadline_survives_a_server_restart_and_fires_once_across_serve
     app.register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
         .await;
     let incident = app.create(medical_call(places::BALAI_KOTA)).await;
-    let database_url = app.database_url.clone();
     let (second, third) = (
         app.another_server(short_offers()).await,
         app.another_server(short_offers()).await,
@@ -165,7 +164,6 @@ async fn an_offer_deadline_survives_a_server_restart_and_fires_once_across_serve
     .await
     .expect("count");
     assert_eq!(events, 1, "two live servers, one timeout");
-    let _ = database_url;
 }
 
 #[tokio::test]
