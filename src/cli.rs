@@ -67,6 +67,38 @@ pub struct ServeArgs {
     /// unit is auto-offered work only when no unit with a fresh position can go.
     #[arg(long, default_value_t = 1800)]
     pub stale_location_after: u64,
+    /// PEM certificate (chain) to serve gRPC over TLS.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plaintext on a non-loopback address (only behind a trusted
+    /// TLS-terminating proxy).
+    #[arg(long)]
+    pub allow_insecure_remote: bool,
+}
+
+impl ServeArgs {
+    /// The TLS identity, and whether plaintext on this address is allowed.
+    fn tls(&self) -> anyhow::Result<Option<crate::server::TlsIdentity>> {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            if !self.listen.ip().is_loopback() && !self.allow_insecure_remote {
+                anyhow::bail!(
+                    "refusing to serve plaintext gRPC on {}: give --tls-cert and --tls-key, \
+                     or --allow-insecure-remote behind a TLS-terminating proxy",
+                    self.listen
+                );
+            }
+            return Ok(None);
+        };
+        Ok(Some(crate::server::TlsIdentity {
+            certificate_pem: std::fs::read(cert)
+                .with_context(|| format!("cannot read --tls-cert {}", cert.display()))?,
+            private_key_pem: std::fs::read(key)
+                .with_context(|| format!("cannot read --tls-key {}", key.display()))?,
+        }))
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -143,6 +175,7 @@ impl Database {
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let tls = args.tls()?;
     let config = StoreConfig {
         offer_timeout: Duration::from_secs(args.offer_timeout.max(1)),
         stale_location_after: Duration::from_secs(args.stale_location_after),
@@ -152,13 +185,28 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    tracing::info!(address = %listener.local_addr()?, "ngalam112 listening (plaintext gRPC)");
+    match (&tls, args.listen.ip().is_loopback()) {
+        (Some(_), _) => {
+            tracing::info!(address = %listener.local_addr()?, "ngalam112 listening (gRPC over TLS)")
+        }
+        (None, true) => tracing::info!(
+            address = %listener.local_addr()?,
+            "ngalam112 listening (plaintext gRPC, loopback only)"
+        ),
+        (None, false) => tracing::warn!(
+            address = %listener.local_addr()?,
+            "ngalam112 listening in PLAINTEXT on a non-loopback address (--allow-insecure-remote)"
+        ),
+    }
     let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
     let signalled = stopping.clone();
     let server = crate::run(
         listener,
         database.store.clone(),
-        crate::ServerConfig::default(),
+        crate::ServerConfig {
+            tls,
+            ..crate::ServerConfig::default()
+        },
         async move {
             shutdown_signal().await;
             signalled.notify_one();

@@ -23,9 +23,24 @@ const SERVICE_NAMES: &[&str] = &[
     "ngalam112.v1.FieldService",
 ];
 
+/// A PEM certificate chain and private key to serve gRPC over TLS.
+#[derive(Clone)]
+pub struct TlsIdentity {
+    pub certificate_pem: Vec<u8>,
+    pub private_key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsIdentity { .. }")
+    }
+}
+
 /// Limits of the server itself.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
+    /// Serve over TLS (rustls) with this identity; None: plaintext.
+    pub tls: Option<TlsIdentity>,
     /// Largest request a client may send (protects against memory abuse).
     pub max_request_bytes: usize,
     /// How often the health status re-checks the database.
@@ -40,6 +55,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
+            tls: None,
             max_request_bytes: 64 * 1024,
             health_check_interval: Duration::from_secs(2),
             watch_feed_buffer: 4096,
@@ -80,7 +96,14 @@ pub async fn run(
     let (feed, feed_task) = ChangeFeed::start(store.pool().clone(), config.watch_feed_buffer);
     let offer_timer = tokio::spawn(crate::offer_timer::run(store.clone(), feed.clone()));
     let limit = config.max_request_bytes;
-    let result = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &config.tls {
+        let identity =
+            tonic::transport::Identity::from_pem(&tls.certificate_pem, &tls.private_key_pem);
+        builder =
+            builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
+    }
+    let result = builder
         .layer(AuthLayer::new(store.clone()))
         .add_service(health_service)
         .add_service(reflection_v1)

@@ -68,7 +68,13 @@ impl Clients {
     }
 }
 
+/// Test-only TLS material (tests/fixtures/tls).
+pub const TEST_CA_PEM: &[u8] = include_bytes!("../fixtures/tls/ca.pem");
+pub const TEST_SERVER_CERT_PEM: &[u8] = include_bytes!("../fixtures/tls/server.pem");
+pub const TEST_SERVER_KEY_PEM: &[u8] = include_bytes!("../fixtures/tls/server.key");
+
 pub struct TestApp {
+    pub address: std::net::SocketAddr,
     pub channel: Channel,
     pub store: Store,
     /// Direct SQL access for checks a user would make in psql.
@@ -160,6 +166,7 @@ impl TestApp {
             .expect("bind");
         let address = listener.local_addr().expect("local address");
         let (shutdown, shutdown_received) = oneshot::channel::<()>();
+        let tls = server_config.tls.is_some();
         let server_store = store.clone();
         let server = tokio::spawn(async move {
             let config = ServerConfig {
@@ -172,12 +179,28 @@ impl TestApp {
             .await
             .expect("server runs");
         });
-        let channel = Channel::from_shared(format!("http://{address}"))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect to the test server");
+        let channel = if tls {
+            let ca = tonic::transport::Certificate::from_pem(TEST_CA_PEM);
+            Channel::from_shared(format!("https://{address}"))
+                .expect("uri")
+                .tls_config(
+                    tonic::transport::ClientTlsConfig::new()
+                        .ca_certificate(ca)
+                        .domain_name("localhost"),
+                )
+                .expect("tls config")
+                .connect()
+                .await
+                .expect("connect to the test server over TLS")
+        } else {
+            Channel::from_shared(format!("http://{address}"))
+                .expect("uri")
+                .connect()
+                .await
+                .expect("connect to the test server")
+        };
         let mut app = TestApp {
+            address,
             channel: channel.clone(),
             store: store.clone(),
             pool,

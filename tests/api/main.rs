@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod auth;
 mod binary;
 mod concurrency;
 mod dispatch;
