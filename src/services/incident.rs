@@ -154,6 +154,12 @@ impl IncidentService for IncidentApi {
             .map_err(crate::error::ApiError::from)?;
         tracing::Span::current()
             .record("incident_id", tracing::field::display(outcome.incident.id));
+        // Callers' identities stay out of the logs; debug shows them masked.
+        tracing::debug!(
+            caller_phone = %validation::mask_phone(&new.caller_phone),
+            caller_name = %validation::mask_name(&new.caller_name),
+            "caller"
+        );
         tracing::info!(
             created = outcome.created,
             status = %outcome.incident.status,

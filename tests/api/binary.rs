@@ -175,3 +175,104 @@ async fn the_server_runs_on_its_embedded_database_keeps_data_across_restarts_and
         "the embedded PostgreSQL was stopped with the server"
     );
 }
+
+#[tokio::test]
+async fn logs_never_show_a_callers_phone_or_name_even_at_debug() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let log_path = std::env::temp_dir().join(format!(
+        "ngalam112-log-{}.txt",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let port = free_port();
+    let mut server = Command::new(BINARY)
+        .env("DATABASE_URL", &app.database_url)
+        .env("RUST_LOG", "debug")
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start");
+    let channel = wait_until_serving(port).await;
+    let operator = app
+        .token(ngalam112_store::Role::Operator)
+        .await
+        .expect("token");
+    let mut clients = Clients::new(channel, Some(&operator));
+    let mut call = crate::helpers::medical_call(places::BALAI_KOTA);
+    call.caller_phone = "+62 812-3456-7890".to_owned();
+    call.caller_name = "Sri Wahyuningsih".to_owned();
+    clients
+        .incidents
+        .create_incident(call)
+        .await
+        .expect("create");
+    drop(clients);
+    assert_eq!(terminate(&mut server).await.code(), Some(0));
+
+    let logged = std::fs::read_to_string(&log_path).expect("read log");
+    let _ = std::fs::remove_file(&log_path);
+    assert!(logged.contains("incident intake"), "the log has the intake");
+    for secret in ["81234567890", "3456", "Wahyuningsih", "Sri"] {
+        assert!(!logged.contains(secret), "{secret:?} leaked into the log");
+    }
+    assert!(
+        logged.contains("+62*********90"),
+        "debug shows the masked number"
+    );
+}
+
+#[tokio::test]
+async fn tokens_are_issued_listed_without_secrets_and_revoked_from_the_command_line() {
+    let app = crate::helpers::TestApp::spawn().await;
+    let run = |args: &[&str]| {
+        let output = Command::new(BINARY)
+            .env("DATABASE_URL", &app.database_url)
+            .env("RUST_LOG", "warn")
+            .args(args)
+            .output()
+            .expect("run ngalam112");
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("utf-8")
+    };
+    let secret = run(&["token", "issue", "--role", "operator"])
+        .trim()
+        .to_owned();
+    assert!(
+        secret.starts_with("n112_") && secret.len() >= 5 + 32,
+        "{secret}"
+    );
+    let mut clients = app.clients_with_token(Some(&secret));
+    clients
+        .units
+        .list_units(proto::ListUnitsRequest::default())
+        .await
+        .expect("the token works");
+
+    let listing = run(&["token", "list"]);
+    assert!(!listing.contains(&secret[5..]), "no secret in the listing");
+    let line = listing
+        .lines()
+        .find(|line| line.contains("\toperator\t"))
+        .expect("the operator token");
+    assert!(line.ends_with("active"), "{line}");
+    let id = line.split('\t').next().expect("id").to_owned();
+
+    run(&["token", "revoke", &id]);
+    let listing = run(&["token", "list"]);
+    assert!(
+        listing
+            .lines()
+            .any(|line| line.starts_with(&id) && line.contains("revoked"))
+    );
+    let status = clients
+        .units
+        .list_units(proto::ListUnitsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+}

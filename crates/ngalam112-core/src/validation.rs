@@ -123,6 +123,36 @@ pub fn phone_number(field: &str, value: &str) -> Result<String, ValidationError>
     Ok(format!("+{international}"))
 }
 
+/// A phone number as logs may show it: country code and the last two
+/// digits, the rest masked (`+62*********90`).
+pub fn mask_phone(phone: &str) -> String {
+    let digits: Vec<char> = phone.chars().collect();
+    if digits.len() <= 5 {
+        return "*".repeat(digits.len());
+    }
+    let (head, rest) = digits.split_at(3);
+    let (middle, tail) = rest.split_at(rest.len() - 2);
+    format!(
+        "{}{}{}",
+        head.iter().collect::<String>(),
+        "*".repeat(middle.len()),
+        tail.iter().collect::<String>()
+    )
+}
+
+/// A caller's name as logs may show it: each word's first letter only
+/// (`B* S**`).
+pub fn mask_name(name: &str) -> String {
+    name.split_whitespace()
+        .map(|word| {
+            let mut chars = word.chars();
+            let first = chars.next().map(String::from).unwrap_or_default();
+            format!("{first}{}", "*".repeat(chars.count()))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +205,14 @@ mod tests {
             text("description", value, DESCRIPTION_MAX_CHARS).unwrap(),
             value
         );
+    }
+
+    #[test]
+    fn logs_see_callers_only_masked() {
+        assert_eq!(mask_phone("+6281234567890"), "+62*********90");
+        assert_eq!(mask_phone("+62"), "***");
+        assert_eq!(mask_name("Bu Sri Wahyuni"), "B* S** W******");
+        assert_eq!(mask_name(""), "");
     }
 
     #[test]
