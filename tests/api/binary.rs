@@ -237,15 +237,22 @@ async fn tokens_are_issued_listed_without_secrets_and_revoked_from_the_command_l
             "{args:?}: {}",
             String::from_utf8_lossy(&output.stderr)
         );
-        String::from_utf8(output.stdout).expect("utf-8")
+        (
+            String::from_utf8(output.stdout).expect("utf-8"),
+            String::from_utf8(output.stderr).expect("utf-8"),
+        )
     };
-    let secret = run(&["token", "issue", "--role", "operator"])
-        .trim()
-        .to_owned();
+    let (stdout, stderr) = run(&["token", "issue", "--role", "operator"]);
+    let secret = stdout.trim().to_owned();
     assert!(
         secret.starts_with("n112_") && secret.len() >= 5 + 32,
         "{secret}"
     );
+    let id = stderr
+        .split_whitespace()
+        .last()
+        .expect("the token id")
+        .to_owned();
     let mut clients = app.clients_with_token(Some(&secret));
     clients
         .units
@@ -253,17 +260,19 @@ async fn tokens_are_issued_listed_without_secrets_and_revoked_from_the_command_l
         .await
         .expect("the token works");
 
-    let listing = run(&["token", "list"]);
+    let (listing, _) = run(&["token", "list"]);
     assert!(!listing.contains(&secret[5..]), "no secret in the listing");
     let line = listing
         .lines()
-        .find(|line| line.contains("\toperator\t"))
-        .expect("the operator token");
-    assert!(line.ends_with("active"), "{line}");
-    let id = line.split('\t').next().expect("id").to_owned();
+        .find(|line| line.starts_with(&id))
+        .expect("the new token is listed");
+    assert!(
+        line.contains("\toperator\t") && line.ends_with("active"),
+        "{line}"
+    );
 
     run(&["token", "revoke", &id]);
-    let listing = run(&["token", "list"]);
+    let (listing, _) = run(&["token", "list"]);
     assert!(
         listing
             .lines()
