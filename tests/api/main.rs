@@ -11,6 +11,7 @@ mod dispatch;
 mod errors;
 mod field;
 mod helpers;
+mod hostile;
 mod incidents;
 mod processes;
 mod realtime;

@@ -1,0 +1,328 @@
+//! Hostile input: arbitrary and malformed requests to every RPC never get
+//! INTERNAL or UNKNOWN, and a refused request leaves the database as it
+//! was.
+
+use ngalam112_proto::v1 as proto;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use tonic::Code;
+
+use crate::helpers::{Clients, TestApp, medical_call, places};
+
+/// Text as a hostile or careless client sends it: any script, control
+/// characters, SQL, over-long.
+fn text() -> impl Strategy<Value = String> + Clone {
+    prop_oneof![
+        "\\PC{0,40}",
+        ".{0,60}",
+        Just("'; DROP TABLE incidents; --".to_owned()),
+        Just("\u{0}\u{7}\u{1b}[31m".to_owned()),
+        (190usize..210).prop_map(|n| "ꦩ".repeat(n)),
+        (3990usize..4010).prop_map(|n| "x".repeat(n)),
+        Just(String::new()),
+    ]
+}
+
+fn number() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        any::<f64>(),
+        -95.0f64..95.0,
+        100.0f64..200.0,
+        Just(f64::NAN),
+        Just(f64::INFINITY),
+        Just(f64::NEG_INFINITY),
+        Just(-0.0),
+    ]
+}
+
+fn point() -> impl Strategy<Value = Option<proto::GeoPoint>> {
+    prop_oneof![
+        Just(None),
+        (number(), number()).prop_map(|(lat, lon)| Some(proto::GeoPoint { lat, lon })),
+        (-8.03f64..-7.92, 112.59f64..112.68)
+            .prop_map(|(lat, lon)| Some(proto::GeoPoint { lat, lon })),
+    ]
+}
+
+fn enum_value() -> impl Strategy<Value = i32> {
+    prop_oneof![0i32..9, any::<i32>()]
+}
+
+/// An id: one that exists, a random UUID, or garbage.
+fn id(known: Vec<String>) -> impl Strategy<Value = String> + Clone {
+    prop_oneof![
+        proptest::sample::select(known),
+        any::<u128>().prop_map(|n| uuid::Uuid::from_u128(n).to_string()),
+        text(),
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum Call {
+    CreateIncident(proto::CreateIncidentRequest),
+    GetIncident(String),
+    ListIncidents(proto::ListIncidentsRequest),
+    FindNearby(proto::FindNearbyIncidentsRequest),
+    Recommend(proto::RecommendUnitsRequest),
+    Assign(proto::AssignUnitRequest),
+    Cancel(proto::CancelIncidentRequest),
+    Resolve(proto::ResolveIncidentRequest),
+    Timeline(String),
+    RegisterUnit(proto::RegisterUnitRequest),
+    GetUnit(String),
+    ListUnits(proto::ListUnitsRequest),
+    SetInService(proto::SetUnitInServiceRequest),
+    ReportLocation(proto::ReportLocationRequest),
+    Poll(proto::PollAssignmentRequest),
+    Accept(String),
+    Decline(proto::DeclineAssignmentRequest),
+    Update(proto::UpdateAssignmentStatusRequest),
+}
+
+fn call(
+    incidents: Vec<String>,
+    units: Vec<String>,
+    assignments: Vec<String>,
+) -> impl Strategy<Value = Call> {
+    let incident = id(incidents);
+    let unit = id(units);
+    let assignment = id(assignments);
+    prop_oneof![
+        (
+            (text(), enum_value(), enum_value(), text(), text()),
+            (
+                point(),
+                text(),
+                text(),
+                proptest::collection::vec(enum_value(), 0..4),
+                any::<bool>(),
+                prop_oneof![Just(String::new()), incident.clone()]
+            ),
+        )
+            .prop_map(
+                |(
+                    (request_id, category, priority, caller_phone, caller_name),
+                    (location, address, description, required_kinds, hold, duplicate_of),
+                )| {
+                    Call::CreateIncident(proto::CreateIncidentRequest {
+                        request_id,
+                        category,
+                        priority,
+                        caller_phone,
+                        caller_name,
+                        location,
+                        address,
+                        description,
+                        required_kinds,
+                        hold,
+                        duplicate_of,
+                    })
+                }
+            ),
+        incident.clone().prop_map(Call::GetIncident),
+        (
+            proptest::collection::vec(enum_value(), 0..3),
+            any::<i32>(),
+            text()
+        )
+            .prop_map(|(statuses, page_size, page_token)| Call::ListIncidents(
+                proto::ListIncidentsRequest {
+                    statuses,
+                    page_size,
+                    page_token
+                }
+            )),
+        (point(), number(), enum_value()).prop_map(|(location, radius_m, category)| {
+            Call::FindNearby(proto::FindNearbyIncidentsRequest {
+                location,
+                radius_m,
+                category,
+            })
+        }),
+        (incident.clone(), enum_value(), any::<i32>()).prop_map(|(incident_id, kind, limit)| {
+            Call::Recommend(proto::RecommendUnitsRequest {
+                incident_id,
+                kind,
+                limit,
+            })
+        }),
+        (incident.clone(), unit.clone()).prop_map(|(incident_id, unit_id)| Call::Assign(
+            proto::AssignUnitRequest {
+                incident_id,
+                unit_id
+            }
+        )),
+        (incident.clone(), text())
+            .prop_map(|(id, reason)| Call::Cancel(proto::CancelIncidentRequest { id, reason })),
+        (incident.clone(), text()).prop_map(|(id, resolution)| Call::Resolve(
+            proto::ResolveIncidentRequest { id, resolution }
+        )),
+        incident.prop_map(Call::Timeline),
+        (text(), enum_value(), text(), point()).prop_map(|(call_sign, kind, agency, location)| {
+            Call::RegisterUnit(proto::RegisterUnitRequest {
+                call_sign,
+                kind,
+                agency,
+                location,
+            })
+        }),
+        unit.clone().prop_map(Call::GetUnit),
+        (
+            proptest::collection::vec(enum_value(), 0..3),
+            proptest::collection::vec(enum_value(), 0..3)
+        )
+            .prop_map(
+                |(statuses, kinds)| Call::ListUnits(proto::ListUnitsRequest { statuses, kinds })
+            ),
+        (unit.clone(), any::<bool>()).prop_map(|(unit_id, in_service)| Call::SetInService(
+            proto::SetUnitInServiceRequest {
+                unit_id,
+                in_service
+            }
+        )),
+        (unit.clone(), point()).prop_map(|(unit_id, location)| Call::ReportLocation(
+            proto::ReportLocationRequest { unit_id, location }
+        )),
+        (unit, prop_oneof![Just(0u32), 31u32..1000, Just(u32::MAX)]).prop_map(
+            |(unit_id, wait_seconds)| Call::Poll(proto::PollAssignmentRequest {
+                unit_id,
+                wait_seconds
+            })
+        ),
+        assignment.clone().prop_map(Call::Accept),
+        (assignment.clone(), text()).prop_map(|(assignment_id, reason)| Call::Decline(
+            proto::DeclineAssignmentRequest {
+                assignment_id,
+                reason
+            }
+        )),
+        (assignment, enum_value()).prop_map(|(assignment_id, status)| Call::Update(
+            proto::UpdateAssignmentStatusRequest {
+                assignment_id,
+                status
+            }
+        )),
+    ]
+}
+
+async fn send(clients: &mut Clients, call: Call) -> Code {
+    fn code<T>(result: Result<tonic::Response<T>, tonic::Status>) -> Code {
+        result
+            .map(|_| Code::Ok)
+            .unwrap_or_else(|status| status.code())
+    }
+    let Clients {
+        incidents,
+        units,
+        field,
+    } = clients;
+    match call {
+        Call::CreateIncident(r) => code(incidents.create_incident(r).await),
+        Call::GetIncident(id) => code(
+            incidents
+                .get_incident(proto::GetIncidentRequest { id })
+                .await,
+        ),
+        Call::ListIncidents(r) => code(incidents.list_incidents(r).await),
+        Call::FindNearby(r) => code(incidents.find_nearby_incidents(r).await),
+        Call::Recommend(r) => code(incidents.recommend_units(r).await),
+        Call::Assign(r) => code(incidents.assign_unit(r).await),
+        Call::Cancel(r) => code(incidents.cancel_incident(r).await),
+        Call::Resolve(r) => code(incidents.resolve_incident(r).await),
+        Call::Timeline(id) => code(
+            incidents
+                .get_incident_timeline(proto::GetIncidentTimelineRequest { id })
+                .await,
+        ),
+        Call::RegisterUnit(r) => code(units.register_unit(r).await),
+        Call::GetUnit(id) => code(units.get_unit(proto::GetUnitRequest { id }).await),
+        Call::ListUnits(r) => code(units.list_units(r).await),
+        Call::SetInService(r) => code(units.set_unit_in_service(r).await),
+        Call::ReportLocation(r) => code(field.report_location(r).await),
+        Call::Poll(r) => code(field.poll_assignment(r).await),
+        Call::Accept(assignment_id) => code(
+            field
+                .accept_assignment(proto::AcceptAssignmentRequest { assignment_id })
+                .await,
+        ),
+        Call::Decline(r) => code(field.decline_assignment(r).await),
+        Call::Update(r) => code(field.update_assignment_status(r).await),
+    }
+}
+
+/// Everything a request could have written.
+async fn snapshot(app: &TestApp) -> String {
+    sqlx::query_scalar(
+        "SELECT concat_ws(',', \
+           (SELECT count(*) FROM incidents), (SELECT sum(caller_count) FROM incidents), \
+           (SELECT count(*) FROM units), (SELECT count(*) FROM assignments), \
+           (SELECT count(*) FROM timeline_events), (SELECT count(*) FROM intake_requests), \
+           (SELECT string_agg(status || lat || lon, ';' ORDER BY id) FROM units), \
+           (SELECT string_agg(status, ';' ORDER BY id) FROM assignments))",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("snapshot")
+}
+
+#[test]
+fn arbitrary_requests_to_every_rpc_never_get_internal_and_refusals_store_nothing() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (app, incidents, units, assignments) = runtime.block_on(async {
+        let app = TestApp::spawn().await;
+        let unit = app
+            .register(
+                "AMB-1",
+                proto::UnitKind::Ambulance,
+                places::RSSA.0,
+                places::RSSA.1,
+            )
+            .await;
+        app.register(
+            "POL-1",
+            proto::UnitKind::Police,
+            places::POLRESTA.0,
+            places::POLRESTA.1,
+        )
+        .await;
+        let incident = app.create(medical_call(places::BALAI_KOTA)).await;
+        let assignment = incident.assignments[0].id.clone();
+        (app, vec![incident.id], vec![unit.id], vec![assignment])
+    });
+    let admin = app.admin.clone();
+    let mut runner = TestRunner::new(Config {
+        cases: 1500,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let refused = std::cell::Cell::new(0);
+    runner
+        .run(&call(incidents, units, assignments), |call| {
+            let description = format!("{call:?}");
+            let (code, before, after) = runtime.block_on(async {
+                let before = snapshot(&app).await;
+                let code = send(&mut admin.clone(), call).await;
+                (code, before, snapshot(&app).await)
+            });
+            prop_assert!(
+                !matches!(code, Code::Internal | Code::Unknown),
+                "{code:?} for {description}"
+            );
+            if code == Code::InvalidArgument {
+                refused.set(refused.get() + 1);
+                prop_assert_eq!(
+                    &before,
+                    &after,
+                    "a refused request changed the database: {}",
+                    description
+                );
+            }
+            Ok(())
+        })
+        .expect("no request breaks the server");
+    let refused = refused.get();
+    assert!(
+        refused > 300,
+        "the generator makes mostly malformed requests ({refused} refused)"
+    );
+}
