@@ -123,7 +123,7 @@ fn encode_page_token(cursor: &IncidentPageCursor) -> String {
     format!("{}_{}", cursor.created_at.timestamp_micros(), cursor.id)
 }
 
-fn decode_page_token(token: &str) -> Result<Option<IncidentPageCursor>, ValidationError> {
+pub fn decode_page_token(token: &str) -> Result<Option<IncidentPageCursor>, ValidationError> {
     if token.is_empty() {
         return Ok(None);
     }

@@ -1,7 +1,7 @@
 //! `UnitService`: the fleet.
 
-use ngalam112_core::UnitId;
 use ngalam112_core::validation::{self, SHORT_TEXT_MAX_CHARS};
+use ngalam112_core::{UnitId, ValidationError};
 use ngalam112_proto::v1 as proto;
 use ngalam112_proto::v1::unit_service_server::UnitService;
 use ngalam112_store::{NewUnit, Store};
@@ -21,6 +21,16 @@ impl UnitApi {
     }
 }
 
+/// Validates a RegisterUnit request into the store's terms.
+pub fn new_unit(request: &proto::RegisterUnitRequest) -> Result<NewUnit, ValidationError> {
+    Ok(NewUnit {
+        call_sign: validation::call_sign(&request.call_sign)?,
+        kind: convert::unit_kind("kind", request.kind)?,
+        agency: validation::text("agency", request.agency.trim(), SHORT_TEXT_MAX_CHARS)?,
+        location: convert::geo_point("location", request.location.as_ref())?,
+    })
+}
+
 #[tonic::async_trait]
 impl UnitService for UnitApi {
     #[tracing::instrument(skip_all, fields(unit_id))]
@@ -30,13 +40,7 @@ impl UnitService for UnitApi {
     ) -> Result<Response<proto::Unit>, Status> {
         let result: ApiResult<_> = async {
             let actor = caller(&request)?.actor();
-            let request = request.get_ref();
-            let new = NewUnit {
-                call_sign: validation::call_sign(&request.call_sign)?,
-                kind: convert::unit_kind("kind", request.kind)?,
-                agency: validation::text("agency", request.agency.trim(), SHORT_TEXT_MAX_CHARS)?,
-                location: convert::geo_point("location", request.location.as_ref())?,
-            };
+            let new = new_unit(request.get_ref())?;
             let unit = self.store.register_unit(&new, &actor).await?;
             tracing::Span::current().record("unit_id", tracing::field::display(unit.id));
             tracing::info!(call_sign = %unit.call_sign, kind = %unit.kind, "unit registered");

@@ -213,34 +213,28 @@ mod tests {
         assert_eq!(IncidentCategory::Other.default_kinds(), &[Police]);
     }
 
+    /// Every step a crew may report (forward only, from ACCEPTED on).
+    const LEGAL: [(AssignmentStatus, AssignmentStatus); 6] = [
+        (Accepted, EnRoute),
+        (Accepted, OnScene),
+        (Accepted, Completed),
+        (EnRoute, OnScene),
+        (EnRoute, Completed),
+        (OnScene, Completed),
+    ];
+
     #[test]
     fn every_legal_progress_step_is_allowed() {
-        let legal = [
-            (Accepted, EnRoute),
-            (Accepted, OnScene),
-            (Accepted, Completed),
-            (EnRoute, OnScene),
-            (EnRoute, Completed),
-            (OnScene, Completed),
-        ];
-        for (from, to) in legal {
+        for (from, to) in LEGAL {
             assert!(from.can_progress_to(to), "{from} -> {to}");
         }
     }
 
     #[test]
     fn every_other_progress_step_is_refused() {
-        let legal = [
-            (Accepted, EnRoute),
-            (Accepted, OnScene),
-            (Accepted, Completed),
-            (EnRoute, OnScene),
-            (EnRoute, Completed),
-            (OnScene, Completed),
-        ];
         for from in AssignmentStatus::ALL {
             for to in AssignmentStatus::ALL {
-                if !legal.contains(&(*from, *to)) {
+                if !LEGAL.contains(&(*from, *to)) {
                     assert!(!from.can_progress_to(*to), "{from} -> {to} must be refused");
                 }
             }
