@@ -77,6 +77,9 @@ pub struct ServeArgs {
     /// TLS-terminating proxy).
     #[arg(long)]
     pub allow_insecure_remote: bool,
+    /// Serve Prometheus metrics (`/metrics`) on this address, e.g. 127.0.0.1:9112.
+    #[arg(long)]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl ServeArgs {
@@ -180,6 +183,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         offer_timeout: Duration::from_secs(args.offer_timeout.max(1)),
         stale_location_after: Duration::from_secs(args.stale_location_after),
     };
+    if let Some(address) = args.metrics_listen {
+        crate::metrics::install(address)
+            .with_context(|| format!("cannot serve metrics on {address}"))?;
+        tracing::info!(%address, "metrics on /metrics");
+    }
     let database = Database::open(&args.database, config).await?;
     let migrations = tokio::spawn(migrate_until_done(database.store.clone()));
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -205,6 +213,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         database.store.clone(),
         crate::ServerConfig {
             tls,
+            gauge_interval: args.metrics_listen.map(|_| Duration::from_secs(5)),
             ..crate::ServerConfig::default()
         },
         async move {

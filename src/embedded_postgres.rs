@@ -54,7 +54,16 @@ impl EmbeddedPostgres {
             cluster.port = port;
             return Ok(cluster);
         }
-        cluster.port = free_port()?;
+        // The same port as last time when it is free, so a client (or a
+        // DATABASE_URL written down) keeps working across restarts.
+        let port_file = data_dir.join("postgres.port");
+        cluster.port = std::fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|text| text.trim().parse::<u16>().ok())
+            .filter(|port| port_is_free(*port))
+            .map_or_else(free_port, Ok)?;
+        std::fs::write(&port_file, cluster.port.to_string())
+            .with_context(|| format!("cannot write {}", port_file.display()))?;
         let options = format!(
             "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
             cluster.port
@@ -223,6 +232,10 @@ fn find_bin_dir() -> anyhow::Result<PathBuf> {
         .collect();
     versions.sort();
     versions.pop().map(|(_, bin)| bin).context(INSTALL_HINT)
+}
+
+fn port_is_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
 fn free_port() -> anyhow::Result<u16> {

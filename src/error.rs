@@ -19,6 +19,10 @@ pub enum ApiError {
     PermissionDenied(String),
     #[error("{0}")]
     Unauthenticated(String),
+    /// The server cannot serve this now (shutting down, live updates
+    /// reconnecting); the client should retry shortly.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<ApiError> for Status {
@@ -31,6 +35,7 @@ impl From<ApiError> for Status {
             ),
             ApiError::PermissionDenied(message) => Status::permission_denied(message),
             ApiError::Unauthenticated(message) => Status::unauthenticated(message),
+            ApiError::Unavailable(message) => Status::unavailable(message),
             ApiError::Store(store) => match store {
                 StoreError::NotFound { .. } => Status::not_found(store.to_string()),
                 StoreError::AlreadyExists(message) => Status::already_exists(message),

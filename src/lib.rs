@@ -10,6 +10,7 @@ pub mod cli;
 pub mod convert;
 pub mod embedded_postgres;
 pub mod error;
+pub mod metrics;
 pub mod offer_timer;
 pub mod seed;
 pub mod server;

@@ -50,6 +50,9 @@ pub struct ServerConfig {
     /// is told to resubscribe.
     pub watch_feed_buffer: usize,
     pub watch_stream_buffer: usize,
+    /// Refresh the database gauges (incidents, units, queue) this often;
+    /// None: no gauges (no metrics exporter installed).
+    pub gauge_interval: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +63,7 @@ impl Default for ServerConfig {
             health_check_interval: Duration::from_secs(2),
             watch_feed_buffer: 4096,
             watch_stream_buffer: 256,
+            gauge_interval: None,
         }
     }
 }
@@ -94,6 +98,14 @@ pub async fn run(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
     let (feed, feed_task) = ChangeFeed::start(store.pool().clone(), config.watch_feed_buffer);
+    // Long-polls and watch streams end as soon as shutdown begins, so the
+    // graceful shutdown only waits for short calls in flight.
+    let (stopping_sender, stopping) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new calls; finishing those in flight");
+        stopping_sender.send_replace(true);
+    };
     let offer_timer = tokio::spawn(crate::offer_timer::run(store.clone(), feed.clone()));
     let limit = config.max_request_bytes;
     let mut builder = tonic::transport::Server::builder();
@@ -103,7 +115,11 @@ pub async fn run(
         builder =
             builder.tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))?;
     }
+    let gauges = config
+        .gauge_interval
+        .map(|interval| tokio::spawn(crate::metrics::publish_gauges(store.clone(), interval)));
     let result = builder
+        .layer(crate::metrics::RpcLayer)
         .layer(AuthLayer::new(store.clone()))
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -113,6 +129,7 @@ pub async fn run(
                 store.clone(),
                 feed.clone(),
                 config.watch_stream_buffer,
+                stopping.clone(),
             ))
             .max_decoding_message_size(limit),
         )
@@ -120,13 +137,16 @@ pub async fn run(
             UnitServiceServer::new(UnitApi::new(store.clone())).max_decoding_message_size(limit),
         )
         .add_service(
-            FieldServiceServer::new(FieldApi::new(store.clone(), feed))
+            FieldServiceServer::new(FieldApi::new(store.clone(), feed, stopping))
                 .max_decoding_message_size(limit),
         )
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await;
     readiness.abort();
     offer_timer.abort();
+    if let Some(gauges) = gauges {
+        gauges.abort();
+    }
     feed_task.abort();
     result?;
     Ok(())

@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 
 use crate::auth::{Caller, caller};
 use crate::convert::{self, assignment_to_proto, incident_to_proto};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 
 /// Longest long-poll a device may ask for.
 pub const MAX_WAIT_SECONDS: u32 = 30;
@@ -18,11 +18,21 @@ pub const MAX_WAIT_SECONDS: u32 = 30;
 pub struct FieldApi {
     store: Store,
     feed: ChangeFeed,
+    /// Turns true when the server begins to shut down.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl FieldApi {
-    pub fn new(store: Store, feed: ChangeFeed) -> Self {
-        Self { store, feed }
+    pub fn new(
+        store: Store,
+        feed: ChangeFeed,
+        stopping: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        Self {
+            store,
+            feed,
+            stopping,
+        }
     }
 
     /// The unit's open assignment; with `wait` > 0, waits for an offer (from
@@ -38,9 +48,35 @@ impl FieldApi {
         tokio::pin!(offered);
         // Registered before reading, so an offer committed in between wakes us.
         offered.as_mut().enable();
+        let mut connection = self.feed.connection();
+        let mut stopping = self.stopping.clone();
         let mut open = self.store.open_assignment(unit_id).await?;
-        if open.is_none() && !wait.is_zero() && tokio::time::timeout(wait, offered).await.is_ok() {
-            open = self.store.open_assignment(unit_id).await?;
+        if open.is_none() && !wait.is_zero() {
+            let connected = *connection.borrow();
+            if !connected {
+                return Err(ApiError::Unavailable(
+                    "live updates are reconnecting to the database; poll again shortly".to_owned(),
+                ));
+            }
+            // (The watch guards are dropped inside each future: they must
+            // not live across the awaits below.)
+            let shutting_down = async {
+                let _ = stopping.wait_for(|stopping| *stopping).await;
+            };
+            let connection_lost = async {
+                let _ = connection.wait_for(|connected| !*connected).await;
+            };
+            tokio::select! {
+                () = &mut offered => open = self.store.open_assignment(unit_id).await?,
+                () = tokio::time::sleep(wait) => {}
+                // Shutting down: answer now with what there is.
+                () = shutting_down => {}
+                () = connection_lost => {
+                    return Err(ApiError::Unavailable(
+                        "lost the database connection while waiting; poll again shortly".to_owned(),
+                    ));
+                }
+            }
         }
         Ok(match open {
             Some((assignment, incident)) => proto::PollAssignmentResponse {

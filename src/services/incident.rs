@@ -23,14 +23,22 @@ pub struct IncidentApi {
     feed: ChangeFeed,
     /// How many events one watcher's connection may buffer.
     watch_stream_buffer: usize,
+    /// Turns true when the server begins to shut down.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl IncidentApi {
-    pub fn new(store: Store, feed: ChangeFeed, watch_stream_buffer: usize) -> Self {
+    pub fn new(
+        store: Store,
+        feed: ChangeFeed,
+        watch_stream_buffer: usize,
+        stopping: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
         Self {
             store,
             feed,
             watch_stream_buffer,
+            stopping,
         }
     }
 }
@@ -42,10 +50,15 @@ async fn forward_changes(
     store: Store,
     mut changes: tokio::sync::broadcast::Receiver<FeedEvent>,
     watcher: tokio::sync::mpsc::Sender<Result<proto::IncidentEvent, Status>>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
 ) {
     use tokio::sync::broadcast::error::RecvError;
     loop {
-        let event = match changes.recv().await {
+        let received = tokio::select! {
+            received = changes.recv() => received,
+            _ = stopping.wait_for(|stopping| *stopping) => Err(RecvError::Closed),
+        };
+        let event = match received {
             Ok(FeedEvent::Incident(change)) => match store.incident(change.incident_id).await {
                 Ok(incident) => Ok(proto::IncidentEvent {
                     incident: Some(incident_to_proto(&incident)),
@@ -53,6 +66,9 @@ async fn forward_changes(
                 }),
                 Err(error) => Err(Status::from(crate::error::ApiError::from(error))),
             },
+            Ok(FeedEvent::Lost) => Err(Status::unavailable(
+                "lost the database connection; changes cannot be followed now; watch again shortly",
+            )),
             Ok(FeedEvent::Resync) => Err(Status::unavailable(
                 "the change feed reconnected and may have missed changes; \
                  list incidents and watch again",
@@ -60,7 +76,9 @@ async fn forward_changes(
             Err(RecvError::Lagged(missed)) => Err(Status::resource_exhausted(format!(
                 "this watcher fell behind by {missed} changes; list incidents and watch again"
             ))),
-            Err(RecvError::Closed) => Err(Status::unavailable("the server is shutting down")),
+            Err(RecvError::Closed) => Err(Status::unavailable(
+                "the server is shutting down; watch again (another server will answer)",
+            )),
         };
         let last = event.is_err();
         if watcher.send(event).await.is_err() || last {
@@ -376,7 +394,12 @@ impl IncidentService for IncidentApi {
     ) -> Result<Response<Self::WatchIncidentsStream>, Status> {
         let changes = self.feed.subscribe();
         let (sender, receiver) = tokio::sync::mpsc::channel(self.watch_stream_buffer.max(1));
-        tokio::spawn(forward_changes(self.store.clone(), changes, sender));
+        tokio::spawn(forward_changes(
+            self.store.clone(),
+            changes,
+            sender,
+            self.stopping.clone(),
+        ));
         Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
             receiver,
         )))

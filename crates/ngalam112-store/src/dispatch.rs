@@ -69,13 +69,51 @@ pub(crate) struct Offer {
 pub(crate) async fn lock_incident(
     connection: &mut PgConnection,
     incident_id: IncidentId,
-) -> Result<(), StoreError> {
-    sqlx::query("SELECT 1 FROM incidents WHERE id = $1 FOR NO KEY UPDATE")
-        .bind(incident_id.0)
-        .fetch_optional(&mut *connection)
-        .await?
-        .ok_or_else(|| StoreError::not_found("incident", incident_id))?;
-    Ok(())
+) -> Result<LockedIncident, StoreError> {
+    let (category, priority, seconds_since_call, ever_on_scene, never_offered): (
+        String,
+        i16,
+        f64,
+        bool,
+        bool,
+    ) = sqlx::query_as(
+        "SELECT category, priority, \
+               extract(epoch FROM clock_timestamp() - created_at)::float8, ever_on_scene, \
+               NOT EXISTS (SELECT 1 FROM assignments a WHERE a.incident_id = incidents.id) \
+             FROM incidents WHERE id = $1 FOR NO KEY UPDATE",
+    )
+    .bind(incident_id.0)
+    .fetch_optional(&mut *connection)
+    .await?
+    .ok_or_else(|| StoreError::not_found("incident", incident_id))?;
+    Ok(LockedIncident {
+        category,
+        priority,
+        seconds_since_call,
+        ever_on_scene,
+        never_offered,
+    })
+}
+
+/// What the response-time metrics need of a locked incident.
+pub(crate) struct LockedIncident {
+    pub category: String,
+    pub priority: i16,
+    pub seconds_since_call: f64,
+    pub ever_on_scene: bool,
+    /// No assignment yet: the next offer is the first.
+    pub never_offered: bool,
+}
+
+impl LockedIncident {
+    /// Records a call→`milestone` time (first offer, first accept, first on
+    /// scene) by category and priority.
+    pub(crate) fn record(&self, metric: &'static str) {
+        let priority = ngalam112_core::Priority::from_rank(self.priority)
+            .map_or("unknown", |priority| priority.as_str());
+        metrics::histogram!(metric, "category" => self.category.clone(), "priority" => priority)
+            .record(self.seconds_since_call);
+    }
 }
 
 /// Claims an AVAILABLE unit and creates its OFFERED assignment, with the
@@ -88,7 +126,7 @@ pub(crate) async fn make_offer(
     offer: &Offer,
     config: &StoreConfig,
 ) -> Result<AssignmentId, StoreError> {
-    lock_incident(connection, offer.incident_id).await?;
+    let incident = lock_incident(connection, offer.incident_id).await?;
     let assignment_id = AssignmentId::new_random();
     let call_sign: String = sqlx::query_scalar(
         "UPDATE units SET status = 'assigned', current_assignment_id = $2, updated_at = now() \
@@ -132,6 +170,9 @@ pub(crate) async fn make_offer(
     )
     .await?;
     refresh_incident(connection, actor, offer.incident_id).await?;
+    if incident.never_offered {
+        incident.record("ngalam112_call_to_first_offer_seconds");
+    }
     Ok(assignment_id)
 }
 

@@ -36,18 +36,25 @@ impl StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
+            // A protocol error here means the connection broke mid-message.
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
             sqlx::Error::Database(database_error) => {
                 let code = database_error.code().unwrap_or_default();
                 match code.as_ref() {
                     // serialization_failure, deadlock_detected
                     "40001" | "40P01" => StoreError::Conflict(database_error.message().to_owned()),
-                    // admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections
-                    "57P01" | "57P02" | "57P03" | "53300" => {
+                    // admin_shutdown, crash_shutdown, cannot_connect_now,
+                    // too_many_connections, read-only (a standby during
+                    // failover), connection exceptions (class 08)
+                    "57P01" | "57P02" | "57P03" | "53300" | "25006" => {
+                        StoreError::Unavailable(database_error.message().to_owned())
+                    }
+                    code if code.starts_with("08") => {
                         StoreError::Unavailable(database_error.message().to_owned())
                     }
                     "23505" if database_error.constraint() == Some("units_call_sign_key") => {

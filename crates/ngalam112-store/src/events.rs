@@ -20,7 +20,7 @@ use std::time::Duration;
 use ngalam112_core::{IncidentId, UnitId};
 use sqlx::PgPool;
 use sqlx::postgres::{PgListener, PgNotification};
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::{Notify, broadcast, watch};
 
 const OFFERS_CHANNEL: &str = "ngalam112_offers";
 const INCIDENTS_CHANNEL: &str = "ngalam112_incidents";
@@ -36,6 +36,9 @@ pub struct IncidentChange {
 #[derive(Debug, Clone)]
 pub enum FeedEvent {
     Incident(IncidentChange),
+    /// The feed's connection to PostgreSQL is lost: until it is back,
+    /// changes go unheard.
+    Lost,
     /// The feed's connection was lost and is back: changes may have been
     /// missed; re-read the state.
     Resync,
@@ -54,6 +57,8 @@ struct FeedInner {
     /// Woken by every offer anywhere: the offer timer re-reads the next
     /// deadline.
     offers_made: Notify,
+    /// Whether the LISTEN connection is up (changes are heard).
+    connected: watch::Sender<bool>,
 }
 
 impl ChangeFeed {
@@ -68,6 +73,7 @@ impl ChangeFeed {
                 unit_waiters: Mutex::new(HashMap::new()),
                 incidents,
                 offers_made: Notify::new(),
+                connected: watch::Sender::new(false),
             }),
         };
         let task = tokio::spawn(feed.clone().listen(pool));
@@ -96,6 +102,12 @@ impl ChangeFeed {
         self.inner.incidents.subscribe()
     }
 
+    /// Whether changes are being heard right now; changes when the
+    /// connection to PostgreSQL is lost or back.
+    pub fn connection(&self) -> watch::Receiver<bool> {
+        self.inner.connected.subscribe()
+    }
+
     /// Woken whenever any process makes an offer.
     pub fn offers_made(&self) -> &Notify {
         &self.inner.offers_made
@@ -116,7 +128,13 @@ impl ChangeFeed {
         }
     }
 
+    fn lost(&self) {
+        self.inner.connected.send_replace(false);
+        let _ = self.inner.incidents.send(FeedEvent::Lost);
+    }
+
     fn resync(&self) {
+        self.inner.connected.send_replace(true);
         let signals: Vec<Arc<Notify>> = self.waiters().values().filter_map(Weak::upgrade).collect();
         for signal in signals {
             signal.notify_waiters();
@@ -181,10 +199,12 @@ impl ChangeFeed {
                     // (above), so nothing committed meanwhile goes unheard.
                     Ok(None) => {
                         tracing::warn!("change feed connection lost; reconnecting");
+                        self.lost();
                         break;
                     }
                     Err(error) => {
                         tracing::warn!(%error, "change feed failed; reconnecting");
+                        self.lost();
                         tokio::time::sleep(Duration::from_secs(1)).await;
                         break;
                     }

@@ -12,6 +12,7 @@ use crate::{Actor, AssignmentRecord, IncidentRecord, Store, StoreError};
 
 /// The assignment row as a state change needs it, locked.
 struct LockedAssignment {
+    incident: dispatch::LockedIncident,
     id: AssignmentId,
     incident_id: IncidentId,
     unit_id: UnitId,
@@ -31,7 +32,7 @@ async fn lock_assignment(
         .fetch_optional(&mut *connection)
         .await?
         .ok_or_else(|| StoreError::not_found("assignment", id))?;
-    dispatch::lock_incident(connection, IncidentId(incident)).await?;
+    let locked_incident = dispatch::lock_incident(connection, IncidentId(incident)).await?;
     let (incident_id, unit_id, kind, status, deadline_passed): (Uuid, Uuid, String, String, bool) =
         sqlx::query_as(
             "SELECT incident_id, unit_id, unit_kind, status, \
@@ -43,6 +44,7 @@ async fn lock_assignment(
         .await?
         .ok_or_else(|| StoreError::not_found("assignment", id))?;
     Ok(LockedAssignment {
+        incident: locked_incident,
         id,
         incident_id: IncidentId(incident_id),
         unit_id: UnitId(unit_id),
@@ -131,6 +133,18 @@ impl Store {
                 return Err(StoreError::FailedPrecondition(
                     "the offer has expired; it goes to another unit".to_owned(),
                 ));
+            }
+            let first_accept: bool = sqlx::query_scalar(
+                "SELECT NOT EXISTS (SELECT 1 FROM assignments WHERE incident_id = $1 \
+                 AND status IN ('accepted', 'en_route', 'on_scene', 'completed'))",
+            )
+            .bind(assignment.incident_id.0)
+            .fetch_one(&mut *transaction)
+            .await?;
+            if first_accept {
+                assignment
+                    .incident
+                    .record("ngalam112_call_to_first_accept_seconds");
             }
             set_assignment_status(&mut transaction, id, AssignmentStatus::Accepted).await?;
             timeline::append(
@@ -234,6 +248,11 @@ impl Store {
                 )
                 .await?;
                 if next == AssignmentStatus::OnScene {
+                    if !assignment.incident.ever_on_scene {
+                        assignment
+                            .incident
+                            .record("ngalam112_call_to_on_scene_seconds");
+                    }
                     sqlx::query("UPDATE incidents SET ever_on_scene = true WHERE id = $1")
                         .bind(assignment.incident_id.0)
                         .execute(&mut *transaction)
@@ -331,6 +350,10 @@ impl Store {
             UnitStatus::Available
         };
         dispatch::release_unit(connection, assignment.unit_id, unit_status).await?;
+        if end != AssignmentStatus::Completed {
+            metrics::counter!("ngalam112_offers_refused_total", "outcome" => end.as_str())
+                .increment(1);
+        }
         timeline::append(
             connection,
             actor,

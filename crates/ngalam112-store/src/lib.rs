@@ -17,6 +17,7 @@ mod error;
 mod events;
 mod field;
 mod incidents;
+mod stats;
 mod timeline;
 mod tokens;
 mod units;
@@ -30,6 +31,7 @@ pub use error::StoreError;
 pub use events::{ChangeFeed, FeedEvent, IncidentChange};
 pub use incidents::{CreateOutcome, IncidentPageCursor, NewIncident};
 pub use records::{AssignmentRecord, IncidentRecord, TimelineRecord, UnitRecord};
+pub use stats::Snapshot;
 pub use tokens::{Role, TokenRecord};
 pub use units::{NewUnit, UnitRecommendation};
 

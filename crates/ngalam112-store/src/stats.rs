@@ -1,0 +1,46 @@
+//! Counts for the operators' dashboards (metrics gauges, reports).
+
+use crate::{Store, StoreError};
+
+/// How the system stands right now.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// (status, count) for every incident status present.
+    pub incidents_by_status: Vec<(String, i64)>,
+    /// (kind, status, count) for every combination present.
+    pub units_by_kind_and_status: Vec<(String, String, i64)>,
+    /// Waiting needs (incident × kind without a unit), excluding held ones.
+    pub pending_needs: i64,
+    /// Age in seconds of the oldest waiting need, if any.
+    pub oldest_pending_seconds: Option<f64>,
+}
+
+impl Store {
+    pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let incidents_by_status = sqlx::query_as(
+            "SELECT status, count(*) FROM incidents GROUP BY status ORDER BY status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let units_by_kind_and_status = sqlx::query_as(
+            "SELECT kind, status, count(*) FROM units GROUP BY kind, status ORDER BY kind, status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let (pending_needs, oldest_pending_seconds): (i64, Option<f64>) = sqlx::query_as(
+            "SELECT coalesce(sum(cardinality(pending_kinds)), 0)::int8, \
+               extract(epoch FROM now() - min(created_at))::float8 \
+             FROM incidents \
+             WHERE cardinality(pending_kinds) > 0 AND status NOT IN ('resolved', 'cancelled') \
+               AND NOT hold",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Snapshot {
+            incidents_by_status,
+            units_by_kind_and_status,
+            pending_needs,
+            oldest_pending_seconds,
+        })
+    }
+}
