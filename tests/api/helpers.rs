@@ -259,6 +259,12 @@ impl TestApp {
             .into_inner()
     }
 
+    /// Registers a unit near RSSA (for building fleets in parallel).
+    pub async fn register_owned(&self, call_sign: String, kind: proto::UnitKind) -> proto::Unit {
+        self.register(&call_sign, kind, places::RSSA.0, places::RSSA.1)
+            .await
+    }
+
     /// Creates an incident through the API (as operator).
     pub async fn create(&self, request: proto::CreateIncidentRequest) -> proto::Incident {
         self.operator

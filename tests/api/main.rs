@@ -9,6 +9,7 @@ mod binary;
 mod concurrency;
 mod dispatch;
 mod errors;
+mod faults;
 mod field;
 mod helpers;
 mod hostile;
