@@ -16,6 +16,18 @@ pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
+/// A required point in time.
+pub fn required_time(
+    field: &str,
+    time: Option<&prost_types::Timestamp>,
+) -> Result<DateTime<Utc>, ValidationError> {
+    let time = time.ok_or_else(|| ValidationError::new(field, "is required"))?;
+    u32::try_from(time.nanos)
+        .ok()
+        .and_then(|nanos| DateTime::from_timestamp(time.seconds, nanos))
+        .ok_or_else(|| ValidationError::new(field, "is not a valid time"))
+}
+
 /// A required position: present, finite and in range.
 pub fn geo_point(
     field: &str,

@@ -385,6 +385,48 @@ impl IncidentService for IncidentApi {
         Ok(Response::new(result?))
     }
 
+    async fn get_response_time_report(
+        &self,
+        request: Request<proto::GetResponseTimeReportRequest>,
+    ) -> Result<Response<proto::ResponseTimeReport>, Status> {
+        let result: ApiResult<_> = async {
+            let request = request.get_ref();
+            let since = convert::required_time("since", request.since.as_ref())?;
+            let until = match &request.until {
+                Some(until) => convert::required_time("until", Some(until))?,
+                None => Utc::now(),
+            };
+            if until <= since {
+                return Err(ValidationError::new("until", "must be after since").into());
+            }
+            let target = match request.target_seconds {
+                0.0 => 60.0,
+                target if target.is_finite() && target > 0.0 => target,
+                _ => {
+                    return Err(ValidationError::new("target_seconds", "must be a positive number").into());
+                }
+            };
+            let rows = self.store.response_time_report(since, until, target).await?;
+            Ok(proto::ResponseTimeReport {
+                target_seconds: target,
+                rows: rows
+                    .iter()
+                    .map(|row| proto::ResponseTimeRow {
+                        category: row.category.map_or(0, |c| convert::category_to_proto(c).into()),
+                        priority: row.priority.map_or(0, |p| convert::priority_to_proto(p).into()),
+                        incidents: i32::try_from(row.incidents).unwrap_or(i32::MAX),
+                        offered_within_target: i32::try_from(row.offered_within_target).unwrap_or(i32::MAX),
+                        accepted_within_target: i32::try_from(row.accepted_within_target).unwrap_or(i32::MAX),
+                        p90_call_to_offer_s: row.p90_call_to_offer_s,
+                        p90_call_to_accept_s: row.p90_call_to_accept_s,
+                    })
+                    .collect(),
+            })
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+
     type WatchIncidentsStream =
         tokio_stream::wrappers::ReceiverStream<Result<proto::IncidentEvent, Status>>;
 

@@ -1,0 +1,74 @@
+//! The response-time standard (NFPA 1225 style): how many calls got their
+//! first offer, and their first acceptance, within a target time.
+
+use chrono::{DateTime, Utc};
+use ngalam112_core::{IncidentCategory, Priority};
+
+use crate::{Store, StoreError};
+
+/// One group of incidents; `None` category and priority = all of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseTimeRow {
+    pub category: Option<IncidentCategory>,
+    pub priority: Option<Priority>,
+    pub incidents: i64,
+    pub offered_within_target: i64,
+    pub accepted_within_target: i64,
+    /// Seconds; infinite when more than 10 % never got there.
+    pub p90_call_to_offer_s: f64,
+    pub p90_call_to_accept_s: f64,
+}
+
+type Row = (Option<String>, Option<i16>, i64, i64, i64, Option<f64>, Option<f64>);
+
+impl Store {
+    /// Incidents created in `[since, until)`, grouped by category and
+    /// priority, plus a totals row (last).
+    pub async fn response_time_report(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        target_seconds: f64,
+    ) -> Result<Vec<ResponseTimeRow>, StoreError> {
+        let rows: Vec<Row> = sqlx::query_as(
+            "WITH times AS ( \
+               SELECT i.category, i.priority, \
+                 coalesce(extract(epoch FROM (SELECT min(a.offered_at) FROM assignments a \
+                   WHERE a.incident_id = i.id) - i.created_at)::float8, 'Infinity') AS to_offer, \
+                 coalesce(extract(epoch FROM (SELECT min(t.at) FROM timeline_events t \
+                   WHERE t.incident_id = i.id AND t.kind = 'assignment_accepted') - i.created_at)::float8, \
+                   'Infinity') AS to_accept \
+               FROM incidents i WHERE i.created_at >= $1 AND i.created_at < $2) \
+             SELECT category, priority, count(*), \
+               count(*) FILTER (WHERE to_offer <= $3), count(*) FILTER (WHERE to_accept <= $3), \
+               percentile_disc(0.9) WITHIN GROUP (ORDER BY to_offer), \
+               percentile_disc(0.9) WITHIN GROUP (ORDER BY to_accept) \
+             FROM times GROUP BY GROUPING SETS ((category, priority), ()) \
+             ORDER BY category NULLS LAST, priority NULLS LAST",
+        )
+        .bind(since)
+        .bind(until)
+        .bind(target_seconds)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(category, priority, incidents, offered, accepted, p90_offer, p90_accept)| {
+                let category = category
+                    .map(|name| {
+                        IncidentCategory::from_stored(&name)
+                            .ok_or_else(|| StoreError::Internal(format!("unknown category {name}")))
+                    })
+                    .transpose()?;
+                Ok(ResponseTimeRow {
+                    category,
+                    priority: priority.and_then(Priority::from_rank),
+                    incidents,
+                    offered_within_target: offered,
+                    accepted_within_target: accepted,
+                    p90_call_to_offer_s: p90_offer.unwrap_or(f64::INFINITY),
+                    p90_call_to_accept_s: p90_accept.unwrap_or(f64::INFINITY),
+                })
+            })
+            .collect()
+    }
+}
