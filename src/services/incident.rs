@@ -403,20 +403,33 @@ impl IncidentService for IncidentApi {
                 0.0 => 60.0,
                 target if target.is_finite() && target > 0.0 => target,
                 _ => {
-                    return Err(ValidationError::new("target_seconds", "must be a positive number").into());
+                    return Err(ValidationError::new(
+                        "target_seconds",
+                        "must be a positive number",
+                    )
+                    .into());
                 }
             };
-            let rows = self.store.response_time_report(since, until, target).await?;
+            let rows = self
+                .store
+                .response_time_report(since, until, target)
+                .await?;
             Ok(proto::ResponseTimeReport {
                 target_seconds: target,
                 rows: rows
                     .iter()
                     .map(|row| proto::ResponseTimeRow {
-                        category: row.category.map_or(0, |c| convert::category_to_proto(c).into()),
-                        priority: row.priority.map_or(0, |p| convert::priority_to_proto(p).into()),
+                        category: row
+                            .category
+                            .map_or(0, |c| convert::category_to_proto(c).into()),
+                        priority: row
+                            .priority
+                            .map_or(0, |p| convert::priority_to_proto(p).into()),
                         incidents: i32::try_from(row.incidents).unwrap_or(i32::MAX),
-                        offered_within_target: i32::try_from(row.offered_within_target).unwrap_or(i32::MAX),
-                        accepted_within_target: i32::try_from(row.accepted_within_target).unwrap_or(i32::MAX),
+                        offered_within_target: i32::try_from(row.offered_within_target)
+                            .unwrap_or(i32::MAX),
+                        accepted_within_target: i32::try_from(row.accepted_within_target)
+                            .unwrap_or(i32::MAX),
                         p90_call_to_offer_s: row.p90_call_to_offer_s,
                         p90_call_to_accept_s: row.p90_call_to_accept_s,
                     })

@@ -19,7 +19,15 @@ pub struct ResponseTimeRow {
     pub p90_call_to_accept_s: f64,
 }
 
-type Row = (Option<String>, Option<i16>, i64, i64, i64, Option<f64>, Option<f64>);
+type Row = (
+    Option<String>,
+    Option<i16>,
+    i64,
+    i64,
+    i64,
+    Option<f64>,
+    Option<f64>,
+);
 
 impl Store {
     /// Incidents created in `[since, until)`, grouped by category and
@@ -52,23 +60,26 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|(category, priority, incidents, offered, accepted, p90_offer, p90_accept)| {
-                let category = category
-                    .map(|name| {
-                        IncidentCategory::from_stored(&name)
-                            .ok_or_else(|| StoreError::Internal(format!("unknown category {name}")))
+            .map(
+                |(category, priority, incidents, offered, accepted, p90_offer, p90_accept)| {
+                    let category = category
+                        .map(|name| {
+                            IncidentCategory::from_stored(&name).ok_or_else(|| {
+                                StoreError::Internal(format!("unknown category {name}"))
+                            })
+                        })
+                        .transpose()?;
+                    Ok(ResponseTimeRow {
+                        category,
+                        priority: priority.and_then(Priority::from_rank),
+                        incidents,
+                        offered_within_target: offered,
+                        accepted_within_target: accepted,
+                        p90_call_to_offer_s: p90_offer.unwrap_or(f64::INFINITY),
+                        p90_call_to_accept_s: p90_accept.unwrap_or(f64::INFINITY),
                     })
-                    .transpose()?;
-                Ok(ResponseTimeRow {
-                    category,
-                    priority: priority.and_then(Priority::from_rank),
-                    incidents,
-                    offered_within_target: offered,
-                    accepted_within_target: accepted,
-                    p90_call_to_offer_s: p90_offer.unwrap_or(f64::INFINITY),
-                    p90_call_to_accept_s: p90_accept.unwrap_or(f64::INFINITY),
-                })
-            })
+                },
+            )
             .collect()
     }
 }

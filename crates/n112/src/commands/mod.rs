@@ -1,0 +1,5 @@
+//! The operator and admin commands: one per RPC.
+
+pub mod incident;
+pub mod report;
+pub mod unit;

@@ -1,0 +1,156 @@
+//! `n112 report`: the response-time standard (NFPA 1225 style) — the share
+//! of calls with a first offer, and a first acceptance, within the target
+//! (60 s), per category and priority. The standard asks for 90 %.
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use ngalam112_proto::v1 as proto;
+use serde_json::json;
+
+use crate::connect::Api;
+use crate::format::{self, table};
+use crate::output::Output;
+
+/// The share the standard asks for.
+const REQUIRED_SHARE: f64 = 0.9;
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Incidents created since (RFC 3339, e.g. 2026-11-01T00:00:00+07:00, or
+    /// a number of hours back, e.g. 24h).
+    #[arg(long)]
+    pub since: String,
+    /// Until (RFC 3339); default now.
+    #[arg(long)]
+    pub until: Option<String>,
+    #[arg(long, default_value_t = 60.0)]
+    pub target_seconds: f64,
+}
+
+fn parse_time(text: &str) -> anyhow::Result<DateTime<Utc>> {
+    if let Some(hours) = text.strip_suffix('h') {
+        let hours: f64 = hours
+            .parse()
+            .with_context(|| format!("{text:?} is not a number of hours"))?;
+        return Ok(Utc::now() - chrono::Duration::milliseconds((hours * 3_600_000.0) as i64));
+    }
+    Ok(DateTime::parse_from_rfc3339(text)
+        .with_context(|| format!("{text:?} is not an RFC 3339 time or a number of hours like 24h"))?
+        .with_timezone(&Utc))
+}
+
+fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+fn share(part: i32, whole: i32) -> f64 {
+    if whole == 0 {
+        1.0
+    } else {
+        f64::from(part) / f64::from(whole)
+    }
+}
+
+pub async fn run(api: &mut Api, output: Output, args: ReportArgs) -> anyhow::Result<()> {
+    let since = parse_time(&args.since)?;
+    let until = args.until.as_deref().map(parse_time).transpose()?;
+    let report = api
+        .incidents
+        .get_response_time_report(proto::GetResponseTimeReportRequest {
+            since: Some(timestamp(since)),
+            until: until.map(timestamp),
+            target_seconds: args.target_seconds,
+        })
+        .await?
+        .into_inner();
+    let label = |row: &proto::ResponseTimeRow| {
+        if row.category == 0 {
+            ("ALL".to_owned(), "ALL".to_owned())
+        } else {
+            (
+                format::short(row.category().as_str_name(), "INCIDENT_CATEGORY_"),
+                format::short(row.priority().as_str_name(), "PRIORITY_"),
+            )
+        }
+    };
+    if output.json {
+        for row in &report.rows {
+            let (category, priority) = label(row);
+            println!(
+                "{}",
+                json!({
+                    "category": category,
+                    "priority": priority,
+                    "incidents": row.incidents,
+                    "offered_within_target": row.offered_within_target,
+                    "accepted_within_target": row.accepted_within_target,
+                    "offer_share": share(row.offered_within_target, row.incidents),
+                    "accept_share": share(row.accepted_within_target, row.incidents),
+                    "p90_call_to_offer_s": if row.p90_call_to_offer_s.is_finite() { json!(row.p90_call_to_offer_s) } else { json!(null) },
+                    "p90_call_to_accept_s": if row.p90_call_to_accept_s.is_finite() { json!(row.p90_call_to_accept_s) } else { json!(null) },
+                    "target_seconds": report.target_seconds,
+                })
+            );
+        }
+        return Ok(());
+    }
+    let target = report.target_seconds;
+    println!(
+        "Response times, incidents from {} to {}: first offer and first accept within {target:.0} s (standard: {:.0} %)",
+        since
+            .with_timezone(&format::wib())
+            .format("%d %b %Y %H:%M WIB"),
+        until
+            .unwrap_or_else(Utc::now)
+            .with_timezone(&format::wib())
+            .format("%d %b %Y %H:%M WIB"),
+        REQUIRED_SHARE * 100.0
+    );
+    let verdict = |part: i32, whole: i32| {
+        let value = share(part, whole);
+        format!(
+            "{:5.1} % {}",
+            value * 100.0,
+            if value >= REQUIRED_SHARE {
+                "ok"
+            } else {
+                "BELOW"
+            }
+        )
+    };
+    let rows: Vec<Vec<String>> = report
+        .rows
+        .iter()
+        .map(|row| {
+            let (category, priority) = label(row);
+            vec![
+                category,
+                priority,
+                row.incidents.to_string(),
+                verdict(row.offered_within_target, row.incidents),
+                format::age(row.p90_call_to_offer_s),
+                verdict(row.accepted_within_target, row.incidents),
+                format::age(row.p90_call_to_accept_s),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &[
+                "CATEGORY",
+                "PRIORITY",
+                "CALLS",
+                "OFFERED IN TIME",
+                "P90 OFFER",
+                "ACCEPTED IN TIME",
+                "P90 ACCEPT"
+            ],
+            &rows
+        )
+    );
+    Ok(())
+}

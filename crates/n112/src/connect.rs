@@ -1,0 +1,111 @@
+//! Connecting to the server: address, bearer token, TLS.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use ngalam112_proto::v1::field_service_client::FieldServiceClient;
+use ngalam112_proto::v1::incident_service_client::IncidentServiceClient;
+use ngalam112_proto::v1::unit_service_client::UnitServiceClient;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig};
+
+/// Where the server is and who we are.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectArgs {
+    /// Server address (http://… or, with --ca, https://…).
+    #[arg(
+        long,
+        env = "N112_SERVER",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
+    pub server: String,
+    /// Bearer token (from `ngalam112 token issue`).
+    #[arg(long, env = "N112_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+    /// PEM CA certificate that signed the server's TLS certificate.
+    #[arg(long, env = "N112_CA", global = true)]
+    pub ca: Option<PathBuf>,
+}
+
+/// Adds `authorization: Bearer <token>`.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+type Authed = InterceptedService<Channel, Bearer>;
+
+/// The three service clients, sharing one connection.
+#[derive(Clone)]
+pub struct Api {
+    pub incidents: IncidentServiceClient<Authed>,
+    pub units: UnitServiceClient<Authed>,
+    pub field: FieldServiceClient<Authed>,
+}
+
+impl Api {
+    pub fn new(channel: Channel, token: Option<&str>) -> anyhow::Result<Self> {
+        let bearer = Bearer(
+            token
+                .map(|token| format!("Bearer {}", token.trim()).parse())
+                .transpose()
+                .context("the token has characters a header cannot carry")?,
+        );
+        Ok(Self {
+            incidents: IncidentServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            units: UnitServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            field: FieldServiceClient::with_interceptor(channel, bearer),
+        })
+    }
+}
+
+impl ConnectArgs {
+    /// A channel that connects on first use and reconnects by itself.
+    pub fn channel(&self) -> anyhow::Result<Channel> {
+        let mut endpoint = Channel::from_shared(self.server.clone())
+            .with_context(|| format!("--server {:?} is not a URL", self.server))?
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_keepalive(Some(Duration::from_secs(30)));
+        if let Some(ca) = &self.ca {
+            let pem =
+                std::fs::read(ca).with_context(|| format!("cannot read --ca {}", ca.display()))?;
+            endpoint = endpoint
+                .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
+                .context("TLS configuration")?;
+        }
+        Ok(endpoint.connect_lazy())
+    }
+
+    pub fn api(&self) -> anyhow::Result<Api> {
+        Api::new(self.channel()?, self.token.as_deref())
+    }
+}
+
+/// One clear line for a failed call: the code and the server's message
+/// (which names the field for a bad request).
+pub fn describe(status: &tonic::Status) -> String {
+    let code = format!("{:?}", status.code());
+    let mut upper = String::new();
+    for (index, c) in code.chars().enumerate() {
+        if c.is_uppercase() && index > 0 {
+            upper.push('_');
+        }
+        upper.push(c.to_ascii_uppercase());
+    }
+    format!("{upper}: {}", status.message())
+}

@@ -1,0 +1,266 @@
+//! Printing results: readable tables by default, one JSON object per line
+//! with `--json`.
+
+use ngalam112_proto::v1 as proto;
+
+use crate::format::{self, table};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub json: bool,
+}
+
+impl Output {
+    pub fn incident(&self, incident: &proto::Incident) {
+        if self.json {
+            println!("{}", format::incident_json(incident));
+            return;
+        }
+        println!("Incident {}", incident.id);
+        println!(
+            "  {} {}  {}  since {} ({} ago)",
+            format::priority(incident),
+            format::category(incident),
+            format::status(incident),
+            format::local_time(incident.created_at.as_ref()),
+            format::age(format::seconds_since(incident.created_at.as_ref())),
+        );
+        if let Some(location) = &incident.location {
+            println!(
+                "  at {} ({:.5}, {:.5})",
+                incident.address, location.lat, location.lon
+            );
+        }
+        if !incident.description.is_empty() {
+            println!("  {}", incident.description);
+        }
+        println!(
+            "  caller {} {}  ({} caller{})",
+            incident.caller_name,
+            incident.caller_phone,
+            incident.caller_count,
+            if incident.caller_count == 1 { "" } else { "s" }
+        );
+        let needs: Vec<String> = incident.required_kinds().map(format::kind).collect();
+        let waiting: Vec<String> = incident.pending_kinds().map(format::kind).collect();
+        print!("  needs {}", needs.join(", "));
+        if !waiting.is_empty() {
+            print!("  — WAITING for {}", waiting.join(", "));
+        }
+        if incident.hold {
+            print!("  (on hold)");
+        }
+        println!();
+        if !incident.resolution.is_empty() {
+            println!(
+                "  closed: {} at {}",
+                incident.resolution,
+                format::local_time(incident.resolved_at.as_ref())
+            );
+        }
+        if !incident.duplicate_of.is_empty() {
+            println!("  duplicate of {}", incident.duplicate_of);
+        }
+        if !incident.assignments.is_empty() {
+            let rows: Vec<Vec<String>> = incident
+                .assignments
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.unit_call_sign.clone(),
+                        format::kind(a.unit_kind()),
+                        format::assignment_status(a),
+                        format::km(a.distance_m),
+                        format::local_time(a.offered_at.as_ref()),
+                        a.id.clone(),
+                    ]
+                })
+                .collect();
+            for line in table(
+                &[
+                    "UNIT",
+                    "KIND",
+                    "STATUS",
+                    "DISTANCE",
+                    "OFFERED",
+                    "ASSIGNMENT",
+                ],
+                &rows,
+            )
+            .lines()
+            {
+                println!("    {line}");
+            }
+        }
+    }
+
+    pub fn incidents(&self, incidents: &[proto::Incident]) {
+        if self.json {
+            for incident in incidents {
+                println!("{}", format::incident_json(incident));
+            }
+            return;
+        }
+        let rows: Vec<Vec<String>> = incidents
+            .iter()
+            .map(|incident| {
+                let units: Vec<String> = incident
+                    .assignments
+                    .iter()
+                    .filter(|a| {
+                        !matches!(
+                            a.status(),
+                            proto::AssignmentStatus::Declined
+                                | proto::AssignmentStatus::TimedOut
+                                | proto::AssignmentStatus::Cancelled
+                        )
+                    })
+                    .map(|a| format!("{} {}", a.unit_call_sign, format::assignment_status(a)))
+                    .collect();
+                vec![
+                    format::priority(incident),
+                    format::status(incident),
+                    format::category(incident),
+                    format::age(format::seconds_since(incident.created_at.as_ref())),
+                    format::local_time(incident.created_at.as_ref()),
+                    incident.address.clone(),
+                    units.join(", "),
+                    incident.id.clone(),
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            table(
+                &[
+                    "PRIORITY", "STATUS", "CATEGORY", "AGE", "CREATED", "ADDRESS", "UNITS", "ID"
+                ],
+                &rows
+            )
+        );
+    }
+
+    pub fn unit(&self, unit: &proto::Unit) {
+        self.units(std::slice::from_ref(unit));
+    }
+
+    pub fn units(&self, units: &[proto::Unit]) {
+        if self.json {
+            for unit in units {
+                println!("{}", format::unit_json(unit));
+            }
+            return;
+        }
+        let rows: Vec<Vec<String>> = units
+            .iter()
+            .map(|unit| {
+                let location = unit
+                    .location
+                    .as_ref()
+                    .map(|p| format!("{:.5}, {:.5}", p.lat, p.lon))
+                    .unwrap_or_default();
+                vec![
+                    unit.call_sign.clone(),
+                    format::kind(unit.kind()),
+                    format::unit_status(unit),
+                    unit.agency.clone(),
+                    location,
+                    format::age(format::seconds_since(unit.location_updated_at.as_ref())),
+                    unit.id.clone(),
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            table(
+                &[
+                    "CALL SIGN",
+                    "KIND",
+                    "STATUS",
+                    "AGENCY",
+                    "POSITION",
+                    "POSITION AGE",
+                    "ID"
+                ],
+                &rows
+            )
+        );
+    }
+
+    pub fn assignment(&self, assignment: &proto::Assignment) {
+        if self.json {
+            println!("{}", format::assignment_json(assignment));
+            return;
+        }
+        println!(
+            "{} {} offered to {} ({}), {} away — assignment {}",
+            format::assignment_status(assignment),
+            assignment.incident_id,
+            assignment.unit_call_sign,
+            format::kind(assignment.unit_kind()),
+            format::km(assignment.distance_m),
+            assignment.id
+        );
+    }
+
+    pub fn recommendations(&self, recommendations: &[proto::UnitRecommendation]) {
+        if self.json {
+            for r in recommendations {
+                let mut value = r.unit.as_ref().map(format::unit_json).unwrap_or_default();
+                value["distance_m"] = r.distance_m.into();
+                value["location_age_s"] = r.location_age_s.into();
+                value["location_stale"] = r.location_stale.into();
+                println!("{value}");
+            }
+            return;
+        }
+        let rows: Vec<Vec<String>> = recommendations
+            .iter()
+            .enumerate()
+            .filter_map(|(index, r)| {
+                let unit = r.unit.as_ref()?;
+                let age = format::age(r.location_age_s);
+                Some(vec![
+                    (index + 1).to_string(),
+                    unit.call_sign.clone(),
+                    format::kind(unit.kind()),
+                    format::km(r.distance_m),
+                    if r.location_stale {
+                        format!("{age} STALE")
+                    } else {
+                        age
+                    },
+                    unit.id.clone(),
+                ])
+            })
+            .collect();
+        print!(
+            "{}",
+            table(
+                &["#", "CALL SIGN", "KIND", "DISTANCE", "POSITION AGE", "ID"],
+                &rows
+            )
+        );
+    }
+
+    pub fn timeline(&self, events: &[proto::TimelineEvent]) {
+        if self.json {
+            for event in events {
+                println!("{}", format::timeline_json(event));
+            }
+            return;
+        }
+        let rows: Vec<Vec<String>> = events
+            .iter()
+            .map(|e| {
+                vec![
+                    format::local_time(e.at.as_ref()),
+                    e.kind.clone(),
+                    e.actor.clone(),
+                    e.detail.clone(),
+                ]
+            })
+            .collect();
+        print!("{}", table(&["TIME", "EVENT", "BY", "DETAIL"], &rows));
+    }
+}
