@@ -198,7 +198,7 @@ mod tests {
             seconds: 1_795_000_000,
             nanos: 0,
         }; // 2026-11-18 07:06:40 UTC
-        assert_eq!(local_time(Some(&at)), "18 Nov 14:06:40 WIB");
+        assert_eq!(local_time(Some(&at)), "18 Nov 18:06:40 WIB");
     }
 
     #[test]

@@ -23,7 +23,7 @@ enum Message {
     Key(ratatui::crossterm::event::KeyEvent),
     /// A fresh list of active incidents (after (re)connecting).
     Snapshot(Vec<proto::Incident>),
-    Change(proto::IncidentEvent),
+    Change(Box<proto::IncidentEvent>),
     Units(Vec<proto::Unit>),
     Disconnected(String),
     Recommendations(String, Vec<proto::UnitRecommendation>),
@@ -75,7 +75,7 @@ pub async fn run(connect: &ConnectArgs) -> anyhow::Result<()> {
                     }
                 },
                 Message::Snapshot(incidents) => board.replace_all(incidents),
-                Message::Change(event) => board.apply(event),
+                Message::Change(event) => board.apply(*event),
                 Message::Units(units) => board.set_units(units),
                 Message::Disconnected(why) => board.set_disconnected(why),
                 Message::Recommendations(incident_id, recommendations) => {
@@ -185,7 +185,7 @@ async fn follow_incidents(mut api: Api, sender: mpsc::Sender<Message>) {
             }
             backoff = Duration::from_millis(500);
             while let Some(event) = stream.message().await? {
-                if sender.send(Message::Change(event)).await.is_err() {
+                if sender.send(Message::Change(Box::new(event))).await.is_err() {
                     return Ok(());
                 }
             }

@@ -1,0 +1,297 @@
+//! The operator and admin commands.
+
+use ngalam112_proto::v1 as proto;
+use ngalam112_store::Role;
+use ngalam112_testkit::{TestApp, places};
+
+use crate::{json_lines, n112, stdout};
+
+#[tokio::test]
+async fn a_call_taker_creates_lists_and_reads_incidents_as_tables_and_json() {
+    let app = TestApp::spawn().await;
+    let operator = app.token(Role::Operator).await.unwrap();
+    let admin = app.token(Role::Admin).await.unwrap();
+    let registered = json_lines(
+        &n112(
+            &app,
+            &admin,
+            &[
+                "--json",
+                "unit",
+                "register",
+                "--call-sign",
+                "AMB-RSSA-1",
+                "--kind",
+                "ambulance",
+                "--agency",
+                "RSSA",
+                "--lat",
+                "-7.9725",
+                "--lon",
+                "112.6315",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(registered[0]["status"], "AVAILABLE");
+
+    let created = json_lines(
+        &n112(
+            &app,
+            &operator,
+            &[
+                "--json",
+                "incident",
+                "create",
+                "--category",
+                "medical",
+                "--priority",
+                "critical",
+                "--lat",
+                "-7.9770",
+                "--lon",
+                "112.6340",
+                "--address",
+                "Jl. Tugu 1",
+                "--description",
+                "pingsan",
+                "--phone",
+                "0812 3456 7890",
+                "--name",
+                "Bu Sri",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(created.len(), 1, "one JSON object per line");
+    let incident = &created[0];
+    assert_eq!(incident["status"], "DISPATCHED");
+    assert_eq!(incident["priority"], "CRITICAL");
+    assert_eq!(incident["caller_phone"], "+6281234567890");
+    assert_eq!(incident["assignments"][0]["unit_call_sign"], "AMB-RSSA-1");
+    let id = incident["id"].as_str().unwrap().to_owned();
+
+    let table = stdout(&n112(&app, &operator, &["incident", "list"]).await);
+    assert!(table.starts_with("PRIORITY"), "{table}");
+    assert!(
+        table.contains("CRITICAL")
+            && table.contains("DISPATCHED")
+            && table.contains("AMB-RSSA-1 OFFERED"),
+        "{table}"
+    );
+
+    let shown = stdout(&n112(&app, &operator, &["incident", "show", &id]).await);
+    assert!(shown.contains("WIB"), "times in WIB: {shown}");
+    assert!(shown.contains(" km"), "distances in km: {shown}");
+
+    let timeline =
+        json_lines(&n112(&app, &operator, &["--json", "incident", "timeline", &id]).await);
+    assert_eq!(timeline[0]["kind"], "incident_created");
+
+    let listed = json_lines(
+        &n112(
+            &app,
+            &operator,
+            &["--json", "incident", "list", "--status", "active"],
+        )
+        .await,
+    );
+    assert_eq!(listed.len(), 1);
+    let units = json_lines(&n112(&app, &operator, &["--json", "unit", "list"]).await);
+    assert_eq!(units[0]["status"], "ASSIGNED");
+
+    let resolved = json_lines(
+        &n112(
+            &app,
+            &operator,
+            &[
+                "--json",
+                "incident",
+                "resolve",
+                &id,
+                "--resolution",
+                "dibawa ke RSSA",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(resolved[0]["status"], "RESOLVED");
+    let report = json_lines(&n112(&app, &operator, &["--json", "report", "--since", "1h"]).await);
+    let all = report
+        .iter()
+        .find(|row| row["category"] == "ALL")
+        .expect("a totals row");
+    assert_eq!(all["incidents"], 1);
+    assert_eq!(all["offered_within_target"], 1);
+}
+
+#[tokio::test]
+async fn errors_are_one_clear_line_and_a_non_zero_exit() {
+    let app = TestApp::spawn().await;
+    let operator = app.token(Role::Operator).await.unwrap();
+    let invalid = n112(
+        &app,
+        &operator,
+        &[
+            "incident",
+            "create",
+            "--category",
+            "fire",
+            "--lat",
+            "95",
+            "--lon",
+            "112.6",
+            "--yes",
+        ],
+    )
+    .await;
+    assert!(!invalid.status.success());
+    let stderr = String::from_utf8_lossy(&invalid.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("INVALID_ARGUMENT") && stderr.contains("location.lat"),
+        "{stderr}"
+    );
+
+    let unknown = n112(
+        &app,
+        &operator,
+        &["incident", "show", &uuid::Uuid::new_v4().to_string()],
+    )
+    .await;
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("NOT_FOUND"));
+
+    let forbidden = n112(
+        &app,
+        &operator,
+        &[
+            "unit",
+            "register",
+            "--call-sign",
+            "X",
+            "--kind",
+            "police",
+            "--lat",
+            "-7.9",
+            "--lon",
+            "112.6",
+        ],
+    )
+    .await;
+    assert!(!forbidden.status.success());
+    assert!(String::from_utf8_lossy(&forbidden.stderr).contains("PERMISSION_DENIED"));
+
+    let no_token = n112(&app, "", &["incident", "list"]).await;
+    assert!(String::from_utf8_lossy(&no_token.stderr).contains("UNAUTHENTICATED"));
+}
+
+#[tokio::test]
+async fn a_second_caller_nearby_is_caught_before_a_duplicate_incident_is_made() {
+    let app = TestApp::spawn().await;
+    let operator = app.token(Role::Operator).await.unwrap();
+    let first = app
+        .create(ngalam112_testkit::medical_call(places::BALAI_KOTA))
+        .await;
+    let call = async |extra: &[&str]| {
+        let mut args = vec![
+            "--json",
+            "incident",
+            "create",
+            "--category",
+            "medical",
+            "--lat",
+            "-7.9771",
+            "--lon",
+            "112.6341",
+        ];
+        args.extend_from_slice(extra);
+        n112(&app, &operator, &args).await
+    };
+    // A script (no terminal) is stopped and told what to do.
+    let stopped = call(&[]).await;
+    assert!(!stopped.status.success());
+    let stderr = String::from_utf8_lossy(&stopped.stderr);
+    assert!(
+        stderr.contains("--duplicate-of") && stderr.contains("--yes"),
+        "{stderr}"
+    );
+    assert_eq!(app.count("incidents").await, 1);
+
+    let linked = json_lines(&call(&["--duplicate-of", &first.id]).await);
+    assert_eq!(linked[0]["id"], first.id.as_str());
+    assert_eq!(linked[0]["caller_count"], 2);
+
+    let separate = json_lines(&call(&["--yes"]).await);
+    assert_ne!(separate[0]["id"], first.id.as_str());
+    assert_eq!(app.count("incidents").await, 2);
+}
+
+#[tokio::test]
+async fn a_dispatcher_recommends_assigns_and_takes_units_out_of_service() {
+    let app = TestApp::spawn().await;
+    let operator = app.token(Role::Operator).await.unwrap();
+    let mut call = ngalam112_testkit::medical_call(places::BALAI_KOTA);
+    call.hold = true;
+    let held = app.create(call).await;
+    let unit = app
+        .register("AMB-PMI-1", proto::UnitKind::Ambulance, -7.9760, 112.6380)
+        .await;
+    let recommended = json_lines(
+        &n112(
+            &app,
+            &operator,
+            &["--json", "incident", "recommend", &held.id],
+        )
+        .await,
+    );
+    assert_eq!(recommended[0]["call_sign"], "AMB-PMI-1");
+    assert!(recommended[0]["distance_m"].as_f64().unwrap() > 0.0);
+    let assigned = json_lines(
+        &n112(
+            &app,
+            &operator,
+            &["--json", "incident", "assign", &held.id, &unit.id],
+        )
+        .await,
+    );
+    assert_eq!(assigned[0]["status"], "OFFERED");
+    let refused = n112(&app, &operator, &["unit", "service", &unit.id, "--out"]).await;
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("FAILED_PRECONDITION"));
+    let cancelled = json_lines(
+        &n112(
+            &app,
+            &operator,
+            &[
+                "--json",
+                "incident",
+                "cancel",
+                &held.id,
+                "--reason",
+                "salah sambung",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(cancelled[0]["status"], "CANCELLED");
+    let out = json_lines(
+        &n112(
+            &app,
+            &operator,
+            &["--json", "unit", "service", &unit.id, "--out"],
+        )
+        .await,
+    );
+    assert_eq!(out[0]["status"], "OUT_OF_SERVICE");
+    let nearby = json_lines(
+        &n112(
+            &app,
+            &operator,
+            &[
+                "--json", "incident", "nearby", "--lat", "-7.9770", "--lon", "112.6340",
+            ],
+        )
+        .await,
+    );
+    assert!(nearby.is_empty(), "a cancelled incident is not active");
+}

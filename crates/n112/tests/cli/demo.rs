@@ -1,0 +1,73 @@
+//! The one-command demo, briefly, checked against the database.
+
+use std::process::Command;
+
+use ngalam112_testkit::TestApp;
+
+use crate::{N112, json_lines};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_runs_and_its_summary_matches_the_database() {
+    let app = TestApp::spawn().await;
+    let picture =
+        std::env::temp_dir().join(format!("n112-demo-{}.svg", uuid::Uuid::new_v4().simple()));
+    let output = Command::new(N112)
+        .args([
+            "--json",
+            "demo",
+            "--duration-s",
+            "8",
+            "--calls-per-minute",
+            "120",
+            "--decline-rate",
+            "0.3",
+            "--picture",
+        ])
+        .arg(&picture)
+        .env("N112_DEMO_DATABASE_URL", &app.database_url)
+        .output()
+        .expect("run the demo");
+    let summary = json_lines(&output).pop().expect("a summary");
+    let pool = &app.pool;
+    let count = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        summary["calls"],
+        count("SELECT count(*) FROM incidents").await
+    );
+    assert!(
+        summary["calls"].as_i64().unwrap() > 3,
+        "calls came in: {summary}"
+    );
+    assert_eq!(
+        summary["offers"],
+        count("SELECT count(*) FROM assignments").await
+    );
+    assert_eq!(
+        summary["declined"],
+        count("SELECT count(*) FROM assignments WHERE status = 'declined'").await
+    );
+    assert_eq!(
+        summary["timed_out"],
+        count("SELECT count(*) FROM assignments WHERE status = 'timed_out'").await
+    );
+    assert_eq!(
+        summary["call_to_offer"]["count"],
+        count("SELECT count(DISTINCT incident_id) FROM assignments").await
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM units").await,
+        20,
+        "the Malang fleet"
+    );
+    let svg = std::fs::read_to_string(&picture).expect("the picture was written");
+    let _ = std::fs::remove_file(&picture);
+    assert!(
+        svg.starts_with("<svg") && svg.contains("Kota Malang"),
+        "an SVG of the city"
+    );
+}

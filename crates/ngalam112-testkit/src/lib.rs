@@ -1,0 +1,433 @@
+//! Test support shared by the server's and the operator app's black-box
+//! tests. `TestApp::spawn()`: a fresh uuid-named database on the test
+//! PostgreSQL, migrated, and a real server on 127.0.0.1:0 talking to it,
+//! with admin and operator clients.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use tonic_health::pb::health_check_response::ServingStatus;
+
+use ngalam112::ServerConfig;
+use ngalam112_proto::v1 as proto;
+use ngalam112_proto::v1::field_service_client::FieldServiceClient;
+use ngalam112_proto::v1::incident_service_client::IncidentServiceClient;
+use ngalam112_proto::v1::unit_service_client::UnitServiceClient;
+use ngalam112_store::{Role, Store, StoreConfig};
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use tokio::sync::oneshot;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+/// The PostgreSQL the tests use: `DATABASE_URL`, else the local default.
+pub fn admin_database_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn with_database(url: &str, database: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("a database URL has a path");
+    format!("{base}/{database}")
+}
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+/// The clients of one caller.
+#[derive(Clone)]
+pub struct Clients {
+    pub incidents: IncidentServiceClient<Authed>,
+    pub units: UnitServiceClient<Authed>,
+    pub field: FieldServiceClient<Authed>,
+}
+
+impl Clients {
+    pub fn new(channel: Channel, token: Option<&str>) -> Self {
+        let bearer =
+            Bearer(token.map(|token| format!("Bearer {token}").parse().expect("a token is ASCII")));
+        Self {
+            incidents: IncidentServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            units: UnitServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            field: FieldServiceClient::with_interceptor(channel, bearer),
+        }
+    }
+}
+
+/// Test-only TLS material (tests/fixtures/tls).
+pub const TEST_CA_PEM: &[u8] = include_bytes!("../fixtures/tls/ca.pem");
+pub const TEST_SERVER_CERT_PEM: &[u8] = include_bytes!("../fixtures/tls/server.pem");
+pub const TEST_SERVER_KEY_PEM: &[u8] = include_bytes!("../fixtures/tls/server.key");
+
+pub struct TestApp {
+    pub address: std::net::SocketAddr,
+    pub channel: Channel,
+    pub store: Store,
+    /// Direct SQL access for checks a user would make in psql.
+    pub pool: PgPool,
+    pub database_url: String,
+    /// Admin: may call everything.
+    pub admin: Clients,
+    /// Operator: call-takers and dispatchers.
+    pub operator: Clients,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub fn init_test_logging() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        ngalam112::telemetry::init(
+            ngalam112::telemetry::LogFormat::Text,
+            "debug,sqlx=warn,h2=info,hyper=info,tower=info",
+        );
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(StoreConfig::default()).await
+    }
+
+    pub async fn spawn_with(config: StoreConfig) -> TestApp {
+        init_test_logging();
+        let admin_url = admin_database_url();
+        let database = format!("ngalam112_test_{}", uuid::Uuid::new_v4().simple());
+        let mut connection = PgConnection::connect(&admin_url)
+            .await
+            .expect("the test PostgreSQL answers (set DATABASE_URL)");
+        connection
+            .execute(sqlx::AssertSqlSafe(format!(
+                r#"CREATE DATABASE "{database}""#
+            )))
+            .await
+            .expect("create the test database");
+        let database_url = with_database(&admin_url, &database);
+        let pool = PgPool::connect(&database_url)
+            .await
+            .expect("connect to the test database");
+        let store = Store::new(pool.clone(), config);
+        store.migrate().await.expect("migrations run");
+        Self::serve(store, pool, database_url, ServerConfig::default()).await
+    }
+
+    /// Another server process's worth (own pool, feed, timer) on the same
+    /// database.
+    pub async fn another_server(&self, config: StoreConfig) -> TestApp {
+        let pool = PgPool::connect(&self.database_url).await.expect("connect");
+        let store = Store::new(pool.clone(), config);
+        Self::serve(
+            store,
+            pool,
+            self.database_url.clone(),
+            ServerConfig::default(),
+        )
+        .await
+    }
+
+    /// A server with small watch buffers, to see a slow watcher fall behind.
+    pub async fn spawn_with_server_config(server_config: ServerConfig) -> TestApp {
+        let app = Self::spawn().await;
+        let pool = PgPool::connect(&app.database_url).await.expect("connect");
+        let store = Store::new(pool.clone(), StoreConfig::default());
+        Self::serve(store, pool, app.database_url.clone(), server_config).await
+    }
+
+    /// A server whose database cannot be reached.
+    pub async fn spawn_without_database() -> TestApp {
+        init_test_logging();
+        let database_url = "postgres://postgres@127.0.0.1:1/nowhere".to_owned();
+        let pool = Store::lazy_pool(&database_url, 2).expect("a valid URL");
+        let store = Store::new(pool.clone(), StoreConfig::default());
+        Self::serve(store, pool, database_url, ServerConfig::default()).await
+    }
+
+    async fn serve(
+        store: Store,
+        pool: PgPool,
+        database_url: String,
+        server_config: ServerConfig,
+    ) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("local address");
+        let (shutdown, shutdown_received) = oneshot::channel::<()>();
+        let tls = server_config.tls.is_some();
+        let server_store = store.clone();
+        let server = tokio::spawn(async move {
+            let config = ServerConfig {
+                health_check_interval: Duration::from_millis(100),
+                ..server_config
+            };
+            ngalam112::run(listener, server_store, config, async {
+                let _ = shutdown_received.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        let channel = if tls {
+            let ca = tonic::transport::Certificate::from_pem(TEST_CA_PEM);
+            Channel::from_shared(format!("https://{address}"))
+                .expect("uri")
+                .tls_config(
+                    tonic::transport::ClientTlsConfig::new()
+                        .ca_certificate(ca)
+                        .domain_name("localhost"),
+                )
+                .expect("tls config")
+                .connect()
+                .await
+                .expect("connect to the test server over TLS")
+        } else {
+            Channel::from_shared(format!("http://{address}"))
+                .expect("uri")
+                .connect()
+                .await
+                .expect("connect to the test server")
+        };
+        let mut app = TestApp {
+            address,
+            channel: channel.clone(),
+            store: store.clone(),
+            pool,
+            database_url,
+            admin: Clients::new(channel.clone(), None),
+            operator: Clients::new(channel.clone(), None),
+            shutdown: Some(shutdown),
+            server: Some(server),
+        };
+        if let Ok(admin) = app.token(Role::Admin).await {
+            app.admin = Clients::new(channel.clone(), Some(&admin));
+        }
+        if let Ok(operator) = app.token(Role::Operator).await {
+            app.operator = Clients::new(channel, Some(&operator));
+        }
+        app
+    }
+
+    /// Issues a token of `role` and returns its secret.
+    pub async fn token(&self, role: Role) -> Result<String, ngalam112_store::StoreError> {
+        ngalam112::auth::issue_token(&self.store, role)
+            .await
+            .map(|(secret, _)| secret)
+    }
+
+    /// Clients of a crew's device bound to `unit_id`.
+    pub async fn unit_clients(&self, unit_id: &str) -> Clients {
+        let unit = ngalam112_core::UnitId::parse("unit_id", unit_id).expect("a unit id");
+        let secret = self.token(Role::Unit(unit)).await.expect("unit token");
+        Clients::new(self.channel.clone(), Some(&secret))
+    }
+
+    pub fn clients_with_token(&self, token: Option<&str>) -> Clients {
+        Clients::new(self.channel.clone(), token)
+    }
+
+    /// Registers a unit through the API (as admin).
+    pub async fn register(
+        &self,
+        call_sign: &str,
+        kind: proto::UnitKind,
+        lat: f64,
+        lon: f64,
+    ) -> proto::Unit {
+        self.admin
+            .units
+            .clone()
+            .register_unit(proto::RegisterUnitRequest {
+                call_sign: call_sign.to_owned(),
+                kind: kind.into(),
+                agency: "test agency".to_owned(),
+                location: Some(proto::GeoPoint { lat, lon }),
+            })
+            .await
+            .expect("register unit")
+            .into_inner()
+    }
+
+    /// Registers a unit near RSSA (for building fleets in parallel).
+    pub async fn register_owned(&self, call_sign: String, kind: proto::UnitKind) -> proto::Unit {
+        self.register(&call_sign, kind, places::RSSA.0, places::RSSA.1)
+            .await
+    }
+
+    /// Creates an incident through the API (as operator).
+    pub async fn create(&self, request: proto::CreateIncidentRequest) -> proto::Incident {
+        self.operator
+            .incidents
+            .clone()
+            .create_incident(request)
+            .await
+            .expect("create incident")
+            .into_inner()
+    }
+
+    pub async fn incident(&self, id: &str) -> proto::Incident {
+        self.operator
+            .incidents
+            .clone()
+            .get_incident(proto::GetIncidentRequest { id: id.to_owned() })
+            .await
+            .expect("get incident")
+            .into_inner()
+    }
+
+    pub async fn unit(&self, id: &str) -> proto::Unit {
+        self.operator
+            .units
+            .clone()
+            .get_unit(proto::GetUnitRequest { id: id.to_owned() })
+            .await
+            .expect("get unit")
+            .into_inner()
+    }
+
+    pub async fn timeline_kinds(&self, id: &str) -> Vec<String> {
+        self.operator
+            .incidents
+            .clone()
+            .get_incident_timeline(proto::GetIncidentTimelineRequest { id: id.to_owned() })
+            .await
+            .expect("timeline")
+            .into_inner()
+            .events
+            .into_iter()
+            .map(|event| event.kind)
+            .collect()
+    }
+
+    /// Counts rows of a table, to prove a refused request stored nothing.
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .fetch_one(&self.pool)
+            .await
+            .expect("count rows")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// Kota Malang places used across tests.
+pub mod places {
+    /// Command centre, Balai Kota (Jl. Tugu 1).
+    pub const BALAI_KOTA: (f64, f64) = (-7.9770, 112.6340);
+    pub const RSSA: (f64, f64) = (-7.9725, 112.6315);
+    pub const UNISMA: (f64, f64) = (-7.9370, 112.6090);
+    pub const PANTI_WALUYA: (f64, f64) = (-7.9880, 112.6270);
+    pub const POLRESTA: (f64, f64) = (-7.9700, 112.6320);
+    pub const DAMKAR: (f64, f64) = (-7.9950, 112.6300);
+}
+
+/// A typical medical call at `at`.
+pub fn medical_call(at: (f64, f64)) -> proto::CreateIncidentRequest {
+    proto::CreateIncidentRequest {
+        category: proto::IncidentCategory::Medical.into(),
+        priority: proto::Priority::High.into(),
+        caller_phone: "0812 3456 7890".to_owned(),
+        caller_name: "Bu Sri".to_owned(),
+        location: Some(proto::GeoPoint {
+            lat: at.0,
+            lon: at.1,
+        }),
+        address: "Jl. Tugu 1, Klojen".to_owned(),
+        description: "pingsan di depan balai kota".to_owned(),
+        ..Default::default()
+    }
+}
+
+/// The haversine distance as an independent check (mean Earth radius).
+pub fn great_circle_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (lat1, lon1) = (a.0.to_radians(), a.1.to_radians());
+    let (lat2, lon2) = (b.0.to_radians(), b.1.to_radians());
+    let h = ((lat2 - lat1) / 2.0).sin().powi(2)
+        + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
+    2.0 * 6_371_008.8 * h.sqrt().asin()
+}
+
+pub fn code_of<T: std::fmt::Debug>(result: Result<T, tonic::Status>) -> tonic::Code {
+    result.expect_err("the call must fail").code()
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// Waits until health says SERVING (the embedded database is up and
+/// migrated).
+pub async fn wait_until_serving(port: u16) -> Channel {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Ok(channel) = Channel::from_shared(format!("http://127.0.0.1:{port}"))
+            .expect("uri")
+            .connect()
+            .await
+        {
+            let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+            let serving = health
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .map(|answer| answer.into_inner().status() == ServingStatus::Serving)
+                .unwrap_or(false);
+            if serving {
+                return channel;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not become SERVING"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+pub async fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill -TERM");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
