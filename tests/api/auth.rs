@@ -260,6 +260,23 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
             Code::Ok,
         );
         expect(
+            "GetResponseTimeReport",
+            code(
+                incidents
+                    .get_response_time_report(proto::GetResponseTimeReportRequest {
+                        since: Some(prost_types::Timestamp {
+                            seconds: 0,
+                            nanos: 0,
+                        }),
+                        until: None,
+                        target_seconds: 0.0,
+                    })
+                    .await,
+            ),
+            &staff,
+            Code::Ok,
+        );
+        expect(
             "WatchIncidents",
             code(
                 incidents
@@ -389,7 +406,7 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
             Code::FailedPrecondition,
         );
     }
-    assert_eq!(checked, 19 * 7, "every RPC for every caller");
+    assert_eq!(checked, 20 * 7, "every RPC for every caller");
 
     // Health and reflection stay open.
     let mut health = tonic_health::pb::health_client::HealthClient::new(app.channel.clone());

@@ -77,6 +77,7 @@ enum Call {
     Accept(String),
     Decline(proto::DeclineAssignmentRequest),
     Update(proto::UpdateAssignmentStatusRequest),
+    Report(proto::GetResponseTimeReportRequest),
 }
 
 fn call(
@@ -202,6 +203,23 @@ fn call(
                 status
             }
         )),
+        (time(), time(), number()).prop_map(|(since, until, target_seconds)| Call::Report(
+            proto::GetResponseTimeReportRequest {
+                since,
+                until,
+                target_seconds
+            }
+        )),
+    ]
+}
+
+fn time() -> impl Strategy<Value = Option<prost_types::Timestamp>> {
+    prop_oneof![
+        Just(None),
+        (any::<i64>(), any::<i32>())
+            .prop_map(|(seconds, nanos)| Some(prost_types::Timestamp { seconds, nanos })),
+        (0i64..4_000_000_000)
+            .prop_map(|seconds| Some(prost_types::Timestamp { seconds, nanos: 0 })),
     ]
 }
 
@@ -247,6 +265,7 @@ async fn send(clients: &mut Clients, call: Call) -> Code {
         ),
         Call::Decline(r) => code(field.decline_assignment(r).await),
         Call::Update(r) => code(field.update_assignment_status(r).await),
+        Call::Report(r) => code(incidents.get_response_time_report(r).await),
     }
 }
 
