@@ -13,7 +13,7 @@
 
 use chrono::{DateTime, Utc};
 use ngalam112_core::incident::{AssignmentFact, derive_state};
-use ngalam112_core::ranking::{Candidate, pick_for_dispatch};
+use ngalam112_core::ranking::{Candidate, Ranked, pick_for_dispatch};
 use ngalam112_core::{
     AssignmentId, AssignmentStatus, GeoPoint, IncidentId, UnitId, UnitKind, UnitStatus,
 };
@@ -256,22 +256,59 @@ pub(crate) async fn refresh_incident(
     Ok(())
 }
 
-/// Units of `kind` that a need could take, with whether their position is
-/// fresh.
-async fn available_units(
+/// The nearest AVAILABLE units of a kind by the GiST index's planar order
+/// (degrees), for the exact great-circle ranking in the core. `$1, $2`:
+/// lon, lat; `$3`: stale-after seconds; `$4`: units excluded (they refused
+/// this incident); `$5`: fresh positions only; `$6`: how many.
+///
+/// The kind is written into each statement so the planner can use that
+/// kind's partial index (migration 0002) also in a generic plan.
+macro_rules! nearest_available_sql {
+    ($kind:literal) => {
+        concat!(
+            "SELECT id, lat, lon, available_since, \
+               location_updated_at >= now() - make_interval(secs => $3) \
+             FROM units WHERE status = 'available' AND kind = '",
+            $kind,
+            "' AND NOT (id = ANY($4)) \
+               AND (NOT $5 OR location_updated_at >= now() - make_interval(secs => $3)) \
+             ORDER BY point(lon, lat) <-> point($1, $2) LIMIT $6"
+        )
+    };
+}
+
+/// How many index-nearest units are ranked exactly. Degrees of longitude
+/// shrink with cos(latitude); anywhere in Indonesia (|lat| < 11°) that
+/// changes distances by under 2 %, far less than this margin can reorder.
+pub(crate) const NEAREST_CANDIDATES: i64 = 64;
+
+/// Available units of `kind` near `location`: the nearest `limit` by the
+/// index (of those with a fresh position only, when `fresh_only`), never
+/// one in `excluded`.
+pub(crate) async fn nearest_available(
     connection: &mut PgConnection,
     kind: UnitKind,
+    location: &GeoPoint,
     config: &StoreConfig,
+    excluded: &[Uuid],
+    fresh_only: bool,
+    limit: i64,
 ) -> Result<Vec<Candidate>, StoreError> {
-    let rows: Vec<(Uuid, f64, f64, DateTime<Utc>, bool)> = sqlx::query_as(
-        "SELECT id, lat, lon, available_since, \
-           location_updated_at >= now() - make_interval(secs => $2) \
-         FROM units WHERE kind = $1 AND status = 'available'",
-    )
-    .bind(kind.as_str())
-    .bind(config.stale_location_after.as_secs_f64())
-    .fetch_all(&mut *connection)
-    .await?;
+    let sql = match kind {
+        UnitKind::Ambulance => nearest_available_sql!("ambulance"),
+        UnitKind::FireEngine => nearest_available_sql!("fire_engine"),
+        UnitKind::Police => nearest_available_sql!("police"),
+        UnitKind::Rescue => nearest_available_sql!("rescue"),
+    };
+    let rows: Vec<(Uuid, f64, f64, DateTime<Utc>, bool)> = sqlx::query_as(sql)
+        .bind(location.lon())
+        .bind(location.lat())
+        .bind(config.stale_location_after.as_secs_f64())
+        .bind(excluded)
+        .bind(fresh_only)
+        .bind(limit)
+        .fetch_all(&mut *connection)
+        .await?;
     rows.into_iter()
         .map(|(id, lat, lon, available_since, location_fresh)| {
             Ok(Candidate {
@@ -283,6 +320,34 @@ async fn available_units(
             })
         })
         .collect()
+}
+
+/// The unit to offer a need to (rule 2 and the stale-position rule): the
+/// nearest with a fresh position, else the nearest at all; never one that
+/// refused this incident.
+async fn best_unit_for(
+    connection: &mut PgConnection,
+    kind: UnitKind,
+    location: &GeoPoint,
+    config: &StoreConfig,
+    refused: &[Uuid],
+) -> Result<Option<Ranked>, StoreError> {
+    for fresh_only in [true, false] {
+        let candidates = nearest_available(
+            connection,
+            kind,
+            location,
+            config,
+            refused,
+            fresh_only,
+            NEAREST_CANDIDATES,
+        )
+        .await?;
+        if let Some(best) = pick_for_dispatch(location, &candidates) {
+            return Ok(Some(best));
+        }
+    }
+    Ok(None)
 }
 
 /// Matches the waiting needs for `kind` with its available units, most
@@ -308,12 +373,8 @@ pub(crate) async fn settle_kind(
     if needs.is_empty() {
         return Ok(Vec::new());
     }
-    let mut available = available_units(connection, kind, config).await?;
     let mut served = Vec::new();
     for (incident_uuid, lat, lon) in needs {
-        if available.is_empty() {
-            break;
-        }
         let refused: Vec<Uuid> = sqlx::query_scalar(
             "SELECT unit_id FROM assignments \
              WHERE incident_id = $1 AND status IN ('declined', 'timed_out')",
@@ -321,14 +382,14 @@ pub(crate) async fn settle_kind(
         .bind(incident_uuid)
         .fetch_all(&mut *connection)
         .await?;
-        let eligible: Vec<Candidate> = available
-            .iter()
-            .filter(|candidate| !refused.contains(&candidate.unit_id.0))
-            .cloned()
-            .collect();
         let location = GeoPoint::new("location", lat, lon)
             .map_err(|error| StoreError::Internal(error.to_string()))?;
-        let Some(best) = pick_for_dispatch(&location, &eligible) else {
+        let Some(best) = best_unit_for(connection, kind, &location, config, &refused).await? else {
+            if refused.is_empty() {
+                // Not a single unit of this kind is available: the other
+                // needs cannot be served either.
+                break;
+            }
             continue;
         };
         let incident_id = IncidentId(incident_uuid);
@@ -344,7 +405,6 @@ pub(crate) async fn settle_kind(
             config,
         )
         .await?;
-        available.retain(|candidate| candidate.unit_id != best.unit_id);
         served.push(incident_id);
     }
     Ok(served)

@@ -1,7 +1,7 @@
 //! The fleet: registration, service status, AVL positions, and the
 //! dispatcher's list of recommended units.
 
-use ngalam112_core::ranking::{Candidate, rank_nearest};
+use ngalam112_core::ranking::rank_nearest;
 use ngalam112_core::{GeoPoint, IncidentId, UnitId, UnitKind, UnitStatus};
 
 use crate::dispatch;
@@ -181,36 +181,51 @@ impl Store {
             Some(kind) => vec![kind],
             None => stored_kinds(&required)?,
         };
-        let kind_names: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
+        let incident_location = GeoPoint::new("location", lat, lon)
+            .map_err(|error| StoreError::Internal(error.to_string()))?;
+        // The index's nearest of each kind, ranked exactly below.
+        let mut connection = self.pool.acquire().await?;
+        let mut candidates = Vec::new();
+        let wanted = i64::try_from(limit)
+            .unwrap_or(i64::MAX)
+            .saturating_add(dispatch::NEAREST_CANDIDATES);
+        for kind in kinds {
+            candidates.extend(
+                dispatch::nearest_available(
+                    &mut connection,
+                    kind,
+                    &incident_location,
+                    &self.config,
+                    &[],
+                    false,
+                    wanted,
+                )
+                .await?,
+            );
+        }
+        let ranked: Vec<_> = rank_nearest(&incident_location, &candidates)
+            .into_iter()
+            .take(limit)
+            .collect();
+        let ids: Vec<uuid::Uuid> = ranked.iter().map(|ranked| ranked.unit_id.0).collect();
         let rows: Vec<UnitRow> = sqlx::query_as(concat!(
             "SELECT ",
             unit_columns!(),
-            " FROM units \
-             WHERE status = 'available' AND kind = ANY($1)"
+            " FROM units WHERE id = ANY($1)"
         ))
-        .bind(&kind_names)
-        .fetch_all(&self.pool)
+        .bind(&ids)
+        .fetch_all(&mut *connection)
         .await?;
-        let incident_location = GeoPoint::new("location", lat, lon)
-            .map_err(|error| StoreError::Internal(error.to_string()))?;
         let mut units = std::collections::HashMap::new();
-        let mut candidates = Vec::with_capacity(rows.len());
+        for row in rows {
+            let unit = UnitRecord::try_from(row)?;
+            units.insert(unit.id, unit);
+        }
         let now = chrono::Utc::now();
         let stale_after = chrono::Duration::from_std(self.config.stale_location_after)
             .unwrap_or(chrono::Duration::MAX);
-        for row in rows {
-            let unit = UnitRecord::try_from(row)?;
-            candidates.push(Candidate {
-                unit_id: unit.id,
-                location: unit.location,
-                available_since: unit.available_since,
-                location_fresh: now - unit.location_updated_at <= stale_after,
-            });
-            units.insert(unit.id, unit);
-        }
-        Ok(rank_nearest(&incident_location, &candidates)
+        Ok(ranked
             .into_iter()
-            .take(limit)
             .filter_map(|ranked| {
                 units.remove(&ranked.unit_id).map(|unit| {
                     let location_age = now - unit.location_updated_at;
