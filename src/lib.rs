@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod client;
 pub mod convert;
 pub mod embedded_postgres;
 pub mod error;

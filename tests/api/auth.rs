@@ -9,7 +9,7 @@ use proto::{AssignmentStatus, UnitKind};
 use tonic::Code;
 
 use crate::helpers::{
-    Clients, TEST_SERVER_CERT_PEM, TEST_SERVER_KEY_PEM, TestApp, medical_call, places,
+    Clients, TEST_SERVER_CERT_PEM, TEST_SERVER_KEY_PEM, TestApp, connect_as, medical_call, places,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -520,7 +520,7 @@ async fn tls_clients_with_the_ca_connect_and_plaintext_clients_do_not() {
         .await;
     let refused = match plaintext {
         Err(_) => true,
-        Ok(channel) => Clients::new(channel, Some("n112_x"))
+        Ok(channel) => connect_as(channel, Some("n112_x"))
             .units
             .list_units(proto::ListUnitsRequest::default())
             .await

@@ -12,7 +12,7 @@ use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
-use crate::helpers::{Clients, free_port, places, terminate, wait_until_serving};
+use crate::helpers::{connect_as, free_port, places, terminate, wait_until_serving};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_ngalam112");
 
@@ -115,7 +115,7 @@ async fn the_server_runs_on_its_embedded_database_keeps_data_across_restarts_and
     // The README walk-through: register a unit, create an incident, poll.
     let admin = issue_token(&data_dir.0, "admin", None);
     let operator_token = issue_token(&data_dir.0, "operator", None);
-    let mut admin = Clients::new(channel.clone(), Some(&admin));
+    let mut admin = connect_as(channel.clone(), Some(&admin));
     let unit = admin
         .units
         .register_unit(proto::RegisterUnitRequest {
@@ -130,7 +130,7 @@ async fn the_server_runs_on_its_embedded_database_keeps_data_across_restarts_and
         .await
         .expect("register")
         .into_inner();
-    let mut operator = Clients::new(channel.clone(), Some(&operator_token));
+    let mut operator = connect_as(channel.clone(), Some(&operator_token));
     let incident = operator
         .incidents
         .create_incident(crate::helpers::medical_call(places::BALAI_KOTA))
@@ -139,7 +139,7 @@ async fn the_server_runs_on_its_embedded_database_keeps_data_across_restarts_and
         .into_inner();
     assert_eq!(incident.status(), proto::IncidentStatus::Dispatched);
     let unit_token = issue_token(&data_dir.0, "unit", Some(&unit.id));
-    let mut device = Clients::new(channel.clone(), Some(&unit_token));
+    let mut device = connect_as(channel.clone(), Some(&unit_token));
     let polled = device
         .field
         .poll_assignment(proto::PollAssignmentRequest {
@@ -158,7 +158,7 @@ async fn the_server_runs_on_its_embedded_database_keeps_data_across_restarts_and
     // The data survives a restart on the same data dir.
     let mut server = start_server(&data_dir.0, port);
     let channel = wait_until_serving(port).await;
-    let mut operator = Clients::new(channel, Some(&operator_token));
+    let mut operator = connect_as(channel, Some(&operator_token));
     let again = operator
         .incidents
         .get_incident(proto::GetIncidentRequest {
@@ -198,7 +198,7 @@ async fn logs_never_show_a_callers_phone_or_name_even_at_debug() {
         .token(ngalam112_store::Role::Operator)
         .await
         .expect("token");
-    let mut clients = Clients::new(channel, Some(&operator));
+    let mut clients = connect_as(channel, Some(&operator));
     let mut call = crate::helpers::medical_call(places::BALAI_KOTA);
     call.caller_phone = "+62 812-3456-7890".to_owned();
     call.caller_name = "Sri Wahyuningsih".to_owned();

@@ -14,7 +14,7 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 use crate::helpers::{
-    Clients, TestApp, free_port, medical_call, places, terminate, wait_until_serving,
+    Clients, TestApp, connect_as, free_port, medical_call, places, terminate, wait_until_serving,
 };
 
 fn start_server(database_url: &str, port: u16, extra: &[&str]) -> Child {
@@ -88,7 +88,7 @@ async fn every_acknowledged_call_survives_five_kill_dash_nine_crashes() {
     let operator = app.token(Role::Operator).await.expect("token");
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let calls = steady_calls(
-        Clients::new(lazy_channel(port), Some(&operator)),
+        connect_as(lazy_channel(port), Some(&operator)),
         stop.clone(),
     );
 
@@ -207,8 +207,8 @@ async fn a_database_outage_answers_unavailable_and_the_server_recovers_by_itself
         .expect("token")
         .0;
     pool.close().await;
-    let mut clients = Clients::new(channel.clone(), Some(&operator));
-    let mut admin = Clients::new(channel.clone(), Some(&admin));
+    let mut clients = connect_as(channel.clone(), Some(&operator));
+    let mut admin = connect_as(channel.clone(), Some(&admin));
     let unit = admin
         .units
         .register_unit(proto::RegisterUnitRequest {
@@ -290,7 +290,7 @@ async fn a_database_outage_answers_unavailable_and_the_server_recovers_by_itself
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let mut device = Clients::new(channel.clone(), Some(&device_token));
+    let mut device = connect_as(channel.clone(), Some(&device_token));
     let poll = device
         .field
         .poll_assignment(proto::PollAssignmentRequest {
@@ -385,7 +385,7 @@ async fn sigterm_answers_waiting_long_polls_finishes_calls_in_flight_and_exits_c
     for unit in &units[..3] {
         let unit_id = ngalam112_core::UnitId::parse("unit_id", &unit.id).expect("id");
         let token = app.token(Role::Unit(unit_id)).await.expect("token");
-        let mut device = Clients::new(channel.clone(), Some(&token));
+        let mut device = connect_as(channel.clone(), Some(&token));
         let unit_id = unit.id.clone();
         polls.push(tokio::spawn(async move {
             device
@@ -398,7 +398,7 @@ async fn sigterm_answers_waiting_long_polls_finishes_calls_in_flight_and_exits_c
         }));
     }
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let calls = steady_calls(Clients::new(channel.clone(), Some(&operator)), stop.clone());
+    let calls = steady_calls(connect_as(channel.clone(), Some(&operator)), stop.clone());
     tokio::time::sleep(Duration::from_millis(800)).await;
 
     let started = Instant::now();
@@ -475,7 +475,7 @@ async fn metrics_move_as_the_system_is_driven() {
     );
     let channel = wait_until_serving(port).await;
     let operator = app.token(Role::Operator).await.expect("token");
-    let mut clients = Clients::new(channel.clone(), Some(&operator));
+    let mut clients = connect_as(channel.clone(), Some(&operator));
     for _ in 0..3 {
         clients
             .incidents
@@ -490,7 +490,7 @@ async fn metrics_move_as_the_system_is_driven() {
         })
         .await;
     let unit_id = ngalam112_core::UnitId::parse("unit_id", &unit.id).expect("id");
-    let mut device = Clients::new(
+    let mut device = connect_as(
         channel,
         Some(&app.token(Role::Unit(unit_id)).await.expect("token")),
     );

@@ -16,7 +16,7 @@ use rand::{RngExt, SeedableRng};
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::helpers::{Clients, TestApp, free_port, terminate, wait_until_serving};
+use crate::helpers::{Clients, TestApp, connect_as, free_port, terminate, wait_until_serving};
 
 const SEED: u64 = 0x112_2026;
 const SIMULATION: Duration = Duration::from_secs(30);
@@ -193,10 +193,10 @@ async fn two_server_processes_under_a_random_simulation_keep_every_dispatch_rule
     let operator = app.token(Role::Operator).await.expect("operator token");
     let admins = channels
         .clone()
-        .map(|channel| Clients::new(channel, Some(&admin)));
+        .map(|channel| connect_as(channel, Some(&admin)));
     let operators = channels
         .clone()
-        .map(|channel| Clients::new(channel, Some(&operator)));
+        .map(|channel| connect_as(channel, Some(&operator)));
     let mut rng = StdRng::seed_from_u64(SEED);
 
     // 40 units across the city, registered through both servers.
@@ -232,7 +232,7 @@ async fn two_server_processes_under_a_random_simulation_keep_every_dispatch_rule
     for (index, unit_id) in units.iter().enumerate() {
         let unit = UnitId::parse("unit_id", unit_id).expect("id");
         let token = app.token(Role::Unit(unit)).await.expect("unit token");
-        let device = Clients::new(channels[index % 2].clone(), Some(&token));
+        let device = connect_as(channels[index % 2].clone(), Some(&token));
         crews.push(tokio::spawn(crew(
             unit_id.clone(),
             device,

@@ -4,11 +4,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use ngalam112_proto::v1::field_service_client::FieldServiceClient;
-use ngalam112_proto::v1::incident_service_client::IncidentServiceClient;
-use ngalam112_proto::v1::unit_service_client::UnitServiceClient;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
 /// Where the server is and who we are.
@@ -30,49 +25,8 @@ pub struct ConnectArgs {
     pub ca: Option<PathBuf>,
 }
 
-/// Adds `authorization: Bearer <token>`.
-#[derive(Clone)]
-pub struct Bearer(Option<MetadataValue<Ascii>>);
-
-impl tonic::service::Interceptor for Bearer {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(value) = &self.0 {
-            request
-                .metadata_mut()
-                .insert("authorization", value.clone());
-        }
-        Ok(request)
-    }
-}
-
-type Authed = InterceptedService<Channel, Bearer>;
-
 /// The three service clients, sharing one connection.
-#[derive(Clone)]
-pub struct Api {
-    pub incidents: IncidentServiceClient<Authed>,
-    pub units: UnitServiceClient<Authed>,
-    pub field: FieldServiceClient<Authed>,
-}
-
-impl Api {
-    pub fn new(channel: Channel, token: Option<&str>) -> anyhow::Result<Self> {
-        let bearer = Bearer(
-            token
-                .map(|token| format!("Bearer {}", token.trim()).parse())
-                .transpose()
-                .context("the token has characters a header cannot carry")?,
-        );
-        Ok(Self {
-            incidents: IncidentServiceClient::with_interceptor(channel.clone(), bearer.clone()),
-            units: UnitServiceClient::with_interceptor(channel.clone(), bearer.clone()),
-            field: FieldServiceClient::with_interceptor(channel, bearer),
-        })
-    }
-}
+pub use ngalam112::client::Clients as Api;
 
 impl ConnectArgs {
     /// A channel that connects on first use and reconnects by itself.
@@ -93,6 +47,7 @@ impl ConnectArgs {
 
     pub fn api(&self) -> anyhow::Result<Api> {
         Api::new(self.channel()?, self.token.as_deref())
+            .context("the token has characters a header cannot carry")
     }
 }
 

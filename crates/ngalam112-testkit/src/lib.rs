@@ -12,13 +12,9 @@ use tonic_health::pb::health_check_response::ServingStatus;
 
 use ngalam112::ServerConfig;
 use ngalam112_proto::v1 as proto;
-use ngalam112_proto::v1::field_service_client::FieldServiceClient;
-use ngalam112_proto::v1::incident_service_client::IncidentServiceClient;
-use ngalam112_proto::v1::unit_service_client::UnitServiceClient;
 use ngalam112_store::{Role, Store, StoreConfig};
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 use tokio::sync::oneshot;
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 /// The PostgreSQL the tests use: `DATABASE_URL`, else the local default.
@@ -32,44 +28,11 @@ fn with_database(url: &str, database: &str) -> String {
     format!("{base}/{database}")
 }
 
-/// Adds `authorization: Bearer <token>` to every call.
-#[derive(Clone)]
-pub struct Bearer(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+pub use ngalam112::client::Clients;
 
-impl tonic::service::Interceptor for Bearer {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(value) = &self.0 {
-            request
-                .metadata_mut()
-                .insert("authorization", value.clone());
-        }
-        Ok(request)
-    }
-}
-
-pub type Authed = InterceptedService<Channel, Bearer>;
-
-/// The clients of one caller.
-#[derive(Clone)]
-pub struct Clients {
-    pub incidents: IncidentServiceClient<Authed>,
-    pub units: UnitServiceClient<Authed>,
-    pub field: FieldServiceClient<Authed>,
-}
-
-impl Clients {
-    pub fn new(channel: Channel, token: Option<&str>) -> Self {
-        let bearer =
-            Bearer(token.map(|token| format!("Bearer {token}").parse().expect("a token is ASCII")));
-        Self {
-            incidents: IncidentServiceClient::with_interceptor(channel.clone(), bearer.clone()),
-            units: UnitServiceClient::with_interceptor(channel.clone(), bearer.clone()),
-            field: FieldServiceClient::with_interceptor(channel, bearer),
-        }
-    }
+/// Clients for a test token (test tokens are always valid header values).
+pub fn connect_as(channel: Channel, token: Option<&str>) -> Clients {
+    Clients::new(channel, token).expect("a token is a valid header value")
 }
 
 /// Test-only TLS material (tests/fixtures/tls).
@@ -209,16 +172,16 @@ impl TestApp {
             store: store.clone(),
             pool,
             database_url,
-            admin: Clients::new(channel.clone(), None),
-            operator: Clients::new(channel.clone(), None),
+            admin: connect_as(channel.clone(), None),
+            operator: connect_as(channel.clone(), None),
             shutdown: Some(shutdown),
             server: Some(server),
         };
         if let Ok(admin) = app.token(Role::Admin).await {
-            app.admin = Clients::new(channel.clone(), Some(&admin));
+            app.admin = connect_as(channel.clone(), Some(&admin));
         }
         if let Ok(operator) = app.token(Role::Operator).await {
-            app.operator = Clients::new(channel, Some(&operator));
+            app.operator = connect_as(channel, Some(&operator));
         }
         app
     }
@@ -234,11 +197,11 @@ impl TestApp {
     pub async fn unit_clients(&self, unit_id: &str) -> Clients {
         let unit = ngalam112_core::UnitId::parse("unit_id", unit_id).expect("a unit id");
         let secret = self.token(Role::Unit(unit)).await.expect("unit token");
-        Clients::new(self.channel.clone(), Some(&secret))
+        connect_as(self.channel.clone(), Some(&secret))
     }
 
     pub fn clients_with_token(&self, token: Option<&str>) -> Clients {
-        Clients::new(self.channel.clone(), token)
+        connect_as(self.channel.clone(), token)
     }
 
     /// Registers a unit through the API (as admin).
