@@ -9,7 +9,6 @@ use ngalam112_proto::v1::incident_service_server::IncidentServiceServer;
 use ngalam112_proto::v1::unit_service_server::UnitServiceServer;
 use ngalam112_store::{ChangeFeed, Store};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -140,7 +139,14 @@ pub async fn run(
             FieldServiceServer::new(FieldApi::new(store.clone(), feed, stopping))
                 .max_decoding_message_size(limit),
         )
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(
+            // Nagle's algorithm against delayed ACKs would stall small
+            // answers by 40 ms: send at once.
+            tonic::transport::server::TcpIncoming::from(listener)
+                .with_nodelay(Some(true))
+                .with_keepalive(Some(Duration::from_secs(60))),
+            shutdown,
+        )
         .await;
     readiness.abort();
     offer_timer.abort();

@@ -1,1 +1,178 @@
-fn main() {}
+//! `ngalam112-bench`: how close one small machine gets to carrying a whole
+//! country's 112 traffic. Each workload runs on a fresh database of the
+//! local PostgreSQL with its own release server process, warms up, then
+//! prints ops/s, p50, p99, max and errors.
+//!
+//! `cargo run --release -p ngalam112-bench -- [--quick] [--json]`
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+mod load;
+mod server;
+mod workloads;
+
+use load::Row;
+use workloads::Plan;
+
+#[derive(Debug, Parser)]
+#[command(name = "ngalam112-bench", about = "Ngalam 112 benchmark")]
+struct Args {
+    /// Short run (about 2 minutes).
+    #[arg(long)]
+    quick: bool,
+    /// Tiny sizes, for the smoke test.
+    #[arg(long, hide = true)]
+    tiny: bool,
+    /// One JSON object per row.
+    #[arg(long)]
+    json: bool,
+    /// PostgreSQL to create the benchmark databases on.
+    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    database_url: String,
+    /// Only these workloads (intake, avl, poll, fleet-size).
+    #[arg(long = "only")]
+    only: Vec<String>,
+    #[command(subcommand)]
+    internal: Option<Internal>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Internal {
+    /// (internal) the server process of a workload.
+    #[command(hide = true)]
+    ServeInternal {
+        #[arg(long)]
+        listen: String,
+        #[arg(long)]
+        offer_timeout: String,
+    },
+}
+
+fn plan(args: &Args) -> Plan {
+    if args.tiny {
+        return Plan {
+            warmup: Duration::from_millis(200),
+            duration: Duration::from_millis(800),
+            intake_units: 50,
+            intake_workers: 4,
+            avl_units: 50,
+            avl_workers: 4,
+            poll_units: 50,
+            poll_offers_per_s: 20.0,
+            fleet_sizes: vec![10, 100, 1_000],
+        };
+    }
+    let (warmup, duration) = if args.quick {
+        (Duration::from_secs(1), Duration::from_secs(4))
+    } else {
+        (Duration::from_secs(3), Duration::from_secs(15))
+    };
+    Plan {
+        warmup,
+        duration,
+        intake_units: 1_000,
+        intake_workers: 16,
+        avl_units: 10_000,
+        avl_workers: 32,
+        poll_units: 10_000,
+        poll_offers_per_s: 50.0,
+        fleet_sizes: vec![100, 10_000, 100_000],
+    }
+}
+
+fn print(row: &Row, json: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "workload": row.workload,
+                "ops_per_s": row.ops_per_s,
+                "p50_ms": row.p50_ms,
+                "p99_ms": row.p99_ms,
+                "max_ms": row.max_ms,
+                "errors": row.errors,
+                "note": row.note,
+            })
+        );
+    } else {
+        println!(
+            "{:<22} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>7}  {}",
+            row.workload, row.ops_per_s, row.p50_ms, row.p99_ms, row.max_ms, row.errors, row.note
+        );
+    }
+}
+
+fn ratio(name: &str, over: Option<&Row>, under: Option<&Row>) -> Option<Row> {
+    let (over, under) = (over?, under?);
+    Some(Row {
+        workload: name.to_owned(),
+        ops_per_s: over.ops_per_s / under.ops_per_s,
+        p50_ms: f64::NAN,
+        p99_ms: f64::NAN,
+        max_ms: f64::NAN,
+        errors: 0,
+        note: format!("{:.2} of the raw-SQL ceiling (ops/s ratio)", over.ops_per_s / under.ops_per_s),
+    })
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let plan = plan(&args);
+    let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|only| only == name);
+    if !args.json {
+        println!(
+            "{:<22} {:>10} {:>9} {:>9} {:>9} {:>7}  note",
+            "workload", "ops/s", "p50 ms", "p99 ms", "max ms", "errors"
+        );
+    }
+    let find = |rows: &[Row], name: &str| rows.iter().find(|row| row.workload == name).cloned();
+    let mut all = Vec::new();
+    if wanted("intake") {
+        let rows = workloads::intake(&args.database_url, &plan).await?;
+        rows.iter().for_each(|row| print(row, args.json));
+        all.extend(rows);
+    }
+    if wanted("avl") {
+        let rows = workloads::avl(&args.database_url, &plan).await?;
+        rows.iter().for_each(|row| print(row, args.json));
+        all.extend(rows);
+    }
+    if wanted("poll") {
+        let rows = workloads::poll(&args.database_url, &plan).await?;
+        rows.iter().for_each(|row| print(row, args.json));
+        all.extend(rows);
+    }
+    if wanted("fleet-size") {
+        let rows = workloads::fleet_size(&args.database_url, &plan).await?;
+        rows.iter().for_each(|row| print(row, args.json));
+        all.extend(rows);
+    }
+    for (name, over, under) in [("intake/raw-sql", "intake", "raw-sql intake"), ("avl/raw-sql", "avl", "raw-sql avl")] {
+        if let Some(row) = ratio(name, find(&all, over).as_ref(), find(&all, under).as_ref()) {
+            print(&row, args.json);
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if let Some(Internal::ServeInternal { listen, offer_timeout }) = &args.internal {
+        ngalam112::telemetry::init(ngalam112::telemetry::LogFormat::Text, "error");
+        let cli = <ngalam112::cli::Cli as clap::Parser>::try_parse_from([
+            "ngalam112",
+            "serve",
+            "--listen",
+            listen,
+            "--offer-timeout",
+            offer_timeout,
+        ])?;
+        let ngalam112::cli::Command::Serve(serve) = cli.command else {
+            anyhow::bail!("not a serve command");
+        };
+        return ngalam112::cli::serve(serve).await;
+    }
+    run(args).await
+}

@@ -1,0 +1,293 @@
+//! The workloads. Each starts on a fresh database with its own server
+//! process, and returns its rows.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ngalam112::client::Clients;
+use ngalam112_core::{GeoPoint, IncidentCategory, Priority, UnitKind};
+use ngalam112_proto::v1 as proto;
+use ngalam112_store::{Actor, NewIncident};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use tokio::sync::watch;
+
+use crate::load::{Row, measure};
+use crate::server::{BenchServer, free_units_while, insert_units};
+
+/// Sizes and durations of a run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub warmup: Duration,
+    pub duration: Duration,
+    pub intake_units: usize,
+    pub intake_workers: usize,
+    pub avl_units: usize,
+    pub avl_workers: usize,
+    pub poll_units: usize,
+    pub poll_offers_per_s: f64,
+    pub fleet_sizes: Vec<usize>,
+}
+
+fn random_point(rng: &mut StdRng) -> proto::GeoPoint {
+    proto::GeoPoint { lat: rng.random_range(-8.03..-7.92), lon: rng.random_range(112.59..112.68) }
+}
+
+fn medical_call(rng: &mut StdRng) -> proto::CreateIncidentRequest {
+    proto::CreateIncidentRequest {
+        category: proto::IncidentCategory::Medical.into(),
+        priority: proto::Priority::High.into(),
+        caller_phone: "0812 3456 7890".to_owned(),
+        location: Some(random_point(rng)),
+        address: "Jl. Ijen".to_owned(),
+        description: "bench".to_owned(),
+        ..Default::default()
+    }
+}
+
+async fn clients(server: &BenchServer, connections: usize) -> anyhow::Result<Vec<Clients>> {
+    Ok(server
+        .channels(connections)
+        .await?
+        .into_iter()
+        .map(|channel| Clients::new(channel, Some(&server.admin_token)))
+        .collect::<Result<_, _>>()?)
+}
+
+/// CreateIncident with auto-dispatch from many clients, units freeing up as
+/// crews complete; and the same SQL issued directly (the ceiling).
+pub async fn intake(admin_url: &str, plan: &Plan) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    // Through gRPC.
+    let server = BenchServer::start(admin_url, 3600).await?;
+    insert_units(&server.pool, "ambulance", plan.intake_units, 1).await?;
+    let (stop, stopped) = watch::channel(false);
+    let freer = tokio::spawn(free_units_while(server.pool.clone(), stopped));
+    let clients = clients(&server, 4).await?;
+    let row = measure("intake", plan.intake_workers, plan.warmup, plan.duration, move |worker, iteration| {
+        let mut client = clients[worker % clients.len()].clone();
+        let mut rng = StdRng::seed_from_u64((worker as u64) << 32 | iteration);
+        async move { client.incidents.create_incident(medical_call(&mut rng)).await.is_ok() }
+    })
+    .await;
+    stop.send_replace(true);
+    let _ = freer.await;
+    let durable: i64 = sqlx::query_scalar("SELECT count(*) FROM incidents").fetch_one(&server.pool).await?;
+    let mut row = row;
+    row.note = format!("{durable} incidents stored");
+    rows.push(row);
+    server.stop().await?;
+
+    // The same statements straight from here: the store's own intake
+    // transaction plus the token lookup a call makes.
+    let server = BenchServer::start(admin_url, 3600).await?;
+    insert_units(&server.pool, "ambulance", plan.intake_units, 1).await?;
+    let (stop, stopped) = watch::channel(false);
+    let freer = tokio::spawn(free_units_while(server.pool.clone(), stopped));
+    let store = server.store.clone();
+    let token_hash = ngalam112::auth::hash_secret(&server.admin_token);
+    let row = measure("raw-sql intake", plan.intake_workers, plan.warmup, plan.duration, move |worker, iteration| {
+        let store = store.clone();
+        let token_hash = token_hash.clone();
+        let mut rng = StdRng::seed_from_u64((worker as u64) << 32 | iteration);
+        async move {
+            let Ok(Some(_)) = store.token_by_hash(&token_hash).await else { return false };
+            let Ok(location) = GeoPoint::new("location", rng.random_range(-8.03..-7.92), rng.random_range(112.59..112.68)) else {
+                return false;
+            };
+            let incident = NewIncident {
+                request_id: None,
+                category: IncidentCategory::Medical,
+                priority: Priority::High,
+                caller_phone: "+6281234567890".to_owned(),
+                caller_name: String::new(),
+                location,
+                address: "Jl. Ijen".to_owned(),
+                description: "bench".to_owned(),
+                required_kinds: vec![UnitKind::Ambulance],
+                hold: false,
+                duplicate_of: None,
+            };
+            store.create_incident(&incident, &Actor("bench".to_owned())).await.is_ok()
+        }
+    })
+    .await;
+    stop.send_replace(true);
+    let _ = freer.await;
+    rows.push(row);
+    server.stop().await?;
+    Ok(rows)
+}
+
+/// ReportLocation from many units at full speed; and the same statements
+/// straight from here.
+pub async fn avl(admin_url: &str, plan: &Plan) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let server = BenchServer::start(admin_url, 3600).await?;
+    let units = Arc::new(insert_units(&server.pool, "police", plan.avl_units, 2).await?);
+    let clients = clients(&server, 4).await?;
+    let ids = units.clone();
+    let row = measure("avl", plan.avl_workers, plan.warmup, plan.duration, move |worker, iteration| {
+        let mut client = clients[worker % clients.len()].clone();
+        let mut rng = StdRng::seed_from_u64((worker as u64) << 32 | iteration);
+        let unit = ids[rng.random_range(0..ids.len())].to_string();
+        async move {
+            client
+                .field
+                .report_location(proto::ReportLocationRequest { unit_id: unit, location: Some(random_point(&mut rng)) })
+                .await
+                .is_ok()
+        }
+    })
+    .await;
+    rows.push(row);
+
+    let store = server.store.clone();
+    let token_hash = ngalam112::auth::hash_secret(&server.admin_token);
+    let ids = units.clone();
+    let row = measure("raw-sql avl", plan.avl_workers, plan.warmup, plan.duration, move |worker, iteration| {
+        let store = store.clone();
+        let token_hash = token_hash.clone();
+        let mut rng = StdRng::seed_from_u64((worker as u64) << 32 | iteration);
+        let unit = ngalam112_core::UnitId(ids[rng.random_range(0..ids.len())]);
+        async move {
+            let Ok(Some(_)) = store.token_by_hash(&token_hash).await else { return false };
+            let Ok(location) = GeoPoint::new("location", rng.random_range(-8.03..-7.92), rng.random_range(112.59..112.68)) else {
+                return false;
+            };
+            store.report_location(unit, location).await.is_ok()
+        }
+    })
+    .await;
+    rows.push(row);
+    server.stop().await?;
+    Ok(rows)
+}
+
+/// Many units long-polling at once while offers are made at a steady rate:
+/// how long from the offer to the waiting device's answer, and the
+/// server's memory.
+pub async fn poll(admin_url: &str, plan: &Plan) -> anyhow::Result<Vec<Row>> {
+    let server = BenchServer::start(admin_url, 3600).await?;
+    let units = insert_units(&server.pool, "rescue", plan.poll_units, 3).await?;
+    // 10,000 streams need more than one connection (HTTP/2 caps streams
+    // per connection).
+    let connections = (plan.poll_units / 150).max(1);
+    let clients = clients(&server, connections).await?;
+    let offered_at: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let latencies: Arc<Mutex<Vec<u64>>> = Arc::default();
+    let (stop, stopped) = watch::channel(false);
+    let mut pollers = Vec::new();
+    for (index, unit) in units.iter().enumerate() {
+        let mut client = clients[index % clients.len()].clone();
+        let unit = unit.to_string();
+        let offered_at = offered_at.clone();
+        let latencies = latencies.clone();
+        let stopped = stopped.clone();
+        pollers.push(tokio::spawn(async move {
+            while !*stopped.borrow() {
+                let answer = client
+                    .field
+                    .poll_assignment(proto::PollAssignmentRequest { unit_id: unit.clone(), wait_seconds: 30 })
+                    .await;
+                let Ok(answer) = answer else {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                };
+                let Some(assignment) = answer.into_inner().assignment else { continue };
+                let woke = Instant::now();
+                if let Some(sent) = offered_at.lock().map(|mut map| map.remove(&unit)).ok().flatten() {
+                    latencies.lock().map(|mut l| l.push((woke - sent).as_micros() as u64)).ok();
+                }
+                // Take it and finish it, so the unit waits again.
+                let _ = client.field.accept_assignment(proto::AcceptAssignmentRequest { assignment_id: assignment.id.clone() }).await;
+                let _ = client
+                    .field
+                    .update_assignment_status(proto::UpdateAssignmentStatusRequest {
+                        assignment_id: assignment.id,
+                        status: proto::AssignmentStatus::Completed.into(),
+                    })
+                    .await;
+            }
+        }));
+    }
+    // Let every poll reach the server.
+    tokio::time::sleep(Duration::from_secs(2).max(plan.warmup)).await;
+    let rss_waiting = server.rss_mib();
+    let mut dispatcher = clients[0].clone();
+    let mut rng = StdRng::seed_from_u64(50);
+    let interval = Duration::from_secs_f64(1.0 / plan.poll_offers_per_s);
+    let end = Instant::now() + plan.duration;
+    let mut errors = 0;
+    let mut next = Instant::now();
+    while Instant::now() < end {
+        tokio::time::sleep_until(next.into()).await;
+        next += interval;
+        let mut held = medical_call(&mut rng);
+        held.category = proto::IncidentCategory::Rescue.into();
+        held.hold = true;
+        let Ok(incident) = dispatcher.incidents.create_incident(held).await else {
+            errors += 1;
+            continue;
+        };
+        let unit = units[rng.random_range(0..units.len())].to_string();
+        let sent = Instant::now();
+        offered_at.lock().map(|mut map| map.insert(unit.clone(), sent)).ok();
+        let assigned = dispatcher
+            .incidents
+            .assign_unit(proto::AssignUnitRequest { incident_id: incident.into_inner().id, unit_id: unit.clone() })
+            .await;
+        if assigned.is_err() {
+            // Still busy with its previous offer.
+            offered_at.lock().map(|mut map| map.remove(&unit)).ok();
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_end = server.rss_mib();
+    stop.send_replace(true);
+    let latencies = std::mem::take(&mut *latencies.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
+    let mut row = Row::from_latencies("poll (offer→wake)", latencies, plan.duration.as_secs_f64(), errors);
+    row.note = format!(
+        "{} waiting long-polls; server RSS {:.0} MiB waiting, {:.0} MiB at the end",
+        plan.poll_units,
+        rss_waiting.unwrap_or(f64::NAN),
+        rss_end.unwrap_or(f64::NAN)
+    );
+    for poller in pollers {
+        poller.abort();
+    }
+    server.stop().await?;
+    Ok(vec![row])
+}
+
+/// CreateIncident latency (one client) with fleets of growing size.
+pub async fn fleet_size(admin_url: &str, plan: &Plan) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for size in &plan.fleet_sizes {
+        let server = BenchServer::start(admin_url, 3600).await?;
+        insert_units(&server.pool, "ambulance", *size, 4).await?;
+        let (stop, stopped) = watch::channel(false);
+        let freer = tokio::spawn(free_units_while(server.pool.clone(), stopped));
+        let clients = clients(&server, 1).await?;
+        let mut row = measure(&format!("fleet-size {size}"), 1, plan.warmup, plan.duration, move |_, iteration| {
+            let mut client = clients[0].clone();
+            let mut rng = StdRng::seed_from_u64(iteration);
+            async move {
+                client
+                    .incidents
+                    .create_incident(medical_call(&mut rng))
+                    .await
+                    .map(|incident| !incident.into_inner().assignments.is_empty())
+                    .unwrap_or(false)
+            }
+        })
+        .await;
+        stop.send_replace(true);
+        let _ = freer.await;
+        row.note = format!("{size} available ambulances");
+        rows.push(row);
+        server.stop().await?;
+    }
+    Ok(rows)
+}
