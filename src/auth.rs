@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use ngalam112_core::UnitId;
-use ngalam112_store::{Actor, Role, Store, StoreError, TokenRecord};
+use ngalam112_store::{Actor, Role, Store, StoreError, TokenRecord, TokenVerifier};
 use sha2::{Digest, Sha256};
 use tonic::Status;
 
@@ -88,7 +88,10 @@ fn is_open(path: &str) -> bool {
     path.starts_with("/grpc.health.v1.") || path.starts_with("/grpc.reflection.")
 }
 
-async fn authenticate(store: &Store, request: &http::request::Parts) -> Result<Caller, Status> {
+async fn authenticate(
+    tokens: &TokenVerifier,
+    request: &http::request::Parts,
+) -> Result<Caller, Status> {
     let header = request
         .headers
         .get(http::header::AUTHORIZATION)
@@ -100,8 +103,8 @@ async fn authenticate(store: &Store, request: &http::request::Parts) -> Result<C
         .map(str::trim)
         .filter(|secret| !secret.is_empty())
         .ok_or_else(|| Status::unauthenticated("authorization must be: Bearer <token>"))?;
-    let token = store
-        .token_by_hash(&hash_secret(secret))
+    let token = tokens
+        .verify(hash_secret(secret))
         .await
         .map_err(|error| Status::from(ApiError::Store(error)))?
         .ok_or_else(|| Status::unauthenticated("unknown or revoked token"))?;
@@ -122,12 +125,14 @@ async fn authenticate(store: &Store, request: &http::request::Parts) -> Result<C
 /// The tower layer that authenticates every call.
 #[derive(Clone)]
 pub struct AuthLayer {
-    store: Store,
+    tokens: TokenVerifier,
 }
 
 impl AuthLayer {
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            tokens: TokenVerifier::start(store),
+        }
     }
 }
 
@@ -137,7 +142,7 @@ impl<S> tower::Layer<S> for AuthLayer {
     fn layer(&self, inner: S) -> Self::Service {
         AuthService {
             inner,
-            store: self.store.clone(),
+            tokens: self.tokens.clone(),
         }
     }
 }
@@ -145,7 +150,7 @@ impl<S> tower::Layer<S> for AuthLayer {
 #[derive(Clone)]
 pub struct AuthService<S> {
     inner: S,
-    store: Store,
+    tokens: TokenVerifier,
 }
 
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
@@ -171,13 +176,13 @@ where
         // The readied service goes into the future; a clone stays behind.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let store = self.store.clone();
+        let tokens = self.tokens.clone();
         Box::pin(async move {
             if is_open(request.uri().path()) {
                 return inner.call(request).await;
             }
             let (mut parts, body) = request.into_parts();
-            match authenticate(&store, &parts).await {
+            match authenticate(&tokens, &parts).await {
                 Ok(caller) => {
                     parts.extensions.insert(caller);
                     inner.call(http::Request::from_parts(parts, body)).await

@@ -5,7 +5,7 @@ use ngalam112_core::validation::{self, SHORT_TEXT_MAX_CHARS};
 use ngalam112_core::{AssignmentId, AssignmentStatus, UnitId, ValidationError};
 use ngalam112_proto::v1 as proto;
 use ngalam112_proto::v1::field_service_server::FieldService;
-use ngalam112_store::{ChangeFeed, Store};
+use ngalam112_store::{AvlWriter, ChangeFeed, Store};
 use tonic::{Request, Response, Status};
 
 use crate::auth::{Caller, caller};
@@ -18,6 +18,7 @@ pub const MAX_WAIT_SECONDS: u32 = 30;
 pub struct FieldApi {
     store: Store,
     feed: ChangeFeed,
+    positions: AvlWriter,
     /// Turns true when the server begins to shut down.
     stopping: tokio::sync::watch::Receiver<bool>,
 }
@@ -29,6 +30,7 @@ impl FieldApi {
         stopping: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         Self {
+            positions: AvlWriter::start(store.pool().clone()),
             store,
             feed,
             stopping,
@@ -113,7 +115,7 @@ impl FieldService for FieldApi {
             let location = convert::geo_point("location", request.get_ref().location.as_ref())?;
             caller.require_unit(unit_id)?;
             Ok(convert::unit_to_proto(
-                &self.store.report_location(unit_id, location).await?,
+                &self.positions.report(unit_id, location).await?,
             ))
         }
         .await;

@@ -17,13 +17,20 @@ pub struct Row {
 }
 
 impl Row {
-    pub fn from_latencies(workload: &str, mut latencies_us: Vec<u64>, seconds: f64, errors: u64) -> Row {
+    pub fn from_latencies(
+        workload: &str,
+        mut latencies_us: Vec<u64>,
+        seconds: f64,
+        errors: u64,
+    ) -> Row {
         latencies_us.sort_unstable();
         let at = |share: f64| {
             if latencies_us.is_empty() {
                 return f64::NAN;
             }
-            let index = ((share * latencies_us.len() as f64).ceil() as usize).clamp(1, latencies_us.len()) - 1;
+            let index = ((share * latencies_us.len() as f64).ceil() as usize)
+                .clamp(1, latencies_us.len())
+                - 1;
             latencies_us[index] as f64 / 1000.0
         };
         Row {
@@ -31,7 +38,9 @@ impl Row {
             ops_per_s: latencies_us.len() as f64 / seconds.max(1e-9),
             p50_ms: at(0.50),
             p99_ms: at(0.99),
-            max_ms: latencies_us.last().map_or(f64::NAN, |max| *max as f64 / 1000.0),
+            max_ms: latencies_us
+                .last()
+                .map_or(f64::NAN, |max| *max as f64 / 1000.0),
             errors,
             note: String::new(),
         }
@@ -40,7 +49,13 @@ impl Row {
 
 /// Runs `operation(worker, iteration)` from `workers` tasks for `warmup` +
 /// `duration`; only the `duration` part is measured.
-pub async fn measure<F, Fut>(workload: &str, workers: usize, warmup: Duration, duration: Duration, operation: F) -> Row
+pub async fn measure<F, Fut>(
+    workload: &str,
+    workers: usize,
+    warmup: Duration,
+    duration: Duration,
+    operation: F,
+) -> Row
 where
     F: Fn(usize, u64) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = bool> + Send,

@@ -29,7 +29,11 @@ struct Args {
     #[arg(long)]
     json: bool,
     /// PostgreSQL to create the benchmark databases on.
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
     database_url: String,
     /// Only these workloads (intake, avl, poll, fleet-size).
     #[arg(long = "only")]
@@ -113,7 +117,10 @@ fn ratio(name: &str, over: Option<&Row>, under: Option<&Row>) -> Option<Row> {
         p99_ms: f64::NAN,
         max_ms: f64::NAN,
         errors: 0,
-        note: format!("{:.2} of the raw-SQL ceiling (ops/s ratio)", over.ops_per_s / under.ops_per_s),
+        note: format!(
+            "{:.2} of the raw-SQL ceiling (ops/s ratio)",
+            over.ops_per_s / under.ops_per_s
+        ),
     })
 }
 
@@ -148,7 +155,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         rows.iter().for_each(|row| print(row, args.json));
         all.extend(rows);
     }
-    for (name, over, under) in [("intake/raw-sql", "intake", "raw-sql intake"), ("avl/raw-sql", "avl", "raw-sql avl")] {
+    for (name, over, under) in [
+        ("intake/raw-sql", "intake", "raw-sql intake"),
+        ("avl/raw-sql", "avl", "raw-sql avl"),
+    ] {
         if let Some(row) = ratio(name, find(&all, over).as_ref(), find(&all, under).as_ref()) {
             print(&row, args.json);
         }
@@ -159,7 +169,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if let Some(Internal::ServeInternal { listen, offer_timeout }) = &args.internal {
+    if let Some(Internal::ServeInternal {
+        listen,
+        offer_timeout,
+    }) = &args.internal
+    {
         ngalam112::telemetry::init(ngalam112::telemetry::LogFormat::Text, "error");
         let cli = <ngalam112::cli::Cli as clap::Parser>::try_parse_from([
             "ngalam112",

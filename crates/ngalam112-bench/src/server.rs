@@ -21,7 +21,9 @@ pub struct BenchServer {
 }
 
 fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
-    let (server, _) = url.rsplit_once('/').context("a database URL has a /database part")?;
+    let (server, _) = url
+        .rsplit_once('/')
+        .context("a database URL has a /database part")?;
     Ok(format!("{server}/{database}"))
 }
 
@@ -29,17 +31,29 @@ impl BenchServer {
     /// A fresh database, migrated, and a server process on it.
     pub async fn start(admin_url: &str, offer_timeout_s: u64) -> anyhow::Result<BenchServer> {
         let database = format!("ngalam112_bench_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(admin_url).await.context("connect to PostgreSQL")?;
-        admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}"))).await?;
+        let mut admin = PgConnection::connect(admin_url)
+            .await
+            .context("connect to PostgreSQL")?;
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+            .await?;
         let url = with_database(admin_url, &database)?;
         let pool = PgPool::connect(&url).await?;
         let store = Store::new(pool.clone(), StoreConfig::default());
         store.migrate().await?;
         let (admin_token, _) = ngalam112::auth::issue_token(&store, Role::Admin).await?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let address: SocketAddr = format!("127.0.0.1:{port}").parse()?;
         let child = Command::new(std::env::current_exe()?)
-            .args(["serve-internal", "--listen", &address.to_string(), "--offer-timeout", &offer_timeout_s.to_string()])
+            .args([
+                "serve-internal",
+                "--listen",
+                &address.to_string(),
+                "--offer-timeout",
+                &offer_timeout_s.to_string(),
+            ])
             .env("DATABASE_URL", &url)
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())
@@ -61,13 +75,19 @@ impl BenchServer {
     async fn wait_until_serving(&self) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(channel) = Channel::from_shared(format!("http://{}", self.address))?.connect().await {
+            if let Ok(channel) = Channel::from_shared(format!("http://{}", self.address))?
+                .connect()
+                .await
+            {
                 use ngalam112_proto::v1::unit_service_client::UnitServiceClient;
                 let mut client = UnitServiceClient::new(channel);
                 let mut request = tonic::Request::new(ngalam112_proto::v1::GetUnitRequest {
                     id: uuid::Uuid::nil().to_string(),
                 });
-                request.metadata_mut().insert("authorization", format!("Bearer {}", self.admin_token).parse()?);
+                request.metadata_mut().insert(
+                    "authorization",
+                    format!("Bearer {}", self.admin_token).parse()?,
+                );
                 if let Err(status) = client.get_unit(request).await
                     && status.code() == tonic::Code::NotFound
                 {
@@ -86,7 +106,11 @@ impl BenchServer {
     pub async fn channels(&self, connections: usize) -> anyhow::Result<Vec<Channel>> {
         let mut channels = Vec::new();
         for _ in 0..connections {
-            channels.push(Channel::from_shared(format!("http://{}", self.address))?.connect().await?);
+            channels.push(
+                Channel::from_shared(format!("http://{}", self.address))?
+                    .connect()
+                    .await?,
+            );
         }
         Ok(channels)
     }
@@ -105,7 +129,9 @@ impl BenchServer {
 
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
             let deadline = Instant::now() + Duration::from_secs(15);
             while child.try_wait()?.is_none() {
                 if Instant::now() > deadline {
@@ -117,7 +143,10 @@ impl BenchServer {
         self.pool.close().await;
         let mut admin = PgConnection::connect(&self.admin_url).await?;
         admin
-            .execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database)))
+            .execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.database
+            )))
             .await?;
         Ok(())
     }
@@ -133,16 +162,25 @@ impl Drop for BenchServer {
 
 /// Registers `count` available units of `kind` at random places in Kota
 /// Malang, straight into the table (setup, not measured).
-pub async fn insert_units(pool: &PgPool, kind: &str, count: usize, seed: u64) -> anyhow::Result<Vec<uuid::Uuid>> {
+pub async fn insert_units(
+    pool: &PgPool,
+    kind: &str,
+    count: usize,
+    seed: u64,
+) -> anyhow::Result<Vec<uuid::Uuid>> {
     use rand::{RngExt, SeedableRng};
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut ids = Vec::with_capacity(count);
     for chunk_start in (0..count).step_by(5_000) {
         let chunk = (count - chunk_start).min(5_000);
         let chunk_ids: Vec<uuid::Uuid> = (0..chunk).map(|_| uuid::Uuid::new_v4()).collect();
-        let call_signs: Vec<String> = (chunk_start..chunk_start + chunk).map(|i| format!("{kind}-{i:06}")).collect();
+        let call_signs: Vec<String> = (chunk_start..chunk_start + chunk)
+            .map(|i| format!("{kind}-{i:06}"))
+            .collect();
         let lats: Vec<f64> = (0..chunk).map(|_| rng.random_range(-8.03..-7.92)).collect();
-        let lons: Vec<f64> = (0..chunk).map(|_| rng.random_range(112.59..112.68)).collect();
+        let lons: Vec<f64> = (0..chunk)
+            .map(|_| rng.random_range(112.59..112.68))
+            .collect();
         sqlx::query(
             "INSERT INTO units (id, call_sign, kind, agency, status, lat, lon, location_updated_at, available_since) \
              SELECT id, call_sign, $5, 'bench', 'available', lat, lon, now(), now() \
@@ -169,7 +207,9 @@ pub async fn free_units_while(pool: PgPool, stop: tokio::sync::watch::Receiver<b
     while !*stop.borrow() {
         let freed: Result<(), sqlx::Error> = async {
             let mut transaction = pool.begin().await?;
-            sqlx::query("SELECT pg_advisory_xact_lock(112, 1)").execute(&mut *transaction).await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(112, 1)")
+                .execute(&mut *transaction)
+                .await?;
             sqlx::query(
                 "WITH done AS ( \
                    UPDATE assignments SET status = 'completed', updated_at = now() \

@@ -31,7 +31,10 @@ pub struct Plan {
 }
 
 fn random_point(rng: &mut StdRng) -> proto::GeoPoint {
-    proto::GeoPoint { lat: rng.random_range(-8.03..-7.92), lon: rng.random_range(112.59..112.68) }
+    proto::GeoPoint {
+        lat: rng.random_range(-8.03..-7.92),
+        lon: rng.random_range(112.59..112.68),
+    }
 }
 
 fn medical_call(rng: &mut StdRng) -> proto::CreateIncidentRequest {
@@ -65,53 +68,84 @@ pub async fn intake(admin_url: &str, plan: &Plan) -> anyhow::Result<Vec<Row>> {
     let (stop, stopped) = watch::channel(false);
     let freer = tokio::spawn(free_units_while(server.pool.clone(), stopped));
     let clients = clients(&server, 4).await?;
-    let row = measure("intake", plan.intake_workers, plan.warmup, plan.duration, move |worker, iteration| {
-        let mut client = clients[worker % clients.len()].clone();
-        let mut rng = StdRng::seed_from_u64((worker as u64) << 32 | iteration);
-        async move { client.incidents.create_incident(medical_call(&mut rng)).await.is_ok() }
-    })
+    let row = measure(
+        "intake",
+        plan.intake_workers,
+        plan.warmup,
+        plan.duration,
+        move |worker, iteration| {
+            let mut client = clients[worker % clients.len()].clone();
+            let mut rng = StdRng::seed_from_u64((worker as u64) << 32 | iteration);
+            async move {
+                client
+                    .incidents
+                    .create_incident(medical_call(&mut rng))
+                    .await
+                    .is_ok()
+            }
+        },
+    )
     .await;
     stop.send_replace(true);
     let _ = freer.await;
-    let durable: i64 = sqlx::query_scalar("SELECT count(*) FROM incidents").fetch_one(&server.pool).await?;
+    let durable: i64 = sqlx::query_scalar("SELECT count(*) FROM incidents")
+        .fetch_one(&server.pool)
+        .await?;
     let mut row = row;
     row.note = format!("{durable} incidents stored");
     rows.push(row);
     server.stop().await?;
 
     // The same statements straight from here: the store's own intake
-    // transaction plus the token lookup a call makes.
+    // transaction plus the token lookup a call makes (batched the same way).
     let server = BenchServer::start(admin_url, 3600).await?;
     insert_units(&server.pool, "ambulance", plan.intake_units, 1).await?;
     let (stop, stopped) = watch::channel(false);
     let freer = tokio::spawn(free_units_while(server.pool.clone(), stopped));
     let store = server.store.clone();
+    let tokens = ngalam112_store::TokenVerifier::start(server.store.clone());
     let token_hash = ngalam112::auth::hash_secret(&server.admin_token);
-    let row = measure("raw-sql intake", plan.intake_workers, plan.warmup, plan.duration, move |worker, iteration| {
-        let store = store.clone();
-        let token_hash = token_hash.clone();
-        let mut rng = StdRng::seed_from_u64((worker as u64) << 32 | iteration);
-        async move {
-            let Ok(Some(_)) = store.token_by_hash(&token_hash).await else { return false };
-            let Ok(location) = GeoPoint::new("location", rng.random_range(-8.03..-7.92), rng.random_range(112.59..112.68)) else {
-                return false;
-            };
-            let incident = NewIncident {
-                request_id: None,
-                category: IncidentCategory::Medical,
-                priority: Priority::High,
-                caller_phone: "+6281234567890".to_owned(),
-                caller_name: String::new(),
-                location,
-                address: "Jl. Ijen".to_owned(),
-                description: "bench".to_owned(),
-                required_kinds: vec![UnitKind::Ambulance],
-                hold: false,
-                duplicate_of: None,
-            };
-            store.create_incident(&incident, &Actor("bench".to_owned())).await.is_ok()
-        }
-    })
+    let row = measure(
+        "raw-sql intake",
+        plan.intake_workers,
+        plan.warmup,
+        plan.duration,
+        move |worker, iteration| {
+            let store = store.clone();
+            let tokens = tokens.clone();
+            let token_hash = token_hash.clone();
+            let mut rng = StdRng::seed_from_u64((worker as u64) << 32 | iteration);
+            async move {
+                let Ok(Some(_)) = tokens.verify(token_hash).await else {
+                    return false;
+                };
+                let Ok(location) = GeoPoint::new(
+                    "location",
+                    rng.random_range(-8.03..-7.92),
+                    rng.random_range(112.59..112.68),
+                ) else {
+                    return false;
+                };
+                let incident = NewIncident {
+                    request_id: None,
+                    category: IncidentCategory::Medical,
+                    priority: Priority::High,
+                    caller_phone: "+6281234567890".to_owned(),
+                    caller_name: String::new(),
+                    location,
+                    address: "Jl. Ijen".to_owned(),
+                    description: "bench".to_owned(),
+                    required_kinds: vec![UnitKind::Ambulance],
+                    hold: false,
+                    duplicate_of: None,
+                };
+                store
+                    .create_incident(&incident, &Actor("bench".to_owned()))
+                    .await
+                    .is_ok()
+            }
+        },
+    )
     .await;
     stop.send_replace(true);
     let _ = freer.await;
@@ -128,37 +162,62 @@ pub async fn avl(admin_url: &str, plan: &Plan) -> anyhow::Result<Vec<Row>> {
     let units = Arc::new(insert_units(&server.pool, "police", plan.avl_units, 2).await?);
     let clients = clients(&server, 4).await?;
     let ids = units.clone();
-    let row = measure("avl", plan.avl_workers, plan.warmup, plan.duration, move |worker, iteration| {
-        let mut client = clients[worker % clients.len()].clone();
-        let mut rng = StdRng::seed_from_u64((worker as u64) << 32 | iteration);
-        let unit = ids[rng.random_range(0..ids.len())].to_string();
-        async move {
-            client
-                .field
-                .report_location(proto::ReportLocationRequest { unit_id: unit, location: Some(random_point(&mut rng)) })
-                .await
-                .is_ok()
-        }
-    })
+    let row = measure(
+        "avl",
+        plan.avl_workers,
+        plan.warmup,
+        plan.duration,
+        move |worker, iteration| {
+            let mut client = clients[worker % clients.len()].clone();
+            let mut rng = StdRng::seed_from_u64((worker as u64) << 32 | iteration);
+            let unit = ids[rng.random_range(0..ids.len())].to_string();
+            async move {
+                client
+                    .field
+                    .report_location(proto::ReportLocationRequest {
+                        unit_id: unit,
+                        location: Some(random_point(&mut rng)),
+                    })
+                    .await
+                    .is_ok()
+            }
+        },
+    )
     .await;
     rows.push(row);
 
-    let store = server.store.clone();
+    // The same SQL straight from here: the token lookup a call makes, and
+    // the position through the same batching writer the server uses.
+    let tokens = ngalam112_store::TokenVerifier::start(server.store.clone());
+    let writer = ngalam112_store::AvlWriter::start(server.pool.clone());
     let token_hash = ngalam112::auth::hash_secret(&server.admin_token);
     let ids = units.clone();
-    let row = measure("raw-sql avl", plan.avl_workers, plan.warmup, plan.duration, move |worker, iteration| {
-        let store = store.clone();
-        let token_hash = token_hash.clone();
-        let mut rng = StdRng::seed_from_u64((worker as u64) << 32 | iteration);
-        let unit = ngalam112_core::UnitId(ids[rng.random_range(0..ids.len())]);
-        async move {
-            let Ok(Some(_)) = store.token_by_hash(&token_hash).await else { return false };
-            let Ok(location) = GeoPoint::new("location", rng.random_range(-8.03..-7.92), rng.random_range(112.59..112.68)) else {
-                return false;
-            };
-            store.report_location(unit, location).await.is_ok()
-        }
-    })
+    let row = measure(
+        "raw-sql avl",
+        plan.avl_workers,
+        plan.warmup,
+        plan.duration,
+        move |worker, iteration| {
+            let tokens = tokens.clone();
+            let writer = writer.clone();
+            let token_hash = token_hash.clone();
+            let mut rng = StdRng::seed_from_u64((worker as u64) << 32 | iteration);
+            let unit = ngalam112_core::UnitId(ids[rng.random_range(0..ids.len())]);
+            async move {
+                let Ok(Some(_)) = tokens.verify(token_hash).await else {
+                    return false;
+                };
+                let Ok(location) = GeoPoint::new(
+                    "location",
+                    rng.random_range(-8.03..-7.92),
+                    rng.random_range(112.59..112.68),
+                ) else {
+                    return false;
+                };
+                writer.report(unit, location).await.is_ok()
+            }
+        },
+    )
     .await;
     rows.push(row);
     server.stop().await?;
@@ -189,19 +248,37 @@ pub async fn poll(admin_url: &str, plan: &Plan) -> anyhow::Result<Vec<Row>> {
             while !*stopped.borrow() {
                 let answer = client
                     .field
-                    .poll_assignment(proto::PollAssignmentRequest { unit_id: unit.clone(), wait_seconds: 30 })
+                    .poll_assignment(proto::PollAssignmentRequest {
+                        unit_id: unit.clone(),
+                        wait_seconds: 30,
+                    })
                     .await;
                 let Ok(answer) = answer else {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     continue;
                 };
-                let Some(assignment) = answer.into_inner().assignment else { continue };
+                let Some(assignment) = answer.into_inner().assignment else {
+                    continue;
+                };
                 let woke = Instant::now();
-                if let Some(sent) = offered_at.lock().map(|mut map| map.remove(&unit)).ok().flatten() {
-                    latencies.lock().map(|mut l| l.push((woke - sent).as_micros() as u64)).ok();
+                if let Some(sent) = offered_at
+                    .lock()
+                    .map(|mut map| map.remove(&unit))
+                    .ok()
+                    .flatten()
+                {
+                    latencies
+                        .lock()
+                        .map(|mut l| l.push((woke - sent).as_micros() as u64))
+                        .ok();
                 }
                 // Take it and finish it, so the unit waits again.
-                let _ = client.field.accept_assignment(proto::AcceptAssignmentRequest { assignment_id: assignment.id.clone() }).await;
+                let _ = client
+                    .field
+                    .accept_assignment(proto::AcceptAssignmentRequest {
+                        assignment_id: assignment.id.clone(),
+                    })
+                    .await;
                 let _ = client
                     .field
                     .update_assignment_status(proto::UpdateAssignmentStatusRequest {
@@ -233,10 +310,16 @@ pub async fn poll(admin_url: &str, plan: &Plan) -> anyhow::Result<Vec<Row>> {
         };
         let unit = units[rng.random_range(0..units.len())].to_string();
         let sent = Instant::now();
-        offered_at.lock().map(|mut map| map.insert(unit.clone(), sent)).ok();
+        offered_at
+            .lock()
+            .map(|mut map| map.insert(unit.clone(), sent))
+            .ok();
         let assigned = dispatcher
             .incidents
-            .assign_unit(proto::AssignUnitRequest { incident_id: incident.into_inner().id, unit_id: unit.clone() })
+            .assign_unit(proto::AssignUnitRequest {
+                incident_id: incident.into_inner().id,
+                unit_id: unit.clone(),
+            })
             .await;
         if assigned.is_err() {
             // Still busy with its previous offer.
@@ -246,8 +329,14 @@ pub async fn poll(admin_url: &str, plan: &Plan) -> anyhow::Result<Vec<Row>> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_end = server.rss_mib();
     stop.send_replace(true);
-    let latencies = std::mem::take(&mut *latencies.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
-    let mut row = Row::from_latencies("poll (offer→wake)", latencies, plan.duration.as_secs_f64(), errors);
+    let latencies =
+        std::mem::take(&mut *latencies.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
+    let mut row = Row::from_latencies(
+        "poll (offer→wake)",
+        latencies,
+        plan.duration.as_secs_f64(),
+        errors,
+    );
     row.note = format!(
         "{} waiting long-polls; server RSS {:.0} MiB waiting, {:.0} MiB at the end",
         plan.poll_units,
@@ -270,18 +359,24 @@ pub async fn fleet_size(admin_url: &str, plan: &Plan) -> anyhow::Result<Vec<Row>
         let (stop, stopped) = watch::channel(false);
         let freer = tokio::spawn(free_units_while(server.pool.clone(), stopped));
         let clients = clients(&server, 1).await?;
-        let mut row = measure(&format!("fleet-size {size}"), 1, plan.warmup, plan.duration, move |_, iteration| {
-            let mut client = clients[0].clone();
-            let mut rng = StdRng::seed_from_u64(iteration);
-            async move {
-                client
-                    .incidents
-                    .create_incident(medical_call(&mut rng))
-                    .await
-                    .map(|incident| !incident.into_inner().assignments.is_empty())
-                    .unwrap_or(false)
-            }
-        })
+        let mut row = measure(
+            &format!("fleet-size {size}"),
+            1,
+            plan.warmup,
+            plan.duration,
+            move |_, iteration| {
+                let mut client = clients[0].clone();
+                let mut rng = StdRng::seed_from_u64(iteration);
+                async move {
+                    client
+                        .incidents
+                        .create_incident(medical_call(&mut rng))
+                        .await
+                        .map(|incident| !incident.into_inner().assignments.is_empty())
+                        .unwrap_or(false)
+                }
+            },
+        )
         .await;
         stop.send_replace(true);
         let _ = freer.await;

@@ -25,6 +25,23 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The same error for another waiter of a failed batch.
+    pub(crate) fn duplicate(&self) -> StoreError {
+        match self {
+            StoreError::NotFound { what, id } => StoreError::NotFound {
+                what,
+                id: id.clone(),
+            },
+            StoreError::AlreadyExists(message) => StoreError::AlreadyExists(message.clone()),
+            StoreError::FailedPrecondition(message) => {
+                StoreError::FailedPrecondition(message.clone())
+            }
+            StoreError::Unavailable(message) => StoreError::Unavailable(message.clone()),
+            StoreError::Conflict(message) => StoreError::Conflict(message.clone()),
+            StoreError::Internal(message) => StoreError::Internal(message.clone()),
+        }
+    }
+
     pub(crate) fn not_found(what: &'static str, id: impl ToString) -> Self {
         StoreError::NotFound {
             what,

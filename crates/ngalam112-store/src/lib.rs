@@ -12,6 +12,8 @@
 
 #[macro_use]
 mod records;
+mod avl;
+mod batch;
 mod dispatch;
 mod error;
 mod events;
@@ -28,13 +30,14 @@ use std::time::Duration;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
+pub use avl::AvlWriter;
 pub use error::StoreError;
 pub use events::{ChangeFeed, FeedEvent, IncidentChange};
 pub use incidents::{CreateOutcome, IncidentPageCursor, NewIncident};
 pub use records::{AssignmentRecord, IncidentRecord, TimelineRecord, UnitRecord};
 pub use report::ResponseTimeRow;
 pub use stats::Snapshot;
-pub use tokens::{Role, TokenRecord};
+pub use tokens::{Role, TokenRecord, TokenVerifier};
 pub use units::{NewUnit, UnitRecommendation};
 
 /// The migrations of `migrations/`, embedded in the binary.

@@ -97,6 +97,14 @@ macro_rules! unit_columns {
     };
 }
 
+/// The same columns qualified by `u.` (for statements that join).
+macro_rules! prefixed_unit_columns {
+    () => {
+        "u.id, u.call_sign, u.kind, u.agency, u.status, u.lat, u.lon, \
+         u.location_updated_at, u.current_assignment_id, u.available_since"
+    };
+}
+
 #[derive(FromRow)]
 pub(crate) struct UnitRow {
     id: Uuid,

@@ -4,7 +4,44 @@ use chrono::{DateTime, Utc};
 use ngalam112_core::UnitId;
 use uuid::Uuid;
 
+use crate::batch::Batcher;
 use crate::{Store, StoreError};
+
+/// Checks bearer tokens for every call against the database, grouping the
+/// calls that arrive together into one lookup. Nothing is cached: a
+/// revoked token fails on the next call, on every server process.
+#[derive(Clone)]
+pub struct TokenVerifier {
+    batcher: Batcher<Vec<u8>, Option<TokenRecord>>,
+}
+
+impl TokenVerifier {
+    pub fn start(store: Store) -> TokenVerifier {
+        TokenVerifier {
+            batcher: Batcher::start(2, 500, move |hashes: Vec<Vec<u8>>| {
+                let store = store.clone();
+                async move {
+                    let found = store.tokens_by_hashes(&hashes).await?;
+                    Ok(hashes
+                        .iter()
+                        .map(|hash| {
+                            Ok(found
+                                .iter()
+                                .find(|(found_hash, _)| found_hash == hash)
+                                .map(|(_, token)| token.clone()))
+                        })
+                        .collect())
+                }
+            }),
+        }
+    }
+
+    /// The live token with this secret hash, if any.
+    pub async fn verify(&self, secret_hash: Vec<u8>) -> Result<Option<TokenRecord>, StoreError> {
+        let lane = secret_hash.first().copied().map_or(0, u64::from);
+        self.batcher.submit(lane, secret_hash).await
+    }
+}
 
 /// Who a token speaks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +92,16 @@ fn to_record(
     })
 }
 
+#[derive(sqlx::FromRow)]
+struct HashedTokenRow {
+    secret_hash: Vec<u8>,
+    id: Uuid,
+    role: String,
+    unit_id: Option<Uuid>,
+    created_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
 type TokenRow = (
     Uuid,
     String,
@@ -88,6 +135,33 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         to_record(id, &role_name, unit, created_at, revoked_at)
+    }
+
+    /// The live (not revoked) tokens among these secret hashes, in one
+    /// statement (the auth layer's batches: see `TokenVerifier`).
+    pub(crate) async fn tokens_by_hashes(
+        &self,
+        hashes: &[Vec<u8>],
+    ) -> Result<Vec<(Vec<u8>, TokenRecord)>, StoreError> {
+        let rows: Vec<HashedTokenRow> = sqlx::query_as(
+            "SELECT secret_hash, id, role, unit_id, created_at, revoked_at FROM api_tokens \
+                 WHERE secret_hash = ANY($1) AND revoked_at IS NULL",
+        )
+        .bind(hashes)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let token = to_record(
+                    row.id,
+                    &row.role,
+                    row.unit_id,
+                    row.created_at,
+                    row.revoked_at,
+                )?;
+                Ok((row.secret_hash, token))
+            })
+            .collect()
     }
 
     /// The live (not revoked) token with this secret hash, if any.

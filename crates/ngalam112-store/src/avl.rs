@@ -1,0 +1,89 @@
+//! AVL position reports, written in batches (see `batch`): a report waits
+//! for the one UPDATE that carries it and its neighbours in the queue, and
+//! is answered after that statement committed, so an answered report
+//! survives a crash. Each lane owns a share of the units (by id), so two
+//! batches never touch the same row.
+
+use std::collections::HashMap;
+
+use ngalam112_core::{GeoPoint, UnitId};
+use sqlx::PgPool;
+
+use crate::batch::Batcher;
+use crate::records::UnitRow;
+use crate::{StoreError, UnitRecord};
+
+/// The position writer; cheap to clone.
+#[derive(Clone)]
+pub struct AvlWriter {
+    batcher: Batcher<(UnitId, GeoPoint), UnitRecord>,
+}
+
+impl AvlWriter {
+    pub fn start(pool: PgPool) -> AvlWriter {
+        AvlWriter {
+            batcher: Batcher::start(2, 2_000, move |reports| write(pool.clone(), reports)),
+        }
+    }
+
+    /// Records the unit's position; answers with the unit once written.
+    pub async fn report(
+        &self,
+        unit_id: UnitId,
+        location: GeoPoint,
+    ) -> Result<UnitRecord, StoreError> {
+        self.batcher
+            .submit(unit_id.0.as_u128() as u64, (unit_id, location))
+            .await
+    }
+}
+
+/// One UPDATE for the whole batch (a unit's last report wins); retried
+/// when PostgreSQL broke a deadlock against a dispatch transaction that was
+/// claiming one of these units.
+async fn write(
+    pool: PgPool,
+    reports: Vec<(UnitId, GeoPoint)>,
+) -> Result<Vec<Result<UnitRecord, StoreError>>, StoreError> {
+    let mut latest: HashMap<UnitId, GeoPoint> = HashMap::with_capacity(reports.len());
+    for (unit_id, location) in &reports {
+        latest.insert(*unit_id, *location);
+    }
+    let ids: Vec<uuid::Uuid> = latest.keys().map(|id| id.0).collect();
+    let lats: Vec<f64> = latest.values().map(GeoPoint::lat).collect();
+    let lons: Vec<f64> = latest.values().map(GeoPoint::lon).collect();
+    let mut attempt = 0;
+    let rows: Vec<UnitRow> = loop {
+        let result = sqlx::query_as(concat!(
+            "UPDATE units AS u SET lat = p.lat, lon = p.lon, location_updated_at = now() \
+             FROM unnest($1::uuid[], $2::float8[], $3::float8[]) AS p(id, lat, lon) \
+             WHERE u.id = p.id RETURNING ",
+            prefixed_unit_columns!()
+        ))
+        .bind(&ids)
+        .bind(&lats)
+        .bind(&lons)
+        .fetch_all(&pool)
+        .await
+        .map_err(StoreError::from);
+        match result {
+            Ok(rows) => break rows,
+            Err(StoreError::Conflict(_)) if attempt < 3 => attempt += 1,
+            Err(error) => return Err(error),
+        }
+    };
+    let mut units = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let unit = UnitRecord::try_from(row)?;
+        units.insert(unit.id, unit);
+    }
+    Ok(reports
+        .into_iter()
+        .map(|(unit_id, _)| {
+            units
+                .get(&unit_id)
+                .cloned()
+                .ok_or_else(|| StoreError::not_found("unit", unit_id))
+        })
+        .collect())
+}
