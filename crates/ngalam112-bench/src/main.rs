@@ -100,6 +100,8 @@ fn print(row: &Row, json: bool) {
                 "note": row.note,
             })
         );
+    } else if row.workload.ends_with("/raw-sql") {
+        println!("{:<22} {:>9.2}×  {}", row.workload, row.ops_per_s, row.note);
     } else {
         println!(
             "{:<22} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>7}  {}",
