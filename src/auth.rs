@@ -37,8 +37,8 @@ impl Caller {
             Role::Unit(_) => Err(ApiError::PermissionDenied(
                 "this token belongs to another unit".to_owned(),
             )),
-            Role::Operator => Err(ApiError::PermissionDenied(
-                "operators cannot act for a unit".to_owned(),
+            Role::Operator | Role::Gateway => Err(ApiError::PermissionDenied(
+                "only the unit's own device may act for it".to_owned(),
             )),
         }
     }
@@ -75,7 +75,11 @@ fn allowed(path: &str, role: &Role) -> Option<bool> {
     let is_admin = matches!(role, Role::Admin);
     let is_operator = matches!(role, Role::Operator);
     let is_unit = matches!(role, Role::Unit(_));
+    let is_gateway = matches!(role, Role::Gateway);
     Some(match service {
+        "ngalam112.v1.IncidentService" if method == "IngestDeviceLocation" => {
+            is_admin || is_gateway
+        }
         "ngalam112.v1.IncidentService" => is_admin || is_operator,
         "ngalam112.v1.UnitService" if method == "RegisterUnit" => is_admin,
         "ngalam112.v1.UnitService" => is_admin || is_operator,

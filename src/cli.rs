@@ -109,6 +109,8 @@ pub enum RoleArg {
     Admin,
     Operator,
     Unit,
+    /// The telco's AML gateway (may only send device locations).
+    Gateway,
 }
 
 #[derive(Debug, Subcommand)]
@@ -296,6 +298,7 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
                 let role = match (role, unit_id) {
                     (RoleArg::Admin, None) => Role::Admin,
                     (RoleArg::Operator, None) => Role::Operator,
+                    (RoleArg::Gateway, None) => Role::Gateway,
                     (RoleArg::Unit, Some(unit)) => Role::Unit(UnitId::parse("--unit-id", &unit)?),
                     (RoleArg::Unit, None) => anyhow::bail!("--role unit needs --unit-id"),
                     (_, Some(_)) => anyhow::bail!("--unit-id goes only with --role unit"),

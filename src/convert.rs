@@ -204,6 +204,18 @@ pub fn incident_to_proto(incident: &IncidentRecord) -> proto::Incident {
             .unwrap_or_default(),
         pending_kinds: kinds(&incident.pending_kinds),
         hold: incident.hold,
+        device_location: incident
+            .device_location
+            .as_ref()
+            .map(|device| proto::DeviceLocation {
+                location: Some(geo_point_to_proto(&device.fix.location)),
+                radius_m: device.fix.radius_m,
+                confidence_pct: i32::from(device.fix.confidence_pct),
+                method: device.fix.method.as_str().to_owned(),
+                fix_time: Some(timestamp(device.fix.fix_time)),
+                received_at: Some(timestamp(device.received_at)),
+            }),
+        location_disagrees: incident.location_disagrees,
     }
 }
 

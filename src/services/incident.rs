@@ -440,6 +440,36 @@ impl IncidentService for IncidentApi {
         Ok(Response::new(result?))
     }
 
+    #[tracing::instrument(skip_all)]
+    async fn ingest_device_location(
+        &self,
+        request: Request<proto::IngestDeviceLocationRequest>,
+    ) -> Result<Response<proto::IngestDeviceLocationResponse>, Status> {
+        let result: ApiResult<_> = async {
+            let actor = caller(&request)?.actor();
+            let request = request.get_ref();
+            let phone = validation::phone_number("caller_phone", &request.caller_phone)?;
+            if phone.is_empty() {
+                return Err(ValidationError::new("caller_phone", "must not be empty").into());
+            }
+            let payload = validation::text("payload", &request.payload, 2_000)?;
+            let fix = ngalam112_core::aml::parse(&payload, Utc::now())?;
+            let outcome = self.store.ingest_device_fix(&phone, &fix, &actor).await?;
+            tracing::info!(
+                attached = outcome.attached.len(),
+                held = outcome.held,
+                method = fix.method.as_str(),
+                "device location received"
+            );
+            Ok(proto::IngestDeviceLocationResponse {
+                incident_ids: outcome.attached.iter().map(ToString::to_string).collect(),
+                held: outcome.held,
+            })
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+
     type WatchIncidentsStream =
         tokio_stream::wrappers::ReceiverStream<Result<proto::IncidentEvent, Status>>;
 

@@ -21,9 +21,10 @@ enum Who {
     NoToken,
     BadToken,
     RevokedToken,
+    Gateway,
 }
 
-const EVERYONE: [Who; 7] = [
+const EVERYONE: [Who; 8] = [
     Who::Admin,
     Who::Operator,
     Who::OwnUnit,
@@ -31,6 +32,7 @@ const EVERYONE: [Who; 7] = [
     Who::NoToken,
     Who::BadToken,
     Who::RevokedToken,
+    Who::Gateway,
 ];
 
 /// What an RPC answers each caller: `allowed` is the code for callers the
@@ -119,6 +121,7 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
     let own_token = unit_token(&own.id).await.expect("token").0;
     let other_token = unit_token(&other.id).await.expect("token").0;
     let admin_token = app.token(Role::Admin).await.expect("token");
+    let gateway_token = app.token(Role::Gateway).await.expect("token");
     let operator_token = app.token(Role::Operator).await.expect("token");
 
     let mut checked = 0;
@@ -133,6 +136,7 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
                 Some("n112_0000000000000000000000000000000000000000000000000000000000000000")
             }
             Who::RevokedToken => Some(revoked.as_str()),
+            Who::Gateway => Some(gateway_token.as_str()),
         };
         let Clients {
             mut incidents,
@@ -277,6 +281,22 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
             Code::Ok,
         );
         expect(
+            "IngestDeviceLocation",
+            code(
+                incidents
+                    .ingest_device_location(proto::IngestDeviceLocationRequest {
+                        caller_phone: "0812 0000 0000".to_owned(),
+                        payload:
+                            "location_latitude=-7.97&location_longitude=112.63&location_accuracy=20\
+                                  &location_time=1795775400000&location_source=gps"
+                                .to_owned(),
+                    })
+                    .await,
+            ),
+            &[Who::Admin, Who::Gateway],
+            Code::Ok,
+        );
+        expect(
             "WatchIncidents",
             code(
                 incidents
@@ -406,7 +426,7 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
             Code::FailedPrecondition,
         );
     }
-    assert_eq!(checked, 20 * 7, "every RPC for every caller");
+    assert_eq!(checked, 21 * 8, "every RPC for every caller");
 
     // Health and reflection stay open.
     let mut health = tonic_health::pb::health_client::HealthClient::new(app.channel.clone());

@@ -285,3 +285,39 @@ async fn tokens_are_issued_listed_without_secrets_and_revoked_from_the_command_l
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
 }
+
+#[tokio::test]
+async fn seed_malang_loads_the_demo_fleet_once_however_often_it_runs() {
+    let app = crate::helpers::TestApp::spawn().await;
+    for _ in 0..2 {
+        let output = Command::new(BINARY)
+            .env("DATABASE_URL", &app.database_url)
+            .env("RUST_LOG", "warn")
+            .arg("seed-malang")
+            .output()
+            .expect("run seed-malang");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let call_signs: Vec<String> =
+        sqlx::query_scalar("SELECT call_sign FROM units ORDER BY call_sign")
+            .fetch_all(&app.pool)
+            .await
+            .expect("units");
+    assert_eq!(call_signs.len(), 20, "{call_signs:?}");
+    for expected in ["AMB-RSSA-1", "DMK-1", "POL-LWK-1", "SAR-BPBD-1"] {
+        assert!(
+            call_signs.iter().any(|c| c == expected),
+            "{expected} missing"
+        );
+    }
+    let kinds: Vec<(String, i64)> =
+        sqlx::query_as("SELECT kind, count(*) FROM units GROUP BY kind ORDER BY kind")
+            .fetch_all(&app.pool)
+            .await
+            .expect("kinds");
+    assert_eq!(kinds.len(), 4, "every kind of the fleet: {kinds:?}");
+}

@@ -78,6 +78,7 @@ enum Call {
     Decline(proto::DeclineAssignmentRequest),
     Update(proto::UpdateAssignmentStatusRequest),
     Report(proto::GetResponseTimeReportRequest),
+    Ingest(proto::IngestDeviceLocationRequest),
 }
 
 fn call(
@@ -203,12 +204,31 @@ fn call(
                 status
             }
         )),
+        (text(), aml_payload()).prop_map(|(caller_phone, payload)| Call::Ingest(
+            proto::IngestDeviceLocationRequest {
+                caller_phone,
+                payload
+            }
+        )),
         (time(), time(), number()).prop_map(|(since, until, target_seconds)| Call::Report(
             proto::GetResponseTimeReportRequest {
                 since,
                 until,
                 target_seconds
             }
+        )),
+    ]
+}
+
+/// AML-like payloads: SMS fields with arbitrary values, form fields,
+/// garbage.
+fn aml_payload() -> impl Strategy<Value = String> {
+    prop_oneof![
+        text(),
+        (number(), number(), number(), "[GWCNX]", 0u32..300)
+            .prop_map(|(lt, lg, rd, pm, ml)| format!("A\"ML=1;lt={lt};lg={lg};rd={rd};top=20261127103000;lc=68;pm={pm};ml={ml}")),
+        (number(), number(), number(), "(gps|wifi|cell|x)", any::<i64>()).prop_map(|(lat, lon, accuracy, source, time)| format!(
+            "location_latitude={lat}&location_longitude={lon}&location_accuracy={accuracy}&location_time={time}&location_source={source}"
         )),
     ]
 }
@@ -266,6 +286,7 @@ async fn send(clients: &mut Clients, call: Call) -> Code {
         Call::Decline(r) => code(field.decline_assignment(r).await),
         Call::Update(r) => code(field.update_assignment_status(r).await),
         Call::Report(r) => code(incidents.get_response_time_report(r).await),
+        Call::Ingest(r) => code(incidents.ingest_device_location(r).await),
     }
 }
 
@@ -276,6 +297,8 @@ async fn snapshot(app: &TestApp) -> String {
            (SELECT count(*) FROM incidents), (SELECT sum(caller_count) FROM incidents), \
            (SELECT count(*) FROM units), (SELECT count(*) FROM assignments), \
            (SELECT count(*) FROM timeline_events), (SELECT count(*) FROM intake_requests), \
+           (SELECT count(*) FROM device_fixes), \
+           (SELECT string_agg(coalesce(device_lat::text, '-'), ';' ORDER BY id) FROM incidents), \
            (SELECT string_agg(status || lat || lon, ';' ORDER BY id) FROM units), \
            (SELECT string_agg(status, ';' ORDER BY id) FROM assignments))",
     )

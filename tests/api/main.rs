@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod aml;
 mod auth;
 mod binary;
 mod concurrency;

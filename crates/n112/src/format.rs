@@ -156,7 +156,39 @@ pub fn incident_json(incident: &proto::Incident) -> Value {
         "resolution": incident.resolution,
         "caller_count": incident.caller_count,
         "duplicate_of": incident.duplicate_of,
+        "device_location": incident.device_location.as_ref().map_or(Value::Null, |device| json!({
+            "location": point_json(device.location.as_ref()),
+            "radius_m": device.radius_m,
+            "confidence_pct": device.confidence_pct,
+            "method": device.method,
+            "fix_time": rfc3339(device.fix_time.as_ref()),
+            "received_at": rfc3339(device.received_at.as_ref()),
+        })),
+        "location_disagrees": incident.location_disagrees,
     })
+}
+
+/// `handset GNSS ±20 m (68 %), 40 m away, fix 12 s old`
+pub fn device_location(incident: &proto::Incident) -> Option<String> {
+    let device = incident.device_location.as_ref()?;
+    let point = device.location.as_ref()?;
+    let away = match &incident.location {
+        Some(entered) => {
+            let a = ngalam112_core::GeoPoint::new("a", entered.lat, entered.lon).ok()?;
+            let b = ngalam112_core::GeoPoint::new("b", point.lat, point.lon).ok()?;
+            format!(", {:.0} m from the entered location", a.distance_m(&b))
+        }
+        None => String::new(),
+    };
+    Some(format!(
+        "handset {} fix at {:.5}, {:.5} ±{:.0} m ({} %){away}, {} old",
+        device.method,
+        point.lat,
+        point.lon,
+        device.radius_m,
+        device.confidence_pct,
+        age(seconds_since(device.fix_time.as_ref()))
+    ))
 }
 
 pub fn unit_json(unit: &proto::Unit) -> Value {

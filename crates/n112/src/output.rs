@@ -31,6 +31,14 @@ impl Output {
                 incident.address, location.lat, location.lon
             );
         }
+        if let Some(device) = format::device_location(incident) {
+            println!("  {device}");
+        }
+        if incident.location_disagrees {
+            println!(
+                "  !! the handset and the entered location disagree: check the address with the caller"
+            );
+        }
         if !incident.description.is_empty() {
             println!("  {}", incident.description);
         }

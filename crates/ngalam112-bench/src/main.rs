@@ -35,6 +35,10 @@ struct Args {
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     database_url: String,
+    /// Run against this existing server instead of starting one per
+    /// workload (then --database-url must be that server's database).
+    #[arg(long)]
+    server: Option<String>,
     /// Only these workloads (intake, avl, poll, fleet-size).
     #[arg(long = "only")]
     only: Vec<String>,
@@ -128,6 +132,15 @@ fn ratio(name: &str, over: Option<&Row>, under: Option<&Row>) -> Option<Row> {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let plan = plan(&args);
+    let target = match &args.server {
+        Some(server) => server::Target::Existing {
+            server: server.clone(),
+            database_url: args.database_url.clone(),
+        },
+        None => server::Target::Fresh {
+            admin_url: args.database_url.clone(),
+        },
+    };
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|only| only == name);
     if !args.json {
         println!(
@@ -138,22 +151,22 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let find = |rows: &[Row], name: &str| rows.iter().find(|row| row.workload == name).cloned();
     let mut all = Vec::new();
     if wanted("intake") {
-        let rows = workloads::intake(&args.database_url, &plan).await?;
+        let rows = workloads::intake(&target, &plan).await?;
         rows.iter().for_each(|row| print(row, args.json));
         all.extend(rows);
     }
     if wanted("avl") {
-        let rows = workloads::avl(&args.database_url, &plan).await?;
+        let rows = workloads::avl(&target, &plan).await?;
         rows.iter().for_each(|row| print(row, args.json));
         all.extend(rows);
     }
     if wanted("poll") {
-        let rows = workloads::poll(&args.database_url, &plan).await?;
+        let rows = workloads::poll(&target, &plan).await?;
         rows.iter().for_each(|row| print(row, args.json));
         all.extend(rows);
     }
     if wanted("fleet-size") {
-        let rows = workloads::fleet_size(&args.database_url, &plan).await?;
+        let rows = workloads::fleet_size(&target, &plan).await?;
         rows.iter().for_each(|row| print(row, args.json));
         all.extend(rows);
     }

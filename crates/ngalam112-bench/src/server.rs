@@ -12,12 +12,26 @@ use tonic::transport::Channel;
 
 pub struct BenchServer {
     child: Option<Child>,
-    pub address: SocketAddr,
+    pub address: String,
     pub pool: PgPool,
     pub store: Store,
     pub admin_token: String,
     admin_url: String,
-    database: String,
+    /// The database this run created (and drops); None for `--server`.
+    database: Option<String>,
+}
+
+/// Where the workloads run: a fresh database and server process each
+/// (default), or an existing server and its database (`--server`).
+#[derive(Debug, Clone)]
+pub enum Target {
+    Fresh {
+        admin_url: String,
+    },
+    Existing {
+        server: String,
+        database_url: String,
+    },
 }
 
 fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
@@ -28,8 +42,43 @@ fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
 }
 
 impl BenchServer {
+    /// A server for one workload.
+    pub async fn start(target: &Target, offer_timeout_s: u64) -> anyhow::Result<BenchServer> {
+        match target {
+            Target::Fresh { admin_url } => Self::start_fresh(admin_url, offer_timeout_s).await,
+            Target::Existing {
+                server,
+                database_url,
+            } => Self::attach(server, database_url).await,
+        }
+    }
+
+    /// An existing server; `database_url` is its database (the fleet is
+    /// written there, and the benchmark's admin token).
+    async fn attach(server: &str, database_url: &str) -> anyhow::Result<BenchServer> {
+        let pool = PgPool::connect(database_url)
+            .await
+            .context("connect to the server's database")?;
+        let store = Store::new(pool.clone(), StoreConfig::default());
+        let (admin_token, _) = ngalam112::auth::issue_token(&store, Role::Admin).await?;
+        let server = BenchServer {
+            child: None,
+            address: server
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+                .to_owned(),
+            pool,
+            store,
+            admin_token,
+            admin_url: database_url.to_owned(),
+            database: None,
+        };
+        server.wait_until_serving().await?;
+        Ok(server)
+    }
+
     /// A fresh database, migrated, and a server process on it.
-    pub async fn start(admin_url: &str, offer_timeout_s: u64) -> anyhow::Result<BenchServer> {
+    async fn start_fresh(admin_url: &str, offer_timeout_s: u64) -> anyhow::Result<BenchServer> {
         let database = format!("ngalam112_bench_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::connect(admin_url)
             .await
@@ -61,12 +110,12 @@ impl BenchServer {
             .context("start the server process")?;
         let server = BenchServer {
             child: Some(child),
-            address,
+            address: address.to_string(),
             pool,
             store,
             admin_token,
             admin_url: admin_url.to_owned(),
-            database,
+            database: Some(database),
         };
         server.wait_until_serving().await?;
         Ok(server)
@@ -141,13 +190,14 @@ impl BenchServer {
             }
         }
         self.pool.close().await;
-        let mut admin = PgConnection::connect(&self.admin_url).await?;
-        admin
-            .execute(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.database
-            )))
-            .await?;
+        if let Some(database) = &self.database {
+            let mut admin = PgConnection::connect(&self.admin_url).await?;
+            admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+                )))
+                .await?;
+        }
         Ok(())
     }
 }

@@ -14,7 +14,7 @@ use rand::{RngExt, SeedableRng};
 use tokio::sync::watch;
 
 use crate::load::{Row, measure};
-use crate::server::{BenchServer, free_units_while, insert_units};
+use crate::server::{BenchServer, Target, free_units_while, insert_units};
 
 /// Sizes and durations of a run.
 #[derive(Debug, Clone)]
@@ -60,10 +60,10 @@ async fn clients(server: &BenchServer, connections: usize) -> anyhow::Result<Vec
 
 /// CreateIncident with auto-dispatch from many clients, units freeing up as
 /// crews complete; and the same SQL issued directly (the ceiling).
-pub async fn intake(admin_url: &str, plan: &Plan) -> anyhow::Result<Vec<Row>> {
+pub async fn intake(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     // Through gRPC.
-    let server = BenchServer::start(admin_url, 3600).await?;
+    let server = BenchServer::start(target, 3600).await?;
     insert_units(&server.pool, "ambulance", plan.intake_units, 1).await?;
     let (stop, stopped) = watch::channel(false);
     let freer = tokio::spawn(free_units_while(server.pool.clone(), stopped));
@@ -98,7 +98,7 @@ pub async fn intake(admin_url: &str, plan: &Plan) -> anyhow::Result<Vec<Row>> {
 
     // The same statements straight from here: the store's own intake
     // transaction plus the token lookup a call makes (batched the same way).
-    let server = BenchServer::start(admin_url, 3600).await?;
+    let server = BenchServer::start(target, 3600).await?;
     insert_units(&server.pool, "ambulance", plan.intake_units, 1).await?;
     let (stop, stopped) = watch::channel(false);
     let freer = tokio::spawn(free_units_while(server.pool.clone(), stopped));
@@ -156,9 +156,9 @@ pub async fn intake(admin_url: &str, plan: &Plan) -> anyhow::Result<Vec<Row>> {
 
 /// ReportLocation from many units at full speed; and the same statements
 /// straight from here.
-pub async fn avl(admin_url: &str, plan: &Plan) -> anyhow::Result<Vec<Row>> {
+pub async fn avl(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
-    let server = BenchServer::start(admin_url, 3600).await?;
+    let server = BenchServer::start(target, 3600).await?;
     let units = Arc::new(insert_units(&server.pool, "police", plan.avl_units, 2).await?);
     let clients = clients(&server, 4).await?;
     let ids = units.clone();
@@ -227,8 +227,8 @@ pub async fn avl(admin_url: &str, plan: &Plan) -> anyhow::Result<Vec<Row>> {
 /// Many units long-polling at once while offers are made at a steady rate:
 /// how long from the offer to the waiting device's answer, and the
 /// server's memory.
-pub async fn poll(admin_url: &str, plan: &Plan) -> anyhow::Result<Vec<Row>> {
-    let server = BenchServer::start(admin_url, 3600).await?;
+pub async fn poll(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>> {
+    let server = BenchServer::start(target, 3600).await?;
     let units = insert_units(&server.pool, "rescue", plan.poll_units, 3).await?;
     // 10,000 streams need more than one connection (HTTP/2 caps streams
     // per connection).
@@ -351,10 +351,10 @@ pub async fn poll(admin_url: &str, plan: &Plan) -> anyhow::Result<Vec<Row>> {
 }
 
 /// CreateIncident latency (one client) with fleets of growing size.
-pub async fn fleet_size(admin_url: &str, plan: &Plan) -> anyhow::Result<Vec<Row>> {
+pub async fn fleet_size(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     for size in &plan.fleet_sizes {
-        let server = BenchServer::start(admin_url, 3600).await?;
+        let server = BenchServer::start(target, 3600).await?;
         insert_units(&server.pool, "ambulance", *size, 4).await?;
         let (stop, stopped) = watch::channel(false);
         let freer = tokio::spawn(free_units_while(server.pool.clone(), stopped));

@@ -5,6 +5,7 @@
 //! It must never do I/O: no database, no network, no clock of its own (times
 //! are passed in). Everything here is unit-tested in place.
 
+pub mod aml;
 pub mod enums;
 pub mod geo_point;
 pub mod ids;

@@ -93,6 +93,8 @@ impl Store {
             None => {
                 let id = IncidentId::new_random();
                 insert_incident(&mut transaction, actor, id, new).await?;
+                crate::device::attach_kept_fix(&mut transaction, actor, id, &new.caller_phone)
+                    .await?;
                 (id, true)
             }
         };

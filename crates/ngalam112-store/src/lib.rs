@@ -14,6 +14,7 @@
 mod records;
 mod avl;
 mod batch;
+mod device;
 mod dispatch;
 mod error;
 mod events;
@@ -31,10 +32,11 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 pub use avl::AvlWriter;
+pub use device::IngestOutcome;
 pub use error::StoreError;
 pub use events::{ChangeFeed, FeedEvent, IncidentChange};
 pub use incidents::{CreateOutcome, IncidentPageCursor, NewIncident};
-pub use records::{AssignmentRecord, IncidentRecord, TimelineRecord, UnitRecord};
+pub use records::{AssignmentRecord, DeviceLocation, IncidentRecord, TimelineRecord, UnitRecord};
 pub use report::ResponseTimeRow;
 pub use stats::Snapshot;
 pub use tokens::{Role, TokenRecord, TokenVerifier};

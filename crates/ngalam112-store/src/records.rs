@@ -61,6 +61,18 @@ pub struct IncidentRecord {
     pub resolution: String,
     pub caller_count: i32,
     pub duplicate_of: Option<IncidentId>,
+    /// Where the caller's handset said it was (AML), beside the entered
+    /// location, never over it.
+    pub device_location: Option<DeviceLocation>,
+    /// The device fix and the entered location cannot both be right.
+    pub location_disagrees: bool,
+}
+
+/// A handset's fix as stored with an incident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceLocation {
+    pub fix: ngalam112_core::aml::DeviceFix,
+    pub received_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone)]
@@ -186,7 +198,9 @@ macro_rules! incident_columns {
     () => {
         "id, status, category, priority, caller_phone, \
      caller_name, lat, lon, address, description, required_kinds, pending_kinds, hold, \
-     created_at, updated_at, resolved_at, resolution, caller_count, duplicate_of"
+     created_at, updated_at, resolved_at, resolution, caller_count, duplicate_of, device_lat, \
+     device_lon, device_radius_m, device_confidence_pct, device_method, device_fix_time, \
+     device_received_at, location_disagrees"
     };
 }
 
@@ -211,13 +225,59 @@ pub(crate) struct IncidentRow {
     resolution: String,
     caller_count: i32,
     duplicate_of: Option<Uuid>,
+    device_lat: Option<f64>,
+    device_lon: Option<f64>,
+    device_radius_m: Option<f64>,
+    device_confidence_pct: Option<i16>,
+    device_method: Option<String>,
+    device_fix_time: Option<DateTime<Utc>>,
+    device_received_at: Option<DateTime<Utc>>,
+    location_disagrees: bool,
 }
 
 impl IncidentRow {
+    fn device_location(&self) -> Result<Option<DeviceLocation>, StoreError> {
+        let (
+            Some(lat),
+            Some(lon),
+            Some(radius_m),
+            Some(confidence),
+            Some(method),
+            Some(fix_time),
+            Some(received_at),
+        ) = (
+            self.device_lat,
+            self.device_lon,
+            self.device_radius_m,
+            self.device_confidence_pct,
+            self.device_method.as_deref(),
+            self.device_fix_time,
+            self.device_received_at,
+        )
+        else {
+            return Ok(None);
+        };
+        Ok(Some(DeviceLocation {
+            fix: ngalam112_core::aml::DeviceFix {
+                location: stored_point(lat, lon)?,
+                radius_m,
+                confidence_pct: u8::try_from(confidence).unwrap_or(100),
+                method: stored(
+                    ngalam112_core::aml::FixMethod::from_stored,
+                    method,
+                    "fix method",
+                )?,
+                fix_time,
+            },
+            received_at,
+        }))
+    }
+
     pub(crate) fn into_record(
         self,
         assignments: Vec<AssignmentRecord>,
     ) -> Result<IncidentRecord, StoreError> {
+        let device_location = self.device_location()?;
         Ok(IncidentRecord {
             id: IncidentId(self.id),
             status: stored(IncidentStatus::from_stored, &self.status, "incident status")?,
@@ -240,6 +300,8 @@ impl IncidentRow {
             resolution: self.resolution,
             caller_count: self.caller_count,
             duplicate_of: self.duplicate_of.map(IncidentId),
+            device_location,
+            location_disagrees: self.location_disagrees,
         })
     }
 }

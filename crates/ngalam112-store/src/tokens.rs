@@ -50,6 +50,8 @@ pub enum Role {
     Operator,
     /// A crew's device, bound to one unit.
     Unit(UnitId),
+    /// The telco's AML gateway: may only send device locations.
+    Gateway,
 }
 
 impl Role {
@@ -58,6 +60,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Operator => "operator",
             Role::Unit(_) => "unit",
+            Role::Gateway => "gateway",
         }
     }
 }
@@ -82,6 +85,7 @@ fn to_record(
         ("admin", _) => Role::Admin,
         ("operator", _) => Role::Operator,
         ("unit", Some(unit)) => Role::Unit(UnitId(unit)),
+        ("gateway", _) => Role::Gateway,
         _ => return Err(StoreError::Internal(format!("bad token role {role}"))),
     };
     Ok(TokenRecord {

@@ -369,6 +369,19 @@ impl Board {
                 if !waiting.is_empty() && incident.status() != proto::IncidentStatus::Pending {
                     status.push_str(" +WAIT");
                 }
+                let address_style = if incident.location_disagrees {
+                    Style::default()
+                        .fg(Color::Black)
+                        .bg(Color::Yellow)
+                        .add_modifier(Modifier::BOLD)
+                } else {
+                    Style::default()
+                };
+                let address = if incident.location_disagrees {
+                    format!("⚠ LOCATION? {}", incident.address)
+                } else {
+                    incident.address.clone()
+                };
                 Row::new(vec![
                     Cell::from(format::priority(incident))
                         .style(priority_style(incident.priority())),
@@ -377,7 +390,7 @@ impl Board {
                     ))),
                     Cell::from(status).style(status_style(incident.status())),
                     Cell::from(format::category(incident)),
-                    Cell::from(incident.address.clone()),
+                    Cell::from(address).style(address_style),
                     Cell::from(if units.is_empty() {
                         format!("needs {}", waiting.join(", "))
                     } else {
@@ -624,6 +637,25 @@ mod tests {
         );
         assert!(text.contains("1 available"), "{text}");
         assert!(text.contains("POL-KOTA-1"));
+    }
+
+    #[test]
+    fn a_location_conflict_is_highlighted() {
+        let mut board = sample_board();
+        let mut conflicting = incident(
+            "e",
+            proto::Priority::High,
+            proto::IncidentStatus::Dispatched,
+            "Jl. Kawi 9",
+            20,
+        );
+        conflicting.location_disagrees = true;
+        board.apply(proto::IncidentEvent {
+            incident: Some(conflicting),
+            kind: "device_location".to_owned(),
+        });
+        let text = screen(&board);
+        assert!(text.contains("⚠ LOCATION? Jl. Kawi"), "{text}");
     }
 
     #[test]

@@ -1,0 +1,182 @@
+//! Device locations (AML): attached to the caller's active incidents, or
+//! kept for a while until the call is recorded.
+
+use chrono::{DateTime, Utc};
+use ngalam112_core::IncidentId;
+use ngalam112_core::aml::{DeviceFix, disagrees};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::dispatch::lock_incident;
+use crate::timeline::{self, Event};
+use crate::{Actor, Store, StoreError};
+
+/// What became of a device fix.
+#[derive(Debug, Clone)]
+pub struct IngestOutcome {
+    /// The caller's active incidents of the last hour it was attached to.
+    pub attached: Vec<IncidentId>,
+    /// No such incident yet: the fix is kept 10 minutes for one to appear.
+    pub held: bool,
+}
+
+/// Stores the fix with the incident (beside the entered location), sets the
+/// disagreement flag, and records it in the timeline.
+pub(crate) async fn attach(
+    connection: &mut PgConnection,
+    actor: &Actor,
+    incident_id: IncidentId,
+    fix: &DeviceFix,
+    received_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    lock_incident(connection, incident_id).await?;
+    let (lat, lon): (f64, f64) = sqlx::query_as("SELECT lat, lon FROM incidents WHERE id = $1")
+        .bind(incident_id.0)
+        .fetch_one(&mut *connection)
+        .await?;
+    let entered = ngalam112_core::GeoPoint::new("location", lat, lon)
+        .map_err(|error| StoreError::Internal(error.to_string()))?;
+    let apart_m = entered.distance_m(&fix.location);
+    let conflict = disagrees(&entered, fix);
+    sqlx::query(
+        "UPDATE incidents SET device_lat = $2, device_lon = $3, device_radius_m = $4, \
+           device_confidence_pct = $5, device_method = $6, device_fix_time = $7, \
+           device_received_at = $8, location_disagrees = $9, updated_at = now() \
+         WHERE id = $1",
+    )
+    .bind(incident_id.0)
+    .bind(fix.location.lat())
+    .bind(fix.location.lon())
+    .bind(fix.radius_m)
+    .bind(i16::from(fix.confidence_pct))
+    .bind(fix.method.as_str())
+    .bind(fix.fix_time)
+    .bind(received_at)
+    .bind(conflict)
+    .execute(&mut *connection)
+    .await?;
+    let warning = if conflict {
+        " — DISAGREES with the entered location: check with the caller"
+    } else {
+        ""
+    };
+    timeline::append(
+        connection,
+        actor,
+        Event::incident(
+            incident_id,
+            "device_location",
+            format!(
+                "handset {} fix ±{:.0} m ({} %), {:.0} m from the entered location{warning}",
+                fix.method.as_str(),
+                fix.radius_m,
+                fix.confidence_pct,
+                apart_m
+            ),
+        ),
+    )
+    .await
+}
+
+/// lat, lon, radius, confidence, method, fix time, received at.
+type KeptFix = (f64, f64, f64, i16, String, DateTime<Utc>, DateTime<Utc>);
+
+/// Attaches the newest fix kept for `caller_phone` (received in the last
+/// 10 minutes), if any, to a just-created incident.
+pub(crate) async fn attach_kept_fix(
+    connection: &mut PgConnection,
+    actor: &Actor,
+    incident_id: IncidentId,
+    caller_phone: &str,
+) -> Result<(), StoreError> {
+    if caller_phone.is_empty() {
+        return Ok(());
+    }
+    let kept: Option<KeptFix> = sqlx::query_as(
+        "SELECT lat, lon, radius_m, confidence_pct, method, fix_time, received_at FROM device_fixes \
+         WHERE caller_phone = $1 AND received_at >= now() - interval '10 minutes' \
+         ORDER BY received_at DESC LIMIT 1",
+    )
+    .bind(caller_phone)
+    .fetch_optional(&mut *connection)
+    .await?;
+    let Some((lat, lon, radius_m, confidence, method, fix_time, received_at)) = kept else {
+        return Ok(());
+    };
+    let fix = DeviceFix {
+        location: ngalam112_core::GeoPoint::new("location", lat, lon)
+            .map_err(|error| StoreError::Internal(error.to_string()))?,
+        radius_m,
+        confidence_pct: u8::try_from(confidence).unwrap_or(100),
+        method: ngalam112_core::aml::FixMethod::from_stored(&method)
+            .ok_or_else(|| StoreError::Internal(format!("unknown fix method {method}")))?,
+        fix_time,
+    };
+    attach(connection, actor, incident_id, &fix, received_at).await
+}
+
+impl Store {
+    /// A handset's fix for `caller_phone` (E.164): attached to the caller's
+    /// active incidents created in the last hour, or kept 10 minutes for
+    /// the call to be recorded.
+    pub async fn ingest_device_fix(
+        &self,
+        caller_phone: &str,
+        fix: &DeviceFix,
+        actor: &Actor,
+    ) -> Result<IngestOutcome, StoreError> {
+        self.retrying(move || async move {
+            let mut transaction = self.pool.begin().await?;
+            let received_at: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
+                .fetch_one(&mut *transaction)
+                .await?;
+            let incidents: Vec<Uuid> = sqlx::query_scalar(
+                "SELECT id FROM incidents WHERE caller_phone = $1 \
+                   AND status IN ('pending', 'dispatched', 'on_scene') \
+                   AND created_at >= now() - interval '1 hour' \
+                 ORDER BY id",
+            )
+            .bind(caller_phone)
+            .fetch_all(&mut *transaction)
+            .await?;
+            for incident in &incidents {
+                attach(
+                    &mut transaction,
+                    actor,
+                    IncidentId(*incident),
+                    fix,
+                    received_at,
+                )
+                .await?;
+            }
+            let held = incidents.is_empty();
+            if held {
+                sqlx::query(
+                    "DELETE FROM device_fixes WHERE received_at < now() - interval '10 minutes'",
+                )
+                .execute(&mut *transaction)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO device_fixes (caller_phone, lat, lon, radius_m, confidence_pct, \
+                       method, fix_time, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(caller_phone)
+                .bind(fix.location.lat())
+                .bind(fix.location.lon())
+                .bind(fix.radius_m)
+                .bind(i16::from(fix.confidence_pct))
+                .bind(fix.method.as_str())
+                .bind(fix.fix_time)
+                .bind(received_at)
+                .execute(&mut *transaction)
+                .await?;
+            }
+            transaction.commit().await?;
+            Ok(IngestOutcome {
+                attached: incidents.into_iter().map(IncidentId).collect(),
+                held,
+            })
+        })
+        .await
+    }
+}
