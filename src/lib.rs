@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod convert;
+pub mod eido;
 pub mod embedded_postgres;
 pub mod error;
 pub mod metrics;

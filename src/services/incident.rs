@@ -470,6 +470,31 @@ impl IncidentService for IncidentApi {
         Ok(Response::new(result?))
     }
 
+    async fn get_incident_eido(
+        &self,
+        request: Request<proto::GetIncidentEidoRequest>,
+    ) -> Result<Response<proto::GetIncidentEidoResponse>, Status> {
+        let result: ApiResult<_> = async {
+            let id = IncidentId::parse("id", &request.get_ref().id)?;
+            let incident = self.store.incident(id).await?;
+            let timeline = self.store.timeline(id).await?;
+            let mut unit_ids: Vec<UnitId> =
+                incident.assignments.iter().map(|a| a.unit_id).collect();
+            unit_ids.sort();
+            unit_ids.dedup();
+            let mut units = Vec::with_capacity(unit_ids.len());
+            for unit_id in unit_ids {
+                units.push(self.store.unit(unit_id).await?);
+            }
+            let document = crate::eido::export(&incident, &timeline, &units);
+            Ok(proto::GetIncidentEidoResponse {
+                eido_json: document.to_string(),
+            })
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+
     type WatchIncidentsStream =
         tokio_stream::wrappers::ReceiverStream<Result<proto::IncidentEvent, Status>>;
 

@@ -281,6 +281,18 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
             Code::Ok,
         );
         expect(
+            "GetIncidentEido",
+            code(
+                incidents
+                    .get_incident_eido(proto::GetIncidentEidoRequest {
+                        id: incident.id.clone(),
+                    })
+                    .await,
+            ),
+            &staff,
+            Code::Ok,
+        );
+        expect(
             "IngestDeviceLocation",
             code(
                 incidents
@@ -426,7 +438,7 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
             Code::FailedPrecondition,
         );
     }
-    assert_eq!(checked, 21 * 8, "every RPC for every caller");
+    assert_eq!(checked, 22 * 8, "every RPC for every caller");
 
     // Health and reflection stay open.
     let mut health = tonic_health::pb::health_client::HealthClient::new(app.channel.clone());

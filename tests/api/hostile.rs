@@ -79,6 +79,7 @@ enum Call {
     Update(proto::UpdateAssignmentStatusRequest),
     Report(proto::GetResponseTimeReportRequest),
     Ingest(proto::IngestDeviceLocationRequest),
+    Eido(String),
 }
 
 fn call(
@@ -159,7 +160,7 @@ fn call(
         (incident.clone(), text()).prop_map(|(id, resolution)| Call::Resolve(
             proto::ResolveIncidentRequest { id, resolution }
         )),
-        incident.prop_map(Call::Timeline),
+        incident.clone().prop_map(Call::Timeline),
         (text(), enum_value(), text(), point()).prop_map(|(call_sign, kind, agency, location)| {
             Call::RegisterUnit(proto::RegisterUnitRequest {
                 call_sign,
@@ -204,6 +205,7 @@ fn call(
                 status
             }
         )),
+        incident.clone().prop_map(Call::Eido),
         (text(), aml_payload()).prop_map(|(caller_phone, payload)| Call::Ingest(
             proto::IngestDeviceLocationRequest {
                 caller_phone,
@@ -287,6 +289,11 @@ async fn send(clients: &mut Clients, call: Call) -> Code {
         Call::Update(r) => code(field.update_assignment_status(r).await),
         Call::Report(r) => code(incidents.get_response_time_report(r).await),
         Call::Ingest(r) => code(incidents.ingest_device_location(r).await),
+        Call::Eido(id) => code(
+            incidents
+                .get_incident_eido(proto::GetIncidentEidoRequest { id })
+                .await,
+        ),
     }
 }
 

@@ -9,6 +9,7 @@ mod auth;
 mod binary;
 mod concurrency;
 mod dispatch;
+mod eido;
 mod errors;
 mod faults;
 mod field;

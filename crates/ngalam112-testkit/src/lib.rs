@@ -28,6 +28,7 @@ fn with_database(url: &str, database: &str) -> String {
     format!("{base}/{database}")
 }
 
+pub use jsonschema;
 pub use ngalam112::client::Clients;
 
 /// Clients for a test token (test tokens are always valid header values).
@@ -393,4 +394,77 @@ pub async fn terminate(child: &mut Child) -> std::process::ExitStatus {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// NENA's EIDO schema (`shared/standards/eido/Schema/openapi.yaml`, OpenAPI
+/// 3.0 components) as a JSON Schema validator for
+/// `EmergencyIncidentDataObjectType`. The conversion: the components become
+/// draft-07 `definitions` (draft 07, like OpenAPI 3.0, ignores the siblings
+/// of `$ref`), `#/components/schemas/X` becomes `#/definitions/X`, a count
+/// written as text (`minItems: 1,`) becomes the number, and a
+/// reference into the NIEM files not shipped with the schema (person,
+/// vehicle, item, organization) accepts anything: an export that uses none
+/// of those components is checked in full.
+pub fn eido_validator() -> jsonschema::Validator {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/standards/eido/Schema/openapi.yaml"
+    );
+    let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("read {path}: {error}"));
+    let openapi: serde_json::Value =
+        serde_norway::from_str(&text).expect("the EIDO OpenAPI document parses");
+    let mut schemas = openapi["components"]["schemas"].clone();
+    let known: Vec<String> = schemas
+        .as_object()
+        .expect("components.schemas")
+        .keys()
+        .cloned()
+        .collect();
+    fn rewrite(value: &mut serde_json::Value, known: &[String]) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::String(target)) = map.get("$ref").cloned() {
+                    match target.strip_prefix("#/components/schemas/") {
+                        Some(name) if known.iter().any(|k| k == name) => {
+                            map.insert(
+                                "$ref".to_owned(),
+                                serde_json::Value::String(format!("#/definitions/{name}")),
+                            );
+                        }
+                        _ => {
+                            map.clear();
+                            return;
+                        }
+                    }
+                }
+                // NENA's file has `minItems: 1,` (a string in YAML): read the
+                // number it means.
+                for keyword in ["minItems", "maxItems", "minLength", "maxLength"] {
+                    if let Some(serde_json::Value::String(text)) = map.get(keyword).cloned() {
+                        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+                        if let Ok(number) = digits.parse::<u64>() {
+                            map.insert(keyword.to_owned(), serde_json::Value::from(number));
+                        }
+                    }
+                }
+                for child in map.values_mut() {
+                    rewrite(child, known);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                items.iter_mut().for_each(|item| rewrite(item, known))
+            }
+            _ => {}
+        }
+    }
+    rewrite(&mut schemas, &known);
+    let root = serde_json::json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$ref": "#/definitions/EmergencyIncidentDataObjectType",
+        "definitions": schemas,
+    });
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&root)
+        .expect("the converted EIDO schema compiles")
 }

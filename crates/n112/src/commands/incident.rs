@@ -68,6 +68,13 @@ pub enum IncidentCommand {
     },
     /// Everything that happened to an incident, oldest first.
     Timeline { id: String },
+    /// The incident as a standard document for another agency.
+    Export {
+        id: String,
+        /// As one NENA EIDO (NENA-STA-021.1b) JSON document.
+        #[arg(long, required = true)]
+        eido: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -184,6 +191,20 @@ pub async fn run(api: &mut Api, output: Output, command: IncidentCommand) -> any
                 .await?
                 .into_inner();
             output.incident(&incident);
+        }
+        IncidentCommand::Export { id, .. } => {
+            let text = api
+                .incidents
+                .get_incident_eido(proto::GetIncidentEidoRequest { id })
+                .await?
+                .into_inner()
+                .eido_json;
+            if output.json {
+                println!("{text}");
+            } else {
+                let document: serde_json::Value = serde_json::from_str(&text)?;
+                println!("{}", serde_json::to_string_pretty(&document)?);
+            }
         }
         IncidentCommand::Timeline { id } => {
             let events = api

@@ -1,0 +1,212 @@
+//! NENA EIDO export, validated against NENA's schema for incidents in
+//! every status.
+
+use ngalam112_proto::v1 as proto;
+use ngalam112_store::Role;
+use proto::{AssignmentStatus, UnitKind};
+
+use crate::helpers::{TestApp, connect_as, eido_validator, jsonschema, medical_call, places};
+
+async fn eido(app: &TestApp, id: &str) -> serde_json::Value {
+    let text = app
+        .operator
+        .incidents
+        .clone()
+        .get_incident_eido(proto::GetIncidentEidoRequest { id: id.to_owned() })
+        .await
+        .expect("export")
+        .into_inner()
+        .eido_json;
+    serde_json::from_str(&text).expect("the export is JSON")
+}
+
+fn assert_valid(validator: &jsonschema::Validator, document: &serde_json::Value, what: &str) {
+    let errors: Vec<String> = validator
+        .iter_errors(document)
+        .map(|error| format!("{} at {}", error, error.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what}: the EIDO does not validate:\n{}\n{document:#}",
+        errors.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn exported_eidos_validate_against_the_nena_schema_in_every_status() {
+    let app = TestApp::spawn().await;
+    let validator = eido_validator();
+    let ambulance = app
+        .register(
+            "AMB-RSSA-1",
+            UnitKind::Ambulance,
+            places::RSSA.0,
+            places::RSSA.1,
+        )
+        .await;
+    app.register(
+        "POL-KOTA-1",
+        UnitKind::Police,
+        places::POLRESTA.0,
+        places::POLRESTA.1,
+    )
+    .await;
+
+    let mut waiting = medical_call(places::UNISMA);
+    waiting.category = proto::IncidentCategory::Fire.into(); // no fire engine: PENDING
+    waiting.caller_phone = String::new();
+    waiting.caller_name = String::new();
+    let pending = app.create(waiting).await;
+
+    let mut crash = medical_call(places::BALAI_KOTA);
+    crash.category = proto::IncidentCategory::TrafficAccident.into();
+    crash.description = "tabrakan <motor> & mobil \"Avanza\"".to_owned();
+    let dispatched = app.create(crash).await;
+
+    // One on scene, with a handset location that disagrees.
+    let gateway = app.token(Role::Gateway).await.expect("token");
+    let top = chrono::Utc::now().format("%Y%m%d%H%M%S");
+    let without = format!("A\"ML=1;lt=-7.96800;lg=+112.63400;rd=30;top={top};lc=68;pm=G;ml=");
+    let sms = format!("{without}{}", without.chars().count() + 2);
+    connect_as(app.channel.clone(), Some(&gateway))
+        .incidents
+        .ingest_device_location(proto::IngestDeviceLocationRequest {
+            caller_phone: "0812 3456 7890".to_owned(),
+            payload: sms,
+        })
+        .await
+        .expect("ingest");
+    let assignment = dispatched
+        .assignments
+        .iter()
+        .find(|a| a.unit_id == ambulance.id)
+        .expect("the ambulance")
+        .clone();
+    let mut device = app.unit_clients(&ambulance.id).await.field;
+    for status in [AssignmentStatus::Accepted, AssignmentStatus::OnScene] {
+        device
+            .update_assignment_status(proto::UpdateAssignmentStatusRequest {
+                assignment_id: assignment.id.clone(),
+                status: status.into(),
+            })
+            .await
+            .expect("progress");
+    }
+
+    let resolved = app.create(medical_call(places::RSSA)).await;
+    let mut incidents = app.operator.incidents.clone();
+    incidents
+        .resolve_incident(proto::ResolveIncidentRequest {
+            id: resolved.id.clone(),
+            resolution: "selesai".to_owned(),
+        })
+        .await
+        .expect("resolve");
+    let cancelled = app.create(medical_call(places::PANTI_WALUYA)).await;
+    incidents
+        .cancel_incident(proto::CancelIncidentRequest {
+            id: cancelled.id.clone(),
+            reason: "iseng".to_owned(),
+        })
+        .await
+        .expect("cancel");
+
+    for (what, id, status) in [
+        ("pending", &pending.id, "Pending"),
+        ("on scene", &dispatched.id, "OnScene"),
+        ("resolved", &resolved.id, "Closed"),
+        ("cancelled", &cancelled.id, "Cancelled"),
+    ] {
+        let document = eido(&app, id).await;
+        assert_valid(&validator, &document, what);
+        assert_eq!(
+            document["incidentComponent"]["incidentStatusCommonRegistryText"][0], status,
+            "{what}"
+        );
+        assert_eq!(document["eidoVersion"], "1.0");
+        let stamp = document["lastUpdateTimeStamp"].as_str().expect("a time");
+        assert!(
+            stamp.ends_with("+07:00"),
+            "RFC 3339 with the WIB offset: {stamp}"
+        );
+        assert!(
+            !document["notesComponent"]
+                .as_array()
+                .expect("notes")
+                .is_empty(),
+            "{what}: the timeline"
+        );
+        assert_eq!(document["agencyComponent"][0]["agencyType"][0], "psap");
+    }
+
+    let document = eido(&app, &dispatched.id).await;
+    let incident = &document["incidentComponent"];
+    assert_eq!(incident["incidentTypeInternalCode"], "traffic_accident");
+    assert_eq!(
+        incident["incidentTypeCommonRegistryText"],
+        "Traffic Collision"
+    );
+    assert_eq!(incident["incidentCommonPriorityNumber"], 2);
+    assert_eq!(
+        document["callbackComponent"][0]["callBackInformationUri"][0],
+        "tel:+6281234567890"
+    );
+    let locations = document["locationComponent"].as_array().expect("locations");
+    let entered = &locations[0];
+    let pidf = entered["locationByValue"].as_str().expect("PIDF-LO");
+    assert!(
+        pidf.contains(
+            "<gml:Point srsName=\"urn:ogc:def:crs:EPSG::4326\"><gml:pos>-7.977 112.634</gml:pos>"
+        ),
+        "{pidf}"
+    );
+    assert!(pidf.contains("Jl. Tugu 1"));
+    assert!(
+        locations
+            .iter()
+            .any(|l| l["locationTypeDescriptionRegistryText"] == "Caller"),
+        "the handset fix"
+    );
+    assert!(
+        locations
+            .iter()
+            .any(|l| l["locationTypeDescriptionRegistryText"] == "Unit"),
+        "the units' positions"
+    );
+    let resources = document["emergencyResourceComponent"]
+        .as_array()
+        .expect("resources");
+    assert_eq!(resources.len(), 2, "one per assignment");
+    let ambulance = resources
+        .iter()
+        .find(|r| r["emergencyResourceName"] == "AMB-RSSA-1")
+        .expect("the ambulance");
+    assert_eq!(ambulance["primaryUnitStatusRegistryText"], "OnScene");
+    assert_eq!(
+        ambulance["emergencyResourceTypeCommonRegistryText"],
+        "Ambulance"
+    );
+    assert!(ambulance["unitLocationReference"]["$ref"].is_string());
+    // The XML-sensitive description is carried verbatim in JSON.
+    assert_eq!(
+        incident["documentIdentification"][0],
+        "tabrakan <motor> & mobil \"Avanza\""
+    );
+
+    // NENA's own sample validates too (the converted schema is sound).
+    let sample = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/standards/eido/Samples/Sample call transfer EIDO.json"
+    ))
+    .expect("NENA's sample");
+    let sample: serde_json::Value = serde_json::from_str(&sample).expect("sample JSON");
+    assert_valid(&validator, &sample, "NENA's sample");
+
+    // And a broken document does not.
+    let mut broken = document.clone();
+    broken
+        .as_object_mut()
+        .expect("object")
+        .remove("agencyComponent");
+    assert!(!validator.is_valid(&broken));
+}
