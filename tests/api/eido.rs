@@ -102,6 +102,10 @@ async fn exported_eidos_validate_against_the_nena_schema_in_every_status() {
         })
         .await
         .expect("resolve");
+    app.register("AMB-LAV-1", UnitKind::Ambulance, -7.9690, 112.6390)
+        .await;
+    let still_dispatched = app.create(medical_call((-7.9691, 112.6391))).await;
+    assert_eq!(still_dispatched.status(), proto::IncidentStatus::Dispatched);
     let cancelled = app.create(medical_call(places::PANTI_WALUYA)).await;
     incidents
         .cancel_incident(proto::CancelIncidentRequest {
@@ -113,6 +117,7 @@ async fn exported_eidos_validate_against_the_nena_schema_in_every_status() {
 
     for (what, id, status) in [
         ("pending", &pending.id, "Pending"),
+        ("dispatched", &still_dispatched.id, "Dispatched"),
         ("on scene", &dispatched.id, "OnScene"),
         ("resolved", &resolved.id, "Closed"),
         ("cancelled", &cancelled.id, "Cancelled"),

@@ -274,9 +274,10 @@ impl Board {
     }
 
     pub fn render(&self, frame: &mut Frame) {
-        let [header, body, footer] = Layout::vertical([
+        let [header, body, detail, footer] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Min(5),
+            Constraint::Length(2),
             Constraint::Length(2),
         ])
         .areas(frame.area());
@@ -319,6 +320,7 @@ impl Board {
 
         self.render_incidents(frame, left);
         self.render_units(frame, right);
+        self.render_detail(frame, detail);
 
         let help = match &self.mode {
             Mode::Normal => {
@@ -427,6 +429,43 @@ impl Board {
             state.select(Some(self.selected));
         }
         frame.render_stateful_widget(table, area, &mut state);
+    }
+
+    /// The selected incident: where, what, and the caller's handset fix
+    /// with its accuracy and age.
+    fn render_detail(&self, frame: &mut Frame, area: Rect) {
+        let Some(incident) = self.sorted().get(self.selected).copied() else {
+            return;
+        };
+        let mut lines = vec![Line::from(format!(
+            "▶ {} {} at {} — {} ({} caller{})",
+            format::priority(incident),
+            format::category(incident),
+            incident.address,
+            incident.description,
+            incident.caller_count,
+            if incident.caller_count == 1 { "" } else { "s" }
+        ))];
+        if let Some(device) = format::device_location(incident) {
+            let style = if incident.location_disagrees {
+                Style::default()
+                    .fg(Color::Black)
+                    .bg(Color::Yellow)
+                    .add_modifier(Modifier::BOLD)
+            } else {
+                Style::default().fg(Color::Cyan)
+            };
+            let warning = if incident.location_disagrees {
+                " — DISAGREES with the entered location"
+            } else {
+                ""
+            };
+            lines.push(Line::from(Span::styled(
+                format!("  {device}{warning}"),
+                style,
+            )));
+        }
+        frame.render_widget(Paragraph::new(lines), area);
     }
 
     fn render_units(&self, frame: &mut Frame, area: Rect) {
@@ -644,18 +683,42 @@ mod tests {
         let mut board = sample_board();
         let mut conflicting = incident(
             "e",
-            proto::Priority::High,
+            proto::Priority::Critical,
             proto::IncidentStatus::Dispatched,
             "Jl. Kawi 9",
-            20,
+            500,
         );
+        conflicting.location = Some(proto::GeoPoint {
+            lat: -7.9770,
+            lon: 112.6340,
+        });
         conflicting.location_disagrees = true;
+        conflicting.device_location = Some(proto::DeviceLocation {
+            location: Some(proto::GeoPoint {
+                lat: -7.9680,
+                lon: 112.6340,
+            }),
+            radius_m: 30.0,
+            confidence_pct: 68,
+            method: "GNSS".to_owned(),
+            fix_time: Some(prost_types::Timestamp {
+                seconds: chrono::Utc::now().timestamp() - 12,
+                nanos: 0,
+            }),
+            received_at: None,
+        });
         board.apply(proto::IncidentEvent {
             incident: Some(conflicting),
             kind: "device_location".to_owned(),
         });
         let text = screen(&board);
         assert!(text.contains("⚠ LOCATION? Jl. Kawi"), "{text}");
+        // Selected (most urgent, oldest): its handset fix with accuracy and age.
+        assert!(
+            text.contains("handset GNSS fix") && text.contains("±30 m (68 %)"),
+            "{text}"
+        );
+        assert!(text.contains("DISAGREES"), "{text}");
     }
 
     #[test]
