@@ -199,12 +199,8 @@ async fn exported_eidos_validate_against_the_nena_schema_in_every_status() {
     );
 
     // NENA's own sample validates too (the converted schema is sound).
-    let sample = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/standards/eido/Samples/Sample call transfer EIDO.json"
-    ))
-    .expect("NENA's sample");
-    let sample: serde_json::Value = serde_json::from_str(&sample).expect("sample JSON");
+    let sample: serde_json::Value =
+        serde_json::from_str(crate::helpers::EIDO_SAMPLE).expect("NENA's sample is JSON");
     assert_valid(&validator, &sample, "NENA's sample");
 
     // And a broken document does not.

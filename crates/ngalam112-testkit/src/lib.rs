@@ -36,6 +36,9 @@ pub fn connect_as(channel: Channel, token: Option<&str>) -> Clients {
     Clients::new(channel, token).expect("a token is a valid header value")
 }
 
+/// NENA's own sample EIDO document.
+pub const EIDO_SAMPLE: &str = include_str!("../fixtures/eido/sample-call-transfer.json");
+
 /// Test-only TLS material (tests/fixtures/tls).
 pub const TEST_CA_PEM: &[u8] = include_bytes!("../fixtures/tls/ca.pem");
 pub const TEST_SERVER_CERT_PEM: &[u8] = include_bytes!("../fixtures/tls/server.pem");
@@ -396,8 +399,8 @@ pub async fn terminate(child: &mut Child) -> std::process::ExitStatus {
     }
 }
 
-/// NENA's EIDO schema (`shared/standards/eido/Schema/openapi.yaml`, OpenAPI
-/// 3.0 components) as a JSON Schema validator for
+/// NENA's EIDO schema (`fixtures/eido/openapi.yaml`, OpenAPI 3.0
+/// components) as a JSON Schema validator for
 /// `EmergencyIncidentDataObjectType`. The conversion: the components become
 /// draft-07 `definitions` (draft 07, like OpenAPI 3.0, ignores the siblings
 /// of `$ref`), `#/components/schemas/X` becomes `#/definitions/X`, a count
@@ -406,13 +409,9 @@ pub async fn terminate(child: &mut Child) -> std::process::ExitStatus {
 /// vehicle, item, organization) accepts anything: an export that uses none
 /// of those components is checked in full.
 pub fn eido_validator() -> jsonschema::Validator {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/standards/eido/Schema/openapi.yaml"
-    );
-    let text = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("read {path}: {error}"));
+    let text = include_str!("../fixtures/eido/openapi.yaml");
     let openapi: serde_json::Value =
-        serde_norway::from_str(&text).expect("the EIDO OpenAPI document parses");
+        serde_norway::from_str(text).expect("the EIDO OpenAPI document parses");
     let mut schemas = openapi["components"]["schemas"].clone();
     let known: Vec<String> = schemas
         .as_object()
