@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, bytes)) = data.split_first() else {
         return;
     };
-    match selector % 4 {
+    match selector % 5 {
         0 => {
             if let Ok(request) = proto::CreateIncidentRequest::decode(bytes)
                 && let Ok(incident) = new_incident(&request)
@@ -55,6 +55,19 @@ fuzz_target!(|data: &[u8]| {
             let _ = IncidentId::parse("id", &text);
             let _ = AssignmentId::parse("assignment_id", &text);
             let _ = decode_page_token(&text);
+        }
+        3 => {
+            // AML payloads from the telco gateway (SMS and HTTPS forms).
+            let text = String::from_utf8_lossy(bytes);
+            let now = chrono::DateTime::from_timestamp(1_795_775_460, 0).unwrap_or_default();
+            if let Ok(fix) = ngalam112_core::aml::parse(&text, now) {
+                assert!(fix.radius_m > 0.0 && fix.radius_m <= 50_000.0);
+                assert!((1..=100).contains(&fix.confidence_pct));
+                assert!(fix.fix_time <= now + chrono::Duration::minutes(5));
+                if let Ok(entered) = GeoPoint::new("location", -7.977, 112.634) {
+                    let _ = ngalam112_core::aml::disagrees(&entered, &fix);
+                }
+            }
         }
         _ => {
             if bytes.len() >= 16 {
