@@ -73,9 +73,6 @@ impl Store {
         actor: &Actor,
     ) -> Result<CreateOutcome, StoreError> {
         let mut transaction = self.pool.begin().await?;
-        if new.duplicate_of.is_none() && !new.hold {
-            dispatch::lock_kinds(&mut transaction, &new.required_kinds).await?;
-        }
         if let Some(request_id) = &new.request_id
             && let Some(existing) = claim_request_id(&mut transaction, request_id).await?
         {
@@ -106,6 +103,12 @@ impl Store {
                 .await?;
         }
         if created && !new.hold {
+            // The kind locks are taken only now, so that storing the call
+            // does not hold up other dispatches. Nothing is missed: a unit
+            // freed by a transaction that held the lock before us is seen
+            // (committed) by our matching below, and one freed after us
+            // sees our incident (committed) in its own.
+            dispatch::lock_kinds(&mut transaction, &new.required_kinds).await?;
             for kind in &new.required_kinds {
                 dispatch::settle_kind(&mut transaction, actor, *kind, &self.config).await?;
             }
