@@ -210,12 +210,7 @@ async fn bad_payloads_are_refused_naming_the_field_and_nothing_is_stored() {
 async fn the_gateway_may_send_locations_and_nothing_else() {
     let app = TestApp::spawn().await;
     let unit = app
-        .register(
-            "AMB-1",
-            proto::UnitKind::Ambulance,
-            places::RSSA.0,
-            places::RSSA.1,
-        )
+        .register_at("AMB-1", proto::UnitKind::Ambulance, places::RSSA)
         .await;
     let mut gateway = gateway(&app).await;
     let denied = Code::PermissionDenied;

@@ -57,28 +57,13 @@ fn code<T>(result: Result<tonic::Response<T>, tonic::Status>) -> Code {
 async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
     let app = TestApp::spawn().await;
     let own = app
-        .register(
-            "AMB-OWN",
-            UnitKind::Ambulance,
-            places::RSSA.0,
-            places::RSSA.1,
-        )
+        .register_at("AMB-OWN", UnitKind::Ambulance, places::RSSA)
         .await;
     let other = app
-        .register(
-            "POL-OTHER",
-            UnitKind::Police,
-            places::POLRESTA.0,
-            places::POLRESTA.1,
-        )
+        .register_at("POL-OTHER", UnitKind::Police, places::POLRESTA)
         .await;
     let spare = app
-        .register(
-            "DMK-SPARE",
-            UnitKind::FireEngine,
-            places::DAMKAR.0,
-            places::DAMKAR.1,
-        )
+        .register_at("DMK-SPARE", UnitKind::FireEngine, places::DAMKAR)
         .await;
     app.operator
         .units
@@ -487,7 +472,7 @@ async fn a_revoked_token_stops_working_on_the_next_call_on_every_server() {
 async fn the_timeline_names_the_token_that_made_each_change_never_its_secret() {
     let app = TestApp::spawn().await;
     let unit = app
-        .register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
     let (secret, record) = ngalam112::auth::issue_token(&app.store, Role::Operator)
         .await

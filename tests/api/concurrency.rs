@@ -9,13 +9,8 @@ use crate::helpers::{TestApp, medical_call, places};
 #[tokio::test]
 async fn two_calls_racing_for_the_last_ambulance_get_one_offer_and_one_pending() {
     let app = TestApp::spawn().await;
-    app.register(
-        "AMB-LAST",
-        UnitKind::Ambulance,
-        places::RSSA.0,
-        places::RSSA.1,
-    )
-    .await;
+    app.register_at("AMB-LAST", UnitKind::Ambulance, places::RSSA)
+        .await;
     let (a, b) = tokio::join!(
         app.create(medical_call(places::BALAI_KOTA)),
         app.create(medical_call(places::UNISMA)),

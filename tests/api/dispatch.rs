@@ -36,20 +36,10 @@ async fn progress(
 async fn nearest_available_ambulance_gets_the_offer_with_its_great_circle_distance() {
     let app = TestApp::spawn().await;
     let far = app
-        .register(
-            "AMB-UNISMA-1",
-            UnitKind::Ambulance,
-            places::UNISMA.0,
-            places::UNISMA.1,
-        )
+        .register_at("AMB-UNISMA-1", UnitKind::Ambulance, places::UNISMA)
         .await;
     let near = app
-        .register(
-            "AMB-RSSA-1",
-            UnitKind::Ambulance,
-            places::RSSA.0,
-            places::RSSA.1,
-        )
+        .register_at("AMB-RSSA-1", UnitKind::Ambulance, places::RSSA)
         .await;
 
     let incident = app.create(medical_call(places::BALAI_KOTA)).await;
@@ -75,22 +65,12 @@ async fn nearest_available_ambulance_gets_the_offer_with_its_great_circle_distan
 #[tokio::test]
 async fn a_traffic_accident_gets_an_ambulance_and_a_police_unit_by_default() {
     let app = TestApp::spawn().await;
-    app.register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+    app.register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
-    app.register(
-        "POL-1",
-        UnitKind::Police,
-        places::POLRESTA.0,
-        places::POLRESTA.1,
-    )
-    .await;
-    app.register(
-        "DMK-1",
-        UnitKind::FireEngine,
-        places::DAMKAR.0,
-        places::DAMKAR.1,
-    )
-    .await;
+    app.register_at("POL-1", UnitKind::Police, places::POLRESTA)
+        .await;
+    app.register_at("DMK-1", UnitKind::FireEngine, places::DAMKAR)
+        .await;
 
     let mut call = medical_call(places::BALAI_KOTA);
     call.category = proto::IncidentCategory::TrafficAccident.into();
@@ -109,7 +89,7 @@ async fn a_traffic_accident_gets_an_ambulance_and_a_police_unit_by_default() {
 #[tokio::test]
 async fn a_kind_without_units_leaves_the_incident_pending_for_that_kind_only() {
     let app = TestApp::spawn().await;
-    app.register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+    app.register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
 
     let mut call = medical_call(places::BALAI_KOTA);
@@ -126,12 +106,7 @@ async fn a_kind_without_units_leaves_the_incident_pending_for_that_kind_only() {
 
     // Rule 5: a rescue unit registering serves the waiting need at once.
     let rescue = app
-        .register(
-            "SAR-1",
-            UnitKind::Rescue,
-            places::DAMKAR.0,
-            places::DAMKAR.1,
-        )
+        .register_at("SAR-1", UnitKind::Rescue, places::DAMKAR)
         .await;
     let incident = app.incident(&incident.id).await;
     assert_eq!(incident.status(), IncidentStatus::Dispatched);
@@ -141,13 +116,8 @@ async fn a_kind_without_units_leaves_the_incident_pending_for_that_kind_only() {
 #[tokio::test]
 async fn explicit_required_kinds_override_the_category_default() {
     let app = TestApp::spawn().await;
-    app.register(
-        "DMK-1",
-        UnitKind::FireEngine,
-        places::DAMKAR.0,
-        places::DAMKAR.1,
-    )
-    .await;
+    app.register_at("DMK-1", UnitKind::FireEngine, places::DAMKAR)
+        .await;
     let mut call = medical_call(places::BALAI_KOTA);
     call.required_kinds = vec![UnitKind::FireEngine.into(), UnitKind::FireEngine.into()];
     let incident = app.create(call).await;
@@ -163,7 +133,7 @@ async fn explicit_required_kinds_override_the_category_default() {
 async fn a_held_incident_is_stored_but_not_dispatched_until_a_dispatcher_assigns() {
     let app = TestApp::spawn().await;
     let unit = app
-        .register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
     let mut call = medical_call(places::BALAI_KOTA);
     call.hold = true;
@@ -195,10 +165,10 @@ async fn a_held_incident_is_stored_but_not_dispatched_until_a_dispatcher_assigns
 async fn equally_near_units_go_to_the_one_idle_longest() {
     let app = TestApp::spawn().await;
     let first = app
-        .register("AMB-A", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .register_at("AMB-A", UnitKind::Ambulance, places::RSSA)
         .await;
     let second = app
-        .register("AMB-B", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .register_at("AMB-B", UnitKind::Ambulance, places::RSSA)
         .await;
     let incident = app.create(medical_call(places::BALAI_KOTA)).await;
     assert_eq!(incident.assignments[0].unit_id, first.id);
@@ -213,20 +183,10 @@ async fn equally_near_units_go_to_the_one_idle_longest() {
 async fn a_declined_offer_goes_at_once_to_the_next_nearest_unit_never_back_to_the_decliner() {
     let app = TestApp::spawn().await;
     let near = app
-        .register(
-            "AMB-NEAR",
-            UnitKind::Ambulance,
-            places::RSSA.0,
-            places::RSSA.1,
-        )
+        .register_at("AMB-NEAR", UnitKind::Ambulance, places::RSSA)
         .await;
     let next = app
-        .register(
-            "AMB-NEXT",
-            UnitKind::Ambulance,
-            places::PANTI_WALUYA.0,
-            places::PANTI_WALUYA.1,
-        )
+        .register_at("AMB-NEXT", UnitKind::Ambulance, places::PANTI_WALUYA)
         .await;
     let incident = app.create(medical_call(places::BALAI_KOTA)).await;
     let offer = incident.assignments[0].clone();
@@ -278,7 +238,7 @@ async fn a_declined_offer_goes_at_once_to_the_next_nearest_unit_never_back_to_th
 async fn a_freed_unit_serves_the_most_urgent_then_oldest_waiting_incident() {
     let app = TestApp::spawn().await;
     let unit = app
-        .register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
     let busy = app.create(medical_call(places::BALAI_KOTA)).await;
     let offer = busy.assignments[0].clone();
@@ -321,15 +281,10 @@ async fn the_incident_follows_its_units_from_dispatched_to_on_scene_and_a_comple
  {
     let app = TestApp::spawn().await;
     let first = app
-        .register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
-    app.register(
-        "AMB-2",
-        UnitKind::Ambulance,
-        places::UNISMA.0,
-        places::UNISMA.1,
-    )
-    .await;
+    app.register_at("AMB-2", UnitKind::Ambulance, places::UNISMA)
+        .await;
     let incident = app.create(medical_call(places::BALAI_KOTA)).await;
     let offer = incident.assignments[0].clone();
     assert_eq!(offer.unit_id, first.id);
@@ -387,7 +342,7 @@ async fn the_incident_follows_its_units_from_dispatched_to_on_scene_and_a_comple
 async fn cancelling_frees_every_unit_and_the_freed_unit_serves_the_next_waiting_call() {
     let app = TestApp::spawn().await;
     let unit = app
-        .register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
     let first = app.create(medical_call(places::BALAI_KOTA)).await;
     let waiting = app.create(medical_call(places::UNISMA)).await;
@@ -420,15 +375,10 @@ async fn cancelling_frees_every_unit_and_the_freed_unit_serves_the_next_waiting_
 async fn resolving_completes_open_assignments_and_closed_incidents_refuse_every_change() {
     let app = TestApp::spawn().await;
     let unit = app
-        .register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
     let spare = app
-        .register(
-            "AMB-2",
-            UnitKind::Ambulance,
-            places::UNISMA.0,
-            places::UNISMA.1,
-        )
+        .register_at("AMB-2", UnitKind::Ambulance, places::UNISMA)
         .await;
     let incident = app.create(medical_call(places::BALAI_KOTA)).await;
     let accepted = accept(&app, &incident.assignments[0]).await;
@@ -508,7 +458,7 @@ async fn resolving_completes_open_assignments_and_closed_incidents_refuse_every_
 async fn an_out_of_service_unit_is_never_offered_and_serves_the_queue_when_back() {
     let app = TestApp::spawn().await;
     let unit = app
-        .register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
     let mut units = app.operator.units.clone();
     let out = units
@@ -547,7 +497,7 @@ async fn an_out_of_service_unit_is_never_offered_and_serves_the_queue_when_back(
 async fn a_unit_with_an_open_assignment_cannot_go_out_of_service_or_take_a_second_call() {
     let app = TestApp::spawn().await;
     let unit = app
-        .register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
     let first = app.create(medical_call(places::BALAI_KOTA)).await;
     assert_eq!(first.assignments[0].unit_id, unit.id);
@@ -587,7 +537,7 @@ async fn a_unit_with_an_open_assignment_cannot_go_out_of_service_or_take_a_secon
 async fn postgres_itself_refuses_a_second_open_assignment_for_a_unit() {
     let app = TestApp::spawn().await;
     let unit = app
-        .register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
     let incident = app.create(medical_call(places::BALAI_KOTA)).await;
     let result = sqlx::query(
@@ -612,28 +562,13 @@ async fn recommend_units_lists_available_units_nearest_first() {
     call.hold = true;
     let incident = app.create(call).await;
     let far = app
-        .register(
-            "AMB-FAR",
-            UnitKind::Ambulance,
-            places::UNISMA.0,
-            places::UNISMA.1,
-        )
+        .register_at("AMB-FAR", UnitKind::Ambulance, places::UNISMA)
         .await;
     let near = app
-        .register(
-            "AMB-NEAR",
-            UnitKind::Ambulance,
-            places::RSSA.0,
-            places::RSSA.1,
-        )
+        .register_at("AMB-NEAR", UnitKind::Ambulance, places::RSSA)
         .await;
-    app.register(
-        "POL-1",
-        UnitKind::Police,
-        places::POLRESTA.0,
-        places::POLRESTA.1,
-    )
-    .await;
+    app.register_at("POL-1", UnitKind::Police, places::POLRESTA)
+        .await;
 
     let mut incidents = app.operator.incidents.clone();
     let default = incidents

@@ -37,20 +37,10 @@ async fn exported_eidos_validate_against_the_nena_schema_in_every_status() {
     let app = TestApp::spawn().await;
     let validator = eido_validator();
     let ambulance = app
-        .register(
-            "AMB-RSSA-1",
-            UnitKind::Ambulance,
-            places::RSSA.0,
-            places::RSSA.1,
-        )
+        .register_at("AMB-RSSA-1", UnitKind::Ambulance, places::RSSA)
         .await;
-    app.register(
-        "POL-KOTA-1",
-        UnitKind::Police,
-        places::POLRESTA.0,
-        places::POLRESTA.1,
-    )
-    .await;
+    app.register_at("POL-KOTA-1", UnitKind::Police, places::POLRESTA)
+        .await;
 
     let mut waiting = medical_call(places::UNISMA);
     waiting.category = proto::IncidentCategory::Fire.into(); // no fire engine: PENDING

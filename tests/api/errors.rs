@@ -18,7 +18,7 @@ fn bad_field(status: &tonic::Status) -> Option<String> {
 #[tokio::test]
 async fn invalid_incidents_are_refused_naming_the_field_and_nothing_is_stored() {
     let app = TestApp::spawn().await;
-    app.register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+    app.register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
     let valid = medical_call(places::BALAI_KOTA);
     type Mutation = fn(&mut proto::CreateIncidentRequest);
@@ -102,7 +102,7 @@ async fn invalid_incidents_are_refused_naming_the_field_and_nothing_is_stored() 
 async fn invalid_unit_and_field_requests_are_refused_naming_the_field() {
     let app = TestApp::spawn().await;
     let unit = app
-        .register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
     let mut units = app.admin.units.clone();
     let register = |call_sign: &str, kind: i32, lat: f64| proto::RegisterUnitRequest {
@@ -319,13 +319,8 @@ async fn unknown_ids_are_not_found() {
 #[tokio::test]
 async fn a_call_sign_in_use_is_already_exists() {
     let app = TestApp::spawn().await;
-    app.register(
-        "AMB-RSSA-1",
-        UnitKind::Ambulance,
-        places::RSSA.0,
-        places::RSSA.1,
-    )
-    .await;
+    app.register_at("AMB-RSSA-1", UnitKind::Ambulance, places::RSSA)
+        .await;
     let status = app
         .admin
         .units
@@ -350,7 +345,7 @@ async fn a_call_sign_in_use_is_already_exists() {
 async fn illegal_assignment_transitions_are_failed_precondition() {
     let app = TestApp::spawn().await;
     let unit = app
-        .register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
     let incident = app.create(medical_call(places::BALAI_KOTA)).await;
     let assignment_id = incident.assignments[0].id.clone();
@@ -427,15 +422,10 @@ async fn illegal_assignment_transitions_are_failed_precondition() {
 async fn calls_without_a_valid_token_or_role_are_refused() {
     let app = TestApp::spawn().await;
     let unit = app
-        .register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
     let other = app
-        .register(
-            "AMB-2",
-            UnitKind::Ambulance,
-            places::UNISMA.0,
-            places::UNISMA.1,
-        )
+        .register_at("AMB-2", UnitKind::Ambulance, places::UNISMA)
         .await;
 
     let mut anonymous = app.clients_with_token(None);

@@ -460,12 +460,7 @@ fn sample(metrics: &str, name_and_labels: &str) -> f64 {
 async fn metrics_move_as_the_system_is_driven() {
     let app = TestApp::spawn().await;
     let unit = app
-        .register(
-            "AMB-1",
-            proto::UnitKind::Ambulance,
-            places::RSSA.0,
-            places::RSSA.1,
-        )
+        .register_at("AMB-1", proto::UnitKind::Ambulance, places::RSSA)
         .await;
     let (port, metrics_port) = (free_port(), free_port());
     let mut server = start_server(

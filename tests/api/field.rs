@@ -9,7 +9,7 @@ use crate::helpers::{TestApp, medical_call, places};
 async fn a_crew_polls_its_offer_with_the_incident_and_sees_nothing_when_idle() {
     let app = TestApp::spawn().await;
     let unit = app
-        .register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
     let mut device = app.unit_clients(&unit.id).await.field;
     let poll = proto::PollAssignmentRequest {
@@ -65,7 +65,7 @@ async fn a_crew_polls_its_offer_with_the_incident_and_sees_nothing_when_idle() {
 async fn accepting_through_update_assignment_status_works_like_accept() {
     let app = TestApp::spawn().await;
     let unit = app
-        .register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
     let incident = app.create(medical_call(places::BALAI_KOTA)).await;
     let mut device = app.unit_clients(&unit.id).await.field;
@@ -84,20 +84,10 @@ async fn accepting_through_update_assignment_status_works_like_accept() {
 async fn a_location_report_moves_the_unit_and_changes_who_is_nearest() {
     let app = TestApp::spawn().await;
     let moving = app
-        .register(
-            "AMB-MOVING",
-            UnitKind::Ambulance,
-            places::UNISMA.0,
-            places::UNISMA.1,
-        )
+        .register_at("AMB-MOVING", UnitKind::Ambulance, places::UNISMA)
         .await;
-    app.register(
-        "AMB-STILL",
-        UnitKind::Ambulance,
-        places::PANTI_WALUYA.0,
-        places::PANTI_WALUYA.1,
-    )
-    .await;
+    app.register_at("AMB-STILL", UnitKind::Ambulance, places::PANTI_WALUYA)
+        .await;
     let before = app.unit(&moving.id).await;
 
     let mut device = app.unit_clients(&moving.id).await.field;

@@ -320,20 +320,10 @@ fn arbitrary_requests_to_every_rpc_never_get_internal_and_refusals_store_nothing
     let (app, incidents, units, assignments) = runtime.block_on(async {
         let app = TestApp::spawn().await;
         let unit = app
-            .register(
-                "AMB-1",
-                proto::UnitKind::Ambulance,
-                places::RSSA.0,
-                places::RSSA.1,
-            )
+            .register_at("AMB-1", proto::UnitKind::Ambulance, places::RSSA)
             .await;
-        app.register(
-            "POL-1",
-            proto::UnitKind::Police,
-            places::POLRESTA.0,
-            places::POLRESTA.1,
-        )
-        .await;
+        app.register_at("POL-1", proto::UnitKind::Police, places::POLRESTA)
+            .await;
         let incident = app.create(medical_call(places::BALAI_KOTA)).await;
         let assignment = incident.assignments[0].id.clone();
         (app, vec![incident.id], vec![unit.id], vec![assignment])

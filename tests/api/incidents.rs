@@ -66,7 +66,7 @@ async fn list_incidents_pages_newest_first_and_filters_by_status() {
 #[tokio::test]
 async fn the_timeline_is_ordered_and_names_who_made_each_change() {
     let app = TestApp::spawn().await;
-    app.register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+    app.register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
     let incident = app.create(medical_call(places::BALAI_KOTA)).await;
     let events = app
@@ -112,15 +112,10 @@ async fn the_timeline_is_ordered_and_names_who_made_each_change() {
 #[tokio::test]
 async fn a_retried_request_id_returns_the_same_incident_and_dispatches_nothing_twice() {
     let app = TestApp::spawn().await;
-    app.register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+    app.register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
-    app.register(
-        "AMB-2",
-        UnitKind::Ambulance,
-        places::UNISMA.0,
-        places::UNISMA.1,
-    )
-    .await;
+    app.register_at("AMB-2", UnitKind::Ambulance, places::UNISMA)
+        .await;
     let mut call = medical_call(places::BALAI_KOTA);
     call.request_id = "ct-07:2026-11-27T10:00:00:0001".to_owned();
     let (first, second) = tokio::join!(app.create(call.clone()), app.create(call.clone()));
@@ -134,15 +129,10 @@ async fn a_retried_request_id_returns_the_same_incident_and_dispatches_nothing_t
 #[tokio::test]
 async fn another_caller_joins_the_active_incident_without_dispatching_again() {
     let app = TestApp::spawn().await;
-    app.register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+    app.register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
-    app.register(
-        "AMB-2",
-        UnitKind::Ambulance,
-        places::UNISMA.0,
-        places::UNISMA.1,
-    )
-    .await;
+    app.register_at("AMB-2", UnitKind::Ambulance, places::UNISMA)
+        .await;
     let original = app.create(medical_call(places::BALAI_KOTA)).await;
     let mut second_caller = medical_call(places::BALAI_KOTA);
     second_caller.caller_name = "Pak Budi".to_owned();

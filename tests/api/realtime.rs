@@ -39,20 +39,10 @@ async fn an_unanswered_offer_times_out_the_unit_goes_out_of_service_and_the_next
  {
     let app = TestApp::spawn_with(short_offers()).await;
     let silent = app
-        .register(
-            "AMB-SILENT",
-            UnitKind::Ambulance,
-            places::RSSA.0,
-            places::RSSA.1,
-        )
+        .register_at("AMB-SILENT", UnitKind::Ambulance, places::RSSA)
         .await;
     let next = app
-        .register(
-            "AMB-NEXT",
-            UnitKind::Ambulance,
-            places::UNISMA.0,
-            places::UNISMA.1,
-        )
+        .register_at("AMB-NEXT", UnitKind::Ambulance, places::UNISMA)
         .await;
     let incident = app.create(medical_call(places::BALAI_KOTA)).await;
     assert_eq!(incident.assignments[0].unit_id, silent.id);
@@ -97,7 +87,7 @@ async fn an_unanswered_offer_times_out_the_unit_goes_out_of_service_and_the_next
 async fn an_accepted_offer_never_times_out() {
     let app = TestApp::spawn_with(short_offers()).await;
     let unit = app
-        .register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
     let incident = app.create(medical_call(places::BALAI_KOTA)).await;
     let mut device = app.unit_clients(&unit.id).await.field;
@@ -110,12 +100,7 @@ async fn an_accepted_offer_never_times_out() {
     // Wait for a later offer's timeout as the clock: by then the first
     // offer's deadline has long passed.
     let other = app
-        .register(
-            "AMB-2",
-            UnitKind::Ambulance,
-            places::UNISMA.0,
-            places::UNISMA.1,
-        )
+        .register_at("AMB-2", UnitKind::Ambulance, places::UNISMA)
         .await;
     let second = app.create(medical_call(places::UNISMA)).await;
     assert_eq!(second.assignments[0].unit_id, other.id);
@@ -139,7 +124,7 @@ async fn an_offer_deadline_survives_a_server_restart_and_fires_once_across_serve
         ..StoreConfig::default()
     })
     .await;
-    app.register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+    app.register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
     let incident = app.create(medical_call(places::BALAI_KOTA)).await;
     let (second, third) = (
@@ -171,7 +156,7 @@ async fn a_long_poll_answers_as_soon_as_another_server_makes_the_offer() {
     let app = TestApp::spawn().await;
     let other_server = app.another_server(StoreConfig::default()).await;
     let unit = app
-        .register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
     let mut device = app.unit_clients(&unit.id).await.field;
     let unit_id = unit.id.clone();
@@ -200,7 +185,7 @@ async fn a_long_poll_answers_as_soon_as_another_server_makes_the_offer() {
 async fn a_long_poll_without_an_offer_returns_empty_when_the_wait_ends() {
     let app = TestApp::spawn().await;
     let unit = app
-        .register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
     let mut device = app.unit_clients(&unit.id).await.field;
     let started = Instant::now();
@@ -230,7 +215,7 @@ async fn the_live_board_sees_every_change_made_on_any_server_in_order() {
         .into_inner();
     tokio::time::sleep(Duration::from_millis(200)).await; // subscribed
     other_server
-        .register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+        .register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
     let incident = other_server.create(medical_call(places::BALAI_KOTA)).await;
 
@@ -307,15 +292,10 @@ async fn a_watcher_that_falls_behind_is_told_to_resubscribe_never_silently_skipp
 async fn the_same_request_id_racing_on_two_servers_makes_one_incident() {
     let app = TestApp::spawn().await;
     let other_server = app.another_server(StoreConfig::default()).await;
-    app.register("AMB-1", UnitKind::Ambulance, places::RSSA.0, places::RSSA.1)
+    app.register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
         .await;
-    app.register(
-        "AMB-2",
-        UnitKind::Ambulance,
-        places::UNISMA.0,
-        places::UNISMA.1,
-    )
-    .await;
+    app.register_at("AMB-2", UnitKind::Ambulance, places::UNISMA)
+        .await;
     let mut call = medical_call(places::BALAI_KOTA);
     call.request_id = "tablet-3/0042".to_owned();
     let (a, b) = tokio::join!(app.create(call.clone()), other_server.create(call));
@@ -328,20 +308,10 @@ async fn the_same_request_id_racing_on_two_servers_makes_one_incident() {
 async fn a_unit_with_a_stale_position_is_passed_over_while_fresh_units_can_go() {
     let app = TestApp::spawn().await;
     let stale = app
-        .register(
-            "AMB-STALE",
-            UnitKind::Ambulance,
-            places::RSSA.0,
-            places::RSSA.1,
-        )
+        .register_at("AMB-STALE", UnitKind::Ambulance, places::RSSA)
         .await;
     let fresh = app
-        .register(
-            "AMB-FRESH",
-            UnitKind::Ambulance,
-            places::UNISMA.0,
-            places::UNISMA.1,
-        )
+        .register_at("AMB-FRESH", UnitKind::Ambulance, places::UNISMA)
         .await;
     // Its last AVL ping was two hours ago.
     sqlx::query(

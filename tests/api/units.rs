@@ -8,27 +8,12 @@ use crate::helpers::{TestApp, medical_call, places};
 #[tokio::test]
 async fn units_are_listed_by_call_sign_and_filtered_by_status_and_kind() {
     let app = TestApp::spawn().await;
-    app.register(
-        "POL-KOTA-1",
-        UnitKind::Police,
-        places::POLRESTA.0,
-        places::POLRESTA.1,
-    )
-    .await;
-    app.register(
-        "AMB-RSSA-2",
-        UnitKind::Ambulance,
-        places::RSSA.0,
-        places::RSSA.1,
-    )
-    .await;
-    app.register(
-        "AMB-RSSA-1",
-        UnitKind::Ambulance,
-        places::RSSA.0,
-        places::RSSA.1,
-    )
-    .await;
+    app.register_at("POL-KOTA-1", UnitKind::Police, places::POLRESTA)
+        .await;
+    app.register_at("AMB-RSSA-2", UnitKind::Ambulance, places::RSSA)
+        .await;
+    app.register_at("AMB-RSSA-1", UnitKind::Ambulance, places::RSSA)
+        .await;
     app.create(medical_call(places::BALAI_KOTA)).await;
 
     let mut units = app.operator.units.clone();

@@ -230,6 +230,16 @@ impl TestApp {
             .into_inner()
     }
 
+    /// Registers a unit at one of the `places`.
+    pub async fn register_at(
+        &self,
+        call_sign: &str,
+        kind: proto::UnitKind,
+        place: (f64, f64),
+    ) -> proto::Unit {
+        self.register(call_sign, kind, place.0, place.1).await
+    }
+
     /// Registers a unit near RSSA (for building fleets in parallel).
     pub async fn register_owned(&self, call_sign: String, kind: proto::UnitKind) -> proto::Unit {
         self.register(&call_sign, kind, places::RSSA.0, places::RSSA.1)

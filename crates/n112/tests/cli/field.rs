@@ -16,12 +16,7 @@ use crate::N112;
 async fn a_crew_takes_an_offer_from_its_device_and_works_it_to_the_end() {
     let app = TestApp::spawn().await;
     let unit = app
-        .register(
-            "AMB-RSSA-1",
-            proto::UnitKind::Ambulance,
-            places::RSSA.0,
-            places::RSSA.1,
-        )
+        .register_at("AMB-RSSA-1", proto::UnitKind::Ambulance, places::RSSA)
         .await;
     let token = app
         .token(Role::Unit(UnitId::parse("unit_id", &unit.id).unwrap()))
