@@ -118,15 +118,11 @@ async fn the_server_runs_on_its_embedded_database_keeps_data_across_restarts_and
     let mut admin = connect_as(channel.clone(), Some(&admin));
     let unit = admin
         .units
-        .register_unit(proto::RegisterUnitRequest {
-            call_sign: "AMB-RSSA-1".to_owned(),
-            kind: proto::UnitKind::Ambulance.into(),
-            agency: "RSUD Dr. Saiful Anwar".to_owned(),
-            location: Some(proto::GeoPoint {
-                lat: places::RSSA.0,
-                lon: places::RSSA.1,
-            }),
-        })
+        .register_unit(crate::helpers::unit_at(
+            "AMB-RSSA-1",
+            proto::UnitKind::Ambulance,
+            places::RSSA,
+        ))
         .await
         .expect("register")
         .into_inner();

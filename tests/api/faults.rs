@@ -211,15 +211,11 @@ async fn a_database_outage_answers_unavailable_and_the_server_recovers_by_itself
     let mut admin = connect_as(channel.clone(), Some(&admin));
     let unit = admin
         .units
-        .register_unit(proto::RegisterUnitRequest {
-            call_sign: "AMB-1".to_owned(),
-            kind: proto::UnitKind::Ambulance.into(),
-            agency: String::new(),
-            location: Some(proto::GeoPoint {
-                lat: places::RSSA.0,
-                lon: places::RSSA.1,
-            }),
-        })
+        .register_unit(crate::helpers::unit_at(
+            "AMB-1",
+            proto::UnitKind::Ambulance,
+            places::RSSA,
+        ))
         .await
         .expect("register")
         .into_inner();

@@ -30,6 +30,16 @@ pub struct Plan {
     pub fleet_sizes: Vec<usize>,
 }
 
+/// A random point in Kota Malang as the store takes it.
+fn random_location(rng: &mut StdRng) -> Option<GeoPoint> {
+    GeoPoint::new(
+        "location",
+        rng.random_range(-8.03..-7.92),
+        rng.random_range(112.59..112.68),
+    )
+    .ok()
+}
+
 fn random_point(rng: &mut StdRng) -> proto::GeoPoint {
     proto::GeoPoint {
         lat: rng.random_range(-8.03..-7.92),
@@ -119,11 +129,7 @@ pub async fn intake(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>> {
                 let Ok(Some(_)) = tokens.verify(token_hash).await else {
                     return false;
                 };
-                let Ok(location) = GeoPoint::new(
-                    "location",
-                    rng.random_range(-8.03..-7.92),
-                    rng.random_range(112.59..112.68),
-                ) else {
+                let Some(location) = random_location(&mut rng) else {
                     return false;
                 };
                 let incident = NewIncident {
@@ -207,11 +213,7 @@ pub async fn avl(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>> {
                 let Ok(Some(_)) = tokens.verify(token_hash).await else {
                     return false;
                 };
-                let Ok(location) = GeoPoint::new(
-                    "location",
-                    rng.random_range(-8.03..-7.92),
-                    rng.random_range(112.59..112.68),
-                ) else {
+                let Some(location) = random_location(&mut rng) else {
                     return false;
                 };
                 writer.report(unit, location).await.is_ok()

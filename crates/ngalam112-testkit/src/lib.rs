@@ -219,12 +219,7 @@ impl TestApp {
         self.admin
             .units
             .clone()
-            .register_unit(proto::RegisterUnitRequest {
-                call_sign: call_sign.to_owned(),
-                kind: kind.into(),
-                agency: "test agency".to_owned(),
-                location: Some(proto::GeoPoint { lat, lon }),
-            })
+            .register_unit(unit_at(call_sign, kind, (lat, lon)))
             .await
             .expect("register unit")
             .into_inner()
@@ -320,6 +315,23 @@ pub mod places {
     pub const PANTI_WALUYA: (f64, f64) = (-7.9880, 112.6270);
     pub const POLRESTA: (f64, f64) = (-7.9700, 112.6320);
     pub const DAMKAR: (f64, f64) = (-7.9950, 112.6300);
+}
+
+/// A RegisterUnit request for a unit at one of the `places`.
+pub fn unit_at(
+    call_sign: &str,
+    kind: proto::UnitKind,
+    place: (f64, f64),
+) -> proto::RegisterUnitRequest {
+    proto::RegisterUnitRequest {
+        call_sign: call_sign.to_owned(),
+        kind: kind.into(),
+        agency: "test agency".to_owned(),
+        location: Some(proto::GeoPoint {
+            lat: place.0,
+            lon: place.1,
+        }),
+    }
 }
 
 /// A typical medical call at `at`.
