@@ -1,5 +1,6 @@
-//! Who is calling: bearer tokens, checked for every RPC by one tower layer
-//! (health and reflection stay open), and the role table of api.md.
+//! Who is calling: bearer tokens (issued, or a person's session from
+//! `Login`), checked for every RPC by one tower layer (health, reflection
+//! and `Login` stay open), and the role table of docs/api.md.
 //!
 //! Secrets are 256 bits from the OS, shown once when issued and stored
 //! only as a SHA-256 hash; a lookup by hash needs no comparison of secrets.
@@ -8,7 +9,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use ngalam112_core::UnitId;
-use ngalam112_store::{Actor, Role, Store, StoreError, TokenRecord, TokenVerifier};
+use ngalam112_store::{Actor, Role, SessionUser, Store, StoreError, TokenRecord, TokenVerifier};
 use sha2::{Digest, Sha256};
 use tonic::Status;
 
@@ -20,13 +21,28 @@ use crate::error::ApiError;
 pub struct Caller {
     pub token_id: uuid::Uuid,
     pub role: Role,
+    /// The person, for a session from `Login`.
+    pub user: Option<SessionUser>,
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Caller {
-    /// How the timeline names this caller: role and token id, never the
-    /// secret.
+    fn from_token(token: TokenRecord) -> Self {
+        Caller {
+            token_id: token.id,
+            role: token.role,
+            user: token.user,
+            expires_at: token.expires_at,
+        }
+    }
+
+    /// How the timeline names this caller: `role:username` for a person,
+    /// `role:token-id` for a token; never the secret.
     pub fn actor(&self) -> Actor {
-        Actor(format!("{}:{}", self.role.name(), self.token_id))
+        match &self.user {
+            Some(user) => Actor(format!("{}:{}", self.role.name(), user.username)),
+            None => Actor(format!("{}:{}", self.role.name(), self.token_id)),
+        }
     }
 
     /// A unit token may act only for its own unit; admins for any.
@@ -37,7 +53,7 @@ impl Caller {
             Role::Unit(_) => Err(ApiError::PermissionDenied(
                 "this token belongs to another unit".to_owned(),
             )),
-            Role::Operator | Role::Gateway => Err(ApiError::PermissionDenied(
+            Role::Operator | Role::Gateway | Role::Agency(_) => Err(ApiError::PermissionDenied(
                 "only the unit's own device may act for it".to_owned(),
             )),
         }
@@ -58,12 +74,18 @@ pub fn hash_secret(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
-/// Issues a token: returns the secret (shown once) and the stored record.
-pub async fn issue_token(store: &Store, role: Role) -> Result<(String, TokenRecord), StoreError> {
+/// A new random secret (256 bits from the OS) with a prefix that says
+/// what it is.
+pub fn new_secret(prefix: &str) -> Result<String, StoreError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
         .map_err(|error| StoreError::Internal(format!("no OS randomness: {error}")))?;
-    let secret = format!("n112_{}", hex::encode(bytes));
+    Ok(format!("{prefix}_{}", hex::encode(bytes)))
+}
+
+/// Issues a token: returns the secret (shown once) and the stored record.
+pub async fn issue_token(store: &Store, role: Role) -> Result<(String, TokenRecord), StoreError> {
+    let secret = new_secret("n112")?;
     let record = store.insert_token(role, &hash_secret(&secret)).await?;
     Ok((secret, record))
 }
@@ -77,6 +99,10 @@ fn allowed(path: &str, role: &Role) -> Option<bool> {
     let is_unit = matches!(role, Role::Unit(_));
     let is_gateway = matches!(role, Role::Gateway);
     Some(match service {
+        // Login is open (see `is_open`); the rest is for any valid token.
+        "ngalam112.v1.AuthService" => true,
+        "ngalam112.v1.CallerService" if method == "UnflagCaller" => is_admin,
+        "ngalam112.v1.CallerService" => is_admin || is_operator,
         "ngalam112.v1.IncidentService" if method == "IngestDeviceLocation" => {
             is_admin || is_gateway
         }
@@ -89,7 +115,9 @@ fn allowed(path: &str, role: &Role) -> Option<bool> {
 }
 
 fn is_open(path: &str) -> bool {
-    path.starts_with("/grpc.health.v1.") || path.starts_with("/grpc.reflection.")
+    path.starts_with("/grpc.health.v1.")
+        || path.starts_with("/grpc.reflection.")
+        || path == "/ngalam112.v1.AuthService/Login"
 }
 
 async fn authenticate(
@@ -100,11 +128,13 @@ async fn authenticate(
         .headers
         .get(http::header::AUTHORIZATION)
         .ok_or_else(|| Status::unauthenticated("missing authorization: Bearer <token>"))?;
+    // The scheme is case-insensitive (RFC 7235).
     let secret = header
         .to_str()
         .ok()
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, secret)| secret.trim())
         .filter(|secret| !secret.is_empty())
         .ok_or_else(|| Status::unauthenticated("authorization must be: Bearer <token>"))?;
     let token = tokens
@@ -112,10 +142,7 @@ async fn authenticate(
         .await
         .map_err(|error| Status::from(ApiError::Store(error)))?
         .ok_or_else(|| Status::unauthenticated("unknown or revoked token"))?;
-    let caller = Caller {
-        token_id: token.id,
-        role: token.role,
-    };
+    let caller = Caller::from_token(token);
     let path = request.uri.path();
     if allowed(path, &caller.role) == Some(false) {
         return Err(Status::permission_denied(format!(
@@ -216,5 +243,14 @@ mod tests {
         assert_eq!(allowed(poll, &unit), Some(true));
         assert_eq!(allowed(poll, &Role::Operator), Some(false));
         assert!(is_open("/grpc.health.v1.Health/Check"));
+        assert!(is_open("/ngalam112.v1.AuthService/Login"));
+        let who_am_i = "/ngalam112.v1.AuthService/WhoAmI";
+        assert_eq!(allowed(who_am_i, &unit), Some(true));
+        assert_eq!(allowed(who_am_i, &Role::Gateway), Some(true));
+        let unflag = "/ngalam112.v1.CallerService/UnflagCaller";
+        assert_eq!(allowed(unflag, &Role::Operator), Some(false));
+        assert_eq!(allowed(unflag, &Role::Admin), Some(true));
+        let agency = Role::Agency(ngalam112_core::AgencyId::new_random());
+        assert_eq!(allowed(incident, &agency), Some(false));
     }
 }

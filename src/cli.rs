@@ -39,6 +39,11 @@ pub enum Command {
     },
     /// Register the Kota Malang demo fleet (idempotent).
     SeedMalang(DatabaseArgs),
+    /// Add, list or disable the people who log in, or set a password.
+    User {
+        #[command(subcommand)]
+        command: crate::user_cli::UserCommand,
+    },
 }
 
 /// Where the data lives: `DATABASE_URL`, or else an embedded PostgreSQL
@@ -80,6 +85,9 @@ pub struct ServeArgs {
     /// Serve Prometheus metrics (`/metrics`) on this address, e.g. 127.0.0.1:9112.
     #[arg(long)]
     pub metrics_listen: Option<SocketAddr>,
+    /// Hours a person's login session lasts (one shift).
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=168))]
+    pub session_hours: u64,
 }
 
 impl ServeArgs {
@@ -111,6 +119,27 @@ pub enum RoleArg {
     Unit,
     /// The telco's AML gateway (may only send device locations).
     Gateway,
+    /// A partner agency's liaison (with --agency-id).
+    Agency,
+}
+
+impl RoleArg {
+    /// The role with the unit or agency it is bound to.
+    pub fn bind(self, unit_id: Option<&str>, agency_id: Option<&str>) -> anyhow::Result<Role> {
+        Ok(match (self, unit_id, agency_id) {
+            (RoleArg::Admin, None, None) => Role::Admin,
+            (RoleArg::Operator, None, None) => Role::Operator,
+            (RoleArg::Gateway, None, None) => Role::Gateway,
+            (RoleArg::Unit, Some(unit), None) => Role::Unit(UnitId::parse("--unit-id", unit)?),
+            (RoleArg::Unit, None, _) => anyhow::bail!("--role unit needs --unit-id"),
+            (RoleArg::Agency, None, Some(agency)) => {
+                Role::Agency(ngalam112_core::AgencyId::parse("--agency-id", agency)?)
+            }
+            (RoleArg::Agency, _, None) => anyhow::bail!("--role agency needs --agency-id"),
+            (_, Some(_), _) => anyhow::bail!("--unit-id goes only with --role unit"),
+            (_, _, Some(_)) => anyhow::bail!("--agency-id goes only with --role agency"),
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -122,6 +151,9 @@ pub enum TokenCommand {
         /// The unit a `unit` token is bound to.
         #[arg(long)]
         unit_id: Option<String>,
+        /// The agency an `agency` token is bound to.
+        #[arg(long)]
+        agency_id: Option<String>,
         #[command(flatten)]
         database: DatabaseArgs,
     },
@@ -216,6 +248,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         crate::ServerConfig {
             tls,
             gauge_interval: args.metrics_listen.map(|_| Duration::from_secs(5)),
+            session_lifetime: Duration::from_secs(args.session_hours * 3600),
             ..crate::ServerConfig::default()
         },
         async move {
@@ -294,34 +327,38 @@ pub async fn token(command: TokenCommand) -> anyhow::Result<()> {
     let result = async {
         database.store.migrate().await?;
         match command {
-            TokenCommand::Issue { role, unit_id, .. } => {
-                let role = match (role, unit_id) {
-                    (RoleArg::Admin, None) => Role::Admin,
-                    (RoleArg::Operator, None) => Role::Operator,
-                    (RoleArg::Gateway, None) => Role::Gateway,
-                    (RoleArg::Unit, Some(unit)) => Role::Unit(UnitId::parse("--unit-id", &unit)?),
-                    (RoleArg::Unit, None) => anyhow::bail!("--role unit needs --unit-id"),
-                    (_, Some(_)) => anyhow::bail!("--unit-id goes only with --role unit"),
-                };
+            TokenCommand::Issue {
+                role,
+                unit_id,
+                agency_id,
+                ..
+            } => {
+                let role = role.bind(unit_id.as_deref(), agency_id.as_deref())?;
                 let (secret, record) = crate::auth::issue_token(&database.store, role).await?;
                 eprintln!("issued {} token {}", record.role.name(), record.id);
                 println!("{secret}");
             }
             TokenCommand::List { .. } => {
                 for token in database.store.list_tokens().await? {
-                    let unit = match token.role {
+                    let bound = match token.role {
                         Role::Unit(unit) => unit.to_string(),
+                        Role::Agency(agency) => agency.to_string(),
                         _ => "-".to_owned(),
                     };
+                    let holder = token
+                        .user
+                        .as_ref()
+                        .map_or("-".to_owned(), |user| user.username.clone());
                     let state = match token.revoked_at {
                         Some(at) => format!("revoked {}", at.to_rfc3339()),
                         None => "active".to_owned(),
                     };
                     println!(
-                        "{}\t{}\t{}\t{}\t{}",
+                        "{}\t{}\t{}\t{}\t{}\t{}",
                         token.id,
                         token.role.name(),
-                        unit,
+                        bound,
+                        holder,
                         token.created_at.to_rfc3339(),
                         state
                     );

@@ -1,6 +1,8 @@
-//! A client of this server with a bearer token: the three service clients
+//! A client of this server with a bearer token: the service clients
 //! over one channel. Used by the operator app, the benchmark and the tests.
 
+use ngalam112_proto::v1::auth_service_client::AuthServiceClient;
+use ngalam112_proto::v1::caller_service_client::CallerServiceClient;
 use ngalam112_proto::v1::field_service_client::FieldServiceClient;
 use ngalam112_proto::v1::incident_service_client::IncidentServiceClient;
 use ngalam112_proto::v1::unit_service_client::UnitServiceClient;
@@ -38,12 +40,14 @@ impl tonic::service::Interceptor for Bearer {
 
 pub type Authed = InterceptedService<Channel, Bearer>;
 
-/// The three service clients of one caller, sharing one channel.
+/// The service clients of one caller, sharing one channel.
 #[derive(Clone)]
 pub struct Clients {
     pub incidents: IncidentServiceClient<Authed>,
     pub units: UnitServiceClient<Authed>,
     pub field: FieldServiceClient<Authed>,
+    pub auth: AuthServiceClient<Authed>,
+    pub callers: CallerServiceClient<Authed>,
 }
 
 impl Clients {
@@ -51,7 +55,9 @@ impl Clients {
         Self {
             incidents: IncidentServiceClient::with_interceptor(channel.clone(), bearer.clone()),
             units: UnitServiceClient::with_interceptor(channel.clone(), bearer.clone()),
-            field: FieldServiceClient::with_interceptor(channel, bearer),
+            field: FieldServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            auth: AuthServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            callers: CallerServiceClient::with_interceptor(channel, bearer),
         }
     }
 

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use ngalam112_core::{
-    AssignmentStatus, GeoPoint, IncidentCategory, IncidentStatus, Priority, UnitKind, UnitStatus,
-    ValidationError,
+    AssignmentStatus, GeoPoint, IncidentCategory, IncidentStatus, Priority, ResolutionCode,
+    UnitKind, UnitStatus, ValidationError,
 };
 use ngalam112_proto::v1 as proto;
 use ngalam112_store::{AssignmentRecord, IncidentRecord, TimelineRecord, UnitRecord};
@@ -114,6 +114,32 @@ enum_mapping!(assignment_status, assignment_status_to_proto, AssignmentStatus, A
     Cancelled <=> Cancelled,
 });
 
+enum_mapping!(resolution_code, resolution_code_to_proto, ResolutionCode, ResolutionCode {
+    Handled <=> Handled,
+    Transported <=> Transported,
+    FalseAlarm <=> FalseAlarm,
+    Prank <=> Prank,
+    Referred <=> Referred,
+    Duplicate <=> Duplicate,
+    Other <=> Other,
+});
+
+/// A closing's code: UNSPECIFIED means OTHER (older clients send none).
+pub fn closing_code(value: i32) -> Result<ResolutionCode, ValidationError> {
+    Ok(optional(resolution_code, "resolution_code", value)?.unwrap_or(ResolutionCode::Other))
+}
+
+pub fn role_to_proto(role: &ngalam112_store::Role) -> proto::Role {
+    use ngalam112_store::Role;
+    match role {
+        Role::Admin => proto::Role::Admin,
+        Role::Operator => proto::Role::Operator,
+        Role::Unit(_) => proto::Role::Unit,
+        Role::Gateway => proto::Role::Gateway,
+        Role::Agency(_) => proto::Role::Agency,
+    }
+}
+
 /// An optional enum filter (`kind` of RecommendUnits, `category` of
 /// FindNearbyIncidents): UNSPECIFIED means "any".
 pub fn optional<T>(
@@ -216,6 +242,11 @@ pub fn incident_to_proto(incident: &IncidentRecord) -> proto::Incident {
                 received_at: Some(timestamp(device.received_at)),
             }),
         location_disagrees: incident.location_disagrees,
+        caller_id_withheld: incident.caller_id_withheld,
+        resolution_code: incident
+            .resolution_code
+            .map_or(0, |code| resolution_code_to_proto(code).into()),
+        caller_flagged: incident.caller_flagged,
     }
 }
 

@@ -19,6 +19,9 @@ pub enum ApiError {
     PermissionDenied(String),
     #[error("{0}")]
     Unauthenticated(String),
+    /// Too many attempts (logins); the client must wait.
+    #[error("{0}")]
+    ResourceExhausted(String),
     /// The server cannot serve this now (shutting down, live updates
     /// reconnecting); the client should retry shortly.
     #[error("{0}")]
@@ -35,6 +38,7 @@ impl From<ApiError> for Status {
             ),
             ApiError::PermissionDenied(message) => Status::permission_denied(message),
             ApiError::Unauthenticated(message) => Status::unauthenticated(message),
+            ApiError::ResourceExhausted(message) => Status::resource_exhausted(message),
             ApiError::Unavailable(message) => Status::unavailable(message),
             ApiError::Store(store) => match store {
                 StoreError::NotFound { .. } => Status::not_found(store.to_string()),

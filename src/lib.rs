@@ -14,9 +14,11 @@ pub mod embedded_postgres;
 pub mod error;
 pub mod metrics;
 pub mod offer_timer;
+pub mod passwords;
 pub mod seed;
 pub mod server;
 pub mod services;
 pub mod telemetry;
+pub mod user_cli;
 
 pub use server::{ServerConfig, run};

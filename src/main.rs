@@ -12,5 +12,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate(args) => cli::migrate(args).await,
         Command::Token { command } => cli::token(command).await,
         Command::SeedMalang(args) => cli::seed_malang(args).await,
+        Command::User { command } => ngalam112::user_cli::run(command).await,
     }
 }

@@ -4,6 +4,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use ngalam112_proto::v1::auth_service_server::AuthServiceServer;
+use ngalam112_proto::v1::caller_service_server::CallerServiceServer;
 use ngalam112_proto::v1::field_service_server::FieldServiceServer;
 use ngalam112_proto::v1::incident_service_server::IncidentServiceServer;
 use ngalam112_proto::v1::unit_service_server::UnitServiceServer;
@@ -13,13 +15,15 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::auth::AuthLayer;
-use crate::services::{FieldApi, IncidentApi, UnitApi};
+use crate::services::{AuthApi, CallerApi, FieldApi, IncidentApi, UnitApi};
 
 /// The services whose health is reported (besides the overall "").
 const SERVICE_NAMES: &[&str] = &[
     "ngalam112.v1.IncidentService",
     "ngalam112.v1.UnitService",
     "ngalam112.v1.FieldService",
+    "ngalam112.v1.AuthService",
+    "ngalam112.v1.CallerService",
 ];
 
 /// A PEM certificate chain and private key to serve gRPC over TLS.
@@ -52,6 +56,8 @@ pub struct ServerConfig {
     /// Refresh the database gauges (incidents, units, queue) this often;
     /// None: no gauges (no metrics exporter installed).
     pub gauge_interval: Option<Duration>,
+    /// How long a person's session from `Login` lasts (one shift).
+    pub session_lifetime: Duration,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +69,7 @@ impl Default for ServerConfig {
             watch_feed_buffer: 4096,
             watch_stream_buffer: 256,
             gauge_interval: None,
+            session_lifetime: Duration::from_secs(12 * 3600),
         }
     }
 }
@@ -137,6 +144,14 @@ pub async fn run(
         )
         .add_service(
             FieldServiceServer::new(FieldApi::new(store.clone(), feed, stopping))
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            AuthServiceServer::new(AuthApi::new(store.clone(), config.session_lifetime))
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            CallerServiceServer::new(CallerApi::new(store.clone()))
                 .max_decoding_message_size(limit),
         )
         .serve_with_incoming_shutdown(

@@ -122,7 +122,8 @@ pub fn new_incident(
         request_id: (!request_id.is_empty()).then_some(request_id),
         category,
         priority,
-        caller_phone: validation::phone_number("caller_phone", &request.caller_phone)?,
+        caller_phone: validation::caller_number(&request.caller_phone, request.caller_id_withheld)?,
+        caller_id_withheld: request.caller_id_withheld,
         caller_name: validation::text(
             "caller_name",
             request.caller_name.trim(),
@@ -338,7 +339,11 @@ impl IncidentService for IncidentApi {
                 request.get_ref().reason.trim(),
                 SHORT_TEXT_MAX_CHARS,
             )?;
-            let incident = self.store.cancel_incident(id, &reason, &actor).await?;
+            let code = convert::closing_code(request.get_ref().resolution_code)?;
+            let incident = self
+                .store
+                .cancel_incident(id, code, &reason, &actor)
+                .await?;
             tracing::info!("incident cancelled");
             Ok(incident_to_proto(&incident))
         }
@@ -359,7 +364,11 @@ impl IncidentService for IncidentApi {
                 request.get_ref().resolution.trim(),
                 SHORT_TEXT_MAX_CHARS,
             )?;
-            let incident = self.store.resolve_incident(id, &resolution, &actor).await?;
+            let code = convert::closing_code(request.get_ref().resolution_code)?;
+            let incident = self
+                .store
+                .resolve_incident(id, code, &resolution, &actor)
+                .await?;
             tracing::info!("incident resolved");
             Ok(incident_to_proto(&incident))
         }
@@ -410,13 +419,16 @@ impl IncidentService for IncidentApi {
                     .into());
                 }
             };
-            let rows = self
+            let report = self
                 .store
                 .response_time_report(since, until, target)
                 .await?;
             Ok(proto::ResponseTimeReport {
                 target_seconds: target,
-                rows: rows
+                prank_incidents: i32::try_from(report.prank_incidents).unwrap_or(i32::MAX),
+                duplicate_incidents: i32::try_from(report.duplicate_incidents).unwrap_or(i32::MAX),
+                rows: report
+                    .rows
                     .iter()
                     .map(|row| proto::ResponseTimeRow {
                         category: row

@@ -1,11 +1,15 @@
-//! The three gRPC services of api.md. Each handler reads and validates the
+//! The gRPC services of docs/api.md. Each handler reads and validates the
 //! request (`convert`), checks who may do it (`auth`), calls the store, and
 //! writes the answer; errors go through `error::ApiError`.
 
+pub mod auth;
+pub mod callers;
 pub mod field;
 pub mod incident;
 pub mod unit;
 
+pub use auth::AuthApi;
+pub use callers::CallerApi;
 pub use field::FieldApi;
 pub use incident::IncidentApi;
 pub use unit::UnitApi;

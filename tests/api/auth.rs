@@ -22,9 +22,12 @@ enum Who {
     BadToken,
     RevokedToken,
     Gateway,
+    Agency,
+    /// An operator logged in with a password.
+    OperatorSession,
 }
 
-const EVERYONE: [Who; 8] = [
+const EVERYONE: [Who; 10] = [
     Who::Admin,
     Who::Operator,
     Who::OwnUnit,
@@ -33,6 +36,8 @@ const EVERYONE: [Who; 8] = [
     Who::BadToken,
     Who::RevokedToken,
     Who::Gateway,
+    Who::Agency,
+    Who::OperatorSession,
 ];
 
 /// What an RPC answers each caller: `allowed` is the code for callers the
@@ -108,6 +113,17 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
     let admin_token = app.token(Role::Admin).await.expect("token");
     let gateway_token = app.token(Role::Gateway).await.expect("token");
     let operator_token = app.token(Role::Operator).await.expect("token");
+    let agency = app.agency("PLN").await;
+    let agency_token = app.token(Role::Agency(agency)).await.expect("token");
+    app.add_user("sri", Role::Operator, "kopi-tubruk-2026")
+        .await;
+    app.add_user("joko", Role::Operator, "rawon-setan-2026")
+        .await;
+    let session = app
+        .login("sri", "kopi-tubruk-2026")
+        .await
+        .expect("login")
+        .token;
 
     let mut checked = 0;
     for who in EVERYONE {
@@ -122,13 +138,35 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
             }
             Who::RevokedToken => Some(revoked.as_str()),
             Who::Gateway => Some(gateway_token.as_str()),
+            Who::Agency => Some(agency_token.as_str()),
+            Who::OperatorSession => Some(session.as_str()),
         };
         let Clients {
             mut incidents,
             mut units,
             mut field,
+            mut auth,
+            mut callers,
         } = app.clients_with_token(token);
-        let staff = [Who::Admin, Who::Operator];
+        // AuthService: Login is open to all (whatever token comes with it).
+        let login = auth
+            .login(proto::LoginRequest {
+                username: "joko".to_owned(),
+                password: "rawon-setan-2026".to_owned(),
+            })
+            .await;
+        assert_eq!(code(login), Code::Ok, "Login as {who:?}");
+        checked += 1;
+        let staff = [Who::Admin, Who::Operator, Who::OperatorSession];
+        let anyone_known = [
+            Who::Admin,
+            Who::Operator,
+            Who::OwnUnit,
+            Who::OtherUnit,
+            Who::Gateway,
+            Who::Agency,
+            Who::OperatorSession,
+        ];
         let crew = [Who::Admin, Who::OwnUnit];
         let mut expect = |rpc: &str, got: Code, roles: &[Who], allowed: Code| {
             assert_eq!(got, expected(who, roles, allowed), "{rpc} as {who:?}");
@@ -217,6 +255,7 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
                     .cancel_incident(proto::CancelIncidentRequest {
                         id: uuid::Uuid::new_v4().to_string(),
                         reason: String::new(),
+                        ..Default::default()
                     })
                     .await,
             ),
@@ -230,6 +269,7 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
                     .resolve_incident(proto::ResolveIncidentRequest {
                         id: uuid::Uuid::new_v4().to_string(),
                         resolution: String::new(),
+                        ..Default::default()
                     })
                     .await,
             ),
@@ -422,8 +462,73 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
             &crew,
             Code::FailedPrecondition,
         );
+
+        // CallerService: staff; unflagging is the admin's.
+        let phone = "0812 9999 0000".to_owned();
+        expect(
+            "GetCallerHistory",
+            code(
+                callers
+                    .get_caller_history(proto::GetCallerHistoryRequest {
+                        caller_phone: phone.clone(),
+                        days: 0,
+                    })
+                    .await,
+            ),
+            &staff,
+            Code::Ok,
+        );
+        expect(
+            "FlagCaller",
+            code(
+                callers
+                    .flag_caller(proto::FlagCallerRequest {
+                        caller_phone: phone.clone(),
+                        reason: "test".to_owned(),
+                    })
+                    .await,
+            ),
+            &staff,
+            Code::Ok,
+        );
+        expect(
+            "UnflagCaller",
+            code(
+                callers
+                    .unflag_caller(proto::UnflagCallerRequest {
+                        caller_phone: phone.clone(),
+                    })
+                    .await,
+            ),
+            &[Who::Admin],
+            Code::Ok,
+        );
+        expect(
+            "ListFlaggedCallers",
+            code(
+                callers
+                    .list_flagged_callers(proto::ListFlaggedCallersRequest {})
+                    .await,
+            ),
+            &staff,
+            Code::Ok,
+        );
+
+        // AuthService: any valid token; Logout last, it ends the token.
+        expect(
+            "WhoAmI",
+            code(auth.who_am_i(proto::WhoAmIRequest {}).await),
+            &anyone_known,
+            Code::Ok,
+        );
+        expect(
+            "Logout",
+            code(auth.logout(proto::LogoutRequest {}).await),
+            &anyone_known,
+            Code::Ok,
+        );
     }
-    assert_eq!(checked, 22 * 8, "every RPC for every caller");
+    assert_eq!(checked, 29 * 10, "every RPC for every caller");
 
     // Health and reflection stay open.
     let mut health = tonic_health::pb::health_client::HealthClient::new(app.channel.clone());

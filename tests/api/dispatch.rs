@@ -355,6 +355,7 @@ async fn cancelling_frees_every_unit_and_the_freed_unit_serves_the_next_waiting_
         .cancel_incident(proto::CancelIncidentRequest {
             id: first.id.clone(),
             reason: "panggilan iseng".to_owned(),
+            ..Default::default()
         })
         .await
         .expect("cancel")
@@ -388,6 +389,7 @@ async fn resolving_completes_open_assignments_and_closed_incidents_refuse_every_
         .resolve_incident(proto::ResolveIncidentRequest {
             id: incident.id.clone(),
             resolution: "dibawa ke RSSA".to_owned(),
+            ..Default::default()
         })
         .await
         .expect("resolve")
@@ -408,7 +410,8 @@ async fn resolving_completes_open_assignments_and_closed_incidents_refuse_every_
             incidents
                 .cancel_incident(proto::CancelIncidentRequest {
                     id: incident.id.clone(),
-                    reason: String::new()
+                    reason: String::new(),
+                    ..Default::default()
                 })
                 .await
         ),
@@ -419,7 +422,8 @@ async fn resolving_completes_open_assignments_and_closed_incidents_refuse_every_
             incidents
                 .resolve_incident(proto::ResolveIncidentRequest {
                     id: incident.id.clone(),
-                    resolution: String::new()
+                    resolution: String::new(),
+                    ..Default::default()
                 })
                 .await
         ),

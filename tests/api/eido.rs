@@ -45,6 +45,7 @@ async fn exported_eidos_validate_against_the_nena_schema_in_every_status() {
     let mut waiting = medical_call(places::UNISMA);
     waiting.category = proto::IncidentCategory::Fire.into(); // no fire engine: PENDING
     waiting.caller_phone = String::new();
+    waiting.caller_id_withheld = true;
     waiting.caller_name = String::new();
     let pending = app.create(waiting).await;
 
@@ -89,6 +90,7 @@ async fn exported_eidos_validate_against_the_nena_schema_in_every_status() {
         .resolve_incident(proto::ResolveIncidentRequest {
             id: resolved.id.clone(),
             resolution: "selesai".to_owned(),
+            ..Default::default()
         })
         .await
         .expect("resolve");
@@ -101,6 +103,7 @@ async fn exported_eidos_validate_against_the_nena_schema_in_every_status() {
         .cancel_incident(proto::CancelIncidentRequest {
             id: cancelled.id.clone(),
             reason: "iseng".to_owned(),
+            ..Default::default()
         })
         .await
         .expect("cancel");

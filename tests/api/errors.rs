@@ -234,7 +234,8 @@ async fn unknown_ids_are_not_found() {
             incidents
                 .cancel_incident(proto::CancelIncidentRequest {
                     id: unknown.clone(),
-                    reason: String::new()
+                    reason: String::new(),
+                    ..Default::default()
                 })
                 .await
         ),

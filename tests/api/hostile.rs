@@ -80,6 +80,12 @@ enum Call {
     Report(proto::GetResponseTimeReportRequest),
     Ingest(proto::IngestDeviceLocationRequest),
     Eido(String),
+    Login(proto::LoginRequest),
+    WhoAmI,
+    CallerHistory(proto::GetCallerHistoryRequest),
+    Flag(proto::FlagCallerRequest),
+    Unflag(String),
+    ListFlagged,
 }
 
 fn call(
@@ -99,13 +105,22 @@ fn call(
                 text(),
                 proptest::collection::vec(enum_value(), 0..4),
                 any::<bool>(),
-                prop_oneof![Just(String::new()), incident.clone()]
+                prop_oneof![Just(String::new()), incident.clone()],
+                any::<bool>(),
             ),
         )
             .prop_map(
                 |(
                     (request_id, category, priority, caller_phone, caller_name),
-                    (location, address, description, required_kinds, hold, duplicate_of),
+                    (
+                        location,
+                        address,
+                        description,
+                        required_kinds,
+                        hold,
+                        duplicate_of,
+                        caller_id_withheld,
+                    ),
                 )| {
                     Call::CreateIncident(proto::CreateIncidentRequest {
                         request_id,
@@ -119,6 +134,7 @@ fn call(
                         required_kinds,
                         hold,
                         duplicate_of,
+                        caller_id_withheld,
                     })
                 }
             ),
@@ -155,11 +171,20 @@ fn call(
                 unit_id
             }
         )),
-        (incident.clone(), text())
-            .prop_map(|(id, reason)| Call::Cancel(proto::CancelIncidentRequest { id, reason })),
-        (incident.clone(), text()).prop_map(|(id, resolution)| Call::Resolve(
-            proto::ResolveIncidentRequest { id, resolution }
-        )),
+        (incident.clone(), text(), enum_value()).prop_map(|(id, reason, resolution_code)| {
+            Call::Cancel(proto::CancelIncidentRequest {
+                id,
+                reason,
+                resolution_code,
+            })
+        }),
+        (incident.clone(), text(), enum_value()).prop_map(|(id, resolution, resolution_code)| {
+            Call::Resolve(proto::ResolveIncidentRequest {
+                id,
+                resolution,
+                resolution_code,
+            })
+        }),
         incident.clone().prop_map(Call::Timeline),
         (text(), enum_value(), text(), point()).prop_map(|(call_sign, kind, agency, location)| {
             Call::RegisterUnit(proto::RegisterUnitRequest {
@@ -219,6 +244,31 @@ fn call(
                 target_seconds
             }
         )),
+        (text(), text()).prop_map(|(username, password)| Call::Login(proto::LoginRequest {
+            username,
+            password
+        })),
+        Just(Call::WhoAmI),
+        (phone(), prop_oneof![any::<i32>(), 0i32..400]).prop_map(|(caller_phone, days)| {
+            Call::CallerHistory(proto::GetCallerHistoryRequest { caller_phone, days })
+        }),
+        (phone(), text()).prop_map(
+            |(caller_phone, reason)| Call::Flag(proto::FlagCallerRequest {
+                caller_phone,
+                reason
+            })
+        ),
+        phone().prop_map(Call::Unflag),
+        Just(Call::ListFlagged),
+    ]
+}
+
+/// A caller's number: a real one in some format, or any text.
+fn phone() -> impl Strategy<Value = String> {
+    prop_oneof![
+        text(),
+        Just("0812 3456 7890".to_owned()),
+        Just("+62 341 123456".to_owned()),
     ]
 }
 
@@ -255,6 +305,8 @@ async fn send(clients: &mut Clients, call: Call) -> Code {
         incidents,
         units,
         field,
+        auth,
+        callers,
     } = clients;
     match call {
         Call::CreateIncident(r) => code(incidents.create_incident(r).await),
@@ -294,6 +346,20 @@ async fn send(clients: &mut Clients, call: Call) -> Code {
                 .get_incident_eido(proto::GetIncidentEidoRequest { id })
                 .await,
         ),
+        Call::Login(r) => code(auth.login(r).await),
+        Call::WhoAmI => code(auth.who_am_i(proto::WhoAmIRequest {}).await),
+        Call::CallerHistory(r) => code(callers.get_caller_history(r).await),
+        Call::Flag(r) => code(callers.flag_caller(r).await),
+        Call::Unflag(caller_phone) => code(
+            callers
+                .unflag_caller(proto::UnflagCallerRequest { caller_phone })
+                .await,
+        ),
+        Call::ListFlagged => code(
+            callers
+                .list_flagged_callers(proto::ListFlaggedCallersRequest {})
+                .await,
+        ),
     }
 }
 
@@ -305,6 +371,9 @@ async fn snapshot(app: &TestApp) -> String {
            (SELECT count(*) FROM units), (SELECT count(*) FROM assignments), \
            (SELECT count(*) FROM timeline_events), (SELECT count(*) FROM intake_requests), \
            (SELECT count(*) FROM device_fixes), \
+           (SELECT count(*) FROM api_tokens), (SELECT count(*) FROM login_failures), \
+           (SELECT count(*) FROM flagged_callers), (SELECT count(*) FROM users), \
+           (SELECT string_agg(coalesce(resolution_code, '-'), ';' ORDER BY id) FROM incidents), \
            (SELECT string_agg(coalesce(device_lat::text, '-'), ';' ORDER BY id) FROM incidents), \
            (SELECT string_agg(status || lat || lon, ';' ORDER BY id) FROM units), \
            (SELECT string_agg(status, ';' ORDER BY id) FROM assignments))",

@@ -17,6 +17,7 @@ async fn list_incidents_pages_newest_first_and_filters_by_status() {
         .cancel_incident(proto::CancelIncidentRequest {
             id: created[0].clone(),
             reason: "test".to_owned(),
+            ..Default::default()
         })
         .await
         .expect("cancel");
@@ -160,6 +161,7 @@ async fn nearby_active_incidents_are_found_nearest_first() {
         .cancel_incident(proto::CancelIncidentRequest {
             id: fire.id.clone(),
             reason: String::new(),
+            ..Default::default()
         })
         .await
         .expect("cancel");

@@ -7,6 +7,7 @@
 mod aml;
 mod auth;
 mod binary;
+mod callers;
 mod concurrency;
 mod dispatch;
 mod eido;
@@ -16,6 +17,7 @@ mod field;
 mod helpers;
 mod hostile;
 mod incidents;
+mod people;
 mod processes;
 mod realtime;
 mod units;

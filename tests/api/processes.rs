@@ -254,11 +254,12 @@ async fn two_server_processes_under_a_random_simulation_keep_every_dispatch_rule
         proto::IncidentCategory::Other,
     ];
     let calls: Vec<proto::CreateIncidentRequest> = (0..200)
-        .map(|_| proto::CreateIncidentRequest {
+        .map(|index| proto::CreateIncidentRequest {
             category: categories[rng.random_range(0..categories.len())].into(),
             priority: rng.random_range(1..=4),
             location: Some(point_in_malang(&mut rng)),
             address: "simulasi".to_owned(),
+            caller_phone: format!("0812 {:04} {:04}", index / 10_000, index % 10_000),
             ..Default::default()
         })
         .collect();

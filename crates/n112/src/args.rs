@@ -107,3 +107,33 @@ impl From<UnitStatusArg> for proto::UnitStatus {
         }
     }
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ResolutionCodeArg {
+    /// The crew dealt with it.
+    Handled,
+    /// Patient taken to hospital.
+    Transported,
+    /// Well-meant, nothing there.
+    FalseAlarm,
+    /// Deliberate hoax (three in 30 days flag the number).
+    Prank,
+    /// Handed to a partner agency.
+    Referred,
+    Duplicate,
+    Other,
+}
+
+impl From<ResolutionCodeArg> for proto::ResolutionCode {
+    fn from(code: ResolutionCodeArg) -> Self {
+        match code {
+            ResolutionCodeArg::Handled => proto::ResolutionCode::Handled,
+            ResolutionCodeArg::Transported => proto::ResolutionCode::Transported,
+            ResolutionCodeArg::FalseAlarm => proto::ResolutionCode::FalseAlarm,
+            ResolutionCodeArg::Prank => proto::ResolutionCode::Prank,
+            ResolutionCodeArg::Referred => proto::ResolutionCode::Referred,
+            ResolutionCodeArg::Duplicate => proto::ResolutionCode::Duplicate,
+            ResolutionCodeArg::Other => proto::ResolutionCode::Other,
+        }
+    }
+}

@@ -135,6 +135,26 @@ pub fn assignment_json(assignment: &proto::Assignment) -> Value {
     })
 }
 
+/// What the call-taker calls a withheld number, in both languages.
+pub const WITHHELD: &str = "nomor disembunyikan / number withheld";
+
+/// The caller's number as shown: the number, or that it was withheld.
+pub fn caller_phone(incident: &proto::Incident) -> String {
+    if incident.caller_id_withheld {
+        WITHHELD.to_owned()
+    } else {
+        incident.caller_phone.clone()
+    }
+}
+
+/// `prank`, `false_alarm`, …; empty while the incident is open.
+pub fn resolution_code(incident: &proto::Incident) -> String {
+    match incident.resolution_code() {
+        proto::ResolutionCode::Unspecified => String::new(),
+        code => short(code.as_str_name(), "RESOLUTION_CODE_"),
+    }
+}
+
 pub fn incident_json(incident: &proto::Incident) -> Value {
     json!({
         "id": incident.id,
@@ -154,6 +174,9 @@ pub fn incident_json(incident: &proto::Incident) -> Value {
         "updated_at": rfc3339(incident.updated_at.as_ref()),
         "resolved_at": rfc3339(incident.resolved_at.as_ref()),
         "resolution": incident.resolution,
+        "resolution_code": resolution_code(incident),
+        "caller_id_withheld": incident.caller_id_withheld,
+        "caller_flagged": incident.caller_flagged,
         "caller_count": incident.caller_count,
         "duplicate_of": incident.duplicate_of,
         "device_location": incident.device_location.as_ref().map_or(Value::Null, |device| json!({

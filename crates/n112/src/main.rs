@@ -39,6 +39,11 @@ enum Command {
         #[command(subcommand)]
         command: UnitCommand,
     },
+    /// Callers' numbers: history and flags.
+    Caller {
+        #[command(subcommand)]
+        command: n112::commands::caller::CallerCommand,
+    },
     /// Response-time standard: calls offered and accepted within 60 s.
     Report(ReportArgs),
     /// The dispatchers' live board.
@@ -59,6 +64,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Unit { command } => {
             n112::commands::unit::run(&mut cli.connect.api()?, output, command).await
+        }
+        Command::Caller { command } => {
+            n112::commands::caller::run(&mut cli.connect.api()?, output, command).await
         }
         Command::Report(args) => {
             n112::commands::report::run(&mut cli.connect.api()?, output, args).await

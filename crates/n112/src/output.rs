@@ -45,10 +45,13 @@ impl Output {
         println!(
             "  caller {} {}  ({} caller{})",
             incident.caller_name,
-            incident.caller_phone,
+            format::caller_phone(incident),
             incident.caller_count,
             if incident.caller_count == 1 { "" } else { "s" }
         );
+        if incident.caller_flagged {
+            println!("  !! this number was flagged when it called (see `n112 caller show`)");
+        }
         let needs: Vec<String> = incident.required_kinds().map(format::kind).collect();
         let waiting: Vec<String> = incident.pending_kinds().map(format::kind).collect();
         print!("  needs {}", needs.join(", "));
@@ -59,10 +62,15 @@ impl Output {
             print!("  (on hold)");
         }
         println!();
-        if !incident.resolution.is_empty() {
+        if incident.resolved_at.is_some() {
+            let code = format::resolution_code(incident);
+            let text = if incident.resolution.is_empty() {
+                code
+            } else {
+                format!("{code}: {}", incident.resolution)
+            };
             println!(
-                "  closed: {} at {}",
-                incident.resolution,
+                "  closed: {text} at {}",
                 format::local_time(incident.resolved_at.as_ref())
             );
         }

@@ -139,6 +139,9 @@ pub fn random_point(rng: &mut StdRng) -> proto::GeoPoint {
     }
 }
 
+/// The share of callers whose number the network withholds.
+const WITHHELD_SHARE: f64 = 0.05;
+
 /// A call as a Malang caller makes it.
 pub fn random_call(rng: &mut StdRng) -> proto::CreateIncidentRequest {
     let mix: Vec<(usize, f64)> = CALL_MIX
@@ -148,15 +151,22 @@ pub fn random_call(rng: &mut StdRng) -> proto::CreateIncidentRequest {
         .collect();
     let (category, _, description) = CALL_MIX[pick(rng, &mix)];
     let street = STREETS[rng.random_range(0..STREETS.len())];
+    // About one caller in twenty hides the number (nomor disembunyikan).
+    let withheld = rng.random_bool(WITHHELD_SHARE);
     proto::CreateIncidentRequest {
         category: category.into(),
         priority: pick(rng, PRIORITY_MIX).into(),
-        caller_phone: format!(
-            "08{:02} {:04} {:04}",
-            rng.random_range(11..99),
-            rng.random_range(0..10_000),
-            rng.random_range(0..10_000)
-        ),
+        caller_phone: if withheld {
+            String::new()
+        } else {
+            format!(
+                "08{:02} {:04} {:04}",
+                rng.random_range(11..99),
+                rng.random_range(0..10_000),
+                rng.random_range(0..10_000)
+            )
+        },
+        caller_id_withheld: withheld,
         caller_name: "warga".to_owned(),
         location: Some(random_point(rng)),
         address: format!("{street} No. {}", rng.random_range(1..200)),

@@ -137,6 +137,7 @@ pub async fn intake(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>> {
                     category: IncidentCategory::Medical,
                     priority: Priority::High,
                     caller_phone: "+6281234567890".to_owned(),
+                    caller_id_withheld: false,
                     caller_name: String::new(),
                     location,
                     address: "Jl. Ijen".to_owned(),

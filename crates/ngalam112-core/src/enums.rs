@@ -100,6 +100,27 @@ stored_enum!(
     }
 );
 
+stored_enum!(
+    /// Why an incident was closed. PRANK and DUPLICATE calls are left out of
+    /// response-time figures; three PRANK closings in 30 days flag a number.
+    ResolutionCode {
+        Handled => "handled",
+        Transported => "transported",
+        FalseAlarm => "false_alarm",
+        Prank => "prank",
+        Referred => "referred",
+        Duplicate => "duplicate",
+        Other => "other",
+    }
+);
+
+impl ResolutionCode {
+    /// Closings that say nothing about how fast help came: kept out of the
+    /// response-time report and counted on their own line.
+    pub const NOT_RESPONSES: &'static [ResolutionCode] =
+        &[ResolutionCode::Prank, ResolutionCode::Duplicate];
+}
+
 impl IncidentCategory {
     /// Dispatch rule 1: the kinds sent when the call-taker names none.
     pub fn default_kinds(self) -> &'static [UnitKind] {

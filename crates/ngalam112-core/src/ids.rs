@@ -47,6 +47,10 @@ uuid_id!(
     /// An assignment's id.
     AssignmentId
 );
+uuid_id!(
+    /// A partner agency's id.
+    AgencyId
+);
 
 #[cfg(test)]
 mod tests {

@@ -14,8 +14,9 @@ pub mod ranking;
 pub mod validation;
 
 pub use enums::{
-    AssignmentStatus, IncidentCategory, IncidentStatus, Priority, UnitKind, UnitStatus,
+    AssignmentStatus, IncidentCategory, IncidentStatus, Priority, ResolutionCode, UnitKind,
+    UnitStatus,
 };
 pub use geo_point::GeoPoint;
-pub use ids::{AssignmentId, IncidentId, UnitId};
+pub use ids::{AgencyId, AssignmentId, IncidentId, UnitId};
 pub use validation::ValidationError;

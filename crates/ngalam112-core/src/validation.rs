@@ -123,6 +123,74 @@ pub fn phone_number(field: &str, value: &str) -> Result<String, ValidationError>
     Ok(format!("+{international}"))
 }
 
+/// The caller's number of a new call. The network either gave a number
+/// (required then) or withheld it (`caller_id_withheld`), and then there is
+/// none to give: a call-taker says which rather than leave the field blank.
+pub fn caller_number(phone: &str, withheld: bool) -> Result<String, ValidationError> {
+    let phone = phone_number("caller_phone", phone)?;
+    match (phone.is_empty(), withheld) {
+        (true, false) => Err(ValidationError::new(
+            "caller_phone",
+            "is required (set caller_id_withheld when the network gave no number)",
+        )),
+        (false, true) => Err(ValidationError::new(
+            "caller_phone",
+            "must be empty when caller_id_withheld is set",
+        )),
+        _ => Ok(phone),
+    }
+}
+
+/// Shortest password a user may be given.
+pub const PASSWORD_MIN_CHARS: usize = 10;
+/// Longest password accepted (hashing cost is bounded).
+pub const PASSWORD_MAX_CHARS: usize = 1_024;
+
+/// A login name: 1–64 of `a-z 0-9 . _ -`, lowercased (people type `Sri`
+/// and `sri` alike).
+pub fn username(field: &str, value: &str) -> Result<String, ValidationError> {
+    let name = value.trim().to_lowercase();
+    if name.is_empty() {
+        return Err(ValidationError::new(field, "must not be empty"));
+    }
+    if name.chars().count() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(ValidationError::new(
+            field,
+            "must be 1 to 64 of a-z, 0-9, '.', '_' and '-'",
+        ));
+    }
+    Ok(name)
+}
+
+/// A new password: at least [`PASSWORD_MIN_CHARS`] characters, no control
+/// characters. Never echoed in the error.
+pub fn new_password(field: &str, value: &str) -> Result<String, ValidationError> {
+    let chars = value.chars().count();
+    if chars < PASSWORD_MIN_CHARS {
+        return Err(ValidationError::new(
+            field,
+            format!("must be at least {PASSWORD_MIN_CHARS} characters"),
+        ));
+    }
+    if chars > PASSWORD_MAX_CHARS {
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {PASSWORD_MAX_CHARS} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
 /// A phone number as logs may show it: country code and the last two
 /// digits, the rest masked (`+62*********90`).
 pub fn mask_phone(phone: &str) -> String {
@@ -205,6 +273,34 @@ mod tests {
             text("description", value, DESCRIPTION_MAX_CHARS).unwrap(),
             value
         );
+    }
+
+    #[test]
+    fn a_new_call_has_a_number_or_says_it_was_withheld() {
+        assert_eq!(
+            caller_number("0812 3456 7890", false).unwrap(),
+            "+6281234567890"
+        );
+        assert_eq!(caller_number("", true).unwrap(), "");
+        assert_eq!(
+            caller_number("  ", false).unwrap_err().field,
+            "caller_phone"
+        );
+        assert_eq!(
+            caller_number("0812 3456 7890", true).unwrap_err().field,
+            "caller_phone"
+        );
+    }
+
+    #[test]
+    fn usernames_are_lowercase_words_and_passwords_have_ten_characters() {
+        assert_eq!(username("username", " Sri ").unwrap(), "sri");
+        assert!(username("username", "sri wahyuni").is_err());
+        assert!(username("username", "").is_err());
+        assert!(new_password("password", "123456789").is_err());
+        assert!(new_password("password", "1234567890").is_ok());
+        let error = new_password("password", "short").unwrap_err();
+        assert!(!error.to_string().contains("short"));
     }
 
     #[test]

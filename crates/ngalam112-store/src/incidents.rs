@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use ngalam112_core::{
-    AssignmentStatus, GeoPoint, IncidentCategory, IncidentId, IncidentStatus, Priority, UnitId,
-    UnitKind, UnitStatus,
+    AssignmentStatus, GeoPoint, IncidentCategory, IncidentId, IncidentStatus, Priority,
+    ResolutionCode, UnitId, UnitKind, UnitStatus,
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -20,7 +20,9 @@ pub struct NewIncident {
     pub request_id: Option<String>,
     pub category: IncidentCategory,
     pub priority: Priority,
+    /// E.164, or empty exactly when `caller_id_withheld`.
     pub caller_phone: String,
+    pub caller_id_withheld: bool,
     pub caller_name: String,
     pub location: GeoPoint,
     pub address: String,
@@ -264,10 +266,11 @@ impl Store {
     pub async fn cancel_incident(
         &self,
         incident_id: IncidentId,
+        code: ResolutionCode,
         reason: &str,
         actor: &Actor,
     ) -> Result<IncidentRecord, StoreError> {
-        self.close_incident(incident_id, Closing::Cancel, reason, actor)
+        self.close_incident(incident_id, Closing::Cancel, code, reason, actor)
             .await
     }
 
@@ -275,10 +278,11 @@ impl Store {
     pub async fn resolve_incident(
         &self,
         incident_id: IncidentId,
+        code: ResolutionCode,
         resolution: &str,
         actor: &Actor,
     ) -> Result<IncidentRecord, StoreError> {
-        self.close_incident(incident_id, Closing::Resolve, resolution, actor)
+        self.close_incident(incident_id, Closing::Resolve, code, resolution, actor)
             .await
     }
 
@@ -286,6 +290,7 @@ impl Store {
         &self,
         incident_id: IncidentId,
         closing: Closing,
+        code: ResolutionCode,
         text: &str,
         actor: &Actor,
     ) -> Result<IncidentRecord, StoreError> {
@@ -304,12 +309,13 @@ impl Store {
         self.retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
             dispatch::lock_kinds(&mut transaction, UnitKind::ALL).await?;
-            let status: String =
-                sqlx::query_scalar("SELECT status FROM incidents WHERE id = $1 FOR NO KEY UPDATE")
-                    .bind(incident_id.0)
-                    .fetch_optional(&mut *transaction)
-                    .await?
-                    .ok_or_else(|| StoreError::not_found("incident", incident_id))?;
+            let (status, caller_phone): (String, String) = sqlx::query_as(
+                "SELECT status, caller_phone FROM incidents WHERE id = $1 FOR NO KEY UPDATE",
+            )
+            .bind(incident_id.0)
+            .fetch_optional(&mut *transaction)
+            .await?
+            .ok_or_else(|| StoreError::not_found("incident", incident_id))?;
             refuse_if_closed(&status)?;
             let open: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
                 "UPDATE assignments SET status = $2, updated_at = now() \
@@ -340,20 +346,29 @@ impl Store {
                 .await?;
             }
             sqlx::query(
-                "UPDATE incidents SET status = $2, resolution = $3, pending_kinds = '{}', \
-                 resolved_at = now(), updated_at = now() WHERE id = $1",
+                "UPDATE incidents SET status = $2, resolution = $3, resolution_code = $4, \
+                 pending_kinds = '{}', resolved_at = now(), updated_at = now() WHERE id = $1",
             )
             .bind(incident_id.0)
             .bind(incident_status.as_str())
             .bind(text)
+            .bind(code.as_str())
             .execute(&mut *transaction)
             .await?;
+            let detail = if text.is_empty() {
+                code.as_str().to_owned()
+            } else {
+                format!("{code}: {text}")
+            };
             timeline::append(
                 &mut transaction,
                 actor,
-                Event::incident(incident_id, event_kind, text),
+                Event::incident(incident_id, event_kind, detail),
             )
             .await?;
+            if code == ResolutionCode::Prank {
+                crate::callers::flag_after_pranks(&mut transaction, &caller_phone).await?;
+            }
             let mut freed_kinds: Vec<UnitKind> = open
                 .iter()
                 .filter_map(|(_, _, kind)| UnitKind::from_stored(kind))
@@ -370,7 +385,7 @@ impl Store {
         .await
     }
 
-    async fn with_assignments(
+    pub(crate) async fn with_assignments(
         &self,
         rows: Vec<IncidentRow>,
     ) -> Result<Vec<IncidentRecord>, StoreError> {
@@ -451,8 +466,10 @@ async fn insert_incident(
         .collect();
     sqlx::query(
         "INSERT INTO incidents (id, status, category, priority, caller_phone, caller_name, lat, \
-         lon, address, description, required_kinds, pending_kinds, hold) \
-         VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
+         lon, address, description, required_kinds, pending_kinds, hold, caller_id_withheld, \
+         caller_flagged) \
+         VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, \
+         EXISTS (SELECT 1 FROM flagged_callers WHERE caller_phone = $4))",
     )
     .bind(id.0)
     .bind(new.category.as_str())
@@ -465,6 +482,7 @@ async fn insert_incident(
     .bind(&new.description)
     .bind(&kinds)
     .bind(new.hold)
+    .bind(new.caller_id_withheld)
     .execute(&mut *connection)
     .await?;
     let hold_note = if new.hold { ", on hold" } else { "" };
@@ -505,11 +523,14 @@ async fn add_caller(
     .bind(original.0)
     .execute(&mut *connection)
     .await?;
-    let caller = match (new.caller_name.is_empty(), new.caller_phone.is_empty()) {
+    let phone = if new.caller_id_withheld {
+        "(number withheld)"
+    } else {
+        new.caller_phone.as_str()
+    };
+    let caller = match (new.caller_name.is_empty(), phone.is_empty()) {
         (true, true) => "unknown caller".to_owned(),
-        _ => format!("{} {}", new.caller_name, new.caller_phone)
-            .trim()
-            .to_owned(),
+        _ => format!("{} {phone}", new.caller_name).trim().to_owned(),
     };
     timeline::append(
         connection,

@@ -14,6 +14,7 @@
 mod records;
 mod avl;
 mod batch;
+mod callers;
 mod device;
 mod dispatch;
 mod error;
@@ -25,6 +26,7 @@ mod stats;
 mod timeline;
 mod tokens;
 mod units;
+mod users;
 
 use std::time::Duration;
 
@@ -32,15 +34,17 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
 pub use avl::AvlWriter;
+pub use callers::{AUTOMATIC_FLAG_DAYS, AUTOMATIC_FLAG_PRANKS, CallerFlag, CallerHistory};
 pub use device::IngestOutcome;
 pub use error::StoreError;
 pub use events::{ChangeFeed, FeedEvent, IncidentChange};
 pub use incidents::{CreateOutcome, IncidentPageCursor, NewIncident};
 pub use records::{AssignmentRecord, DeviceLocation, IncidentRecord, TimelineRecord, UnitRecord};
-pub use report::ResponseTimeRow;
+pub use report::{ResponseTimeReport, ResponseTimeRow};
 pub use stats::Snapshot;
-pub use tokens::{Role, TokenRecord, TokenVerifier};
+pub use tokens::{Role, SessionUser, TokenRecord, TokenVerifier};
 pub use units::{NewUnit, UnitRecommendation};
+pub use users::{LOGIN_FAILURE_WINDOW, LOGIN_FAILURES_ALLOWED, LoginOutcome, NewUser, UserRecord};
 
 /// The migrations of `migrations/`, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
@@ -64,8 +68,8 @@ impl Default for StoreConfig {
     }
 }
 
-/// Who made a change, as the timeline records it (`operator:<token id>`,
-/// never a secret).
+/// Who made a change, as the timeline records it: `operator:sri` for a
+/// person's session, `operator:<token id>` for a token; never a secret.
 #[derive(Debug, Clone)]
 pub struct Actor(pub String);
 

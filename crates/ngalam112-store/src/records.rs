@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use ngalam112_core::{
     AssignmentId, AssignmentStatus, GeoPoint, IncidentCategory, IncidentId, IncidentStatus,
-    Priority, UnitId, UnitKind, UnitStatus,
+    Priority, ResolutionCode, UnitId, UnitKind, UnitStatus,
 };
 use sqlx::FromRow;
 use uuid::Uuid;
@@ -66,6 +66,12 @@ pub struct IncidentRecord {
     pub device_location: Option<DeviceLocation>,
     /// The device fix and the entered location cannot both be right.
     pub location_disagrees: bool,
+    /// The network gave no number (`caller_phone` is empty).
+    pub caller_id_withheld: bool,
+    /// The number was flagged when the call came in.
+    pub caller_flagged: bool,
+    /// Why it was closed; set exactly when RESOLVED or CANCELLED.
+    pub resolution_code: Option<ResolutionCode>,
 }
 
 /// A handset's fix as stored with an incident.
@@ -200,7 +206,7 @@ macro_rules! incident_columns {
      caller_name, lat, lon, address, description, required_kinds, pending_kinds, hold, \
      created_at, updated_at, resolved_at, resolution, caller_count, duplicate_of, device_lat, \
      device_lon, device_radius_m, device_confidence_pct, device_method, device_fix_time, \
-     device_received_at, location_disagrees"
+     device_received_at, location_disagrees, caller_id_withheld, caller_flagged, resolution_code"
     };
 }
 
@@ -233,6 +239,9 @@ pub(crate) struct IncidentRow {
     device_fix_time: Option<DateTime<Utc>>,
     device_received_at: Option<DateTime<Utc>>,
     location_disagrees: bool,
+    caller_id_withheld: bool,
+    caller_flagged: bool,
+    resolution_code: Option<String>,
 }
 
 impl IncidentRow {
@@ -302,6 +311,13 @@ impl IncidentRow {
             duplicate_of: self.duplicate_of.map(IncidentId),
             device_location,
             location_disagrees: self.location_disagrees,
+            caller_id_withheld: self.caller_id_withheld,
+            caller_flagged: self.caller_flagged,
+            resolution_code: self
+                .resolution_code
+                .as_deref()
+                .map(|code| stored(ResolutionCode::from_stored, code, "resolution code"))
+                .transpose()?,
         })
     }
 }

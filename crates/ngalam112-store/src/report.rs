@@ -2,7 +2,7 @@
 //! first offer, and their first acceptance, within a target time.
 
 use chrono::{DateTime, Utc};
-use ngalam112_core::{IncidentCategory, Priority};
+use ngalam112_core::{IncidentCategory, Priority, ResolutionCode};
 
 use crate::{Store, StoreError};
 
@@ -17,6 +17,15 @@ pub struct ResponseTimeRow {
     /// Seconds; infinite when more than 10 % never got there.
     pub p90_call_to_offer_s: f64,
     pub p90_call_to_accept_s: f64,
+}
+
+/// The report of a period: response-time rows without the incidents that
+/// were no emergency response (PRANK, DUPLICATE), which are counted apart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseTimeReport {
+    pub rows: Vec<ResponseTimeRow>,
+    pub prank_incidents: i64,
+    pub duplicate_incidents: i64,
 }
 
 type Row = (
@@ -37,7 +46,11 @@ impl Store {
         since: DateTime<Utc>,
         until: DateTime<Utc>,
         target_seconds: f64,
-    ) -> Result<Vec<ResponseTimeRow>, StoreError> {
+    ) -> Result<ResponseTimeReport, StoreError> {
+        let left_out: Vec<&str> = ResolutionCode::NOT_RESPONSES
+            .iter()
+            .map(|code| code.as_str())
+            .collect();
         let rows: Vec<Row> = sqlx::query_as(
             "WITH times AS ( \
                SELECT i.category, i.priority, \
@@ -46,7 +59,8 @@ impl Store {
                  coalesce(extract(epoch FROM (SELECT min(t.at) FROM timeline_events t \
                    WHERE t.incident_id = i.id AND t.kind = 'assignment_accepted') - i.created_at)::float8, \
                    'Infinity') AS to_accept \
-               FROM incidents i WHERE i.created_at >= $1 AND i.created_at < $2) \
+               FROM incidents i WHERE i.created_at >= $1 AND i.created_at < $2 \
+                 AND (i.resolution_code IS NULL OR i.resolution_code <> ALL($4))) \
              SELECT category, priority, count(*), \
                count(*) FILTER (WHERE to_offer <= $3), count(*) FILTER (WHERE to_accept <= $3), \
                percentile_disc(0.9) WITHIN GROUP (ORDER BY to_offer), \
@@ -57,9 +71,22 @@ impl Store {
         .bind(since)
         .bind(until)
         .bind(target_seconds)
+        .bind(&left_out)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
+        let (prank_incidents, duplicate_incidents): (i64, i64) = sqlx::query_as(
+            "SELECT count(*) FILTER (WHERE resolution_code = $3), \
+                    count(*) FILTER (WHERE resolution_code = $4) \
+             FROM incidents WHERE created_at >= $1 AND created_at < $2",
+        )
+        .bind(since)
+        .bind(until)
+        .bind(ResolutionCode::Prank.as_str())
+        .bind(ResolutionCode::Duplicate.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        let rows = rows
+            .into_iter()
             .map(
                 |(category, priority, incidents, offered, accepted, p90_offer, p90_accept)| {
                     let category = category
@@ -80,6 +107,11 @@ impl Store {
                     })
                 },
             )
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(ResponseTimeReport {
+            rows,
+            prank_incidents,
+            duplicate_incidents,
+        })
     }
 }

@@ -1,7 +1,7 @@
 //! API tokens: only a hash of each secret is stored.
 
 use chrono::{DateTime, Utc};
-use ngalam112_core::UnitId;
+use ngalam112_core::{AgencyId, UnitId};
 use uuid::Uuid;
 
 use crate::batch::Batcher;
@@ -52,6 +52,8 @@ pub enum Role {
     Unit(UnitId),
     /// The telco's AML gateway: may only send device locations.
     Gateway,
+    /// A partner agency's liaison, bound to one agency.
+    Agency(AgencyId),
 }
 
 impl Role {
@@ -61,8 +63,46 @@ impl Role {
             Role::Operator => "operator",
             Role::Unit(_) => "unit",
             Role::Gateway => "gateway",
+            Role::Agency(_) => "agency",
         }
     }
+
+    fn unit_id(&self) -> Option<Uuid> {
+        match self {
+            Role::Unit(unit) => Some(unit.0),
+            _ => None,
+        }
+    }
+
+    fn agency_id(&self) -> Option<Uuid> {
+        match self {
+            Role::Agency(agency) => Some(agency.0),
+            _ => None,
+        }
+    }
+
+    /// Reads a stored role with the unit or agency it is bound to.
+    pub(crate) fn from_stored(
+        name: &str,
+        unit_id: Option<Uuid>,
+        agency_id: Option<Uuid>,
+    ) -> Result<Role, StoreError> {
+        Ok(match (name, unit_id, agency_id) {
+            ("admin", _, _) => Role::Admin,
+            ("operator", _, _) => Role::Operator,
+            ("unit", Some(unit), _) => Role::Unit(UnitId(unit)),
+            ("gateway", _, _) => Role::Gateway,
+            ("agency", _, Some(agency)) => Role::Agency(AgencyId(agency)),
+            _ => return Err(StoreError::Internal(format!("bad stored role {name}"))),
+        })
+    }
+}
+
+/// The person a session token belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionUser {
+    pub username: String,
+    pub display_name: String,
 }
 
 /// A stored token, without its secret.
@@ -72,47 +112,61 @@ pub struct TokenRecord {
     pub role: Role,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Sessions expire; tokens from `token issue` do not.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Set for a person's session (from `Login`).
+    pub user: Option<SessionUser>,
 }
 
-fn to_record(
-    id: Uuid,
-    role: &str,
-    unit_id: Option<Uuid>,
-    created_at: DateTime<Utc>,
-    revoked_at: Option<DateTime<Utc>>,
-) -> Result<TokenRecord, StoreError> {
-    let role = match (role, unit_id) {
-        ("admin", _) => Role::Admin,
-        ("operator", _) => Role::Operator,
-        ("unit", Some(unit)) => Role::Unit(UnitId(unit)),
-        ("gateway", _) => Role::Gateway,
-        _ => return Err(StoreError::Internal(format!("bad token role {role}"))),
+/// The columns every token query selects (`t` = api_tokens, `u` = users).
+macro_rules! token_columns {
+    () => {
+        "t.secret_hash, t.id, t.role, t.unit_id, t.agency_id, t.created_at, t.revoked_at, \
+         t.expires_at, u.username, u.display_name"
     };
-    Ok(TokenRecord {
-        id,
-        role,
-        created_at,
-        revoked_at,
-    })
 }
 
 #[derive(sqlx::FromRow)]
-struct HashedTokenRow {
+struct TokenRow {
     secret_hash: Vec<u8>,
     id: Uuid,
     role: String,
     unit_id: Option<Uuid>,
+    agency_id: Option<Uuid>,
     created_at: DateTime<Utc>,
     revoked_at: Option<DateTime<Utc>>,
+    expires_at: Option<DateTime<Utc>>,
+    username: Option<String>,
+    display_name: Option<String>,
 }
 
-type TokenRow = (
-    Uuid,
-    String,
-    Option<Uuid>,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-);
+impl TryFrom<TokenRow> for TokenRecord {
+    type Error = StoreError;
+
+    fn try_from(row: TokenRow) -> Result<Self, StoreError> {
+        Ok(TokenRecord {
+            id: row.id,
+            role: Role::from_stored(&row.role, row.unit_id, row.agency_id)?,
+            created_at: row.created_at,
+            revoked_at: row.revoked_at,
+            expires_at: row.expires_at,
+            user: row.username.map(|username| SessionUser {
+                username,
+                display_name: row.display_name.unwrap_or_default(),
+            }),
+        })
+    }
+}
+
+/// A token is live when not revoked, not expired, and (for a session) its
+/// user is not disabled. Checked by every lookup, in SQL, so that every
+/// server process agrees at once.
+macro_rules! live_token {
+    () => {
+        "t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now()) \
+         AND (t.user_id IS NULL OR u.disabled_at IS NULL)"
+    };
+}
 
 impl Store {
     /// Stores a new token given the hash of its secret.
@@ -121,83 +175,63 @@ impl Store {
         role: Role,
         secret_hash: &[u8],
     ) -> Result<TokenRecord, StoreError> {
-        let unit_id = match role {
-            Role::Unit(unit) => {
-                self.unit(unit).await?;
-                Some(unit.0)
-            }
-            _ => None,
-        };
-        let (id, role_name, unit, created_at, revoked_at): TokenRow = sqlx::query_as(
-            "INSERT INTO api_tokens (id, role, unit_id, secret_hash) VALUES ($1, $2, $3, $4) \
-             RETURNING id, role, unit_id, created_at, revoked_at",
-        )
-        .bind(Uuid::new_v4())
-        .bind(role.name())
-        .bind(unit_id)
-        .bind(secret_hash)
-        .fetch_one(&self.pool)
-        .await?;
-        to_record(id, &role_name, unit, created_at, revoked_at)
+        if let Role::Unit(unit) = role {
+            self.unit(unit).await?;
+        }
+        if let Role::Agency(agency) = role {
+            self.agency_exists(agency).await?;
+        }
+        let mut connection = self.pool.acquire().await?;
+        insert_token_row(&mut connection, role, secret_hash, None, None).await
     }
 
-    /// The live (not revoked) tokens among these secret hashes, in one
-    /// statement (the auth layer's batches: see `TokenVerifier`).
+    /// The live tokens among these secret hashes, in one statement (the
+    /// auth layer's batches: see `TokenVerifier`).
     pub(crate) async fn tokens_by_hashes(
         &self,
         hashes: &[Vec<u8>],
     ) -> Result<Vec<(Vec<u8>, TokenRecord)>, StoreError> {
-        let rows: Vec<HashedTokenRow> = sqlx::query_as(
-            "SELECT secret_hash, id, role, unit_id, created_at, revoked_at FROM api_tokens \
-                 WHERE secret_hash = ANY($1) AND revoked_at IS NULL",
-        )
+        let rows: Vec<TokenRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id \
+             WHERE t.secret_hash = ANY($1) AND ",
+            live_token!()
+        ))
         .bind(hashes)
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
             .map(|row| {
-                let token = to_record(
-                    row.id,
-                    &row.role,
-                    row.unit_id,
-                    row.created_at,
-                    row.revoked_at,
-                )?;
-                Ok((row.secret_hash, token))
+                let hash = row.secret_hash.clone();
+                Ok((hash, TokenRecord::try_from(row)?))
             })
             .collect()
     }
 
-    /// The live (not revoked) token with this secret hash, if any.
+    /// The live token with this secret hash, if any.
     pub async fn token_by_hash(
         &self,
         secret_hash: &[u8],
     ) -> Result<Option<TokenRecord>, StoreError> {
-        let row: Option<TokenRow> = sqlx::query_as(
-            "SELECT id, role, unit_id, created_at, revoked_at FROM api_tokens \
-             WHERE secret_hash = $1 AND revoked_at IS NULL",
-        )
-        .bind(secret_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|(id, role, unit, created_at, revoked_at)| {
-            to_record(id, &role, unit, created_at, revoked_at)
-        })
-        .transpose()
+        Ok(self
+            .tokens_by_hashes(&[secret_hash.to_vec()])
+            .await?
+            .into_iter()
+            .next()
+            .map(|(_, token)| token))
     }
 
     /// Every token, oldest first, without secrets.
     pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        let rows: Vec<TokenRow> = sqlx::query_as(
-            "SELECT id, role, unit_id, created_at, revoked_at FROM api_tokens ORDER BY created_at",
-        )
+        let rows: Vec<TokenRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id ORDER BY t.created_at"
+        ))
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|(id, role, unit, created_at, revoked_at)| {
-                to_record(id, &role, unit, created_at, revoked_at)
-            })
-            .collect()
+        rows.into_iter().map(TokenRecord::try_from).collect()
     }
 
     /// Revokes a token; it stops working on the next call.
@@ -213,4 +247,37 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Inserts a token row; a session names its user and expiry.
+pub(crate) async fn insert_token_row(
+    connection: &mut sqlx::PgConnection,
+    role: Role,
+    secret_hash: &[u8],
+    user_id: Option<Uuid>,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<TokenRecord, StoreError> {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO api_tokens (id, role, unit_id, agency_id, secret_hash, user_id, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(role.name())
+    .bind(role.unit_id())
+    .bind(role.agency_id())
+    .bind(secret_hash)
+    .bind(user_id)
+    .bind(expires_at)
+    .execute(&mut *connection)
+    .await?;
+    let row: TokenRow = sqlx::query_as(concat!(
+        "SELECT ",
+        token_columns!(),
+        " FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id WHERE t.id = $1"
+    ))
+    .bind(id)
+    .fetch_one(&mut *connection)
+    .await?;
+    TokenRecord::try_from(row)
 }

@@ -12,7 +12,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 
 use ngalam112::ServerConfig;
 use ngalam112_proto::v1 as proto;
-use ngalam112_store::{Role, Store, StoreConfig};
+use ngalam112_store::{NewUser, Role, Store, StoreConfig, UserRecord};
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
@@ -202,6 +202,59 @@ impl TestApp {
         let unit = ngalam112_core::UnitId::parse("unit_id", unit_id).expect("a unit id");
         let secret = self.token(Role::Unit(unit)).await.expect("unit token");
         connect_as(self.channel.clone(), Some(&secret))
+    }
+
+    /// Adds a person who logs in (as `ngalam112 user add` does).
+    pub async fn add_user(&self, username: &str, role: Role, password: &str) -> UserRecord {
+        let password = password.to_owned();
+        let password_hash =
+            tokio::task::spawn_blocking(move || ngalam112::passwords::hash_password(&password))
+                .await
+                .expect("hashing runs")
+                .expect("hash");
+        self.store
+            .add_user(&NewUser {
+                username: username.to_owned(),
+                display_name: format!("{username} (test)"),
+                role,
+                password_hash,
+            })
+            .await
+            .expect("add user")
+    }
+
+    /// Logs in through the API (no token needed).
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<proto::LoginResponse, tonic::Status> {
+        self.clients_with_token(None)
+            .auth
+            .login(proto::LoginRequest {
+                username: username.to_owned(),
+                password: password.to_owned(),
+            })
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// Clients of a person's session.
+    pub async fn session(&self, username: &str, password: &str) -> Clients {
+        let login = self.login(username, password).await.expect("login");
+        self.clients_with_token(Some(&login.token))
+    }
+
+    /// A partner agency, straight into the database.
+    pub async fn agency(&self, short_name: &str) -> ngalam112_core::AgencyId {
+        let id = uuid::Uuid::new_v4();
+        sqlx::query("INSERT INTO agencies (id, name, short_name) VALUES ($1, $2, $2)")
+            .bind(id)
+            .bind(short_name)
+            .execute(&self.pool)
+            .await
+            .expect("insert agency");
+        ngalam112_core::AgencyId(id)
     }
 
     pub fn clients_with_token(&self, token: Option<&str>) -> Clients {

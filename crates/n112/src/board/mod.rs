@@ -133,6 +133,7 @@ async fn perform(mut api: Api, action: Action, sender: mpsc::Sender<Message>) {
                 .cancel_incident(proto::CancelIncidentRequest {
                     id: incident_id,
                     reason: "cancelled from the board".to_owned(),
+                    resolution_code: proto::ResolutionCode::Other.into(),
                 })
                 .await
             {
@@ -149,6 +150,7 @@ async fn perform(mut api: Api, action: Action, sender: mpsc::Sender<Message>) {
                 .resolve_incident(proto::ResolveIncidentRequest {
                     id: incident_id,
                     resolution,
+                    resolution_code: proto::ResolutionCode::Handled.into(),
                 })
                 .await
             {

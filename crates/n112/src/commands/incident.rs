@@ -6,7 +6,7 @@ use anyhow::bail;
 use clap::{Args, Subcommand};
 use ngalam112_proto::v1 as proto;
 
-use crate::args::{Category, IncidentStatusArg, Kind, PriorityArg};
+use crate::args::{Category, IncidentStatusArg, Kind, PriorityArg, ResolutionCodeArg};
 use crate::connect::Api;
 use crate::format;
 use crate::output::Output;
@@ -59,12 +59,18 @@ pub enum IncidentCommand {
         id: String,
         #[arg(long, default_value = "")]
         reason: String,
+        /// Why, as a code (prank, duplicate, false-alarm, …).
+        #[arg(long, value_enum, default_value_t = ResolutionCodeArg::Other)]
+        code: ResolutionCodeArg,
     },
     /// Resolve; open assignments complete, units are freed.
     Resolve {
         id: String,
         #[arg(long, default_value = "")]
         resolution: String,
+        /// How it ended, as a code (handled, transported, prank, …).
+        #[arg(long, value_enum, default_value_t = ResolutionCodeArg::Other)]
+        code: ResolutionCodeArg,
     },
     /// Everything that happened to an incident, oldest first.
     Timeline { id: String },
@@ -91,9 +97,13 @@ pub struct CreateArgs {
     pub address: String,
     #[arg(long, default_value = "")]
     pub description: String,
-    /// Caller's phone (any common Indonesian format).
-    #[arg(long, default_value = "")]
+    /// Caller's phone (any common Indonesian format); required unless
+    /// --withheld.
+    #[arg(long, default_value = "", required_unless_present = "withheld")]
     pub phone: String,
+    /// The network gave no number (nomor disembunyikan).
+    #[arg(long, conflicts_with = "phone")]
+    pub withheld: bool,
     #[arg(long, default_value = "")]
     pub name: String,
     /// Units needed (repeatable); default: the category's.
@@ -176,18 +186,30 @@ pub async fn run(api: &mut Api, output: Output, command: IncidentCommand) -> any
                 .into_inner();
             output.assignment(&assignment);
         }
-        IncidentCommand::Cancel { id, reason } => {
+        IncidentCommand::Cancel { id, reason, code } => {
             let incident = api
                 .incidents
-                .cancel_incident(proto::CancelIncidentRequest { id, reason })
+                .cancel_incident(proto::CancelIncidentRequest {
+                    id,
+                    reason,
+                    resolution_code: proto::ResolutionCode::from(code).into(),
+                })
                 .await?
                 .into_inner();
             output.incident(&incident);
         }
-        IncidentCommand::Resolve { id, resolution } => {
+        IncidentCommand::Resolve {
+            id,
+            resolution,
+            code,
+        } => {
             let incident = api
                 .incidents
-                .resolve_incident(proto::ResolveIncidentRequest { id, resolution })
+                .resolve_incident(proto::ResolveIncidentRequest {
+                    id,
+                    resolution,
+                    resolution_code: proto::ResolutionCode::from(code).into(),
+                })
                 .await?
                 .into_inner();
             output.incident(&incident);
@@ -274,6 +296,9 @@ async fn nearby(
 /// then create or link.
 async fn create(api: &mut Api, output: Output, args: CreateArgs) -> anyhow::Result<()> {
     let category = proto::IncidentCategory::from(args.category);
+    if !args.withheld {
+        crate::commands::caller::print_history_line(api, &args.phone).await?;
+    }
     let mut duplicate_of = args.duplicate_of.clone().unwrap_or_default();
     if duplicate_of.is_empty() && !args.yes {
         let near = nearby(api, args.lat, args.lon, DUPLICATE_RADIUS_M, Some(category)).await?;
@@ -310,6 +335,7 @@ async fn create(api: &mut Api, output: Output, args: CreateArgs) -> anyhow::Resu
             .collect(),
         hold: args.hold,
         duplicate_of,
+        caller_id_withheld: args.withheld,
     };
     let incident = api.incidents.create_incident(request).await?.into_inner();
     output.incident(&incident);

@@ -95,6 +95,15 @@ pub async fn run(api: &mut Api, output: Output, args: ReportArgs) -> anyhow::Res
                 })
             );
         }
+        println!(
+            "{}",
+            json!({
+                "left_out": {
+                    "prank": report.prank_incidents,
+                    "duplicate": report.duplicate_incidents,
+                }
+            })
+        );
         return Ok(());
     }
     let target = report.target_seconds;
@@ -151,6 +160,10 @@ pub async fn run(api: &mut Api, output: Output, args: ReportArgs) -> anyhow::Res
             ],
             &rows
         )
+    );
+    println!(
+        "Left out (no emergency response): {} prank, {} duplicate",
+        report.prank_incidents, report.duplicate_incidents
     );
     Ok(())
 }
