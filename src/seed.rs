@@ -1,4 +1,4 @@
-//! The Kota Malang demo fleet (shared/spec/malang.md): approximate station
+//! The Kota Malang demo fleet: approximate station
 //! positions, good enough for a demo, not survey data.
 
 use ngalam112_core::{GeoPoint, UnitKind};

@@ -25,6 +25,8 @@ fuzz_target!(|data: &[u8]| {
             if let Ok(request) = proto::CreateIncidentRequest::decode(bytes)
                 && let Ok(incident) = new_incident(&request)
             {
+                // A number, or none exactly when it was withheld.
+                assert_eq!(incident.caller_phone.is_empty(), incident.caller_id_withheld);
                 assert!(incident.caller_phone.is_empty() || incident.caller_phone.starts_with('+'));
                 assert!(incident.caller_phone.chars().skip(1).all(|c| c.is_ascii_digit()));
                 assert!(incident.description.chars().count() <= DESCRIPTION_MAX_CHARS);
@@ -55,6 +57,20 @@ fuzz_target!(|data: &[u8]| {
             let _ = IncidentId::parse("id", &text);
             let _ = AssignmentId::parse("assignment_id", &text);
             let _ = decode_page_token(&text);
+            // People and callers.
+            if let Ok(name) = validation::username("username", &text) {
+                assert!(!name.is_empty() && name.len() <= 64);
+                assert!(name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c)));
+            }
+            if let Ok(password) = validation::new_password("password", &text) {
+                assert!(password.chars().count() >= validation::PASSWORD_MIN_CHARS);
+            }
+            for withheld in [false, true] {
+                if let Ok(phone) = validation::caller_number(&text, withheld) {
+                    assert_eq!(phone.is_empty(), withheld);
+                }
+            }
+            let _ = ngalam112::convert::closing_code(i32::from(bytes.first().copied().unwrap_or(0)));
         }
         3 => {
             // AML payloads from the telco gateway (SMS and HTTPS forms).

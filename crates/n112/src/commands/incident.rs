@@ -99,10 +99,10 @@ pub struct CreateArgs {
     pub description: String,
     /// Caller's phone (any common Indonesian format); required unless
     /// --withheld.
-    #[arg(long, default_value = "", required_unless_present = "withheld")]
-    pub phone: String,
+    #[arg(long)]
+    pub phone: Option<String>,
     /// The network gave no number (nomor disembunyikan).
-    #[arg(long, conflicts_with = "phone")]
+    #[arg(long)]
     pub withheld: bool,
     #[arg(long, default_value = "")]
     pub name: String,
@@ -296,8 +296,16 @@ async fn nearby(
 /// then create or link.
 async fn create(api: &mut Api, output: Output, args: CreateArgs) -> anyhow::Result<()> {
     let category = proto::IncidentCategory::from(args.category);
+    let phone = match (&args.phone, args.withheld) {
+        (Some(phone), false) => phone.clone(),
+        (None, true) => String::new(),
+        (None, false) => {
+            bail!("--phone is required (or --withheld when the network gave no number)")
+        }
+        (Some(_), true) => bail!("--phone and --withheld exclude each other"),
+    };
     if !args.withheld {
-        crate::commands::caller::print_history_line(api, &args.phone).await?;
+        crate::commands::caller::print_history_line(api, &phone).await?;
     }
     let mut duplicate_of = args.duplicate_of.clone().unwrap_or_default();
     if duplicate_of.is_empty() && !args.yes {
@@ -320,7 +328,7 @@ async fn create(api: &mut Api, output: Output, args: CreateArgs) -> anyhow::Resu
         request_id: args.request_id.unwrap_or_default(),
         category: category.into(),
         priority: proto::Priority::from(args.priority).into(),
-        caller_phone: args.phone,
+        caller_phone: phone,
         caller_name: args.name,
         location: Some(proto::GeoPoint {
             lat: args.lat,

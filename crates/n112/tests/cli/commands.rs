@@ -141,6 +141,7 @@ async fn errors_are_one_clear_line_and_a_non_zero_exit() {
             "95",
             "--lon",
             "112.6",
+            "--withheld",
             "--yes",
         ],
     )
@@ -204,6 +205,8 @@ async fn a_second_caller_nearby_is_caught_before_a_duplicate_incident_is_made() 
             "-7.9771",
             "--lon",
             "112.6341",
+            "--phone",
+            "0856 1234 5678",
         ];
         args.extend_from_slice(extra);
         n112(&app, &operator, &args).await
@@ -294,4 +297,95 @@ async fn a_dispatcher_recommends_assigns_and_takes_units_out_of_service() {
         .await,
     );
     assert!(nearby.is_empty(), "a cancelled incident is not active");
+}
+
+#[tokio::test]
+async fn call_takers_see_a_callers_history_and_flag_before_the_call_is_recorded() {
+    let app = TestApp::spawn().await;
+    let operator = app.token(Role::Operator).await.unwrap();
+    let admin = app.token(Role::Admin).await.unwrap();
+    let create = async |extra: &[&str]| {
+        let mut args = vec![
+            "--json",
+            "incident",
+            "create",
+            "--category",
+            "crime",
+            "--lat",
+            "-7.9370",
+            "--lon",
+            "112.6090",
+            "--yes",
+        ];
+        args.extend_from_slice(extra);
+        n112(&app, &operator, &args).await
+    };
+
+    // A withheld number is said, not left blank.
+    let blank = create(&[]).await;
+    assert!(!blank.status.success());
+    assert!(String::from_utf8_lossy(&blank.stderr).contains("--withheld"));
+    let withheld = json_lines(&create(&["--withheld"]).await);
+    assert_eq!(withheld[0]["caller_id_withheld"], true);
+    let id = withheld[0]["id"].as_str().unwrap().to_owned();
+    let shown = stdout(&n112(&app, &operator, &["incident", "show", &id]).await);
+    assert!(
+        shown.contains("nomor disembunyikan / number withheld"),
+        "{shown}"
+    );
+
+    // Three calls closed as pranks flag the number.
+    for _ in 0..3 {
+        let call = json_lines(&create(&["--phone", "0813 3333 4444"]).await);
+        let id = call[0]["id"].as_str().unwrap().to_owned();
+        let closed = json_lines(
+            &n112(
+                &app,
+                &operator,
+                &["--json", "incident", "resolve", &id, "--code", "prank"],
+            )
+            .await,
+        );
+        assert_eq!(closed[0]["resolution_code"], "PRANK");
+    }
+    let next = create(&["--phone", "+62 813-3333-4444"]).await;
+    let stderr = String::from_utf8_lossy(&next.stderr);
+    assert!(
+        stderr.contains("3 calls in 30 days, 3 closed as prank"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("!! FLAGGED NUMBER"), "{stderr}");
+    let next = json_lines(&next);
+    assert_eq!(next[0]["caller_flagged"], true, "recorded all the same");
+
+    let listed = stdout(&n112(&app, &operator, &["caller", "list"]).await);
+    assert!(
+        listed.contains("+6281333334444") && listed.contains("yes"),
+        "{listed}"
+    );
+    let history = stdout(&n112(&app, &operator, &["caller", "show", "0813 3333 4444"]).await);
+    assert!(
+        history.contains("4 call(s) in 30 days, 3 closed as prank"),
+        "{history}"
+    );
+
+    let flagged = n112(
+        &app,
+        &operator,
+        &["caller", "flag", "0812 7777 8888", "--reason", "mengancam"],
+    )
+    .await;
+    assert!(flagged.status.success());
+    let refused = n112(&app, &operator, &["caller", "unflag", "0812 7777 8888"]).await;
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("PERMISSION_DENIED"));
+    let unflagged = n112(&app, &admin, &["caller", "unflag", "0812 7777 8888"]).await;
+    assert!(unflagged.status.success());
+    let listed = stdout(&n112(&app, &operator, &["caller", "list"]).await);
+    assert!(!listed.contains("+6281277778888"), "{listed}");
+
+    let report = stdout(&n112(&app, &operator, &["report", "--since", "1h"]).await);
+    assert!(
+        report.contains("Left out (no emergency response): 3 prank, 0 duplicate"),
+        "{report}"
+    );
 }
