@@ -437,15 +437,31 @@ impl Board {
         let Some(incident) = self.sorted().get(self.selected).copied() else {
             return;
         };
-        let mut lines = vec![Line::from(format!(
-            "▶ {} {} at {} — {} ({} caller{})",
+        let mut first = vec![Span::raw(format!(
+            "▶ {} {} at {} — {} (caller {} {}, {} caller{})",
             format::priority(incident),
             format::category(incident),
             incident.address,
             incident.description,
+            incident.caller_name,
+            format::caller_phone(incident),
             incident.caller_count,
             if incident.caller_count == 1 { "" } else { "s" }
         ))];
+        if incident.caller_flagged {
+            // A warning only: the incident is dispatched like any other.
+            first.insert(
+                0,
+                Span::styled(
+                    "FLAGGED NUMBER ",
+                    Style::default()
+                        .fg(Color::White)
+                        .bg(Color::Red)
+                        .add_modifier(Modifier::BOLD),
+                ),
+            );
+        }
+        let mut lines = vec![Line::from(first)];
         if let Some(device) = format::device_location(incident) {
             let style = if incident.location_disagrees {
                 Style::default()

@@ -169,6 +169,30 @@ fn a_location_conflict_is_highlighted() {
 }
 
 #[test]
+fn the_selected_callers_number_or_its_absence_and_its_flag_are_shown() {
+    let mut board = sample_board();
+    let mut withheld = incident(
+        "w",
+        proto::Priority::Critical,
+        proto::IncidentStatus::Dispatched,
+        "Jl. Ijen 5",
+        900,
+    );
+    withheld.caller_id_withheld = true;
+    withheld.caller_flagged = true;
+    board.apply(proto::IncidentEvent {
+        incident: Some(withheld),
+        kind: "incident_created".to_owned(),
+    });
+    let text = screen(&board);
+    assert!(text.contains("FLAGGED NUMBER ▶"), "{text}");
+    assert!(
+        text.contains("nomor disembunyikan / number withheld"),
+        "{text}"
+    );
+}
+
+#[test]
 fn critical_rows_are_painted_red() {
     let board = sample_board();
     let mut terminal = Terminal::new(TestBackend::new(140, 24)).expect("terminal");
