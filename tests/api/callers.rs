@@ -97,15 +97,7 @@ async fn closings_keep_their_code_and_unspecified_means_other() {
         .expect("cancel")
         .into_inner();
     assert_eq!(cancelled.resolution_code(), ResolutionCode::Other);
-    let timeline = app
-        .operator
-        .incidents
-        .clone()
-        .get_incident_timeline(proto::GetIncidentTimelineRequest { id: second.id })
-        .await
-        .expect("timeline")
-        .into_inner()
-        .events;
+    let timeline = app.timeline(&second.id).await;
     let last = timeline.last().expect("events");
     assert_eq!(
         (last.kind.as_str(), last.detail.as_str()),

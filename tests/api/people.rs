@@ -53,17 +53,7 @@ async fn a_person_logs_in_and_the_timeline_names_them() {
         .await
         .expect("create")
         .into_inner();
-    let events = app
-        .operator
-        .incidents
-        .clone()
-        .get_incident_timeline(proto::GetIncidentTimelineRequest {
-            id: incident.id.clone(),
-        })
-        .await
-        .expect("timeline")
-        .into_inner()
-        .events;
+    let events = app.timeline(&incident.id).await;
     assert_eq!(events[0].kind, "incident_created");
     assert_eq!(events[0].actor, "operator:sri");
 
@@ -87,17 +77,7 @@ async fn a_person_logs_in_and_the_timeline_names_them() {
         .expect("who am i")
         .into_inner()
         .token_id;
-    let events = app
-        .operator
-        .incidents
-        .clone()
-        .get_incident_timeline(proto::GetIncidentTimelineRequest {
-            id: incident.id.clone(),
-        })
-        .await
-        .expect("timeline")
-        .into_inner()
-        .events;
+    let events = app.timeline(&incident.id).await;
     let last = events.last().expect("events");
     assert_eq!(last.actor, format!("operator:{operator_token_id}"));
 

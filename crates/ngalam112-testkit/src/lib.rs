@@ -325,7 +325,8 @@ impl TestApp {
             .into_inner()
     }
 
-    pub async fn timeline_kinds(&self, id: &str) -> Vec<String> {
+    /// An incident's timeline, oldest first (as an operator reads it).
+    pub async fn timeline(&self, id: &str) -> Vec<proto::TimelineEvent> {
         self.operator
             .incidents
             .clone()
@@ -334,6 +335,11 @@ impl TestApp {
             .expect("timeline")
             .into_inner()
             .events
+    }
+
+    pub async fn timeline_kinds(&self, id: &str) -> Vec<String> {
+        self.timeline(id)
+            .await
             .into_iter()
             .map(|event| event.kind)
             .collect()
