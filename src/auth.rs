@@ -114,10 +114,38 @@ fn allowed(path: &str, role: &Role) -> Option<bool> {
     })
 }
 
+/// Calls that need no token: health, reflection, `Login`, and everything
+/// that is not one of our RPCs (the web console's pages and files).
 fn is_open(path: &str) -> bool {
     path.starts_with("/grpc.health.v1.")
         || path.starts_with("/grpc.reflection.")
         || path == "/ngalam112.v1.AuthService/Login"
+        || !path.starts_with("/ngalam112.")
+}
+
+/// A browser's call from another site's page is refused: the console's
+/// own page always calls its own origin (CSP `connect-src 'self'`).
+fn cross_origin(request: &http::request::Parts) -> bool {
+    let Some(origin) = request.headers.get(http::header::ORIGIN) else {
+        return false;
+    };
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|origin| origin.split_once("://"))
+        .map(|(_, host)| host.trim_end_matches('/').to_ascii_lowercase());
+    let own_host = request
+        .uri
+        .authority()
+        .map(|authority| authority.as_str().to_ascii_lowercase())
+        .or_else(|| {
+            request
+                .headers
+                .get(http::header::HOST)
+                .and_then(|host| host.to_str().ok())
+                .map(str::to_ascii_lowercase)
+        });
+    origin_host.is_none() || origin_host != own_host
 }
 
 async fn authenticate(
@@ -209,10 +237,16 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let tokens = self.tokens.clone();
         Box::pin(async move {
-            if is_open(request.uri().path()) {
-                return inner.call(request).await;
-            }
             let (mut parts, body) = request.into_parts();
+            if parts.uri.path().starts_with("/ngalam112.") && cross_origin(&parts) {
+                return Ok(
+                    Status::permission_denied("calls from another site's page are refused")
+                        .into_http(),
+                );
+            }
+            if is_open(parts.uri.path()) {
+                return inner.call(http::Request::from_parts(parts, body)).await;
+            }
             match authenticate(&tokens, &parts).await {
                 Ok(caller) => {
                     parts.extensions.insert(caller);

@@ -85,6 +85,10 @@ pub struct ServeArgs {
     /// Serve Prometheus metrics (`/metrics`) on this address, e.g. 127.0.0.1:9112.
     #[arg(long)]
     pub metrics_listen: Option<SocketAddr>,
+    /// Map tiles of the web console: an {z}/{x}/{y} URL template; "" for
+    /// none (a plain background with the city's outline).
+    #[arg(long, default_value = crate::web::OSM_TILES)]
+    pub map_tiles: String,
     /// Hours a person's login session lasts (one shift).
     #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=168))]
     pub session_hours: u64,
@@ -227,6 +231,12 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(
+        url = %format!("{scheme}://{}/", listener.local_addr()?),
+        crew_page = %format!("{scheme}://{}/crew", listener.local_addr()?),
+        "web console"
+    );
     match (&tls, args.listen.ip().is_loopback()) {
         (Some(_), _) => {
             tracing::info!(address = %listener.local_addr()?, "ngalam112 listening (gRPC over TLS)")
@@ -249,6 +259,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tls,
             gauge_interval: args.metrics_listen.map(|_| Duration::from_secs(5)),
             session_lifetime: Duration::from_secs(args.session_hours * 3600),
+            web: crate::web::WebConfig {
+                map_tiles: Some(args.map_tiles.clone()).filter(|tiles| !tiles.is_empty()),
+            },
             ..crate::ServerConfig::default()
         },
         async move {

@@ -250,6 +250,19 @@ pub fn incident_to_proto(incident: &IncidentRecord) -> proto::Incident {
     }
 }
 
+pub fn alarm_to_proto(alarm: &ngalam112_store::AlarmRecord) -> proto::Alarm {
+    proto::Alarm {
+        id: alarm.id.to_string(),
+        unit_id: alarm.unit_id.to_string(),
+        unit_call_sign: alarm.unit_call_sign.clone(),
+        location: Some(geo_point_to_proto(&alarm.location)),
+        note: alarm.note.clone(),
+        raised_at: Some(timestamp(alarm.raised_at)),
+        acknowledged_by: alarm.acknowledged_by.clone().unwrap_or_default(),
+        acknowledged_at: alarm.acknowledged_at.map(timestamp),
+    }
+}
+
 pub fn timeline_event_to_proto(event: &TimelineRecord) -> proto::TimelineEvent {
     proto::TimelineEvent {
         at: Some(timestamp(event.at)),

@@ -20,5 +20,6 @@ pub mod server;
 pub mod services;
 pub mod telemetry;
 pub mod user_cli;
+pub mod web;
 
 pub use server::{ServerConfig, run};

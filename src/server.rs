@@ -1,5 +1,6 @@
-//! Assembles the gRPC server: auth layer, the three services, health and
-//! reflection; and keeps the health status true to the database.
+//! Assembles the server: auth layer, the services (gRPC and gRPC-Web),
+//! health and reflection, the web console's pages; and keeps the health
+//! status true to the database.
 
 use std::future::Future;
 use std::time::Duration;
@@ -58,6 +59,8 @@ pub struct ServerConfig {
     pub gauge_interval: Option<Duration>,
     /// How long a person's session from `Login` lasts (one shift).
     pub session_lifetime: Duration,
+    /// The web console's settings (map tiles).
+    pub web: crate::web::WebConfig,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +73,7 @@ impl Default for ServerConfig {
             watch_stream_buffer: 256,
             gauge_interval: None,
             session_lifetime: Duration::from_secs(12 * 3600),
+            web: crate::web::WebConfig::default(),
         }
     }
 }
@@ -124,9 +128,8 @@ pub async fn run(
     let gauges = config
         .gauge_interval
         .map(|interval| tokio::spawn(crate::metrics::publish_gauges(store.clone(), interval)));
-    let result = builder
-        .layer(crate::metrics::RpcLayer)
-        .layer(AuthLayer::new(store.clone()))
+    let mut services = tonic::service::Routes::builder();
+    services
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -140,7 +143,8 @@ pub async fn run(
             .max_decoding_message_size(limit),
         )
         .add_service(
-            UnitServiceServer::new(UnitApi::new(store.clone())).max_decoding_message_size(limit),
+            UnitServiceServer::new(UnitApi::new(store.clone(), feed.clone(), stopping.clone()))
+                .max_decoding_message_size(limit),
         )
         .add_service(
             FieldServiceServer::new(FieldApi::new(store.clone(), feed, stopping))
@@ -153,7 +157,21 @@ pub async fn run(
         .add_service(
             CallerServiceServer::new(CallerApi::new(store.clone()))
                 .max_decoding_message_size(limit),
-        )
+        );
+    let routes = services.routes().prepare();
+    // The console and the crew page share the address: gRPC, gRPC-Web
+    // (HTTP/1.1 too, for browsers) and the pages' files.
+    let routes = tonic::service::Routes::from(
+        routes
+            .into_axum_router()
+            .merge(crate::web::router(&config.web)),
+    );
+    let result = builder
+        .accept_http1(true)
+        .layer(crate::metrics::RpcLayer)
+        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(AuthLayer::new(store.clone()))
+        .add_routes(routes)
         .serve_with_incoming_shutdown(
             // Nagle's algorithm against delayed ACKs would stall small
             // answers by 40 ms: send at once.

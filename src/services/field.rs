@@ -225,4 +225,24 @@ impl FieldService for FieldApi {
         .await;
         Ok(Response::new(result?))
     }
+
+    #[tracing::instrument(skip_all, fields(unit_id = %request.get_ref().unit_id))]
+    async fn raise_alarm(
+        &self,
+        request: Request<proto::RaiseAlarmRequest>,
+    ) -> Result<Response<proto::Alarm>, Status> {
+        let result: ApiResult<_> = async {
+            let caller = caller(&request)?;
+            let request = request.get_ref();
+            let unit_id = UnitId::parse("unit_id", &request.unit_id)?;
+            caller.require_unit(unit_id)?;
+            let location = convert::geo_point("location", request.location.as_ref())?;
+            let note = validation::text("note", request.note.trim(), SHORT_TEXT_MAX_CHARS)?;
+            let alarm = self.store.raise_alarm(unit_id, location, &note).await?;
+            tracing::warn!(alarm_id = %alarm.id, call_sign = %alarm.unit_call_sign, "crew in danger");
+            Ok(convert::alarm_to_proto(&alarm))
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
 }

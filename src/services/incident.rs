@@ -526,6 +526,48 @@ impl IncidentService for IncidentApi {
             receiver,
         )))
     }
+
+    type WatchAlarmsStream = super::fleet::FleetStream<proto::Alarm>;
+
+    async fn watch_alarms(
+        &self,
+        _request: Request<proto::WatchAlarmsRequest>,
+    ) -> Result<Response<Self::WatchAlarmsStream>, Status> {
+        let stream =
+            super::fleet::watch_alarms(self.store.clone(), &self.feed, self.stopping.clone())
+                .await?;
+        Ok(Response::new(stream))
+    }
+
+    async fn list_alarms(
+        &self,
+        request: Request<proto::ListAlarmsRequest>,
+    ) -> Result<Response<proto::ListAlarmsResponse>, Status> {
+        let result: ApiResult<_> = async {
+            let alarms = self.store.alarms(request.get_ref().open_only).await?;
+            Ok(proto::ListAlarmsResponse {
+                alarms: alarms.iter().map(convert::alarm_to_proto).collect(),
+            })
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+
+    #[tracing::instrument(skip_all, fields(alarm_id = %request.get_ref().alarm_id))]
+    async fn acknowledge_alarm(
+        &self,
+        request: Request<proto::AcknowledgeAlarmRequest>,
+    ) -> Result<Response<proto::Alarm>, Status> {
+        let result: ApiResult<_> = async {
+            let actor = caller(&request)?.actor();
+            let alarm_id = validation::uuid("alarm_id", &request.get_ref().alarm_id)?;
+            let alarm = self.store.acknowledge_alarm(alarm_id, &actor).await?;
+            tracing::info!(acknowledged_by = %actor.0, "alarm acknowledged");
+            Ok(convert::alarm_to_proto(&alarm))
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod callers;
 pub mod field;
+pub mod fleet;
 pub mod incident;
 pub mod unit;
 

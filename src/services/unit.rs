@@ -13,11 +13,22 @@ use crate::error::ApiResult;
 
 pub struct UnitApi {
     store: Store,
+    feed: ngalam112_store::ChangeFeed,
+    /// Turns true when the server begins to shut down.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl UnitApi {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(
+        store: Store,
+        feed: ngalam112_store::ChangeFeed,
+        stopping: tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        Self {
+            store,
+            feed,
+            stopping,
+        }
     }
 }
 
@@ -96,5 +107,17 @@ impl UnitService for UnitApi {
         }
         .await;
         Ok(Response::new(result?))
+    }
+
+    type WatchUnitsStream = super::fleet::FleetStream<proto::Unit>;
+
+    async fn watch_units(
+        &self,
+        _request: Request<proto::WatchUnitsRequest>,
+    ) -> Result<Response<Self::WatchUnitsStream>, Status> {
+        let stream =
+            super::fleet::watch_units(self.store.clone(), &self.feed, self.stopping.clone())
+                .await?;
+        Ok(Response::new(stream))
     }
 }

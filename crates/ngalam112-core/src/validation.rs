@@ -141,6 +141,14 @@ pub fn caller_number(phone: &str, withheld: bool) -> Result<String, ValidationEr
     }
 }
 
+/// A client-supplied UUID (ids without a type of their own).
+pub fn uuid(field: &str, value: &str) -> Result<uuid::Uuid, ValidationError> {
+    if value.trim().is_empty() {
+        return Err(ValidationError::new(field, "must not be empty"));
+    }
+    uuid::Uuid::parse_str(value.trim()).map_err(|_| ValidationError::new(field, "must be a UUID"))
+}
+
 /// Shortest password a user may be given.
 pub const PASSWORD_MIN_CHARS: usize = 10;
 /// Longest password accepted (hashing cost is bounded).

@@ -24,6 +24,8 @@ use tokio::sync::{Notify, broadcast, watch};
 
 const OFFERS_CHANNEL: &str = "ngalam112_offers";
 const INCIDENTS_CHANNEL: &str = "ngalam112_incidents";
+const UNITS_CHANNEL: &str = "ngalam112_units";
+const ALARMS_CHANNEL: &str = "ngalam112_alarms";
 
 /// One incident change, as announced by PostgreSQL.
 #[derive(Debug, Clone)]
@@ -44,6 +46,18 @@ pub enum FeedEvent {
     Resync,
 }
 
+/// What the console's map and alarm banner follow: a unit or an alarm
+/// changed, or (as for incidents) the feed was lost or resynchronised.
+/// Kept apart from incidents so that busy AVL traffic never makes a live
+/// board fall behind.
+#[derive(Debug, Clone)]
+pub enum FleetEvent {
+    Unit(UnitId),
+    Alarm(uuid::Uuid),
+    Lost,
+    Resync,
+}
+
 /// Cheap to clone; all clones share one LISTEN connection.
 #[derive(Clone)]
 pub struct ChangeFeed {
@@ -54,6 +68,7 @@ struct FeedInner {
     /// Long-polls waiting per unit (weak: an entry dies with its waiters).
     unit_waiters: Mutex<HashMap<UnitId, Weak<Notify>>>,
     incidents: broadcast::Sender<FeedEvent>,
+    fleet: broadcast::Sender<FleetEvent>,
     /// Woken by every offer anywhere: the offer timer re-reads the next
     /// deadline.
     offers_made: Notify,
@@ -68,10 +83,12 @@ impl ChangeFeed {
     /// behind before it is told to resubscribe.
     pub fn start(pool: PgPool, watch_buffer: usize) -> (ChangeFeed, tokio::task::JoinHandle<()>) {
         let (incidents, _) = broadcast::channel(watch_buffer.max(1));
+        let (fleet, _) = broadcast::channel(watch_buffer.max(1));
         let feed = ChangeFeed {
             inner: Arc::new(FeedInner {
                 unit_waiters: Mutex::new(HashMap::new()),
                 incidents,
+                fleet,
                 offers_made: Notify::new(),
                 connected: watch::Sender::new(false),
             }),
@@ -104,6 +121,11 @@ impl ChangeFeed {
 
     /// Whether changes are being heard right now; changes when the
     /// connection to PostgreSQL is lost or back.
+    /// Unit and alarm changes, for the console's map and alarm banner.
+    pub fn subscribe_fleet(&self) -> broadcast::Receiver<FleetEvent> {
+        self.inner.fleet.subscribe()
+    }
+
     pub fn connection(&self) -> watch::Receiver<bool> {
         self.inner.connected.subscribe()
     }
@@ -131,6 +153,7 @@ impl ChangeFeed {
     fn lost(&self) {
         self.inner.connected.send_replace(false);
         let _ = self.inner.incidents.send(FeedEvent::Lost);
+        let _ = self.inner.fleet.send(FleetEvent::Lost);
     }
 
     fn resync(&self) {
@@ -141,6 +164,7 @@ impl ChangeFeed {
         }
         self.inner.offers_made.notify_one();
         let _ = self.inner.incidents.send(FeedEvent::Resync);
+        let _ = self.inner.fleet.send(FleetEvent::Resync);
     }
 
     fn handle(&self, notification: &PgNotification) {
@@ -167,6 +191,16 @@ impl ChangeFeed {
                         kind: kind.to_owned(),
                     }));
             }
+            UNITS_CHANNEL => {
+                if let Ok(unit) = uuid::Uuid::parse_str(notification.payload()) {
+                    let _ = self.inner.fleet.send(FleetEvent::Unit(UnitId(unit)));
+                }
+            }
+            ALARMS_CHANNEL => {
+                if let Ok(alarm) = uuid::Uuid::parse_str(notification.payload()) {
+                    let _ = self.inner.fleet.send(FleetEvent::Alarm(alarm));
+                }
+            }
             _ => {}
         }
     }
@@ -182,7 +216,12 @@ impl ChangeFeed {
                 }
             };
             if let Err(error) = listener
-                .listen_all([OFFERS_CHANNEL, INCIDENTS_CHANNEL])
+                .listen_all([
+                    OFFERS_CHANNEL,
+                    INCIDENTS_CHANNEL,
+                    UNITS_CHANNEL,
+                    ALARMS_CHANNEL,
+                ])
                 .await
             {
                 tracing::warn!(%error, "change feed cannot LISTEN; retrying");

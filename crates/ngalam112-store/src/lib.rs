@@ -12,6 +12,7 @@
 
 #[macro_use]
 mod records;
+mod alarms;
 mod avl;
 mod batch;
 mod callers;
@@ -33,11 +34,12 @@ use std::time::Duration;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
+pub use alarms::AlarmRecord;
 pub use avl::AvlWriter;
 pub use callers::{AUTOMATIC_FLAG_DAYS, AUTOMATIC_FLAG_PRANKS, CallerFlag, CallerHistory};
 pub use device::IngestOutcome;
 pub use error::StoreError;
-pub use events::{ChangeFeed, FeedEvent, IncidentChange};
+pub use events::{ChangeFeed, FeedEvent, FleetEvent, IncidentChange};
 pub use incidents::{CreateOutcome, IncidentPageCursor, NewIncident};
 pub use records::{AssignmentRecord, DeviceLocation, IncidentRecord, TimelineRecord, UnitRecord};
 pub use report::{ResponseTimeReport, ResponseTimeRow};
