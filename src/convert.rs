@@ -193,6 +193,7 @@ pub fn assignment_to_proto(assignment: &AssignmentRecord) -> proto::Assignment {
         distance_m: assignment.distance_m,
         offered_at: Some(timestamp(assignment.offered_at)),
         updated_at: Some(timestamp(assignment.updated_at)),
+        offer_expires_at: assignment.offer_deadline.map(timestamp),
     }
 }
 

@@ -169,7 +169,7 @@ pub async fn run(
     let result = builder
         .accept_http1(true)
         .layer(crate::metrics::RpcLayer)
-        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(crate::web::GrpcWebForCalls)
         .layer(AuthLayer::new(store.clone()))
         .add_routes(routes)
         .serve_with_incoming_shutdown(

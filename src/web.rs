@@ -151,3 +151,69 @@ mod tests {
         assert_eq!(escape_attribute("a\"<b>"), "a&quot;&lt;b&gt;");
     }
 }
+
+/// gRPC-Web for the browser's calls, and the pages' files untouched:
+/// `tonic_web`'s layer answers every other HTTP/1.1 request with 400, so
+/// only gRPC-Web requests and HTTP/2 go through it.
+#[derive(Debug, Clone, Default)]
+pub struct GrpcWebForCalls;
+
+impl<S: Clone> tower::Layer<S> for GrpcWebForCalls {
+    type Service = GrpcWebForCallsService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcWebForCallsService {
+            grpc_web: tower::Layer::layer(&tonic_web::GrpcWebLayer::new(), inner.clone()),
+            plain: inner,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GrpcWebForCallsService<S> {
+    grpc_web: tonic_web::GrpcWebService<S>,
+    plain: S,
+}
+
+type BoxFuture<T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>>;
+
+fn is_grpc_web_or_http2<B>(request: &axum::http::Request<B>) -> bool {
+    request.version() == axum::http::Version::HTTP_2
+        || request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("application/grpc-web"))
+}
+
+type CallRequest = axum::http::Request<tonic::body::Body>;
+type CallResponse = axum::http::Response<tonic::body::Body>;
+
+impl<S> tower::Service<CallRequest> for GrpcWebForCallsService<S>
+where
+    S: tower::Service<CallRequest, Response = CallResponse> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = CallResponse;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<CallResponse, S::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        // Each call readies its own clone below.
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: CallRequest) -> Self::Future {
+        if is_grpc_web_or_http2(&request) {
+            let grpc_web = self.grpc_web.clone();
+            Box::pin(tower::ServiceExt::oneshot(grpc_web, request))
+        } else {
+            let plain = self.plain.clone();
+            Box::pin(tower::ServiceExt::oneshot(plain, request))
+        }
+    }
+}

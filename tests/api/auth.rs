@@ -463,6 +463,59 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
             Code::FailedPrecondition,
         );
 
+        // The console's live map and the crews' alarms.
+        expect(
+            "WatchUnits",
+            code(units.watch_units(proto::WatchUnitsRequest {}).await),
+            &staff,
+            Code::Ok,
+        );
+        expect(
+            "RaiseAlarm",
+            code(
+                field
+                    .raise_alarm(proto::RaiseAlarmRequest {
+                        unit_id: own.id.clone(),
+                        location: Some(proto::GeoPoint {
+                            lat: places::RSSA.0,
+                            lon: places::RSSA.1,
+                        }),
+                        note: String::new(),
+                    })
+                    .await,
+            ),
+            &crew,
+            Code::Ok,
+        );
+        expect(
+            "WatchAlarms",
+            code(incidents.watch_alarms(proto::WatchAlarmsRequest {}).await),
+            &staff,
+            Code::Ok,
+        );
+        expect(
+            "ListAlarms",
+            code(
+                incidents
+                    .list_alarms(proto::ListAlarmsRequest { open_only: true })
+                    .await,
+            ),
+            &staff,
+            Code::Ok,
+        );
+        expect(
+            "AcknowledgeAlarm",
+            code(
+                incidents
+                    .acknowledge_alarm(proto::AcknowledgeAlarmRequest {
+                        alarm_id: uuid::Uuid::new_v4().to_string(),
+                    })
+                    .await,
+            ),
+            &staff,
+            Code::NotFound,
+        );
+
         // CallerService: staff; unflagging is the admin's.
         let phone = "0812 9999 0000".to_owned();
         expect(
@@ -528,7 +581,7 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
             Code::Ok,
         );
     }
-    assert_eq!(checked, 29 * 10, "every RPC for every caller");
+    assert_eq!(checked, 34 * 10, "every RPC for every caller");
 
     // Health and reflection stay open.
     let mut health = tonic_health::pb::health_client::HealthClient::new(app.channel.clone());

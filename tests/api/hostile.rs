@@ -86,6 +86,10 @@ enum Call {
     Flag(proto::FlagCallerRequest),
     Unflag(String),
     ListFlagged,
+    WatchUnits,
+    RaiseAlarm(proto::RaiseAlarmRequest),
+    ListAlarms(bool),
+    AcknowledgeAlarm(String),
 }
 
 fn call(
@@ -95,6 +99,7 @@ fn call(
 ) -> impl Strategy<Value = Call> {
     let incident = id(incidents);
     let unit = id(units);
+    let unit_for_alarm = unit.clone();
     let assignment = id(assignments);
     prop_oneof![
         (
@@ -260,6 +265,16 @@ fn call(
         ),
         phone().prop_map(Call::Unflag),
         Just(Call::ListFlagged),
+        Just(Call::WatchUnits),
+        (unit_for_alarm, point(), text()).prop_map(|(unit_id, location, note)| {
+            Call::RaiseAlarm(proto::RaiseAlarmRequest {
+                unit_id,
+                location,
+                note,
+            })
+        }),
+        any::<bool>().prop_map(Call::ListAlarms),
+        text().prop_map(Call::AcknowledgeAlarm),
     ]
 }
 
@@ -360,6 +375,18 @@ async fn send(clients: &mut Clients, call: Call) -> Code {
                 .list_flagged_callers(proto::ListFlaggedCallersRequest {})
                 .await,
         ),
+        Call::WatchUnits => code(units.watch_units(proto::WatchUnitsRequest {}).await),
+        Call::RaiseAlarm(r) => code(field.raise_alarm(r).await),
+        Call::ListAlarms(open_only) => code(
+            incidents
+                .list_alarms(proto::ListAlarmsRequest { open_only })
+                .await,
+        ),
+        Call::AcknowledgeAlarm(alarm_id) => code(
+            incidents
+                .acknowledge_alarm(proto::AcknowledgeAlarmRequest { alarm_id })
+                .await,
+        ),
     }
 }
 
@@ -373,6 +400,7 @@ async fn snapshot(app: &TestApp) -> String {
            (SELECT count(*) FROM device_fixes), \
            (SELECT count(*) FROM api_tokens), (SELECT count(*) FROM login_failures), \
            (SELECT count(*) FROM flagged_callers), (SELECT count(*) FROM users), \
+           (SELECT count(*) FROM alarms), \
            (SELECT string_agg(coalesce(resolution_code, '-'), ';' ORDER BY id) FROM incidents), \
            (SELECT string_agg(coalesce(device_lat::text, '-'), ';' ORDER BY id) FROM incidents), \
            (SELECT string_agg(status || lat || lon, ';' ORDER BY id) FROM units), \

@@ -37,6 +37,8 @@ pub struct AssignmentRecord {
     pub distance_m: f64,
     pub offered_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// While OFFERED: when the offer times out.
+    pub offer_deadline: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -160,7 +162,8 @@ impl TryFrom<UnitRow> for UnitRecord {
 macro_rules! assignment_columns {
     () => {
         "a.id, a.incident_id, a.unit_id, \
-     u.call_sign AS unit_call_sign, a.unit_kind, a.status, a.distance_m, a.offered_at, a.updated_at"
+     u.call_sign AS unit_call_sign, a.unit_kind, a.status, a.distance_m, a.offered_at, a.updated_at, \
+     a.offer_deadline"
     };
 }
 
@@ -175,6 +178,7 @@ pub(crate) struct AssignmentRow {
     distance_m: f64,
     offered_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    offer_deadline: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<AssignmentRow> for AssignmentRecord {
@@ -195,6 +199,7 @@ impl TryFrom<AssignmentRow> for AssignmentRecord {
             distance_m: row.distance_m,
             offered_at: row.offered_at,
             updated_at: row.updated_at,
+            offer_deadline: row.offer_deadline.filter(|_| row.status == "offered"),
         })
     }
 }

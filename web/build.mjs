@@ -1,0 +1,20 @@
+// Bundles the console and the crew page into dist/ (committed; embedded in
+// the server binary). Deterministic: the same sources give the same bytes,
+// which CI checks.
+import { build } from "esbuild";
+import { copyFileSync, mkdirSync } from "node:fs";
+
+mkdirSync("dist", { recursive: true });
+await build({
+  entryPoints: { console: "src/console.ts", crew: "src/crew.ts" },
+  bundle: true,
+  minify: true,
+  format: "esm",
+  target: ["es2022"],
+  outdir: "dist",
+  legalComments: "none",
+  loader: { ".png": "dataurl", ".svg": "dataurl" },
+  logLevel: "warning",
+});
+copyFileSync("index.html", "dist/index.html");
+copyFileSync("crew.html", "dist/crew.html");

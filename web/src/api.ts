@@ -1,0 +1,75 @@
+// The browser's client of the Ngalam 112 services: the generated service
+// descriptors over gRPC-Web to this page's own origin, with the session
+// token (kept in sessionStorage only, never in a URL) as a Bearer header.
+
+import { createClient, type Client, type Interceptor, ConnectError, Code } from "@connectrpc/connect";
+import { createGrpcWebTransport } from "@connectrpc/connect-web";
+import {
+  AuthService,
+  CallerService,
+  FieldService,
+  IncidentService,
+  UnitService,
+} from "./gen/ngalam112/v1/dispatch_pb";
+
+const TOKEN_KEY = "ngalam112.token";
+
+export function token(): string | null {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function setToken(value: string | null): void {
+  if (value) {
+    sessionStorage.setItem(TOKEN_KEY, value);
+  } else {
+    sessionStorage.removeItem(TOKEN_KEY);
+  }
+}
+
+const bearer: Interceptor = (next) => async (request) => {
+  const current = token();
+  if (current) {
+    request.header.set("authorization", `Bearer ${current}`);
+  }
+  return next(request);
+};
+
+const transport = createGrpcWebTransport({
+  baseUrl: window.location.origin,
+  interceptors: [bearer],
+});
+
+export interface Api {
+  auth: Client<typeof AuthService>;
+  incidents: Client<typeof IncidentService>;
+  units: Client<typeof UnitService>;
+  field: Client<typeof FieldService>;
+  callers: Client<typeof CallerService>;
+}
+
+export const api: Api = {
+  auth: createClient(AuthService, transport),
+  incidents: createClient(IncidentService, transport),
+  units: createClient(UnitService, transport),
+  field: createClient(FieldService, transport),
+  callers: createClient(CallerService, transport),
+};
+
+/** The server's message for a failed call (it names the field for bad input). */
+export function messageOf(error: unknown): string {
+  if (error instanceof ConnectError) {
+    return error.rawMessage;
+  }
+  return String(error);
+}
+
+export function codeOf(error: unknown): Code | null {
+  return error instanceof ConnectError ? error.code : null;
+}
+
+export { Code };
+
+/** Waits `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,396 @@
+// The crew's phone page: log in as the unit, wait for an offer (long-poll),
+// accept or decline it before it expires, report progress, send the GPS
+// position, and raise the DARURAT alarm. Large buttons for one hand in a
+// moving vehicle; works at 360 px wide.
+
+import "./crew.css";
+import * as L from "leaflet";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { api, codeOf, Code, messageOf, setToken, sleep, token } from "./api";
+import { t, toggleLanguage } from "./i18n";
+import { h, km, nodes, short } from "./format";
+import { tileLayer } from "./map";
+import {
+  type Assignment,
+  AssignmentStatus,
+  IncidentCategorySchema,
+  type Incident,
+  PrioritySchema,
+  Role,
+} from "./gen/ngalam112/v1/dispatch_pb";
+
+const POLL_WAIT_SECONDS = 25;
+const GPS_EVERY_MS = 10_000;
+const ALARM_HOLD_MS = 2_000;
+
+interface CrewState {
+  unitId: string;
+  assignment: Assignment | null;
+  incident: Incident | null;
+  offline: boolean;
+  gps: "unknown" | "ok" | "denied";
+  position: { lat: number; lon: number } | null;
+  message: string;
+}
+
+const crew: CrewState = {
+  unitId: "",
+  assignment: null,
+  incident: null,
+  offline: false,
+  gps: "unknown",
+  position: null,
+  message: "",
+};
+
+const root = document.getElementById("app") as HTMLElement;
+let poll: AbortController | null = null;
+let countdown: number | undefined;
+let miniMap: L.Map | null = null;
+
+// ------------------------------------------------------------------ login
+
+function renderLogin(error = ""): void {
+  document.title = t("crewTitle");
+  const username = h("input", { "data-testid": "login-username", autocomplete: "username", id: "username" });
+  const password = h("input", { "data-testid": "login-password", type: "password", id: "password" });
+  const pasted = h("textarea", { "data-testid": "login-token", rows: "2", placeholder: "n112_…" });
+  const message = h("p", { class: "error", "data-testid": "login-error" }, error);
+  const form = h(
+    "form",
+    { class: "login" },
+    h("h1", {}, t("crewTitle")),
+    h("label", { for: "username" }, t("username")),
+    username,
+    h("label", { for: "password" }, t("password")),
+    password,
+    h("button", { type: "submit", class: "big", "data-testid": "login-submit" }, t("login")),
+    h("p", { class: "muted" }, t("orToken")),
+    pasted,
+    message,
+    languageButton(),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      if (pasted.value.trim()) {
+        setToken(pasted.value.trim());
+      } else {
+        const login = await api.auth.login({ username: username.value, password: password.value });
+        setToken(login.token);
+      }
+      await start();
+    } catch (failure) {
+      setToken(null);
+      message.textContent = codeOf(failure) === Code.ResourceExhausted ? t("loginTooMany") : t("loginWrong");
+    }
+  });
+  root.replaceChildren(form);
+}
+
+function languageButton(): HTMLButtonElement {
+  const button = h("button", { type: "button", class: "lang", "data-testid": "lang-toggle" }, "ID / EN");
+  button.addEventListener("click", () => {
+    toggleLanguage();
+    if (crew.unitId) {
+      render();
+    } else {
+      renderLogin();
+    }
+  });
+  return button;
+}
+
+async function start(): Promise<void> {
+  const me = await api.auth.whoAmI({});
+  if (me.role !== Role.UNIT || !me.unitId) {
+    setToken(null);
+    throw new Error("not a unit");
+  }
+  crew.unitId = me.unitId;
+  render();
+  startGps();
+  void pollForever();
+}
+
+// ------------------------------------------------------------- long-poll
+
+async function pollForever(): Promise<void> {
+  let delay = 1_000;
+  for (;;) {
+    poll = new AbortController();
+    try {
+      const answer = await api.field.pollAssignment(
+        { unitId: crew.unitId, waitSeconds: POLL_WAIT_SECONDS },
+        { signal: poll.signal, timeoutMs: (POLL_WAIT_SECONDS + 10) * 1000 },
+      );
+      const before = crew.assignment?.id;
+      crew.assignment = answer.assignment ?? null;
+      crew.incident = answer.incident ?? null;
+      if (crew.assignment?.status === AssignmentStatus.OFFERED && crew.assignment.id !== before) {
+        alert();
+      }
+      setOffline(false);
+      delay = 1_000;
+      render();
+    } catch (failure) {
+      if (poll.signal.aborted) {
+        continue;
+      }
+      if (codeOf(failure) === Code.Unauthenticated) {
+        setToken(null);
+        window.location.reload();
+        return;
+      }
+      setOffline(true);
+      await sleep(delay);
+      delay = Math.min(delay * 2, 15_000);
+    }
+  }
+}
+
+/** Ends the current long-poll so the loop reads the new state at once. */
+function repoll(): void {
+  poll?.abort();
+}
+
+function setOffline(offline: boolean): void {
+  if (crew.offline !== offline) {
+    crew.offline = offline;
+    const indicator = document.querySelector<HTMLElement>("[data-testid=crew-offline]");
+    if (indicator) {
+      indicator.hidden = !offline;
+    }
+  }
+}
+
+async function act(call: () => Promise<unknown>): Promise<void> {
+  try {
+    await call();
+    crew.message = "";
+    setOffline(false);
+  } catch (failure) {
+    crew.message = messageOf(failure);
+    if (codeOf(failure) === Code.Unavailable || codeOf(failure) === Code.Unknown) {
+      setOffline(true);
+    }
+  }
+  render();
+  repoll();
+}
+
+// ------------------------------------------------------------------- GPS
+
+function startGps(): void {
+  if (!("geolocation" in navigator)) {
+    crew.gps = "denied";
+    return;
+  }
+  let lastSent = 0;
+  navigator.geolocation.watchPosition(
+    (position) => {
+      crew.position = { lat: position.coords.latitude, lon: position.coords.longitude };
+      if (crew.gps !== "ok") {
+        crew.gps = "ok";
+        renderStatus();
+      }
+      const now = Date.now();
+      if (now - lastSent >= GPS_EVERY_MS) {
+        lastSent = now;
+        api.field
+          .reportLocation({ unitId: crew.unitId, location: crew.position })
+          .then(() => setOffline(false))
+          .catch(() => setOffline(true));
+      }
+    },
+    () => {
+      crew.gps = "denied";
+      renderStatus();
+    },
+    { enableHighAccuracy: true, maximumAge: 5_000 },
+  );
+}
+
+// ------------------------------------------------------------------ alerts
+
+function alert(): void {
+  navigator.vibrate?.([400, 200, 400]);
+  try {
+    const audio = new AudioContext();
+    const oscillator = audio.createOscillator();
+    oscillator.frequency.value = 988;
+    oscillator.connect(audio.destination);
+    oscillator.start();
+    oscillator.stop(audio.currentTime + 0.6);
+  } catch {
+    // The browser allows no sound before a touch: vibration and the screen.
+  }
+}
+
+// ------------------------------------------------------------------ render
+
+function renderStatus(): void {
+  const gps = document.querySelector<HTMLElement>("[data-testid=crew-gps]");
+  if (gps) {
+    gps.textContent = crew.gps === "denied" ? t("gpsDenied") : crew.gps === "ok" ? t("gpsOk") : "";
+    gps.className = crew.gps === "denied" ? "gps denied" : "gps";
+  }
+}
+
+function secondsLeft(assignment: Assignment): number | null {
+  if (!assignment.offerExpiresAt) {
+    return null;
+  }
+  return Math.floor((timestampDate(assignment.offerExpiresAt).getTime() - Date.now()) / 1000);
+}
+
+function render(): void {
+  document.title = t("crewTitle");
+  window.clearInterval(countdown);
+  miniMap?.remove();
+  miniMap = null;
+  const logout = h("button", { type: "button" }, t("logout"));
+  logout.addEventListener("click", async () => {
+    await api.auth.logout({}).catch(() => undefined);
+    setToken(null);
+    window.location.reload();
+  });
+  const offline = h("div", { class: "offline", "data-testid": "crew-offline" }, t("offline"));
+  offline.hidden = !crew.offline;
+  const header = h(
+    "header",
+    {},
+    h("span", { "data-testid": "whoami" }, `${t("unit")} ${crew.assignment?.unitCallSign ?? crew.unitId.slice(0, 8)}`),
+    languageButton(),
+    logout,
+  );
+  root.replaceChildren(
+    header,
+    offline,
+    h("div", { "data-testid": "crew-gps", class: "gps" }),
+    body(),
+    crew.message ? h("p", { class: "error" }, crew.message) : "",
+    alarmButton(),
+  );
+  renderStatus();
+  const mapElement = document.getElementById("mini-map");
+  const location = crew.incident?.location;
+  if (mapElement && location) {
+    miniMap = L.map(mapElement, { zoomControl: false, attributionControl: false }).setView([location.lat, location.lon], 15);
+    tileLayer()?.addTo(miniMap);
+    L.circleMarker([location.lat, location.lon], { radius: 9, className: "target" }).addTo(miniMap);
+  }
+}
+
+function body(): HTMLElement {
+  const assignment = crew.assignment;
+  const incident = crew.incident;
+  if (!assignment || !incident) {
+    return h("div", { class: "waiting" }, t("waiting"));
+  }
+  const details = nodes(
+    h("div", { class: "what" }, `${short(PrioritySchema, incident.priority)} · ${short(IncidentCategorySchema, incident.category)}`),
+    h("div", { class: "where" }, incident.address),
+    incident.description ? h("div", {}, incident.description) : null,
+    h("div", { class: "muted" }, `${t("distance")}: ${km(assignment.distanceM)}`),
+    h("div", { id: "mini-map" }),
+  );
+  if (assignment.status === AssignmentStatus.OFFERED) {
+    return offer(assignment, details);
+  }
+  const next: [AssignmentStatus, "enRoute" | "onScene" | "completed", string][] = [
+    [AssignmentStatus.EN_ROUTE, "enRoute", "crew-en-route"],
+    [AssignmentStatus.ON_SCENE, "onScene", "crew-on-scene"],
+    [AssignmentStatus.COMPLETED, "completed", "crew-completed"],
+  ];
+  const buttons = next
+    .filter(([status]) => status > assignment.status)
+    .map(([status, label, testid]) => {
+      const button = h("button", { type: "button", class: "big", "data-testid": testid }, t(label));
+      button.addEventListener("click", () =>
+        void act(() => api.field.updateAssignmentStatus({ assignmentId: assignment.id, status })),
+      );
+      return button;
+    });
+  const location = incident.location;
+  const navigate = location
+    ? h("a", {
+        class: "navigate",
+        href: `geo:${location.lat},${location.lon}?q=${location.lat},${location.lon}(${encodeURIComponent(incident.address)})`,
+      }, t("navigate"))
+    : null;
+  return h(
+    "div",
+    { class: "assignment", "data-assignment-id": assignment.id, "data-status": String(assignment.status) },
+    ...details,
+    ...nodes(navigate),
+    h("div", { class: "buttons" }, ...buttons),
+  );
+}
+
+function offer(assignment: Assignment, details: (Node | string)[]): HTMLElement {
+  const left = h("div", { class: "countdown", "data-testid": "crew-countdown" });
+  const accept = h("button", { type: "button", class: "big accept", "data-testid": "crew-accept" }, t("accept"));
+  const decline = h("button", { type: "button", class: "big decline", "data-testid": "crew-decline" }, t("decline"));
+  const reason = h("input", { "data-testid": "crew-decline-reason", placeholder: t("declineReason") });
+  accept.addEventListener("click", () => void act(() => api.field.acceptAssignment({ assignmentId: assignment.id })));
+  decline.addEventListener("click", () =>
+    void act(() => api.field.declineAssignment({ assignmentId: assignment.id, reason: reason.value })),
+  );
+  const tick = () => {
+    const seconds = secondsLeft(assignment);
+    if (seconds === null) {
+      left.textContent = "";
+    } else if (seconds <= 0) {
+      // Never shown as acceptable once it has expired.
+      left.textContent = t("expired");
+      accept.disabled = true;
+      decline.disabled = true;
+      window.clearInterval(countdown);
+      repoll();
+    } else {
+      left.textContent = t("secondsLeft", { s: seconds });
+    }
+  };
+  tick();
+  countdown = window.setInterval(tick, 1000);
+  return h(
+    "div",
+    { class: "offer", "data-testid": "crew-offer", "data-assignment-id": assignment.id },
+    h("div", { class: "headline" }, t("offer")),
+    left,
+    ...details,
+    h("div", { class: "buttons" }, accept, reason, decline),
+  );
+}
+
+function alarmButton(): HTMLElement {
+  const button = h("button", { type: "button", class: "alarm", "data-testid": "crew-alarm" }, t("darurat"));
+  let held: number | undefined;
+  const release = () => {
+    window.clearTimeout(held);
+    button.classList.remove("holding");
+  };
+  button.addEventListener("pointerdown", () => {
+    button.classList.add("holding");
+    held = window.setTimeout(async () => {
+      release();
+      const location = crew.position ?? crew.incident?.location ?? { lat: 0, lon: 0 };
+      await act(() => api.field.raiseAlarm({ unitId: crew.unitId, location, note: "" }));
+      if (!crew.message) {
+        crew.message = t("alarmSent");
+        render();
+      }
+    }, ALARM_HOLD_MS);
+  });
+  button.addEventListener("pointerup", release);
+  button.addEventListener("pointerleave", release);
+  button.addEventListener("contextmenu", (event) => event.preventDefault());
+  return button;
+}
+
+if (token()) {
+  start().catch(() => renderLogin());
+} else {
+  renderLogin();
+}
