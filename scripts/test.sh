@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole test suite against a real PostgreSQL.
+# Runs the whole test suite against a real PostgreSQL (and, for the web
+# console's tests, a headless Chromium).
 #
 # Which PostgreSQL: $DATABASE_URL if it answers; else the local server at
 # postgres://postgres@127.0.0.1:5432/postgres if it answers; else a
@@ -69,6 +70,18 @@ elif answers "postgres://postgres@127.0.0.1:5432/postgres"; then
   echo "test.sh: using the local PostgreSQL on 127.0.0.1:5432" >&2
 else
   start_throwaway_cluster
+fi
+
+# The browser tests drive headless Chromium through chromedriver.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: installing Chromium and ChromeDriver for the browser tests" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "test.sh: the browser tests need chromium and chromedriver (apt-get install chromium chromium-driver)" >&2
+    exit 1
+  fi
 fi
 
 status=0

@@ -8,6 +8,7 @@ mod alarms;
 mod aml;
 mod auth;
 mod binary;
+mod browser;
 mod callers;
 mod concurrency;
 mod dispatch;

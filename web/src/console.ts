@@ -9,7 +9,7 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { api, codeOf, Code, messageOf, setToken, sleep, token } from "./api";
 import { t, toggleLanguage, type Key } from "./i18n";
 import { age, byName, choices, enumName, h, km, nodes, secondsSince, short, wib } from "./format";
-import { addCityOutline, MALANG_CENTRE, tileLayer } from "./map";
+import { addCityOutline, MALANG_BOUNDS, tileLayer } from "./map";
 import {
   type Alarm,
   AssignmentStatus,
@@ -175,7 +175,7 @@ function renderShell(): void {
     h("main", {}, side, mapElement, panel),
   );
   map?.remove();
-  map = L.map(mapElement, { zoomControl: true }).setView(MALANG_CENTRE, 13);
+  map = L.map(mapElement, { zoomControl: true }).fitBounds(MALANG_BOUNDS);
   tileLayer()?.addTo(map);
   addCityOutline(map);
   map.on("click", (event: L.LeafletMouseEvent) => {
@@ -935,7 +935,7 @@ function renderAlarms(): void {
             rel: "noreferrer",
           }, t("openMap"))
         : null;
-      const show = h("button", { type: "button" }, "⌖");
+      const show = h("button", { type: "button" }, t("showOnMap"));
       show.addEventListener("click", () => {
         if (map && alarm.location) {
           map.setView([alarm.location.lat, alarm.location.lon], 16);

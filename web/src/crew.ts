@@ -20,6 +20,8 @@ import {
 } from "./gen/ngalam112/v1/dispatch_pb";
 
 const POLL_WAIT_SECONDS = 25;
+/** With an open assignment the server answers at once: read it again this often. */
+const OPEN_ASSIGNMENT_REREAD_MS = 3_000;
 const GPS_EVERY_MS = 10_000;
 const ALARM_HOLD_MS = 2_000;
 
@@ -45,6 +47,8 @@ const crew: CrewState = {
 
 const root = document.getElementById("app") as HTMLElement;
 let poll: AbortController | null = null;
+/** After the crew's own action: read the state at once, without waiting. */
+let refreshNow = false;
 let countdown: number | undefined;
 let miniMap: L.Map | null = null;
 
@@ -119,20 +123,28 @@ async function pollForever(): Promise<void> {
   let delay = 1_000;
   for (;;) {
     poll = new AbortController();
+    const waitSeconds = refreshNow ? 0 : POLL_WAIT_SECONDS;
+    refreshNow = false;
     try {
       const answer = await api.field.pollAssignment(
-        { unitId: crew.unitId, waitSeconds: POLL_WAIT_SECONDS },
+        { unitId: crew.unitId, waitSeconds },
         { signal: poll.signal, timeoutMs: (POLL_WAIT_SECONDS + 10) * 1000 },
       );
-      const before = crew.assignment?.id;
+      const before = fingerprint();
+      const previous = crew.assignment?.id;
       crew.assignment = answer.assignment ?? null;
       crew.incident = answer.incident ?? null;
-      if (crew.assignment?.status === AssignmentStatus.OFFERED && crew.assignment.id !== before) {
+      if (crew.assignment?.status === AssignmentStatus.OFFERED && crew.assignment.id !== previous) {
         alert();
       }
       setOffline(false);
       delay = 1_000;
-      render();
+      if (fingerprint() !== before) {
+        render();
+      }
+      if (crew.assignment) {
+        await pause(OPEN_ASSIGNMENT_REREAD_MS, poll.signal);
+      }
     } catch (failure) {
       if (poll.signal.aborted) {
         continue;
@@ -149,8 +161,26 @@ async function pollForever(): Promise<void> {
   }
 }
 
+/** What the screen shows: re-drawn only when this changes. */
+function fingerprint(): string {
+  const incident = crew.incident;
+  return `${crew.assignment?.id}/${crew.assignment?.status}/${incident?.status}/${incident?.address}/${incident?.description}`;
+}
+
+/** Sleeps `ms`, or less when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /** Ends the current long-poll so the loop reads the new state at once. */
 function repoll(): void {
+  refreshNow = true;
   poll?.abort();
 }
 
@@ -164,18 +194,23 @@ function setOffline(offline: boolean): void {
   }
 }
 
+/** Sends a crew's action, then reads the new state at once (which redraws
+ * the page); a refusal is shown. */
 async function act(call: () => Promise<unknown>): Promise<void> {
   try {
     await call();
-    crew.message = "";
     setOffline(false);
+    if (crew.message) {
+      crew.message = "";
+      render();
+    }
   } catch (failure) {
     crew.message = messageOf(failure);
     if (codeOf(failure) === Code.Unavailable || codeOf(failure) === Code.Unknown) {
       setOffline(true);
     }
+    render();
   }
-  render();
   repoll();
 }
 
@@ -264,13 +299,14 @@ function render(): void {
     languageButton(),
     logout,
   );
+  // DARURAT at the top: reachable without scrolling, never covering a button.
   root.replaceChildren(
     header,
+    alarmButton(),
     offline,
     h("div", { "data-testid": "crew-gps", class: "gps" }),
-    body(),
     crew.message ? h("p", { class: "error" }, crew.message) : "",
-    alarmButton(),
+    body(),
   );
   renderStatus();
   const mapElement = document.getElementById("mini-map");

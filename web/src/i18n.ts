@@ -67,6 +67,7 @@ const id = {
   alarm: "DARURAT — kru {unit} dalam bahaya",
   acknowledge: "Tangani",
   openMap: "Buka peta",
+  showOnMap: "Lihat di peta",
   nothing: "Tidak ada",
   created: "Kejadian tersimpan",
   // crew page
@@ -158,6 +159,7 @@ const en: Catalogue = {
   alarm: "EMERGENCY — crew {unit} in danger",
   acknowledge: "Acknowledge",
   openMap: "Open map",
+  showOnMap: "Show on map",
   nothing: "None",
   created: "Incident saved",
   waiting: "Waiting for an assignment…",

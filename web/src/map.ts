@@ -6,7 +6,7 @@ import * as L from "leaflet";
 export const MALANG_CENTRE: L.LatLngTuple = [-7.977, 112.634];
 
 /** The city's bounding box (about 111 km²). */
-const MALANG_BOUNDS: L.LatLngBoundsExpression = [
+export const MALANG_BOUNDS: L.LatLngBoundsExpression = [
   [-8.05, 112.57],
   [-7.9, 112.7],
 ];

@@ -36,6 +36,13 @@ pub struct DemoArgs {
     /// call-to-on-scene histogram.
     #[arg(long, default_value = "ngalam112-demo.svg")]
     pub picture: PathBuf,
+    /// Where the demo server (gRPC and the web console) listens.
+    #[arg(long, default_value = "127.0.0.1:8112")]
+    pub listen: std::net::SocketAddr,
+    /// Stop after the summary instead of serving (and simulating) until
+    /// Ctrl-C.
+    #[arg(long)]
+    pub exit: bool,
 }
 
 /// What the demo read back from the server.
@@ -238,18 +245,30 @@ async fn run_on(args: &DemoArgs, url: &str, json_output: bool) -> anyhow::Result
     let added = ngalam112::seed::seed_malang(&store).await?;
     eprintln!("Kota Malang fleet seeded ({added} units)");
     let (admin, _) = ngalam112::auth::issue_token(&store, Role::Admin).await?;
+    let password = demo_operator(&store).await?;
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (--listen)", args.listen))?;
     let address = listener.local_addr()?;
     let (shutdown, shutdown_received) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(ngalam112::run(
         listener,
         store,
-        ngalam112::ServerConfig::default(),
+        ngalam112::ServerConfig {
+            web: ngalam112::web::WebConfig {
+                map_tiles: Some(ngalam112::web::OSM_TILES.to_owned()),
+            },
+            ..ngalam112::ServerConfig::default()
+        },
         async {
             let _ = shutdown_received.await;
         },
     ));
+    eprintln!(
+        "web console: http://{address}/  (log in as \"operator\", password {password}); \
+         crew page: http://{address}/crew"
+    );
     let channel = tonic::transport::Channel::from_shared(format!("http://{address}"))?
         .connect()
         .await?;
@@ -286,15 +305,57 @@ async fn run_on(args: &DemoArgs, url: &str, json_output: bool) -> anyhow::Result
         ));
     }
     progress.finish();
-    stop_sender.send_replace(true);
-    let _ = simulation.await;
+    // With --exit the summary waits for the simulation to end, so that it
+    // matches the database; otherwise the city goes on while it is read.
+    let mut simulation = Some(simulation);
+    if args.exit {
+        stop_sender.send_replace(true);
+        if let Some(simulation) = simulation.take() {
+            let _ = simulation.await;
+        }
+    }
 
     let summary = summarise(&mut api).await?;
     summary.print(json_output);
     crate::picture::draw(&args.picture, &summary)?;
     eprintln!("picture: {}", args.picture.display());
+    if let Some(simulation) = simulation.take() {
+        eprintln!("the city goes on: watch it at http://{address}/ — Ctrl-C to stop the demo");
+        let _ = tokio::signal::ctrl_c().await;
+        stop_sender.send_replace(true);
+        let _ = simulation.await;
+    }
     let _ = shutdown.send(());
     let _ = server.await;
     pool.close().await;
     Ok(())
+}
+
+/// An operator login for the person watching the demo: user `operator`
+/// with a fresh random password (printed), replaced on every run.
+async fn demo_operator(store: &Store) -> anyhow::Result<String> {
+    let secret = ngalam112::auth::new_secret("x")?;
+    let password: String = secret.chars().skip(2).take(12).collect();
+    let hash = {
+        let password = password.clone();
+        tokio::task::spawn_blocking(move || ngalam112::passwords::hash_password(&password))
+            .await?
+            .map_err(|error| anyhow::anyhow!("cannot hash the demo password: {error}"))?
+    };
+    match store
+        .add_user(&ngalam112_store::NewUser {
+            username: "operator".to_owned(),
+            display_name: "Demo operator".to_owned(),
+            role: Role::Operator,
+            password_hash: hash.clone(),
+        })
+        .await
+    {
+        Ok(_) => {}
+        Err(ngalam112_store::StoreError::AlreadyExists(_)) => {
+            store.set_password("operator", &hash).await?;
+        }
+        Err(error) => return Err(error.into()),
+    }
+    Ok(password)
 }

@@ -15,6 +15,9 @@ async fn the_demo_runs_and_its_summary_matches_the_database() {
         .args([
             "--json",
             "demo",
+            "--exit",
+            "--listen",
+            "127.0.0.1:0",
             "--duration-s",
             "8",
             "--calls-per-minute",
