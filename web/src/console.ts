@@ -176,6 +176,9 @@ function renderShell(): void {
   );
   map?.remove();
   map = L.map(mapElement, { zoomControl: true }).fitBounds(MALANG_BOUNDS);
+  // The detail panel opening or closing resizes the map.
+  const resized = map;
+  new ResizeObserver(() => resized.invalidateSize()).observe(mapElement);
   tileLayer()?.addTo(map);
   addCityOutline(map);
   map.on("click", (event: L.LeafletMouseEvent) => {
