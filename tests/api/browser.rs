@@ -287,6 +287,16 @@ async fn the_console_logs_in_records_a_call_and_shows_it_on_the_queue_and_map() 
 
     // A wrong password: one clear message, no session.
     browser.log_in(&console, "sri", "salah-sandi-123").await;
+    // A figure for the record, not a check: these machines are noisy.
+    let paint = browser
+        .client
+        .execute(
+            "const p = performance.getEntriesByName('first-contentful-paint')[0]; return p ? p.startTime : null",
+            vec![],
+        )
+        .await
+        .expect("paint timing");
+    eprintln!("console first contentful paint: {paint} ms");
     browser
         .until(
             "the login error",
