@@ -461,6 +461,57 @@ async fn the_console_logs_in_records_a_call_and_shows_it_on_the_queue_and_map() 
         .await;
     browser.screenshot("console.png").await;
 
+    // Units: the whole fleet, put out of service from its row.
+    browser.click("[data-view=units]").await;
+    browser
+        .until(
+            "twenty unit rows",
+            "return document.querySelectorAll('[data-testid=unit-row]').length === 20",
+        )
+        .await;
+    let unit = app
+        .operator
+        .units
+        .clone()
+        .list_units(proto::ListUnitsRequest {
+            statuses: vec![proto::UnitStatus::Available.into()],
+            kinds: vec![proto::UnitKind::Police.into()],
+        })
+        .await
+        .expect("units")
+        .into_inner()
+        .units
+        .remove(0);
+    browser
+        .click(&format!(
+            "[data-testid=unit-service][data-unit-id='{}']",
+            unit.id
+        ))
+        .await;
+    browser
+        .until(
+            "out of service",
+            &format!(
+                "return document.querySelector(\"[data-testid=unit-row][data-unit-id='{}']\").dataset.status === 'UNIT_STATUS_OUT_OF_SERVICE'",
+                unit.id
+            ),
+        )
+        .await;
+    assert_eq!(
+        app.unit(&unit.id).await.status(),
+        proto::UnitStatus::OutOfService
+    );
+
+    // Reports: the response-time table of the last 24 hours.
+    browser.click("[data-view=reports]").await;
+    let report = browser.text("[data-testid=report]").await;
+    assert!(
+        report.contains("SEMUA") && report.contains("iseng"),
+        "{report}"
+    );
+    browser.screenshot("console-report.png").await;
+    browser.click("[data-view=queue]").await;
+
     // Resolve from the detail panel with a code.
     browser
         .find("[data-testid=resolution-code]")

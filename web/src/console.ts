@@ -151,7 +151,10 @@ function renderShell(): void {
     const tab = h("button", { type: "button", class: state.view === view ? "tab active" : "tab", "data-view": view }, t(view));
     tab.addEventListener("click", () => {
       state.view = view;
-      renderShell();
+      document.querySelectorAll<HTMLElement>("nav .tab").forEach((other) => {
+        other.classList.toggle("active", other.dataset.view === view);
+      });
+      renderView();
     });
     return tab;
   });
@@ -365,7 +368,10 @@ function placeUnit(unit: Unit): void {
     marker = L.marker(position, { icon, title: unit.callSign, zIndexOffset: -100 }).addTo(map);
     marker.on("click", () => {
       state.view = "units";
-      renderShell();
+      document.querySelectorAll<HTMLElement>("nav .tab").forEach((other) => {
+        other.classList.toggle("active", other.dataset.view === "units");
+      });
+      renderView();
       document.querySelector(`[data-testid=unit-row][data-unit-id="${unit.id}"]`)?.scrollIntoView();
     });
     unitMarkers.set(unit.id, marker);
