@@ -22,10 +22,11 @@ pub fn required_time(
     time: Option<&prost_types::Timestamp>,
 ) -> Result<DateTime<Utc>, ValidationError> {
     let time = time.ok_or_else(|| ValidationError::new(field, "is required"))?;
-    u32::try_from(time.nanos)
+    let at = u32::try_from(time.nanos)
         .ok()
         .and_then(|nanos| DateTime::from_timestamp(time.seconds, nanos))
-        .ok_or_else(|| ValidationError::new(field, "is not a valid time"))
+        .ok_or_else(|| ValidationError::new(field, "is not a valid time"))?;
+    ngalam112_core::validation::time_in_range(field, at)
 }
 
 /// A required position: present, finite and in range.

@@ -152,6 +152,7 @@ pub fn decode_page_token(token: &str) -> Result<Option<IncidentPageCursor>, Vali
         .parse::<i64>()
         .ok()
         .and_then(DateTime::<Utc>::from_timestamp_micros)
+        .and_then(|at| validation::time_in_range("page_token", at).ok())
         .ok_or_else(invalid)?;
     let id = uuid::Uuid::parse_str(id).map_err(|_| invalid())?;
     Ok(Some(IncidentPageCursor { created_at, id }))

@@ -543,3 +543,74 @@ async fn a_server_whose_database_is_unreachable_answers_unavailable() {
         tonic_health::pb::health_check_response::ServingStatus::NotServing
     );
 }
+
+#[tokio::test]
+async fn times_beyond_what_the_database_holds_are_bad_requests_not_internal_errors() {
+    let app = TestApp::spawn().await;
+    let mut incidents = app.operator.incidents.clone();
+    let far_past = prost_types::Timestamp {
+        seconds: -250_000_000_000,
+        nanos: 0,
+    };
+    let status = incidents
+        .get_response_time_report(proto::GetResponseTimeReportRequest {
+            since: Some(far_past),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(
+        status.message().starts_with("since"),
+        "{}",
+        status.message()
+    );
+
+    let status = incidents
+        .list_incidents(proto::ListIncidentsRequest {
+            page_token: format!("-250000000000000000_{}", uuid::Uuid::new_v4()),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(status.message().starts_with("page_token"));
+
+    // An AML fix from long ago (or far in the past) is refused.
+    let gateway = app
+        .token(ngalam112_store::Role::Gateway)
+        .await
+        .expect("token");
+    let status = app
+        .clients_with_token(Some(&gateway))
+        .incidents
+        .ingest_device_location(proto::IngestDeviceLocationRequest {
+            caller_phone: "0812 3456 7890".to_owned(),
+            payload: "location_latitude=-7.97&location_longitude=112.63&location_accuracy=20\
+                      &location_time=-250000000000000&location_source=gps"
+                .to_owned(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert_eq!(app.count("device_fixes").await, 0);
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_matched_in_any_case() {
+    let app = TestApp::spawn().await;
+    let token = app
+        .token(ngalam112_store::Role::Operator)
+        .await
+        .expect("token");
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let mut request = tonic::Request::new(proto::ListUnitsRequest::default());
+        request.metadata_mut().insert(
+            "authorization",
+            format!("{scheme} {token}").parse().expect("header"),
+        );
+        let mut units =
+            ngalam112_proto::v1::unit_service_client::UnitServiceClient::new(app.channel.clone());
+        assert!(units.list_units(request).await.is_ok(), "{scheme}");
+    }
+}

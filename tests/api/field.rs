@@ -113,3 +113,41 @@ async fn a_location_report_moves_the_unit_and_changes_who_is_nearest() {
     let incident = app.create(medical_call(places::BALAI_KOTA)).await;
     assert_eq!(incident.assignments[0].unit_id, moving.id);
 }
+
+#[tokio::test]
+async fn a_decline_after_the_offer_deadline_does_not_free_the_unit() {
+    let app = TestApp::spawn().await;
+    let unit = app
+        .register_at("AMB-RSSA-1", UnitKind::Ambulance, places::RSSA)
+        .await;
+    let incident = app.create(medical_call(places::BALAI_KOTA)).await;
+    let assignment = incident.assignments[0].id.clone();
+    // The deadline passes before the offer timer has fired (moved back in
+    // time rather than waited for).
+    sqlx::query(
+        "UPDATE assignments SET offer_deadline = now() - interval '1 second' WHERE id = $1::uuid",
+    )
+    .bind(&assignment)
+    .execute(&app.pool)
+    .await
+    .expect("pass the deadline");
+
+    let mut crew = app.unit_clients(&unit.id).await;
+    let status = crew
+        .field
+        .decline_assignment(proto::DeclineAssignmentRequest {
+            assignment_id: assignment.clone(),
+            reason: "terlambat".to_owned(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::FailedPrecondition);
+    assert!(status.message().contains("expired"), "{}", status.message());
+    // Rule 4 still applies: the offer is left for the timer to time out.
+    let unit = app.unit(&unit.id).await;
+    assert_eq!(unit.status(), proto::UnitStatus::Assigned);
+    assert_eq!(
+        app.incident(&incident.id).await.assignments[0].status(),
+        AssignmentStatus::Offered
+    );
+}

@@ -44,6 +44,17 @@ fn point() -> impl Strategy<Value = Option<proto::GeoPoint>> {
     ]
 }
 
+/// Page tokens: garbage, or well-formed with any time (some beyond what
+/// PostgreSQL holds).
+fn page_token() -> impl Strategy<Value = String> {
+    prop_oneof![
+        text(),
+        (any::<i64>(), any::<u128>())
+            .prop_map(|(micros, id)| format!("{micros}_{}", uuid::Uuid::from_u128(id))),
+        Just(format!("-250000000000000000_{}", uuid::Uuid::nil())),
+    ]
+}
+
 fn enum_value() -> impl Strategy<Value = i32> {
     prop_oneof![0i32..9, any::<i32>()]
 }
@@ -147,7 +158,7 @@ fn call(
         (
             proptest::collection::vec(enum_value(), 0..3),
             any::<i32>(),
-            text()
+            page_token()
         )
             .prop_map(|(statuses, page_size, page_token)| Call::ListIncidents(
                 proto::ListIncidentsRequest {
@@ -307,6 +318,13 @@ fn time() -> impl Strategy<Value = Option<prost_types::Timestamp>> {
             .prop_map(|(seconds, nanos)| Some(prost_types::Timestamp { seconds, nanos })),
         (0i64..4_000_000_000)
             .prop_map(|seconds| Some(prost_types::Timestamp { seconds, nanos: 0 })),
+        // Times chrono can hold but PostgreSQL cannot.
+        prop_oneof![
+            Just(-250_000_000_000i64),
+            Just(250_000_000_000_000i64),
+            -300_000_000_000i64..-200_000_000_000
+        ]
+        .prop_map(|seconds| Some(prost_types::Timestamp { seconds, nanos: 0 })),
     ]
 }
 

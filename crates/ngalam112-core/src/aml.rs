@@ -111,6 +111,11 @@ fn fix(raw: RawFix, names: [&str; 4], now: DateTime<Utc>) -> Result<DeviceFix, V
     if fix_time > now + chrono::Duration::minutes(5) {
         return Err(invalid("time", "is in the future"));
     }
+    // A fix this old says nothing about where the caller is now (and a
+    // time far in the past is no time at all).
+    if fix_time < now - MAX_FIX_AGE {
+        return Err(invalid("time", "is more than an hour old"));
+    }
     let location = GeoPoint::new("payload", lat, lon)?;
     Ok(DeviceFix {
         location,
@@ -120,6 +125,9 @@ fn fix(raw: RawFix, names: [&str; 4], now: DateTime<Utc>) -> Result<DeviceFix, V
         fix_time,
     })
 }
+
+/// The oldest fix accepted.
+pub const MAX_FIX_AGE: chrono::Duration = chrono::Duration::hours(1);
 
 /// Reads an AML payload in either form. `now` bounds the fix time.
 pub fn parse(payload: &str, now: DateTime<Utc>) -> Result<DeviceFix, ValidationError> {

@@ -149,6 +149,23 @@ pub fn uuid(field: &str, value: &str) -> Result<uuid::Uuid, ValidationError> {
     uuid::Uuid::parse_str(value.trim()).map_err(|_| ValidationError::new(field, "must be a UUID"))
 }
 
+/// A point in time a client may name: from 1900 to 9999 (PostgreSQL and
+/// chrono both hold these; far beyond them a database error would follow).
+pub fn time_in_range(
+    field: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, ValidationError> {
+    use chrono::Datelike;
+    if (1900..=9999).contains(&at.year()) {
+        Ok(at)
+    } else {
+        Err(ValidationError::new(
+            field,
+            "must be between the years 1900 and 9999",
+        ))
+    }
+}
+
 /// Shortest password a user may be given.
 pub const PASSWORD_MIN_CHARS: usize = 10;
 /// Longest password accepted (hashing cost is bounded).

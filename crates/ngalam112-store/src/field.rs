@@ -185,6 +185,14 @@ impl Store {
                     assignment.status
                 )));
             }
+            // Rule 4: past its deadline an offer is unanswered, whatever
+            // comes after; the offer timer times it out (unit out of
+            // service), a late decline does not free the unit.
+            if assignment.deadline_passed {
+                return Err(StoreError::FailedPrecondition(
+                    "the offer has expired; it times out and goes to another unit".to_owned(),
+                ));
+            }
             self.end_assignment(
                 &mut transaction,
                 actor,
