@@ -150,12 +150,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let method = request
-            .uri()
-            .path()
-            .trim_start_matches('/')
-            .trim_start_matches("ngalam112.v1.")
-            .to_owned();
+        let method = method_label(request.uri().path()).to_owned();
         let span = tracing::info_span!(
             "rpc",
             method = %method,
@@ -195,5 +190,77 @@ where
             }
             .instrument(span),
         )
+    }
+}
+
+/// The label of a request path: the RPC's name for a method this server
+/// has, `web` for the console's pages and files, `unknown` for anything
+/// else — so that requests to made-up paths (before authentication, even)
+/// cannot create metric series without end.
+pub fn method_label(path: &str) -> &str {
+    static KNOWN: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    let known = KNOWN.get_or_init(|| {
+        let mut known = std::collections::HashSet::new();
+        for encoded in [
+            ngalam112_proto::FILE_DESCRIPTOR_SET,
+            tonic_health::pb::FILE_DESCRIPTOR_SET,
+        ] {
+            let Ok(set) = <prost_types::FileDescriptorSet as prost::Message>::decode(encoded)
+            else {
+                continue;
+            };
+            for file in set.file {
+                for service in &file.service {
+                    for method in &service.method {
+                        known.insert(format!(
+                            "{}.{}/{}",
+                            file.package(),
+                            service.name(),
+                            method.name()
+                        ));
+                    }
+                }
+            }
+        }
+        for version in ["v1", "v1alpha"] {
+            known.insert(format!(
+                "grpc.reflection.{version}.ServerReflection/ServerReflectionInfo"
+            ));
+        }
+        known
+    });
+    let name = path.trim_start_matches('/');
+    if known.contains(name) {
+        name.trim_start_matches("ngalam112.v1.")
+    } else if name.is_empty() || name == "crew" || name.starts_with("assets/") {
+        "web"
+    } else {
+        "unknown"
+    }
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::method_label;
+
+    #[test]
+    fn only_known_methods_get_their_own_label() {
+        assert_eq!(
+            method_label("/ngalam112.v1.IncidentService/CreateIncident"),
+            "IncidentService/CreateIncident"
+        );
+        assert_eq!(
+            method_label("/grpc.health.v1.Health/Check"),
+            "grpc.health.v1.Health/Check"
+        );
+        assert_eq!(method_label("/"), "web");
+        assert_eq!(method_label("/assets/console.js"), "web");
+        assert_eq!(
+            method_label("/ngalam112.v1.IncidentService/Nope"),
+            "unknown"
+        );
+        assert_eq!(method_label("/x9f3a/b"), "unknown");
+        assert_eq!(method_label("/random-path-1234"), "unknown");
     }
 }

@@ -504,6 +504,29 @@ async fn metrics_move_as_the_system_is_driven() {
         })
         .await
         .expect("decline");
+    // Made-up paths, without a token: no series of their own.
+    for junk in [
+        "/x9f3a.Made/Up",
+        "/ngalam112.v1.IncidentService/Nope",
+        "/zz-random-path",
+    ] {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        stream
+            .write_all(
+                format!(
+                    "POST {junk} HTTP/1.1\r\nHost: x\r\nContent-Type: application/grpc-web\r\n\
+                     Content-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .await
+            .expect("send");
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    }
 
     let deadline = Instant::now() + Duration::from_secs(20);
     let metrics = loop {
@@ -525,6 +548,11 @@ async fn metrics_move_as_the_system_is_driven() {
         3.0,
         "{metrics}"
     );
+    assert!(
+        !metrics.contains("x9f3a") && !metrics.contains("Nope") && !metrics.contains("zz-random"),
+        "made-up paths are labelled unknown:\n{metrics}"
+    );
+    assert!(metrics.contains(r#"method="unknown""#), "{metrics}");
     assert_eq!(
         sample(
             &metrics,
