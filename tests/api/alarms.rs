@@ -205,12 +205,12 @@ async fn the_unit_stream_sends_the_fleet_then_each_change() {
         })
         .await
         .expect("out of service");
-    let changed = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
-        .await
-        .expect("in time")
-        .expect("stream")
-        .expect("unit");
-    assert_eq!(changed.id, ambulance.id);
+    // A change announced before the snapshot may come again: a map just
+    // redraws the unit. Wait for the ambulance's change.
+    let changed = next_change_of(&mut stream, &ambulance.id, |unit| {
+        unit.status() == proto::UnitStatus::OutOfService
+    })
+    .await;
     assert_eq!(changed.status(), proto::UnitStatus::OutOfService);
 
     let mut crew = app.unit_clients(&ambulance.id).await;
@@ -221,15 +221,34 @@ async fn the_unit_stream_sends_the_fleet_then_each_change() {
         })
         .await
         .expect("AVL");
-    let moved = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
-        .await
-        .expect("in time")
-        .expect("stream")
-        .expect("unit");
-    assert_eq!(moved.location.expect("location").lat, places::UNISMA.0);
+    let moved = next_change_of(&mut stream, &ambulance.id, |unit| {
+        unit.location
+            .as_ref()
+            .is_some_and(|at| at.lat == places::UNISMA.0)
+    })
+    .await;
+    assert_eq!(moved.location.expect("location").lon, places::UNISMA.1);
 
     assert_eq!(
         code_of(crew.units.watch_units(proto::WatchUnitsRequest {}).await),
         Code::PermissionDenied
     );
+}
+
+/// The next unit on the stream that is `unit_id` and satisfies `wanted`.
+async fn next_change_of(
+    stream: &mut tonic::Streaming<proto::Unit>,
+    unit_id: &str,
+    wanted: impl Fn(&proto::Unit) -> bool,
+) -> proto::Unit {
+    loop {
+        let unit = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
+            .await
+            .expect("in time")
+            .expect("stream")
+            .expect("unit");
+        if unit.id == unit_id && wanted(&unit) {
+            return unit;
+        }
+    }
 }

@@ -323,10 +323,11 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
                 incidents
                     .ingest_device_location(proto::IngestDeviceLocationRequest {
                         caller_phone: "0812 0000 0000".to_owned(),
-                        payload:
+                        payload: format!(
                             "location_latitude=-7.97&location_longitude=112.63&location_accuracy=20\
-                                  &location_time=1795775400000&location_source=gps"
-                                .to_owned(),
+                             &location_time={}&location_source=gps",
+                            chrono::Utc::now().timestamp_millis()
+                        ),
                     })
                     .await,
             ),
