@@ -92,6 +92,10 @@ pub struct ServeArgs {
     /// Hours a person's login session lasts (one shift).
     #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..=168))]
     pub session_hours: u64,
+    /// Days callers' names and numbers are kept after an incident is
+    /// closed; then they are blanked (0 keeps them).
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u64).range(0..=36_500))]
+    pub caller_retention_days: u64,
 }
 
 impl ServeArgs {
@@ -259,6 +263,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tls,
             gauge_interval: args.metrics_listen.map(|_| Duration::from_secs(5)),
             session_lifetime: Duration::from_secs(args.session_hours * 3600),
+            caller_retention: Some(args.caller_retention_days)
+                .filter(|days| *days > 0)
+                .map(|days| Duration::from_secs(days * 24 * 3600)),
             web: crate::web::WebConfig {
                 map_tiles: Some(args.map_tiles.clone()).filter(|tiles| !tiles.is_empty()),
             },

@@ -249,6 +249,17 @@ pub fn incident_to_proto(incident: &IncidentRecord) -> proto::Incident {
             .resolution_code
             .map_or(0, |code| resolution_code_to_proto(code).into()),
         caller_flagged: incident.caller_flagged,
+        other_callers: incident
+            .other_callers
+            .iter()
+            .map(|other| proto::OtherCaller {
+                caller_phone: other.caller_phone.clone(),
+                caller_name: other.caller_name.clone(),
+                caller_id_withheld: other.caller_id_withheld,
+                added_at: Some(timestamp(other.added_at)),
+            })
+            .collect(),
+        callers_redacted_at: incident.callers_redacted_at.map(timestamp),
     }
 }
 

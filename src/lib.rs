@@ -12,6 +12,7 @@ pub mod convert;
 pub mod eido;
 pub mod embedded_postgres;
 pub mod error;
+pub mod housekeeping;
 pub mod metrics;
 pub mod offer_timer;
 pub mod passwords;

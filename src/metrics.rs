@@ -5,7 +5,7 @@
 //! Metric names (all prefixed `ngalam112_`):
 //! - `rpc_requests_total{method,code}`, `rpc_duration_seconds{method,code}`
 //! - `incidents{status}`, `units{kind,status}`, `pending_needs`,
-//!   `pending_oldest_seconds`, `db_pool_connections{state}` (gauges, every
+//!   `pending_oldest_seconds`, `held_incidents`, `db_pool_connections{state}` (gauges, every
 //!   few seconds from the database)
 //! - `call_to_first_offer_seconds`, `call_to_first_accept_seconds`,
 //!   `call_to_on_scene_seconds` {category,priority} (recorded by the store
@@ -62,6 +62,10 @@ fn describe() {
         "required kinds still waiting for a unit"
     );
     describe_gauge!(
+        "ngalam112_held_incidents",
+        "active incidents on hold, waiting for an operator to release them"
+    );
+    describe_gauge!(
         "ngalam112_pending_oldest_seconds",
         "age of the oldest waiting incident"
     );
@@ -102,6 +106,7 @@ pub async fn publish_gauges(store: Store, interval: Duration) {
                 metrics::gauge!("ngalam112_pending_needs").set(snapshot.pending_needs as f64);
                 metrics::gauge!("ngalam112_pending_oldest_seconds")
                     .set(snapshot.oldest_pending_seconds.unwrap_or(0.0));
+                metrics::gauge!("ngalam112_held_incidents").set(snapshot.held_incidents as f64);
             }
             Err(error) => tracing::debug!(%error, "gauges not refreshed"),
         }

@@ -61,6 +61,9 @@ pub struct ServerConfig {
     pub session_lifetime: Duration,
     /// The web console's settings (map tiles).
     pub web: crate::web::WebConfig,
+    /// Callers' names and numbers of incidents closed longer ago than this
+    /// are blanked; None keeps them.
+    pub caller_retention: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -74,6 +77,7 @@ impl Default for ServerConfig {
             gauge_interval: None,
             session_lifetime: Duration::from_secs(12 * 3600),
             web: crate::web::WebConfig::default(),
+            caller_retention: Some(Duration::from_secs(365 * 24 * 3600)),
         }
     }
 }
@@ -117,6 +121,10 @@ pub async fn run(
         stopping_sender.send_replace(true);
     };
     let offer_timer = tokio::spawn(crate::offer_timer::run(store.clone(), feed.clone()));
+    let housekeeping = tokio::spawn(crate::housekeeping::run(
+        store.clone(),
+        config.caller_retention,
+    ));
     let limit = config.max_request_bytes;
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &config.tls {
@@ -183,6 +191,7 @@ pub async fn run(
         .await;
     readiness.abort();
     offer_timer.abort();
+    housekeeping.abort();
     if let Some(gauges) = gauges {
         gauges.abort();
     }

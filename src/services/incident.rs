@@ -353,6 +353,22 @@ impl IncidentService for IncidentApi {
     }
 
     #[tracing::instrument(skip_all, fields(incident_id = %request.get_ref().id))]
+    async fn release_hold(
+        &self,
+        request: Request<proto::ReleaseHoldRequest>,
+    ) -> Result<Response<proto::Incident>, Status> {
+        let result: ApiResult<_> = async {
+            let actor = caller(&request)?.actor();
+            let id = IncidentId::parse("id", &request.get_ref().id)?;
+            let incident = self.store.release_hold(id, &actor).await?;
+            tracing::info!("hold released");
+            Ok(incident_to_proto(&incident))
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+
+    #[tracing::instrument(skip_all, fields(incident_id = %request.get_ref().id))]
     async fn resolve_incident(
         &self,
         request: Request<proto::ResolveIncidentRequest>,

@@ -9,7 +9,18 @@ use crate::helpers::{TestApp, code_of, connect_as, medical_call, places};
 
 /// An AML SMS for a fix at (lat, lon) with the given radius, its `ml` right.
 fn sms(lat: f64, lon: f64, radius_m: u32, method: char) -> String {
-    let top = chrono::Utc::now().format("%Y%m%d%H%M%S");
+    sms_taken(lat, lon, radius_m, method, chrono::Utc::now())
+}
+
+/// An AML SMS for a fix taken at `taken`.
+fn sms_taken(
+    lat: f64,
+    lon: f64,
+    radius_m: u32,
+    method: char,
+    taken: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let top = taken.format("%Y%m%d%H%M%S");
     let without = format!(
         "A\"ML=1;lt={lat:+.5};lg={lon:+.5};rd={radius_m};top={top};lc=68;pm={method};si=510101234567890;ei=356938035643809;mcc=510;mnc=10;ml="
     );
@@ -269,4 +280,75 @@ async fn the_gateway_may_send_locations_and_nothing_else() {
         .ingest_device_location(ingest("0812 3456 7890", sms(-7.977, 112.634, 20, 'G')))
         .await
         .expect("the gateway's one call");
+}
+
+#[tokio::test]
+async fn an_older_fix_delivered_late_never_replaces_a_newer_one() {
+    let app = TestApp::spawn().await;
+    let incident = app.create(medical_call(places::BALAI_KOTA)).await;
+    let mut gateway = gateway(&app).await;
+    let now = chrono::Utc::now();
+    let newer = sms_taken(-7.97705, 112.63405, 20, 'G', now);
+    let older = sms_taken(
+        -7.98500,
+        112.62000,
+        900,
+        'C',
+        now - chrono::Duration::minutes(5),
+    );
+    for payload in [newer, older] {
+        gateway
+            .incidents
+            .ingest_device_location(ingest("+62 812-3456-7890", payload))
+            .await
+            .expect("ingest");
+    }
+    let incident = app.incident(&incident.id).await;
+    let device = incident.device_location.expect("a device location");
+    assert_eq!(device.method, "GNSS", "the newer GNSS fix is kept");
+    assert_eq!(device.radius_m, 20.0);
+    assert!(!incident.location_disagrees);
+    let details: Vec<String> = app
+        .timeline(&incident.id)
+        .await
+        .into_iter()
+        .map(|event| event.detail)
+        .collect();
+    assert!(
+        details
+            .iter()
+            .any(|detail| detail.contains("older handset cell fix") && detail.contains("ignored")),
+        "the operator can see that a late, older fix arrived: {details:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_kept_fix_goes_once_it_found_its_call_and_unclaimed_fixes_go_after_ten_minutes() {
+    let app = TestApp::spawn().await;
+    let mut gateway = gateway(&app).await;
+    for phone in ["+62 812-3456-7890", "+62 811-1111-2222"] {
+        let answer = gateway
+            .incidents
+            .ingest_device_location(ingest(phone, sms(-7.97705, 112.63405, 20, 'G')))
+            .await
+            .expect("ingest")
+            .into_inner();
+        assert!(answer.held);
+    }
+    assert_eq!(app.count("device_fixes").await, 2);
+    let incident = app.create(medical_call(places::BALAI_KOTA)).await;
+    assert!(app.incident(&incident.id).await.device_location.is_some());
+    assert_eq!(
+        app.count("device_fixes").await,
+        1,
+        "the fix that found its call is no longer kept"
+    );
+
+    // The other caller never called: after 10 minutes it goes.
+    sqlx::query("UPDATE device_fixes SET received_at = now() - interval '11 minutes'")
+        .execute(&app.pool)
+        .await
+        .expect("age the fix");
+    assert_eq!(app.store.purge_kept_fixes().await.expect("purge"), 1);
+    assert_eq!(app.count("device_fixes").await, 0);
 }

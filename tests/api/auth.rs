@@ -263,6 +263,18 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
             Code::NotFound,
         );
         expect(
+            "ReleaseHold",
+            code(
+                incidents
+                    .release_hold(proto::ReleaseHoldRequest {
+                        id: incident.id.clone(),
+                    })
+                    .await,
+            ),
+            &staff,
+            Code::FailedPrecondition, // not on hold
+        );
+        expect(
             "ResolveIncident",
             code(
                 incidents
@@ -582,7 +594,7 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
             Code::Ok,
         );
     }
-    assert_eq!(checked, 34 * 10, "every RPC for every caller");
+    assert_eq!(checked, 35 * 10, "every RPC for every caller");
 
     // Health and reflection stay open.
     let mut health = tonic_health::pb::health_client::HealthClient::new(app.channel.clone());

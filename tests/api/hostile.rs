@@ -78,6 +78,7 @@ enum Call {
     Assign(proto::AssignUnitRequest),
     Cancel(proto::CancelIncidentRequest),
     Resolve(proto::ResolveIncidentRequest),
+    ReleaseHold(String),
     Timeline(String),
     RegisterUnit(proto::RegisterUnitRequest),
     GetUnit(String),
@@ -194,6 +195,7 @@ fn call(
                 resolution_code,
             })
         }),
+        incident.clone().prop_map(Call::ReleaseHold),
         (incident.clone(), text(), enum_value()).prop_map(|(id, resolution, resolution_code)| {
             Call::Resolve(proto::ResolveIncidentRequest {
                 id,
@@ -354,6 +356,11 @@ async fn send(clients: &mut Clients, call: Call) -> Code {
         Call::Assign(r) => code(incidents.assign_unit(r).await),
         Call::Cancel(r) => code(incidents.cancel_incident(r).await),
         Call::Resolve(r) => code(incidents.resolve_incident(r).await),
+        Call::ReleaseHold(id) => code(
+            incidents
+                .release_hold(proto::ReleaseHoldRequest { id })
+                .await,
+        ),
         Call::Timeline(id) => code(
             incidents
                 .get_incident_timeline(proto::GetIncidentTimelineRequest { id })

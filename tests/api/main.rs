@@ -16,6 +16,7 @@ mod eido;
 mod errors;
 mod faults;
 mod field;
+mod hardening;
 mod helpers;
 mod hostile;
 mod incidents;

@@ -426,6 +426,9 @@ function queue(): HTMLElement {
         ` · ${age(secondsSince(incident.createdAt))}`,
         incident.locationDisagrees ? h("span", { class: "badge warn" }, t("locationDisagrees")) : null,
         incident.callerFlagged ? h("span", { class: "badge flag" }, t("flaggedBadge")) : null,
+        incident.hold && ACTIVE.includes(incident.status)
+          ? h("span", { class: "badge warn", "data-testid": "held-badge" }, t("held"))
+          : null,
       ),
       h("div", {}, incident.address || "—"),
       h("div", { class: "muted" }, units || t("nothing")),
@@ -823,6 +826,16 @@ async function renderDetail(panel: HTMLElement, id: string): Promise<void> {
   resolveButton.addEventListener("click", () => void closing(true));
   const cancelButton = h("button", { type: "button", "data-testid": "cancel-button" }, t("cancelIncident"));
   cancelButton.addEventListener("click", () => void closing(false));
+  const release = h("button", { type: "button", class: "primary", "data-testid": "release-hold" }, t("releaseHold"));
+  release.addEventListener("click", async () => {
+    try {
+      upsertIncident(await api.incidents.releaseHold({ id }));
+      renderView();
+      renderPanel();
+    } catch (failure) {
+      actions.append(h("p", { class: "error" }, messageOf(failure)));
+    }
+  });
   const eido = h("button", { type: "button", "data-testid": "eido-download" }, t("eido"));
   eido.addEventListener("click", async () => {
     const document_ = await api.incidents.getIncidentEido({ id });
@@ -836,6 +849,7 @@ async function renderDetail(panel: HTMLElement, id: string): Promise<void> {
   const actions = h(
     "div",
     { class: "actions" },
+    open && incident.hold ? release : null,
     open ? field("resolutionCode", code, "resolution_code") : null,
     open ? resolveButton : null,
     open ? cancelButton : null,
@@ -866,6 +880,16 @@ async function renderDetail(panel: HTMLElement, id: string): Promise<void> {
       incident.description ? h("p", {}, incident.description) : null,
       h("p", {}, `${t("caller")}: ${incident.callerName} ${caller} · ${incident.callerCount} ${t("callers")}`,
         incident.callerFlagged ? h("span", { class: "badge flag" }, t("flaggedBadge")) : null),
+      incident.otherCallers.length > 0
+        ? h(
+            "ul",
+            { class: "muted", "data-testid": "other-callers" },
+            ...incident.otherCallers.map((other) =>
+              h("li", {}, `${other.callerName} ${other.callerIdWithheld ? t("numberWithheld") : other.callerPhone} · ${wib(other.addedAt)}`),
+            ),
+          )
+        : null,
+      incident.hold && open ? h("p", { class: "warn" }, t("heldExplained")) : null,
       device?.location
         ? h(
             "p",

@@ -188,6 +188,13 @@ pub fn incident_json(incident: &proto::Incident) -> Value {
             "received_at": rfc3339(device.received_at.as_ref()),
         })),
         "location_disagrees": incident.location_disagrees,
+        "other_callers": incident.other_callers.iter().map(|other| json!({
+            "caller_phone": other.caller_phone,
+            "caller_name": other.caller_name,
+            "caller_id_withheld": other.caller_id_withheld,
+            "added_at": rfc3339(other.added_at.as_ref()),
+        })).collect::<Vec<_>>(),
+        "callers_redacted_at": rfc3339(incident.callers_redacted_at.as_ref()),
     })
 }
 

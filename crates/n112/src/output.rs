@@ -52,6 +52,27 @@ impl Output {
         if incident.caller_flagged {
             println!("  !! this number was flagged when it called (see `n112 caller show`)");
         }
+        for other in &incident.other_callers {
+            let phone = if other.caller_id_withheld {
+                format::WITHHELD
+            } else {
+                other.caller_phone.as_str()
+            };
+            println!(
+                "  also called: {} {phone} at {}",
+                other.caller_name,
+                format::local_time(other.added_at.as_ref())
+            );
+        }
+        if incident.callers_redacted_at.is_some() {
+            println!("  (callers' names and numbers were removed when the retention period ended)");
+        }
+        if incident.hold && incident.resolved_at.is_none() {
+            println!(
+                "  ON HOLD: sent to no unit until released (`n112 incident release {}`)",
+                incident.id
+            );
+        }
         let needs: Vec<String> = incident.required_kinds().map(format::kind).collect();
         let waiting: Vec<String> = incident.pending_kinds().map(format::kind).collect();
         print!("  needs {}", needs.join(", "));

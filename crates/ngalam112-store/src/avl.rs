@@ -38,9 +38,13 @@ impl AvlWriter {
     }
 }
 
-/// One UPDATE for the whole batch (a unit's last report wins); retried
-/// when PostgreSQL broke a deadlock against a dispatch transaction that was
-/// claiming one of these units.
+/// One UPDATE for the whole batch (a unit's last report wins). It takes
+/// only the rows nobody holds (`SKIP LOCKED`), so it never waits while
+/// holding others: a dispatch transaction may hold one of these units and
+/// wait for another, and a batch that waited too could close the cycle.
+/// The few units it skipped are then written one statement each; a
+/// one-row statement holds nothing else while it waits, so it cannot
+/// deadlock either.
 async fn write(
     pool: PgPool,
     reports: Vec<(UnitId, GeoPoint)>,
@@ -52,26 +56,37 @@ async fn write(
     let ids: Vec<uuid::Uuid> = latest.keys().map(|id| id.0).collect();
     let lats: Vec<f64> = latest.values().map(GeoPoint::lat).collect();
     let lons: Vec<f64> = latest.values().map(GeoPoint::lon).collect();
-    let mut attempt = 0;
-    let rows: Vec<UnitRow> = loop {
-        let result = sqlx::query_as(concat!(
-            "UPDATE units AS u SET lat = p.lat, lon = p.lon, location_updated_at = now() \
-             FROM unnest($1::uuid[], $2::float8[], $3::float8[]) AS p(id, lat, lon) \
-             WHERE u.id = p.id RETURNING ",
-            prefixed_unit_columns!()
-        ))
-        .bind(&ids)
-        .bind(&lats)
-        .bind(&lons)
-        .fetch_all(&pool)
-        .await
-        .map_err(StoreError::from);
-        match result {
-            Ok(rows) => break rows,
-            Err(StoreError::Conflict(_)) if attempt < 3 => attempt += 1,
-            Err(error) => return Err(error),
+    let mut rows: Vec<UnitRow> = sqlx::query_as(concat!(
+        "WITH p AS (SELECT * FROM unnest($1::uuid[], $2::float8[], $3::float8[]) AS p(id, lat, lon)), \
+           free AS (SELECT u.id FROM units u WHERE u.id = ANY($1) \
+             FOR NO KEY UPDATE SKIP LOCKED) \
+         UPDATE units AS u SET lat = p.lat, lon = p.lon, location_updated_at = now() \
+         FROM p WHERE u.id = p.id AND u.id IN (SELECT id FROM free) RETURNING ",
+        prefixed_unit_columns!()
+    ))
+    .bind(&ids)
+    .bind(&lats)
+    .bind(&lons)
+    .fetch_all(&pool)
+    .await?;
+    let written: std::collections::HashSet<uuid::Uuid> =
+        rows.iter().map(|row| row.id).collect();
+    for (unit_id, location) in &latest {
+        if written.contains(&unit_id.0) {
+            continue;
         }
-    };
+        let row: Option<UnitRow> = sqlx::query_as(concat!(
+            "UPDATE units SET lat = $2, lon = $3, location_updated_at = now() \
+             WHERE id = $1 RETURNING ",
+            unit_columns!()
+        ))
+        .bind(unit_id.0)
+        .bind(location.lat())
+        .bind(location.lon())
+        .fetch_optional(&pool)
+        .await?;
+        rows.extend(row);
+    }
     let mut units = HashMap::with_capacity(rows.len());
     for row in rows {
         let unit = UnitRecord::try_from(row)?;

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::dispatch::lock_incident;
 use crate::timeline::{self, Event};
+use crate::retention::KEPT_FIX_MINUTES;
 use crate::{Actor, Store, StoreError};
 
 /// What became of a device fix.
@@ -21,19 +22,42 @@ pub struct IngestOutcome {
 }
 
 /// Stores the fix with the incident (beside the entered location), sets the
-/// disagreement flag, and records it in the timeline.
+/// disagreement flag, and records it in the timeline. A fix taken before
+/// the one the incident already has is not stored (the newest position
+/// wins, whatever order the network delivers them in); returns whether it
+/// was.
 pub(crate) async fn attach(
     connection: &mut PgConnection,
     actor: &Actor,
     incident_id: IncidentId,
     fix: &DeviceFix,
     received_at: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     lock_incident(connection, incident_id).await?;
-    let (lat, lon): (f64, f64) = sqlx::query_as("SELECT lat, lon FROM incidents WHERE id = $1")
-        .bind(incident_id.0)
-        .fetch_one(&mut *connection)
+    let (lat, lon, newer_kept): (f64, f64, bool) = sqlx::query_as(
+        "SELECT lat, lon, coalesce(device_fix_time > $2, false) FROM incidents WHERE id = $1",
+    )
+    .bind(incident_id.0)
+    .bind(fix.fix_time)
+    .fetch_one(&mut *connection)
+    .await?;
+    if newer_kept {
+        timeline::append(
+            connection,
+            actor,
+            Event::incident(
+                incident_id,
+                "device_location",
+                format!(
+                    "older handset {} fix (taken {}) ignored: a newer fix is kept",
+                    fix.method.as_str(),
+                    fix.fix_time.format("%H:%M:%S UTC")
+                ),
+            ),
+        )
         .await?;
+        return Ok(false);
+    }
     let entered = ngalam112_core::GeoPoint::new("location", lat, lon)
         .map_err(|error| StoreError::Internal(error.to_string()))?;
     let apart_m = entered.distance_m(&fix.location);
@@ -75,14 +99,16 @@ pub(crate) async fn attach(
             ),
         ),
     )
-    .await
+    .await?;
+    Ok(true)
 }
 
 /// lat, lon, radius, confidence, method, fix time, received at.
 type KeptFix = (f64, f64, f64, i16, String, DateTime<Utc>, DateTime<Utc>);
 
 /// Attaches the newest fix kept for `caller_phone` (received in the last
-/// 10 minutes), if any, to a just-created incident.
+/// 10 minutes), if any, to a just-created incident; the kept fixes of that
+/// number are then deleted (they have found their call).
 pub(crate) async fn attach_kept_fix(
     connection: &mut PgConnection,
     actor: &Actor,
@@ -94,10 +120,11 @@ pub(crate) async fn attach_kept_fix(
     }
     let kept: Option<KeptFix> = sqlx::query_as(
         "SELECT lat, lon, radius_m, confidence_pct, method, fix_time, received_at FROM device_fixes \
-         WHERE caller_phone = $1 AND received_at >= now() - interval '10 minutes' \
-         ORDER BY received_at DESC LIMIT 1",
+         WHERE caller_phone = $1 AND received_at >= now() - make_interval(mins => $2) \
+         ORDER BY fix_time DESC LIMIT 1",
     )
     .bind(caller_phone)
+    .bind(KEPT_FIX_MINUTES)
     .fetch_optional(&mut *connection)
     .await?;
     let Some((lat, lon, radius_m, confidence, method, fix_time, received_at)) = kept else {
@@ -112,71 +139,71 @@ pub(crate) async fn attach_kept_fix(
             .ok_or_else(|| StoreError::Internal(format!("unknown fix method {method}")))?,
         fix_time,
     };
-    attach(connection, actor, incident_id, &fix, received_at).await
+    attach(connection, actor, incident_id, &fix, received_at).await?;
+    sqlx::query("DELETE FROM device_fixes WHERE caller_phone = $1")
+        .bind(caller_phone)
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
 }
 
 impl Store {
     /// A handset's fix for `caller_phone` (E.164): attached to the caller's
-    /// active incidents created in the last hour, or kept 10 minutes for
-    /// the call to be recorded.
+    /// active incidents created in the last hour (each in its own
+    /// transaction, so this never holds one incident while waiting for
+    /// another), or kept 10 minutes for the call to be recorded.
     pub async fn ingest_device_fix(
         &self,
         caller_phone: &str,
         fix: &DeviceFix,
         actor: &Actor,
     ) -> Result<IngestOutcome, StoreError> {
-        self.retrying(move || async move {
-            let mut transaction = self.pool.begin().await?;
-            let received_at: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
-                .fetch_one(&mut *transaction)
+        let incidents: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM incidents WHERE caller_phone = $1 \
+               AND status IN ('pending', 'dispatched', 'on_scene') \
+               AND created_at >= now() - interval '1 hour' \
+             ORDER BY id",
+        )
+        .bind(caller_phone)
+        .fetch_all(&self.pool)
+        .await?;
+        let held = incidents.is_empty();
+        let mut attached = Vec::with_capacity(incidents.len());
+        for incident in incidents {
+            let incident = IncidentId(incident);
+            let stored = self
+                .retrying(move || async move {
+                    let mut transaction = self.pool.begin().await?;
+                    let received_at: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
+                        .fetch_one(&mut *transaction)
+                        .await?;
+                    let stored =
+                        attach(&mut transaction, actor, incident, fix, received_at).await?;
+                    transaction.commit().await?;
+                    Ok(stored)
+                })
                 .await?;
-            let incidents: Vec<Uuid> = sqlx::query_scalar(
-                "SELECT id FROM incidents WHERE caller_phone = $1 \
-                   AND status IN ('pending', 'dispatched', 'on_scene') \
-                   AND created_at >= now() - interval '1 hour' \
-                 ORDER BY id",
+            if stored {
+                attached.push(incident);
+            }
+        }
+        // No active incident yet: kept for a call recorded within the next
+        // minutes.
+        if held {
+            sqlx::query(
+                "INSERT INTO device_fixes (caller_phone, lat, lon, radius_m, confidence_pct, \
+                   method, fix_time) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(caller_phone)
-            .fetch_all(&mut *transaction)
+            .bind(fix.location.lat())
+            .bind(fix.location.lon())
+            .bind(fix.radius_m)
+            .bind(i16::from(fix.confidence_pct))
+            .bind(fix.method.as_str())
+            .bind(fix.fix_time)
+            .execute(&self.pool)
             .await?;
-            for incident in &incidents {
-                attach(
-                    &mut transaction,
-                    actor,
-                    IncidentId(*incident),
-                    fix,
-                    received_at,
-                )
-                .await?;
-            }
-            let held = incidents.is_empty();
-            if held {
-                sqlx::query(
-                    "DELETE FROM device_fixes WHERE received_at < now() - interval '10 minutes'",
-                )
-                .execute(&mut *transaction)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO device_fixes (caller_phone, lat, lon, radius_m, confidence_pct, \
-                       method, fix_time, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(caller_phone)
-                .bind(fix.location.lat())
-                .bind(fix.location.lon())
-                .bind(fix.radius_m)
-                .bind(i16::from(fix.confidence_pct))
-                .bind(fix.method.as_str())
-                .bind(fix.fix_time)
-                .bind(received_at)
-                .execute(&mut *transaction)
-                .await?;
-            }
-            transaction.commit().await?;
-            Ok(IngestOutcome {
-                attached: incidents.into_iter().map(IncidentId).collect(),
-                held,
-            })
-        })
-        .await
+        }
+        Ok(IngestOutcome { attached, held })
     }
 }

@@ -350,17 +350,33 @@ async fn best_unit_for(
     Ok(None)
 }
 
+/// What one settling pass did.
+#[derive(Debug, Default)]
+pub(crate) struct Settled {
+    /// The incidents that got an offer.
+    pub served: Vec<IncidentId>,
+    /// The pass stopped at a need whose incident another transaction holds:
+    /// settle the kind again once this transaction has committed.
+    pub stopped_early: bool,
+}
+
 /// Matches the waiting needs for `kind` with its available units, most
 /// urgent and then oldest need first, each to its nearest eligible unit
 /// (never one that declined or timed out on that incident). Call it, with
 /// the kind's lock held, after anything that adds a need or frees a unit.
-/// Returns the incidents that got an offer.
+///
+/// It never waits for another incident's row lock (`SKIP LOCKED`): the
+/// caller may hold an incident of its own, and two such transactions
+/// settling different kinds would otherwise wait on each other's incident.
+/// At a need whose incident is held elsewhere it stops (so no less urgent
+/// need takes the unit first) and says so; the caller settles the kind
+/// again after its commit (`Store::settle_again`).
 pub(crate) async fn settle_kind(
     connection: &mut PgConnection,
     actor: &Actor,
     kind: UnitKind,
     config: &StoreConfig,
-) -> Result<Vec<IncidentId>, StoreError> {
+) -> Result<Settled, StoreError> {
     let needs: Vec<(Uuid, f64, f64)> = sqlx::query_as(
         "SELECT id, lat, lon FROM incidents \
          WHERE cardinality(pending_kinds) > 0 AND status NOT IN ('resolved', 'cancelled') \
@@ -370,10 +386,7 @@ pub(crate) async fn settle_kind(
     .bind(kind.as_str())
     .fetch_all(&mut *connection)
     .await?;
-    if needs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut served = Vec::new();
+    let mut settled = Settled::default();
     for (incident_uuid, lat, lon) in needs {
         let refused: Vec<Uuid> = sqlx::query_scalar(
             "SELECT unit_id FROM assignments \
@@ -392,6 +405,24 @@ pub(crate) async fn settle_kind(
             }
             continue;
         };
+        // Rows this transaction already holds are never skipped.
+        let still_waiting: Option<bool> = sqlx::query_scalar(
+            "SELECT $2 = ANY(pending_kinds) AND status NOT IN ('resolved', 'cancelled') \
+               AND NOT hold \
+             FROM incidents WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED",
+        )
+        .bind(incident_uuid)
+        .bind(kind.as_str())
+        .fetch_optional(&mut *connection)
+        .await?;
+        match still_waiting {
+            None => {
+                settled.stopped_early = true;
+                break;
+            }
+            Some(false) => continue,
+            Some(true) => {}
+        }
         let incident_id = IncidentId(incident_uuid);
         make_offer(
             connection,
@@ -405,7 +436,101 @@ pub(crate) async fn settle_kind(
             config,
         )
         .await?;
-        served.push(incident_id);
+        settled.served.push(incident_id);
     }
-    Ok(served)
+    Ok(settled)
+}
+
+/// Settles each of `kinds` (see `settle_kind`); returns the kinds whose
+/// pass stopped early, to settle again after the commit.
+pub(crate) async fn settle_kinds(
+    connection: &mut PgConnection,
+    actor: &Actor,
+    kinds: &[UnitKind],
+    config: &StoreConfig,
+) -> Result<Vec<UnitKind>, StoreError> {
+    let mut again = Vec::new();
+    for kind in kinds {
+        if settle_kind(connection, actor, *kind, config)
+            .await?
+            .stopped_early
+        {
+            again.push(*kind);
+        }
+    }
+    Ok(again)
+}
+
+/// How often `Store::settle_again` tries before leaving a kind to the
+/// periodic sweep.
+const SETTLE_AGAIN_ATTEMPTS: u32 = 40;
+
+impl crate::Store {
+    /// Settles each of `kinds` in a transaction of its own (after the
+    /// caller's commit), until a pass is not stopped by an incident held
+    /// elsewhere. Errors are logged, not returned: the caller's change is
+    /// committed already, and the periodic sweep (`settle_waiting`)
+    /// catches anything left.
+    pub(crate) async fn settle_again(&self, kinds: &[UnitKind], actor: &Actor) {
+        for kind in kinds {
+            for attempt in 0..SETTLE_AGAIN_ATTEMPTS {
+                match self.settle_once(*kind, actor).await {
+                    Ok(settled) if !settled.stopped_early => break,
+                    Ok(_) => {
+                        // The holder commits within milliseconds.
+                        let pause = 2_u64.saturating_pow(attempt.min(5));
+                        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, %kind, "cannot settle now; the sweep will");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn settle_once(&self, kind: UnitKind, actor: &Actor) -> Result<Settled, StoreError> {
+        self.retrying(move || async move {
+            let mut transaction = self.pool.begin().await?;
+            lock_kinds(&mut transaction, &[kind]).await?;
+            let settled = settle_kind(&mut transaction, actor, kind, &self.config).await?;
+            transaction.commit().await?;
+            Ok(settled)
+        })
+        .await
+    }
+
+    /// The safety net every server process runs every few seconds: settles
+    /// each kind that has both a waiting need and an available unit (after
+    /// a crash between a commit and its `settle_again`, say). Returns how
+    /// many offers it made.
+    pub async fn settle_waiting(&self) -> Result<usize, StoreError> {
+        let kinds: Vec<String> = sqlx::query_scalar(
+            "SELECT k FROM unnest($1::text[]) AS k \
+             WHERE EXISTS (SELECT 1 FROM units WHERE kind = k AND status = 'available') \
+               AND EXISTS (SELECT 1 FROM incidents WHERE cardinality(pending_kinds) > 0 \
+                 AND k = ANY(pending_kinds) AND status NOT IN ('resolved', 'cancelled') \
+                 AND NOT hold)",
+        )
+        .bind(
+            UnitKind::ALL
+                .iter()
+                .map(|kind| kind.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut offers = 0;
+        for kind in kinds {
+            let kind = UnitKind::from_stored(&kind)
+                .ok_or_else(|| StoreError::Internal(format!("unknown kind {kind}")))?;
+            let settled = self.settle_once(kind, &Actor::system()).await?;
+            offers += settled.served.len();
+            if settled.stopped_early {
+                self.settle_again(&[kind], &Actor::system()).await;
+            }
+        }
+        Ok(offers)
+    }
 }

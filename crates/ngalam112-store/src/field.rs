@@ -92,12 +92,17 @@ impl Store {
         Ok(UnitId(unit))
     }
 
-    /// The unit's open assignment (OFFERED … ON_SCENE) with its incident.
+    /// The unit's open assignment (OFFERED … ON_SCENE) with its incident,
+    /// read in one snapshot: a cancel committing between the reads can
+    /// never make a closed assignment look open.
     pub async fn open_assignment(
         &self,
         unit_id: UnitId,
     ) -> Result<Option<(AssignmentRecord, IncidentRecord)>, StoreError> {
-        let mut connection = self.pool.acquire().await?;
+        let mut connection = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *connection)
+            .await?;
         let unit: Option<Option<Uuid>> =
             sqlx::query_scalar("SELECT current_assignment_id FROM units WHERE id = $1")
                 .bind(unit_id.0)
@@ -111,6 +116,7 @@ impl Store {
         };
         let assignment = load_assignment(&mut connection, assignment_uuid).await?;
         let incident = load_incident(&mut connection, assignment.incident_id).await?;
+        connection.commit().await?;
         Ok(Some((assignment, incident)))
     }
 
@@ -175,7 +181,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<AssignmentRecord, StoreError> {
         let kind = self.assignment_kind(id).await?;
-        self.retrying(move || async move {
+        let (record, again) = self.retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
             dispatch::lock_kinds(&mut transaction, &[kind]).await?;
             let assignment = lock_assignment(&mut transaction, id).await?;
@@ -193,19 +199,22 @@ impl Store {
                     "the offer has expired; it times out and goes to another unit".to_owned(),
                 ));
             }
-            self.end_assignment(
-                &mut transaction,
-                actor,
-                &assignment,
-                AssignmentStatus::Declined,
-                reason,
-            )
-            .await?;
+            let again = self
+                .end_assignment(
+                    &mut transaction,
+                    actor,
+                    &assignment,
+                    AssignmentStatus::Declined,
+                    reason,
+                )
+                .await?;
             let record = load_assignment(&mut transaction, id.0).await?;
             transaction.commit().await?;
-            Ok(record)
+            Ok((record, again))
         })
-        .await
+        .await?;
+        self.settle_again(&again, actor).await;
+        Ok(record)
     }
 
     /// A crew's progress report: forward only along ACCEPTED → EN_ROUTE →
@@ -218,8 +227,9 @@ impl Store {
         actor: &Actor,
     ) -> Result<AssignmentRecord, StoreError> {
         let kind = self.assignment_kind(id).await?;
-        self.retrying(move || async move {
+        let (record, again) = self.retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
+            let mut again = Vec::new();
             if next == AssignmentStatus::Completed {
                 dispatch::lock_kinds(&mut transaction, &[kind]).await?;
             }
@@ -236,7 +246,8 @@ impl Store {
                 )));
             }
             if next == AssignmentStatus::Completed {
-                self.end_assignment(&mut transaction, actor, &assignment, next, "")
+                again = self
+                    .end_assignment(&mut transaction, actor, &assignment, next, "")
                     .await?;
             } else {
                 set_assignment_status(&mut transaction, id, next).await?;
@@ -271,9 +282,11 @@ impl Store {
             }
             let record = load_assignment(&mut transaction, id.0).await?;
             transaction.commit().await?;
-            Ok(record)
+            Ok((record, again))
         })
-        .await
+        .await?;
+        self.settle_again(&again, actor).await;
+        Ok(record)
     }
 
     /// Times out every OFFERED assignment whose deadline has passed (rule
@@ -303,21 +316,23 @@ impl Store {
                     {
                         // Accepted, declined or expired meanwhile (perhaps by
                         // another server process).
-                        return Ok(false);
+                        return Ok(None);
                     }
-                    self.end_assignment(
-                        &mut transaction,
-                        &Actor::system(),
-                        &assignment,
-                        AssignmentStatus::TimedOut,
-                        "no answer before the offer deadline; unit set out of service",
-                    )
-                    .await?;
+                    let again = self
+                        .end_assignment(
+                            &mut transaction,
+                            &Actor::system(),
+                            &assignment,
+                            AssignmentStatus::TimedOut,
+                            "no answer before the offer deadline; unit set out of service",
+                        )
+                        .await?;
                     transaction.commit().await?;
-                    Ok(true)
+                    Ok(Some(again))
                 })
                 .await?;
-            if timed_out {
+            if let Some(again) = timed_out {
+                self.settle_again(&again, &Actor::system()).await;
                 tracing::info!(assignment_id = %id, "offer timed out");
                 expired += 1;
             }
@@ -340,7 +355,8 @@ impl Store {
 
     /// Ends an open assignment (completed, declined, timed out), frees its
     /// unit, re-derives the incident and lets the kind's dispatch settle.
-    /// The caller holds the kind's lock and the assignment's row lock.
+    /// The caller holds the kind's lock and the assignment's row lock;
+    /// returns the kinds to settle again after the commit.
     async fn end_assignment(
         &self,
         connection: &mut PgConnection,
@@ -348,7 +364,7 @@ impl Store {
         assignment: &LockedAssignment,
         end: AssignmentStatus,
         detail: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<UnitKind>, StoreError> {
         set_assignment_status(connection, assignment.id, end).await?;
         // Rule 4: a crew that did not answer gets no more emergencies until
         // it is put back in service.
@@ -379,7 +395,6 @@ impl Store {
         )
         .await?;
         dispatch::refresh_incident(connection, actor, assignment.incident_id).await?;
-        dispatch::settle_kind(connection, actor, assignment.kind, &self.config).await?;
-        Ok(())
+        dispatch::settle_kinds(connection, actor, &[assignment.kind], &self.config).await
     }
 }

@@ -65,24 +65,30 @@ impl Store {
         new: &NewIncident,
         actor: &Actor,
     ) -> Result<CreateOutcome, StoreError> {
-        self.retrying(move || self.try_create_incident(new, actor))
-            .await
+        let (outcome, again) = self
+            .retrying(move || self.try_create_incident(new, actor))
+            .await?;
+        self.settle_again(&again, actor).await;
+        Ok(outcome)
     }
 
+    /// One try of `create_incident`; also returns the kinds to settle again
+    /// after the commit.
     async fn try_create_incident(
         &self,
         new: &NewIncident,
         actor: &Actor,
-    ) -> Result<CreateOutcome, StoreError> {
+    ) -> Result<(CreateOutcome, Vec<UnitKind>), StoreError> {
         let mut transaction = self.pool.begin().await?;
         if let Some(request_id) = &new.request_id
             && let Some(existing) = claim_request_id(&mut transaction, request_id).await?
         {
             transaction.rollback().await?;
-            return Ok(CreateOutcome {
+            let outcome = CreateOutcome {
                 incident: self.incident(existing).await?,
                 created: false,
-            });
+            };
+            return Ok((outcome, Vec::new()));
         }
         let (incident_id, created) = match new.duplicate_of {
             Some(original) => {
@@ -104,6 +110,7 @@ impl Store {
                 .execute(&mut *transaction)
                 .await?;
         }
+        let mut again = Vec::new();
         if created && !new.hold {
             // The kind locks are taken only now, so that storing the call
             // does not hold up other dispatches. Nothing is missed: a unit
@@ -111,15 +118,20 @@ impl Store {
             // (committed) by our matching below, and one freed after us
             // sees our incident (committed) in its own.
             dispatch::lock_kinds(&mut transaction, &new.required_kinds).await?;
-            for kind in &new.required_kinds {
-                dispatch::settle_kind(&mut transaction, actor, *kind, &self.config).await?;
-            }
+            again = dispatch::settle_kinds(
+                &mut transaction,
+                actor,
+                &new.required_kinds,
+                &self.config,
+            )
+            .await?;
         }
         transaction.commit().await?;
-        Ok(CreateOutcome {
+        let outcome = CreateOutcome {
             incident: self.incident(incident_id).await?,
             created,
-        })
+        };
+        Ok((outcome, again))
     }
 
     /// One incident with its assignments, oldest first.
@@ -306,7 +318,8 @@ impl Store {
                 "incident_resolved",
             ),
         };
-        self.retrying(move || async move {
+        let again = self
+            .retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
             dispatch::lock_kinds(&mut transaction, UnitKind::ALL).await?;
             let (status, caller_phone): (String, String) = sqlx::query_as(
@@ -375,14 +388,15 @@ impl Store {
                 .collect();
             freed_kinds.sort_unstable();
             freed_kinds.dedup();
-            for kind in freed_kinds {
-                dispatch::settle_kind(&mut transaction, actor, kind, &self.config)
+            let again =
+                dispatch::settle_kinds(&mut transaction, actor, &freed_kinds, &self.config)
                     .await?;
-            }
             transaction.commit().await?;
-            self.incident(incident_id).await
+            Ok(again)
         })
-        .await
+        .await?;
+        self.settle_again(&again, actor).await;
+        self.incident(incident_id).await
     }
 
     pub(crate) async fn with_assignments(
@@ -517,28 +531,32 @@ async fn add_caller(
             .await?
             .ok_or_else(|| StoreError::not_found("incident", original))?;
     refuse_if_closed(&status)?;
-    sqlx::query(
-        "UPDATE incidents SET caller_count = caller_count + 1, updated_at = now() WHERE id = $1",
+    let number: i32 = sqlx::query_scalar(
+        "UPDATE incidents SET caller_count = caller_count + 1, updated_at = now() WHERE id = $1 \
+         RETURNING caller_count",
     )
     .bind(original.0)
+    .fetch_one(&mut *connection)
+    .await?;
+    // Who rang goes to `incident_callers` (which retention can redact),
+    // not into the append-only timeline.
+    sqlx::query(
+        "INSERT INTO incident_callers (incident_id, caller_phone, caller_name, caller_id_withheld) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(original.0)
+    .bind(&new.caller_phone)
+    .bind(&new.caller_name)
+    .bind(new.caller_id_withheld)
     .execute(&mut *connection)
     .await?;
-    let phone = if new.caller_id_withheld {
-        "(number withheld)"
-    } else {
-        new.caller_phone.as_str()
-    };
-    let caller = match (new.caller_name.is_empty(), phone.is_empty()) {
-        (true, true) => "unknown caller".to_owned(),
-        _ => format!("{} {phone}", new.caller_name).trim().to_owned(),
-    };
     timeline::append(
         connection,
         actor,
         Event::incident(
             original,
             "caller_added",
-            format!("another caller: {caller}"),
+            format!("another caller (caller {number}); see the incident's callers"),
         ),
     )
     .await
@@ -570,7 +588,15 @@ pub(crate) async fn load_incident(
         .into_iter()
         .map(AssignmentRecord::try_from)
         .collect::<Result<_, _>>()?;
-    row.into_record(assignments)
+    let mut record = row.into_record(assignments)?;
+    record.other_callers = sqlx::query_as(
+        "SELECT caller_phone, caller_name, caller_id_withheld, added_at FROM incident_callers \
+         WHERE incident_id = $1 ORDER BY id",
+    )
+    .bind(id.0)
+    .fetch_all(&mut *connection)
+    .await?;
+    Ok(record)
 }
 
 pub(crate) async fn load_assignment(

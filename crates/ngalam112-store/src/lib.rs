@@ -21,8 +21,10 @@ mod dispatch;
 mod error;
 mod events;
 mod field;
+mod hold;
 mod incidents;
 mod report;
+mod retention;
 mod stats;
 mod timeline;
 mod tokens;
@@ -41,7 +43,10 @@ pub use device::IngestOutcome;
 pub use error::StoreError;
 pub use events::{ChangeFeed, FeedEvent, FleetEvent, IncidentChange};
 pub use incidents::{CreateOutcome, IncidentPageCursor, NewIncident};
-pub use records::{AssignmentRecord, DeviceLocation, IncidentRecord, TimelineRecord, UnitRecord};
+pub use records::{
+    AssignmentRecord, DeviceLocation, IncidentRecord, OtherCaller, TimelineRecord, UnitRecord,
+};
+pub use retention::KEPT_FIX_MINUTES;
 pub use report::{ResponseTimeReport, ResponseTimeRow};
 pub use stats::Snapshot;
 pub use tokens::{Role, SessionUser, TokenRecord, TokenVerifier};

@@ -74,6 +74,21 @@ pub struct IncidentRecord {
     pub caller_flagged: bool,
     /// Why it was closed; set exactly when RESOLVED or CANCELLED.
     pub resolution_code: Option<ResolutionCode>,
+    /// The further callers (`duplicate_of`), oldest first; filled when one
+    /// incident is read, empty in lists.
+    pub other_callers: Vec<OtherCaller>,
+    /// When retention blanked the callers' names and numbers.
+    pub callers_redacted_at: Option<DateTime<Utc>>,
+}
+
+/// Another person who called about the same incident.
+#[derive(Debug, Clone, FromRow)]
+pub struct OtherCaller {
+    /// E.164, or empty when withheld (or redacted).
+    pub caller_phone: String,
+    pub caller_name: String,
+    pub caller_id_withheld: bool,
+    pub added_at: DateTime<Utc>,
 }
 
 /// A handset's fix as stored with an incident.
@@ -127,7 +142,7 @@ macro_rules! prefixed_unit_columns {
 
 #[derive(FromRow)]
 pub(crate) struct UnitRow {
-    id: Uuid,
+    pub(crate) id: Uuid,
     call_sign: String,
     kind: String,
     agency: String,
@@ -211,7 +226,8 @@ macro_rules! incident_columns {
      caller_name, lat, lon, address, description, required_kinds, pending_kinds, hold, \
      created_at, updated_at, resolved_at, resolution, caller_count, duplicate_of, device_lat, \
      device_lon, device_radius_m, device_confidence_pct, device_method, device_fix_time, \
-     device_received_at, location_disagrees, caller_id_withheld, caller_flagged, resolution_code"
+     device_received_at, location_disagrees, caller_id_withheld, caller_flagged, resolution_code, \
+     callers_redacted_at"
     };
 }
 
@@ -247,6 +263,7 @@ pub(crate) struct IncidentRow {
     caller_id_withheld: bool,
     caller_flagged: bool,
     resolution_code: Option<String>,
+    callers_redacted_at: Option<DateTime<Utc>>,
 }
 
 impl IncidentRow {
@@ -323,6 +340,8 @@ impl IncidentRow {
                 .as_deref()
                 .map(|code| stored(ResolutionCode::from_stored, code, "resolution code"))
                 .transpose()?,
+            other_callers: Vec::new(),
+            callers_redacted_at: self.callers_redacted_at,
         })
     }
 }

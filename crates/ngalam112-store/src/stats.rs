@@ -13,6 +13,8 @@ pub struct Snapshot {
     pub pending_needs: i64,
     /// Age in seconds of the oldest waiting need, if any.
     pub oldest_pending_seconds: Option<f64>,
+    /// Active incidents on hold (waiting for an operator to release them).
+    pub held_incidents: i64,
 }
 
 impl Store {
@@ -36,11 +38,17 @@ impl Store {
         )
         .fetch_one(&self.pool)
         .await?;
+        let held_incidents: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM incidents WHERE hold AND status NOT IN ('resolved', 'cancelled')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
         Ok(Snapshot {
             incidents_by_status,
             units_by_kind_and_status,
             pending_needs,
             oldest_pending_seconds,
+            held_incidents,
         })
     }
 }

@@ -36,7 +36,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<UnitRecord, StoreError> {
         let id = UnitId::new_random();
-        self.retrying(move || async move {
+        let again = self.retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
             dispatch::lock_kinds(&mut transaction, &[new.kind]).await?;
             sqlx::query(
@@ -52,11 +52,13 @@ impl Store {
             .bind(new.location.lon())
             .execute(&mut *transaction)
             .await?;
-            dispatch::settle_kind(&mut transaction, actor, new.kind, &self.config).await?;
+            let again =
+                dispatch::settle_kinds(&mut transaction, actor, &[new.kind], &self.config).await?;
             transaction.commit().await?;
-            Ok(())
+            Ok(again)
         })
         .await?;
+        self.settle_again(&again, actor).await;
         self.unit(id).await
     }
 
@@ -106,7 +108,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<UnitRecord, StoreError> {
         let kind = self.unit(unit_id).await?.kind;
-        self.retrying(move || async move {
+        let again = self.retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
             dispatch::lock_kinds(&mut transaction, &[kind]).await?;
             let status: String =
@@ -130,16 +132,20 @@ impl Store {
                 }
                 (true, "out_of_service") => {
                     dispatch::release_unit(&mut transaction, unit_id, UnitStatus::Available).await?;
-                    dispatch::settle_kind(&mut transaction, actor, kind, &self.config)
-                        .await?;
+                    let again =
+                        dispatch::settle_kinds(&mut transaction, actor, &[kind], &self.config)
+                            .await?;
+                    transaction.commit().await?;
+                    return Ok(again);
                 }
                 // Already as asked: nothing to change.
                 _ => {}
             }
             transaction.commit().await?;
-            Ok(())
+            Ok(Vec::new())
         })
         .await?;
+        self.settle_again(&again, actor).await;
         self.unit(unit_id).await
     }
 

@@ -301,7 +301,12 @@ impl Board {
         let waiting = self
             .incidents
             .values()
-            .filter(|i| i.status() == proto::IncidentStatus::Pending)
+            .filter(|i| i.status() == proto::IncidentStatus::Pending && !i.hold)
+            .count();
+        let held = self
+            .incidents
+            .values()
+            .filter(|i| i.hold && i.status() == proto::IncidentStatus::Pending)
             .count();
         frame.render_widget(
             Paragraph::new(Line::from(vec![
@@ -311,7 +316,7 @@ impl Board {
                 ),
                 link,
                 Span::raw(format!(
-                    "   {} active, {waiting} waiting   {now}",
+                    "   {} active, {waiting} waiting, {held} held   {now}",
                     self.incidents.len()
                 )),
             ])),
@@ -370,6 +375,9 @@ impl Board {
                 let waiting: Vec<String> = incident.pending_kinds().map(format::kind).collect();
                 if !waiting.is_empty() && incident.status() != proto::IncidentStatus::Pending {
                     status.push_str(" +WAIT");
+                }
+                if incident.hold && !waiting.is_empty() {
+                    status.push_str(" HELD");
                 }
                 let address_style = if incident.location_disagrees {
                     Style::default()

@@ -54,6 +54,8 @@ pub enum IncidentCommand {
         incident_id: String,
         unit_id: String,
     },
+    /// Dispatch an incident recorded with --hold, per the rules.
+    Release { id: String },
     /// Cancel; its units are freed.
     Cancel {
         id: String,
@@ -185,6 +187,14 @@ pub async fn run(api: &mut Api, output: Output, command: IncidentCommand) -> any
                 .await?
                 .into_inner();
             output.assignment(&assignment);
+        }
+        IncidentCommand::Release { id } => {
+            let incident = api
+                .incidents
+                .release_hold(proto::ReleaseHoldRequest { id })
+                .await?
+                .into_inner();
+            output.incident(&incident);
         }
         IncidentCommand::Cancel { id, reason, code } => {
             let incident = api

@@ -1,0 +1,62 @@
+//! Incidents created with `hold` (recorded, not yet to be dispatched): an
+//! operator releases them, and from then on they are dispatched like any
+//! other call.
+
+use ngalam112_core::{IncidentId, UnitKind};
+
+use crate::dispatch;
+use crate::incidents::refuse_if_closed;
+use crate::records::stored_kinds;
+use crate::timeline::{self, Event};
+use crate::{Actor, IncidentRecord, Store, StoreError};
+
+impl Store {
+    /// Ends the hold and dispatches the incident per the rules (nearest
+    /// available unit of each kind it needs; those it cannot fill wait in
+    /// the queue by priority and age). FAILED_PRECONDITION when it is not
+    /// on hold or already closed.
+    pub async fn release_hold(
+        &self,
+        incident_id: IncidentId,
+        actor: &Actor,
+    ) -> Result<IncidentRecord, StoreError> {
+        let again = self
+            .retrying(|| async {
+                let mut transaction = self.pool.begin().await?;
+                dispatch::lock_kinds(&mut transaction, UnitKind::ALL).await?;
+                // Every kind's lock: a dispatcher's assignment may add kinds.
+                let (status, hold, required): (String, bool, Vec<String>) = sqlx::query_as(
+                    "SELECT status, hold, required_kinds FROM incidents WHERE id = $1 \
+                     FOR NO KEY UPDATE",
+                )
+                .bind(incident_id.0)
+                .fetch_optional(&mut *transaction)
+                .await?
+                .ok_or_else(|| StoreError::not_found("incident", incident_id))?;
+                let kinds = stored_kinds(&required)?;
+                refuse_if_closed(&status)?;
+                if !hold {
+                    return Err(StoreError::FailedPrecondition(
+                        "incident is not on hold".to_owned(),
+                    ));
+                }
+                sqlx::query("UPDATE incidents SET hold = false, updated_at = now() WHERE id = $1")
+                    .bind(incident_id.0)
+                    .execute(&mut *transaction)
+                    .await?;
+                timeline::append(
+                    &mut transaction,
+                    actor,
+                    Event::incident(incident_id, "hold_released", "released for dispatch"),
+                )
+                .await?;
+                let again =
+                    dispatch::settle_kinds(&mut transaction, actor, &kinds, &self.config).await?;
+                transaction.commit().await?;
+                Ok(again)
+            })
+            .await?;
+        self.settle_again(&again, actor).await;
+        self.incident(incident_id).await
+    }
+}
