@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use tonic::Status;
 
 use crate::error::ApiError;
+use crate::streams::{PermittedBody, Watchers};
 
 /// The authenticated caller, put in each request's extensions by
 /// [`AuthLayer`].
@@ -24,16 +25,45 @@ pub struct Caller {
     /// The person, for a session from `Login`.
     pub user: Option<SessionUser>,
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// What was presented, to check again later (streams).
+    credential: Credential,
+}
+
+/// A presented secret's hash and the verifier to re-check it with.
+#[derive(Clone)]
+struct Credential {
+    tokens: TokenVerifier,
+    secret_hash: Vec<u8>,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Credential(..)")
+    }
 }
 
 impl Caller {
-    fn from_token(token: TokenRecord) -> Self {
+    fn from_token(token: TokenRecord, credential: Credential) -> Self {
         Caller {
             token_id: token.id,
             role: token.role,
             user: token.user,
             expires_at: token.expires_at,
+            credential,
         }
+    }
+
+    /// Whether the token is no longer live (revoked, expired, its user
+    /// disabled), asked of the database now. False when the database
+    /// cannot answer.
+    pub async fn revoked(&self) -> bool {
+        matches!(
+            self.credential
+                .tokens
+                .verify(self.credential.secret_hash.clone())
+                .await,
+            Ok(None)
+        )
     }
 
     /// How the timeline names this caller: `role:username` for a person,
@@ -165,12 +195,19 @@ async fn authenticate(
         .map(|(_, secret)| secret.trim())
         .filter(|secret| !secret.is_empty())
         .ok_or_else(|| Status::unauthenticated("authorization must be: Bearer <token>"))?;
+    let secret_hash = hash_secret(secret);
     let token = tokens
-        .verify(hash_secret(secret))
+        .verify(secret_hash.clone())
         .await
         .map_err(|error| Status::from(ApiError::Store(error)))?
         .ok_or_else(|| Status::unauthenticated("unknown or revoked token"))?;
-    let caller = Caller::from_token(token);
+    let caller = Caller::from_token(
+        token,
+        Credential {
+            tokens: tokens.clone(),
+            secret_hash,
+        },
+    );
     let path = request.uri.path();
     if allowed(path, &caller.role) == Some(false) {
         return Err(Status::permission_denied(format!(
@@ -181,16 +218,19 @@ async fn authenticate(
     Ok(caller)
 }
 
-/// The tower layer that authenticates every call.
+/// The tower layer that authenticates every call (and gives each watch
+/// stream its place under the token's cap).
 #[derive(Clone)]
 pub struct AuthLayer {
     tokens: TokenVerifier,
+    watchers: Watchers,
 }
 
 impl AuthLayer {
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: Store, watchers: Watchers) -> Self {
         Self {
             tokens: TokenVerifier::start(store),
+            watchers,
         }
     }
 }
@@ -202,6 +242,7 @@ impl<S> tower::Layer<S> for AuthLayer {
         AuthService {
             inner,
             tokens: self.tokens.clone(),
+            watchers: self.watchers.clone(),
         }
     }
 }
@@ -210,6 +251,7 @@ impl<S> tower::Layer<S> for AuthLayer {
 pub struct AuthService<S> {
     inner: S,
     tokens: TokenVerifier,
+    watchers: Watchers,
 }
 
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
@@ -236,6 +278,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let tokens = self.tokens.clone();
+        let watchers = self.watchers.clone();
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
             if parts.uri.path().starts_with("/ngalam112.") && cross_origin(&parts) {
@@ -247,13 +290,24 @@ where
             if is_open(parts.uri.path()) {
                 return inner.call(http::Request::from_parts(parts, body)).await;
             }
-            match authenticate(&tokens, &parts).await {
-                Ok(caller) => {
-                    parts.extensions.insert(caller);
-                    inner.call(http::Request::from_parts(parts, body)).await
+            let caller = match authenticate(&tokens, &parts).await {
+                Ok(caller) => caller,
+                Err(status) => return Ok(status.into_http()),
+            };
+            let permit = if crate::streams::is_watch(parts.uri.path()) {
+                match watchers.admit(caller.token_id) {
+                    Ok(permit) => Some(permit),
+                    Err(status) => return Ok(status.into_http()),
                 }
-                Err(status) => Ok(status.into_http()),
-            }
+            } else {
+                None
+            };
+            parts.extensions.insert(caller);
+            let response = inner.call(http::Request::from_parts(parts, body)).await?;
+            Ok(match permit {
+                Some(permit) => response.map(|body| PermittedBody::wrap(body, permit)),
+                None => response,
+            })
         })
     }
 }

@@ -19,6 +19,7 @@ pub mod passwords;
 pub mod seed;
 pub mod server;
 pub mod services;
+pub mod streams;
 pub mod telemetry;
 pub mod user_cli;
 pub mod web;

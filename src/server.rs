@@ -64,6 +64,10 @@ pub struct ServerConfig {
     /// Callers' names and numbers of incidents closed longer ago than this
     /// are blanked; None keeps them.
     pub caller_retention: Option<Duration>,
+    /// Watch streams one token may hold open at once (per process).
+    pub max_watchers_per_token: usize,
+    /// HTTP/2 streams (calls in flight) one connection may hold open.
+    pub max_streams_per_connection: u32,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +82,8 @@ impl Default for ServerConfig {
             session_lifetime: Duration::from_secs(12 * 3600),
             web: crate::web::WebConfig::default(),
             caller_retention: Some(Duration::from_secs(365 * 24 * 3600)),
+            max_watchers_per_token: 16,
+            max_streams_per_connection: 256,
         }
     }
 }
@@ -176,9 +182,13 @@ pub async fn run(
     );
     let result = builder
         .accept_http1(true)
+        .max_concurrent_streams(config.max_streams_per_connection)
         .layer(crate::metrics::RpcLayer)
         .layer(crate::web::GrpcWebForCalls)
-        .layer(AuthLayer::new(store.clone()))
+        .layer(AuthLayer::new(
+            store.clone(),
+            crate::streams::Watchers::new(config.max_watchers_per_token),
+        ))
         .add_routes(routes)
         .serve_with_incoming_shutdown(
             // Nagle's algorithm against delayed ACKs would stall small

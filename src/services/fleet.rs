@@ -7,7 +7,7 @@ use std::future::Future;
 
 use ngalam112_proto::v1 as proto;
 use ngalam112_store::{ChangeFeed, FleetEvent, Store, StoreError};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc};
 use tonic::Status;
 
 use crate::convert::{alarm_to_proto, unit_to_proto};
@@ -19,7 +19,7 @@ pub type FleetStream<T> = tokio_stream::wrappers::ReceiverStream<Result<T, Statu
 /// cares about (`None`: not this stream's).
 async fn follow<T, Load, Fut>(
     feed: &ChangeFeed,
-    stopping: watch::Receiver<bool>,
+    end: impl Future<Output = Status> + Send + 'static,
     buffer: usize,
     initial: impl Future<Output = Result<Vec<T>, StoreError>>,
     load: Load,
@@ -38,24 +38,30 @@ where
     for item in current {
         let _ = sender.try_send(Ok(item));
     }
-    tokio::spawn(forward(changes, sender, stopping, load));
+    tokio::spawn(forward(changes, sender, end, load));
     Ok(tokio_stream::wrappers::ReceiverStream::new(receiver))
 }
 
 async fn forward<T, Load, Fut>(
     mut changes: broadcast::Receiver<FleetEvent>,
     watcher: mpsc::Sender<Result<T, Status>>,
-    mut stopping: watch::Receiver<bool>,
+    end: impl Future<Output = Status>,
     load: Load,
 ) where
     Load: Fn(FleetEvent) -> Option<Fut>,
     Fut: Future<Output = Result<T, StoreError>>,
 {
     use broadcast::error::RecvError;
+    let mut end = std::pin::pin!(end);
     loop {
         let received = tokio::select! {
             received = changes.recv() => received,
-            _ = stopping.wait_for(|stopping| *stopping) => Err(RecvError::Closed),
+            status = &mut end => {
+                let _ = watcher.send(Err(status)).await;
+                return;
+            }
+            // The client left: nothing more to send.
+            () = watcher.closed() => return,
         };
         let item = match received {
             Ok(FleetEvent::Lost) => Err(Status::unavailable(
@@ -74,7 +80,7 @@ async fn forward<T, Load, Fut>(
                 "this watcher fell behind by {missed} changes; watch again"
             ))),
             Err(RecvError::Closed) => Err(Status::unavailable(
-                "the server is shutting down; watch again (another server will answer)",
+                "the change feed stopped; watch again (another server will answer)",
             )),
         };
         let last = item.is_err();
@@ -88,12 +94,12 @@ async fn forward<T, Load, Fut>(
 pub async fn watch_units(
     store: Store,
     feed: &ChangeFeed,
-    stopping: watch::Receiver<bool>,
+    end: impl Future<Output = Status> + Send + 'static,
 ) -> Result<FleetStream<proto::Unit>, Status> {
     let initial_store = store.clone();
     follow(
         feed,
-        stopping,
+        end,
         256,
         async move {
             let units = initial_store.list_units(&[], &[]).await?;
@@ -114,12 +120,12 @@ pub async fn watch_units(
 pub async fn watch_alarms(
     store: Store,
     feed: &ChangeFeed,
-    stopping: watch::Receiver<bool>,
+    end: impl Future<Output = Status> + Send + 'static,
 ) -> Result<FleetStream<proto::Alarm>, Status> {
     let initial_store = store.clone();
     follow(
         feed,
-        stopping,
+        end,
         64,
         async move {
             let alarms = initial_store.alarms(true).await?;

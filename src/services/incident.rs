@@ -50,13 +50,19 @@ async fn forward_changes(
     store: Store,
     mut changes: tokio::sync::broadcast::Receiver<FeedEvent>,
     watcher: tokio::sync::mpsc::Sender<Result<proto::IncidentEvent, Status>>,
-    mut stopping: tokio::sync::watch::Receiver<bool>,
+    end: impl std::future::Future<Output = Status>,
 ) {
     use tokio::sync::broadcast::error::RecvError;
+    let mut end = std::pin::pin!(end);
     loop {
         let received = tokio::select! {
             received = changes.recv() => received,
-            _ = stopping.wait_for(|stopping| *stopping) => Err(RecvError::Closed),
+            status = &mut end => {
+                let _ = watcher.send(Err(status)).await;
+                return;
+            }
+            // The client left: nothing more to send.
+            () = watcher.closed() => return,
         };
         let event = match received {
             Ok(FeedEvent::Incident(change)) => match store.incident(change.incident_id).await {
@@ -77,7 +83,7 @@ async fn forward_changes(
                 "this watcher fell behind by {missed} changes; list incidents and watch again"
             ))),
             Err(RecvError::Closed) => Err(Status::unavailable(
-                "the server is shutting down; watch again (another server will answer)",
+                "the change feed stopped; watch again (another server will answer)",
             )),
         };
         let last = event.is_err();
@@ -529,7 +535,7 @@ impl IncidentService for IncidentApi {
 
     async fn watch_incidents(
         &self,
-        _request: Request<proto::WatchIncidentsRequest>,
+        request: Request<proto::WatchIncidentsRequest>,
     ) -> Result<Response<Self::WatchIncidentsStream>, Status> {
         let changes = self.feed.subscribe();
         let (sender, receiver) = tokio::sync::mpsc::channel(self.watch_stream_buffer.max(1));
@@ -537,7 +543,7 @@ impl IncidentService for IncidentApi {
             self.store.clone(),
             changes,
             sender,
-            self.stopping.clone(),
+            crate::streams::end_of_stream(self.stopping.clone(), caller(&request).ok()),
         ));
         Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(
             receiver,
@@ -548,11 +554,10 @@ impl IncidentService for IncidentApi {
 
     async fn watch_alarms(
         &self,
-        _request: Request<proto::WatchAlarmsRequest>,
+        request: Request<proto::WatchAlarmsRequest>,
     ) -> Result<Response<Self::WatchAlarmsStream>, Status> {
-        let stream =
-            super::fleet::watch_alarms(self.store.clone(), &self.feed, self.stopping.clone())
-                .await?;
+        let end = crate::streams::end_of_stream(self.stopping.clone(), caller(&request).ok());
+        let stream = super::fleet::watch_alarms(self.store.clone(), &self.feed, end).await?;
         Ok(Response::new(stream))
     }
 

@@ -113,11 +113,13 @@ impl UnitService for UnitApi {
 
     async fn watch_units(
         &self,
-        _request: Request<proto::WatchUnitsRequest>,
+        request: Request<proto::WatchUnitsRequest>,
     ) -> Result<Response<Self::WatchUnitsStream>, Status> {
-        let stream =
-            super::fleet::watch_units(self.store.clone(), &self.feed, self.stopping.clone())
-                .await?;
+        let end = crate::streams::end_of_stream(
+            self.stopping.clone(),
+            crate::auth::caller(&request).ok(),
+        );
+        let stream = super::fleet::watch_units(self.store.clone(), &self.feed, end).await?;
         Ok(Response::new(stream))
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use ngalam112_proto::v1 as proto;
 use proto::{AssignmentStatus, IncidentStatus, UnitKind};
+use ngalam112_store::Role;
 use tonic::Code;
 
 use crate::helpers::{TestApp, medical_call, places};
@@ -334,4 +335,113 @@ async fn crews_finishing_at_once_on_incidents_waiting_for_each_others_units_neve
     // within 10 s of going idle (PostgreSQL 15+); wait that long.
     tokio::time::sleep(Duration::from_secs(11)).await;
     assert_eq!(deadlocks(&app).await - before, 0, "no deadlock detected");
+}
+
+#[tokio::test]
+async fn watch_streams_end_unauthenticated_once_the_token_is_revoked_or_the_user_disabled() {
+    let app = TestApp::spawn().await;
+    let (secret, token) = ngalam112::auth::issue_token(&app.store, Role::Operator)
+        .await
+        .expect("token");
+    let mut by_token = app.clients_with_token(Some(&secret));
+    let mut incidents = by_token
+        .incidents
+        .watch_incidents(proto::WatchIncidentsRequest {})
+        .await
+        .expect("watch")
+        .into_inner();
+    app.add_user("sri", Role::Operator, "sandi-rahasia-1").await;
+    let mut by_session = app.session("sri", "sandi-rahasia-1").await;
+    let mut units = by_session
+        .units
+        .watch_units(proto::WatchUnitsRequest {})
+        .await
+        .expect("watch units")
+        .into_inner();
+
+    app.create(medical_call(places::BALAI_KOTA)).await;
+    let first = incidents.message().await.expect("an event").expect("open");
+    assert!(first.incident.is_some(), "the live stream works while allowed");
+
+    app.store.revoke_token(token.id).await.expect("revoke");
+    app.store.disable_user("sri").await.expect("disable");
+    // Changes keep coming, but no longer to these watchers.
+    for _ in 0..3 {
+        app.create(medical_call(places::BALAI_KOTA)).await;
+    }
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match incidents.message().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("the stream must end with a status"),
+                Err(status) => return status,
+            }
+        }
+    })
+    .await
+    .expect("the stream ends within a re-check");
+    assert_eq!(ended.code(), Code::Unauthenticated, "{ended:?}");
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match units.message().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("the stream must end with a status"),
+                Err(status) => return status,
+            }
+        }
+    })
+    .await
+    .expect("the unit stream ends within a re-check");
+    assert_eq!(ended.code(), Code::Unauthenticated, "{ended:?}");
+}
+
+#[tokio::test]
+async fn one_token_holds_a_bounded_number_of_watch_streams_and_a_closed_one_frees_its_place() {
+    let app = TestApp::spawn().await;
+    let allowed = ngalam112::ServerConfig::default().max_watchers_per_token;
+    let mut incidents = app.operator.incidents.clone();
+    let mut open = Vec::new();
+    for _ in 0..allowed {
+        open.push(
+            incidents
+                .watch_incidents(proto::WatchIncidentsRequest {})
+                .await
+                .expect("within the cap")
+                .into_inner(),
+        );
+    }
+    let refused = app
+        .operator
+        .units
+        .clone()
+        .watch_units(proto::WatchUnitsRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(refused.message().contains("watch streams"));
+    // Another token is not affected.
+    let other = app.token(Role::Operator).await.expect("token");
+    app.clients_with_token(Some(&other))
+        .units
+        .watch_units(proto::WatchUnitsRequest {})
+        .await
+        .expect("another token's first stream");
+
+    drop(open.pop());
+    let admitted = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match incidents
+                .watch_incidents(proto::WatchIncidentsRequest {})
+                .await
+            {
+                Ok(stream) => return stream,
+                Err(status) => {
+                    assert_eq!(status.code(), Code::ResourceExhausted);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(admitted.is_ok(), "a closed stream gives its place back");
 }
