@@ -4,6 +4,14 @@
 //!
 //! It never downloads anything. PostgreSQL refuses to run as root, so as
 //! root the cluster belongs to, and runs as, the `postgres` user.
+//!
+//! Nobody else on the machine gets in: the cluster listens on 127.0.0.1
+//! only (no Unix socket) and asks every connection for the `postgres`
+//! user's password (SCRAM), a random 256-bit secret generated at `initdb`
+//! and kept in `<data-dir>/postgres.password` (mode 0600, readable only by
+//! the account that runs the server). The data dir itself is 0700 (0711
+//! when running as root, so the `postgres` user can reach its cluster
+//! directory, which `initdb` makes 0700 and owned by `postgres`).
 
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
@@ -25,7 +33,12 @@ pub struct EmbeddedPostgres {
     /// False when the cluster was already running (another process of ours
     /// started it): then it is not ours to stop.
     started_here: bool,
+    /// The `postgres` user's password.
+    password: String,
 }
+
+/// Where the embedded cluster's password is kept, under the data dir.
+pub const PASSWORD_FILE: &str = "postgres.password";
 
 impl EmbeddedPostgres {
     /// Starts (initialising on first use) the cluster under `data_dir`, or
@@ -39,12 +52,25 @@ impl EmbeddedPostgres {
             .with_context(|| format!("cannot resolve {}", data_dir.display()))?;
         let cluster_dir = data_dir.join("postgres");
         let run_as = running_as_root().then(|| "postgres".to_owned());
+        restrict(&data_dir, if run_as.is_some() { 0o711 } else { 0o700 })?;
+        let password_file = data_dir.join(PASSWORD_FILE);
+        // A cluster made before passwords (trust): it gets one at start.
+        let needs_password = cluster_dir.join("PG_VERSION").exists() && !password_file.exists();
+        let password = match std::fs::read_to_string(&password_file) {
+            Ok(password) => password.trim().to_owned(),
+            Err(_) => {
+                let password = crate::auth::new_secret("pg")?;
+                write_private(&password_file, &password)?;
+                password
+            }
+        };
         let mut cluster = Self {
             bin_dir,
             cluster_dir,
             port: 0,
             run_as,
             started_here: false,
+            password,
         };
         if !cluster.cluster_dir.join("PG_VERSION").exists() {
             cluster.init(&data_dir)?;
@@ -52,6 +78,9 @@ impl EmbeddedPostgres {
         if let Some(port) = cluster.running_port() {
             tracing::info!(port, "attached to the embedded PostgreSQL already running");
             cluster.port = port;
+            if needs_password {
+                cluster.require_password()?;
+            }
             return Ok(cluster);
         }
         // The same port as last time when it is free, so a client (or a
@@ -83,11 +112,50 @@ impl EmbeddedPostgres {
         ])?;
         cluster.started_here = true;
         tracing::info!(port = cluster.port, dir = %cluster.cluster_dir.display(), "embedded PostgreSQL started");
+        if needs_password {
+            cluster.require_password()?;
+        }
         Ok(cluster)
     }
 
     pub fn database_url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+        format!(
+            "postgres://postgres:{}@127.0.0.1:{}/postgres",
+            self.password, self.port
+        )
+    }
+
+    /// A cluster initialised with `trust` by an older release: set the
+    /// password (still trusted for this one statement) and from now on
+    /// ask every connection for it.
+    fn require_password(&self) -> anyhow::Result<()> {
+        let statement = format!("ALTER USER postgres PASSWORD '{}'", self.password);
+        self.command("psql")
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args([
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qc",
+            ])
+            .arg(&statement)
+            .output()
+            .context("cannot run psql")
+            .and_then(check)?;
+        std::fs::write(
+            self.cluster_dir.join("pg_hba.conf"),
+            "# Written by ngalam112: the postgres user's password (SCRAM) for every connection.\n\
+             local all all scram-sha-256\n\
+             host all all 127.0.0.1/32 scram-sha-256\n\
+             host all all ::1/128 scram-sha-256\n",
+        )
+        .context("cannot write pg_hba.conf")?;
+        self.pg_ctl(&["reload", "-D", path_str(&self.cluster_dir)?])?;
+        tracing::warn!("the embedded PostgreSQL trusted local users; it now asks for a password");
+        Ok(())
     }
 
     /// Stops the cluster if this process started it.
@@ -114,12 +182,30 @@ impl EmbeddedPostgres {
             run(Command::new("chown").args([&format!("{user}:"), path_str(&self.cluster_dir)?]))?;
             allow_traversal(data_dir)?;
         }
-        self.command("initdb")
+        // initdb reads the password from a file its user can read; it goes
+        // as soon as initdb is done.
+        let pwfile = self.cluster_dir.with_extension("initdb-password");
+        write_private(&pwfile, &self.password)?;
+        if let Some(user) = &self.run_as {
+            run(Command::new("chown").args([&format!("{user}:"), path_str(&pwfile)?]))?;
+        }
+        let initialised = self
+            .command("initdb")
             .args(["-D", path_str(&self.cluster_dir)?])
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"])
+            .args([
+                "-U",
+                "postgres",
+                "--auth=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ])
+            .arg(format!("--pwfile={}", path_str(&pwfile)?))
             .output()
             .context("cannot run initdb")
-            .and_then(check)?;
+            .and_then(check);
+        let _ = std::fs::remove_file(&pwfile);
+        initialised?;
         tracing::info!(dir = %self.cluster_dir.display(), "embedded PostgreSQL initialised");
         Ok(())
     }
@@ -180,6 +266,29 @@ fn check(output: Output) -> anyhow::Result<Output> {
         String::from_utf8_lossy(&output.stderr),
         String::from_utf8_lossy(&output.stdout)
     )
+}
+
+/// Sets a directory's mode (the data dir: owner only).
+fn restrict(dir: &Path, mode: u32) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+        .with_context(|| format!("cannot set the mode of {}", dir.display()))
+}
+
+/// Writes a secret to a new file only its owner can read (0600 from the
+/// start, never readable by others even for a moment).
+fn write_private(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::remove_file(path);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(secret.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn run(command: &mut Command) -> anyhow::Result<()> {

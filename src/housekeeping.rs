@@ -16,6 +16,9 @@ pub async fn run(store: Store, caller_retention: Option<Duration>) {
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_retention: Option<Instant> = None;
+    while !store.is_ready().await {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     loop {
         sweep.tick().await;
         match store.settle_waiting().await {

@@ -13,6 +13,10 @@ const LONGEST_SLEEP: Duration = Duration::from_secs(30);
 const MARGIN: Duration = Duration::from_millis(5);
 
 pub async fn run(store: Store, feed: ChangeFeed) {
+    // Not before the schema is there (a first start migrates meanwhile).
+    while !store.is_ready().await {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     loop {
         if let Err(error) = store.expire_due_offers().await {
             tracing::warn!(%error, "cannot time out offers now; retrying in 1 s");

@@ -10,7 +10,7 @@ use ngalam112_proto::v1::caller_service_server::CallerServiceServer;
 use ngalam112_proto::v1::field_service_server::FieldServiceServer;
 use ngalam112_proto::v1::incident_service_server::IncidentServiceServer;
 use ngalam112_proto::v1::unit_service_server::UnitServiceServer;
-use ngalam112_store::{ChangeFeed, Store};
+use ngalam112_store::{ChangeFeed, SchemaState, Store};
 use tokio::net::TcpListener;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -211,11 +211,11 @@ pub async fn run(
 }
 
 async fn report_readiness(store: Store, reporter: HealthReporter, interval: Duration) {
-    let mut last = Some(false);
+    let mut last: Option<SchemaState> = None;
     loop {
-        let ready = store.is_ready().await;
-        if last != Some(ready) {
-            let status = if ready {
+        let state = store.schema_state().await;
+        if last.as_ref() != Some(&state) {
+            let status = if state == SchemaState::Ready {
                 ServingStatus::Serving
             } else {
                 ServingStatus::NotServing
@@ -223,12 +223,18 @@ async fn report_readiness(store: Store, reporter: HealthReporter, interval: Dura
             for name in std::iter::once("").chain(SERVICE_NAMES.iter().copied()) {
                 reporter.set_service_status(name, status).await;
             }
-            if ready {
-                tracing::info!("database ready; serving");
-            } else {
-                tracing::warn!("database not reachable or not migrated; health is NOT_SERVING");
+            match &state {
+                SchemaState::Ready => tracing::info!("database ready; serving"),
+                SchemaState::Behind { missing } => tracing::warn!(
+                    ?missing,
+                    "the database schema is older than this binary needs \
+                     (run `ngalam112 migrate`); health is NOT_SERVING"
+                ),
+                SchemaState::Unreachable => {
+                    tracing::warn!("database not reachable; health is NOT_SERVING");
+                }
             }
-            last = Some(ready);
+            last = Some(state);
         }
         tokio::time::sleep(interval).await;
     }

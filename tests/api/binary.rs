@@ -100,6 +100,62 @@ async fn the_server_runs_on_its_embedded_database_keeps_data_across_restarts_and
     let mut server = start_server(&data_dir.0, port);
     let channel = wait_until_serving(port).await;
 
+    // Nobody else on the machine gets into the embedded database: no
+    // password, no connection; the password is the server account's alone.
+    let pg_port: u16 = std::fs::read_to_string(data_dir.0.join("postgres.port"))
+        .expect("port file")
+        .trim()
+        .parse()
+        .expect("a port");
+    let without =
+        sqlx::PgPool::connect(&format!("postgres://postgres@127.0.0.1:{pg_port}/postgres"))
+            .await
+            .map(|_| ())
+            .unwrap_err();
+    assert!(
+        without.to_string().contains("password"),
+        "refused for want of the password: {without}"
+    );
+    let guessed = sqlx::PgPool::connect(&format!(
+        "postgres://postgres:postgres@127.0.0.1:{pg_port}/postgres"
+    ))
+    .await
+    .map(|_| ())
+    .unwrap_err();
+    assert!(
+        guessed
+            .to_string()
+            .contains("password authentication failed"),
+        "{guessed}"
+    );
+    let password_file = data_dir.0.join("postgres.password");
+    let password = std::fs::read_to_string(&password_file).expect("password file");
+    sqlx::PgPool::connect(&format!(
+        "postgres://postgres:{}@127.0.0.1:{pg_port}/postgres",
+        password.trim()
+    ))
+    .await
+    .expect("the password opens it");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .expect("metadata")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(
+        mode(&password_file),
+        0o600,
+        "the password is the owner's alone"
+    );
+    assert_eq!(
+        mode(&data_dir.0) & 0o066,
+        0,
+        "nobody else may list or write the data dir"
+    );
+    assert_eq!(mode(&data_dir.0.join("postgres")), 0o700);
+
     let services = reflected_services(channel.clone()).await;
     for expected in [
         "ngalam112.v1.IncidentService",
@@ -325,4 +381,85 @@ async fn seed_malang_loads_the_demo_fleet_once_however_often_it_runs() {
             .await
             .expect("kinds");
     assert_eq!(kinds.len(), 4, "every kind of the fleet: {kinds:?}");
+}
+
+/// A rolling upgrade: the next release's `migrate` has run (it added a
+/// migration this binary does not know) while this release still serves.
+#[tokio::test]
+async fn an_older_release_keeps_serving_and_restarts_on_a_newer_schema() {
+    let app = crate::helpers::TestApp::spawn().await;
+    // What the next release's additive migration would do.
+    sqlx::query("ALTER TABLE incidents ADD COLUMN next_release_note text")
+        .execute(&app.pool)
+        .await
+        .expect("expand the schema");
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99990101000000, 'next release', true, '\\x00', 1)",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("record the newer migration");
+
+    // The running process stays SERVING and answers.
+    let mut health = tonic_health::pb::health_client::HealthClient::new(app.channel.clone());
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("health")
+        .into_inner()
+        .status();
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving
+    );
+    app.create(crate::helpers::medical_call(places::BALAI_KOTA))
+        .await;
+
+    // Restarted (it migrates at start), this release still comes up.
+    let migrate = Command::new(BINARY)
+        .env("DATABASE_URL", &app.database_url)
+        .env("RUST_LOG", "warn")
+        .arg("migrate")
+        .output()
+        .expect("run migrate");
+    assert!(
+        migrate.status.success(),
+        "migrate on a newer schema: {}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let port = free_port();
+    let mut server = Command::new(BINARY)
+        .env("DATABASE_URL", &app.database_url)
+        .env("RUST_LOG", "warn")
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start");
+    let channel = wait_until_serving(port).await;
+    let operator = app
+        .token(ngalam112_store::Role::Operator)
+        .await
+        .expect("token");
+    let mut clients = connect_as(channel, Some(&operator));
+    clients
+        .incidents
+        .create_incident(crate::helpers::medical_call(places::BALAI_KOTA))
+        .await
+        .expect("the restarted old release takes calls");
+    assert_eq!(terminate(&mut server).await.code(), Some(0));
+
+    // A schema older than this release needs is NOT_SERVING, and says so.
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = (SELECT max(version) FROM _sqlx_migrations WHERE version < 99990101000000)")
+        .execute(&app.pool)
+        .await
+        .expect("forget a migration");
+    assert!(matches!(
+        app.store.schema_state().await,
+        ngalam112_store::SchemaState::Behind { .. }
+    ));
 }

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use ngalam112_proto::v1 as proto;
-use proto::{AssignmentStatus, IncidentStatus, UnitKind};
 use ngalam112_store::Role;
+use proto::{AssignmentStatus, IncidentStatus, UnitKind};
 use tonic::Code;
 
 use crate::helpers::{TestApp, medical_call, places};
@@ -54,7 +54,11 @@ async fn a_held_incident_waits_until_an_operator_releases_it_then_goes_to_the_ne
         .await
         .unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition);
-    assert!(again.message().contains("not on hold"), "{}", again.message());
+    assert!(
+        again.message().contains("not on hold"),
+        "{}",
+        again.message()
+    );
     assert_eq!(
         app.incident(&held.id).await.assignments.len(),
         1,
@@ -161,7 +165,10 @@ async fn further_callers_are_kept_with_the_incident_never_in_the_timeline_and_re
     assert_eq!(incident.address, "Jl. Tugu 1, Klojen", "the incident stays");
     assert_eq!(incident.caller_count, 2);
     let kept = app.incident(&open_one.id).await;
-    assert_eq!(kept.caller_phone, "+6281234567890", "open incidents keep theirs");
+    assert_eq!(
+        kept.caller_phone, "+6281234567890",
+        "open incidents keep theirs"
+    );
     let history = app
         .operator
         .callers
@@ -174,10 +181,7 @@ async fn further_callers_are_kept_with_the_incident_never_in_the_timeline_and_re
         .expect("history")
         .into_inner();
     assert!(
-        history
-            .recent
-            .iter()
-            .all(|listed| listed.id != original.id),
+        history.recent.iter().all(|listed| listed.id != original.id),
         "a redacted incident is no longer in the number's history"
     );
     assert_eq!(
@@ -293,8 +297,14 @@ async fn crews_finishing_at_once_on_incidents_waiting_for_each_others_units_neve
             reason: "test".to_owned(),
         };
         let crew = |unit: &proto::Unit| crews.get(&unit.id).expect("crew").clone();
-        crew(&pol_west).decline_assignment(decline(x_police)).await.expect("decline");
-        crew(&amb_east).decline_assignment(decline(y_ambulance)).await.expect("decline");
+        crew(&pol_west)
+            .decline_assignment(decline(x_police))
+            .await
+            .expect("decline");
+        crew(&amb_east)
+            .decline_assignment(decline(y_ambulance))
+            .await
+            .expect("decline");
         for (unit, id) in [(&amb_west, &x_ambulance), (&pol_east, &y_police)] {
             crew(unit)
                 .accept_assignment(proto::AcceptAssignmentRequest {
@@ -361,7 +371,10 @@ async fn watch_streams_end_unauthenticated_once_the_token_is_revoked_or_the_user
 
     app.create(medical_call(places::BALAI_KOTA)).await;
     let first = incidents.message().await.expect("an event").expect("open");
-    assert!(first.incident.is_some(), "the live stream works while allowed");
+    assert!(
+        first.incident.is_some(),
+        "the live stream works while allowed"
+    );
 
     app.store.revoke_token(token.id).await.expect("revoke");
     app.store.disable_user("sri").await.expect("disable");
@@ -444,4 +457,72 @@ async fn one_token_holds_a_bounded_number_of_watch_streams_and_a_closed_one_free
     })
     .await;
     assert!(admitted.is_ok(), "a closed stream gives its place back");
+}
+
+/// Crews report positions in batches while calls claim and free the same
+/// units: a position report never fails, and PostgreSQL sees no deadlock.
+#[tokio::test]
+async fn position_reports_racing_dispatch_never_fail_or_deadlock() {
+    let app = TestApp::spawn().await;
+    let mut units = Vec::new();
+    for index in 0..12 {
+        let kind = if index % 2 == 0 {
+            UnitKind::Ambulance
+        } else {
+            UnitKind::Police
+        };
+        let unit = app
+            .register_at(&format!("U-{index}"), kind, places::RSSA)
+            .await;
+        let clients = app.unit_clients(&unit.id).await.field;
+        units.push((unit, clients));
+    }
+    let before = deadlocks(&app).await;
+    let reporting = async {
+        for round in 0..150 {
+            let reports = units.iter().map(|(unit, clients)| {
+                let mut clients = clients.clone();
+                let request = proto::ReportLocationRequest {
+                    unit_id: unit.id.clone(),
+                    location: Some(proto::GeoPoint {
+                        lat: places::RSSA.0 + f64::from(round) * 1e-5,
+                        lon: places::RSSA.1,
+                    }),
+                };
+                async move { clients.report_location(request).await }
+            });
+            for answer in futures_util::future::join_all(reports).await {
+                answer.unwrap_or_else(|status| panic!("round {round}: {status:?}"));
+            }
+        }
+    };
+    let dispatcher = || async {
+        let mut incidents = app.operator.incidents.clone();
+        for _ in 0..25 {
+            let mut call = medical_call(places::BALAI_KOTA);
+            call.required_kinds = vec![UnitKind::Ambulance.into(), UnitKind::Police.into()];
+            let incident = incidents
+                .create_incident(call)
+                .await
+                .expect("create")
+                .into_inner();
+            incidents
+                .resolve_incident(proto::ResolveIncidentRequest {
+                    id: incident.id,
+                    resolution: String::new(),
+                    resolution_code: proto::ResolutionCode::Handled.into(),
+                })
+                .await
+                .expect("resolve");
+        }
+    };
+    tokio::join!(
+        reporting,
+        dispatcher(),
+        dispatcher(),
+        dispatcher(),
+        dispatcher()
+    );
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    assert_eq!(deadlocks(&app).await - before, 0, "no deadlock detected");
 }

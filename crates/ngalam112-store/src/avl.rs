@@ -69,8 +69,7 @@ async fn write(
     .bind(&lons)
     .fetch_all(&pool)
     .await?;
-    let written: std::collections::HashSet<uuid::Uuid> =
-        rows.iter().map(|row| row.id).collect();
+    let written: std::collections::HashSet<uuid::Uuid> = rows.iter().map(|row| row.id).collect();
     for (unit_id, location) in &latest {
         if written.contains(&unit_id.0) {
             continue;

@@ -8,8 +8,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::dispatch::lock_incident;
-use crate::timeline::{self, Event};
 use crate::retention::KEPT_FIX_MINUTES;
+use crate::timeline::{self, Event};
 use crate::{Actor, Store, StoreError};
 
 /// What became of a device fix.

@@ -181,38 +181,39 @@ impl Store {
         actor: &Actor,
     ) -> Result<AssignmentRecord, StoreError> {
         let kind = self.assignment_kind(id).await?;
-        let (record, again) = self.retrying(move || async move {
-            let mut transaction = self.pool.begin().await?;
-            dispatch::lock_kinds(&mut transaction, &[kind]).await?;
-            let assignment = lock_assignment(&mut transaction, id).await?;
-            if assignment.status != AssignmentStatus::Offered {
-                return Err(StoreError::FailedPrecondition(format!(
-                    "assignment is {}; only an offered assignment can be declined",
-                    assignment.status
-                )));
-            }
-            // Rule 4: past its deadline an offer is unanswered, whatever
-            // comes after; the offer timer times it out (unit out of
-            // service), a late decline does not free the unit.
-            if assignment.deadline_passed {
-                return Err(StoreError::FailedPrecondition(
-                    "the offer has expired; it times out and goes to another unit".to_owned(),
-                ));
-            }
-            let again = self
-                .end_assignment(
-                    &mut transaction,
-                    actor,
-                    &assignment,
-                    AssignmentStatus::Declined,
-                    reason,
-                )
-                .await?;
-            let record = load_assignment(&mut transaction, id.0).await?;
-            transaction.commit().await?;
-            Ok((record, again))
-        })
-        .await?;
+        let (record, again) = self
+            .retrying(move || async move {
+                let mut transaction = self.pool.begin().await?;
+                dispatch::lock_kinds(&mut transaction, &[kind]).await?;
+                let assignment = lock_assignment(&mut transaction, id).await?;
+                if assignment.status != AssignmentStatus::Offered {
+                    return Err(StoreError::FailedPrecondition(format!(
+                        "assignment is {}; only an offered assignment can be declined",
+                        assignment.status
+                    )));
+                }
+                // Rule 4: past its deadline an offer is unanswered, whatever
+                // comes after; the offer timer times it out (unit out of
+                // service), a late decline does not free the unit.
+                if assignment.deadline_passed {
+                    return Err(StoreError::FailedPrecondition(
+                        "the offer has expired; it times out and goes to another unit".to_owned(),
+                    ));
+                }
+                let again = self
+                    .end_assignment(
+                        &mut transaction,
+                        actor,
+                        &assignment,
+                        AssignmentStatus::Declined,
+                        reason,
+                    )
+                    .await?;
+                let record = load_assignment(&mut transaction, id.0).await?;
+                transaction.commit().await?;
+                Ok((record, again))
+            })
+            .await?;
         self.settle_again(&again, actor).await;
         Ok(record)
     }
@@ -227,64 +228,65 @@ impl Store {
         actor: &Actor,
     ) -> Result<AssignmentRecord, StoreError> {
         let kind = self.assignment_kind(id).await?;
-        let (record, again) = self.retrying(move || async move {
-            let mut transaction = self.pool.begin().await?;
-            let mut again = Vec::new();
-            if next == AssignmentStatus::Completed {
-                dispatch::lock_kinds(&mut transaction, &[kind]).await?;
-            }
-            let assignment = lock_assignment(&mut transaction, id).await?;
-            if !assignment.status.can_progress_to(next) {
-                let hint = if assignment.status == AssignmentStatus::Offered {
-                    "; accept the offer first"
-                } else {
-                    ""
-                };
-                return Err(StoreError::FailedPrecondition(format!(
-                    "assignment is {}; it cannot become {next}{hint}",
-                    assignment.status
-                )));
-            }
-            if next == AssignmentStatus::Completed {
-                again = self
-                    .end_assignment(&mut transaction, actor, &assignment, next, "")
-                    .await?;
-            } else {
-                set_assignment_status(&mut transaction, id, next).await?;
-                timeline::append(
-                    &mut transaction,
-                    actor,
-                    Event::assignment(
-                        assignment.incident_id,
-                        id,
-                        assignment.unit_id,
-                        match next {
-                            AssignmentStatus::EnRoute => "assignment_en_route",
-                            _ => "assignment_on_scene",
-                        },
-                        "",
-                    ),
-                )
-                .await?;
-                if next == AssignmentStatus::OnScene {
-                    if !assignment.incident.ever_on_scene {
-                        assignment
-                            .incident
-                            .record("ngalam112_call_to_on_scene_seconds");
-                    }
-                    sqlx::query("UPDATE incidents SET ever_on_scene = true WHERE id = $1")
-                        .bind(assignment.incident_id.0)
-                        .execute(&mut *transaction)
-                        .await?;
-                    dispatch::refresh_incident(&mut transaction, actor, assignment.incident_id)
-                        .await?;
+        let (record, again) = self
+            .retrying(move || async move {
+                let mut transaction = self.pool.begin().await?;
+                let mut again = Vec::new();
+                if next == AssignmentStatus::Completed {
+                    dispatch::lock_kinds(&mut transaction, &[kind]).await?;
                 }
-            }
-            let record = load_assignment(&mut transaction, id.0).await?;
-            transaction.commit().await?;
-            Ok((record, again))
-        })
-        .await?;
+                let assignment = lock_assignment(&mut transaction, id).await?;
+                if !assignment.status.can_progress_to(next) {
+                    let hint = if assignment.status == AssignmentStatus::Offered {
+                        "; accept the offer first"
+                    } else {
+                        ""
+                    };
+                    return Err(StoreError::FailedPrecondition(format!(
+                        "assignment is {}; it cannot become {next}{hint}",
+                        assignment.status
+                    )));
+                }
+                if next == AssignmentStatus::Completed {
+                    again = self
+                        .end_assignment(&mut transaction, actor, &assignment, next, "")
+                        .await?;
+                } else {
+                    set_assignment_status(&mut transaction, id, next).await?;
+                    timeline::append(
+                        &mut transaction,
+                        actor,
+                        Event::assignment(
+                            assignment.incident_id,
+                            id,
+                            assignment.unit_id,
+                            match next {
+                                AssignmentStatus::EnRoute => "assignment_en_route",
+                                _ => "assignment_on_scene",
+                            },
+                            "",
+                        ),
+                    )
+                    .await?;
+                    if next == AssignmentStatus::OnScene {
+                        if !assignment.incident.ever_on_scene {
+                            assignment
+                                .incident
+                                .record("ngalam112_call_to_on_scene_seconds");
+                        }
+                        sqlx::query("UPDATE incidents SET ever_on_scene = true WHERE id = $1")
+                            .bind(assignment.incident_id.0)
+                            .execute(&mut *transaction)
+                            .await?;
+                        dispatch::refresh_incident(&mut transaction, actor, assignment.incident_id)
+                            .await?;
+                    }
+                }
+                let record = load_assignment(&mut transaction, id.0).await?;
+                transaction.commit().await?;
+                Ok((record, again))
+            })
+            .await?;
         self.settle_again(&again, actor).await;
         Ok(record)
     }

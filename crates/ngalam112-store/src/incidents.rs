@@ -118,13 +118,9 @@ impl Store {
             // (committed) by our matching below, and one freed after us
             // sees our incident (committed) in its own.
             dispatch::lock_kinds(&mut transaction, &new.required_kinds).await?;
-            again = dispatch::settle_kinds(
-                &mut transaction,
-                actor,
-                &new.required_kinds,
-                &self.config,
-            )
-            .await?;
+            again =
+                dispatch::settle_kinds(&mut transaction, actor, &new.required_kinds, &self.config)
+                    .await?;
         }
         transaction.commit().await?;
         let outcome = CreateOutcome {

@@ -46,15 +46,34 @@ pub use incidents::{CreateOutcome, IncidentPageCursor, NewIncident};
 pub use records::{
     AssignmentRecord, DeviceLocation, IncidentRecord, OtherCaller, TimelineRecord, UnitRecord,
 };
-pub use retention::KEPT_FIX_MINUTES;
 pub use report::{ResponseTimeReport, ResponseTimeRow};
+pub use retention::KEPT_FIX_MINUTES;
 pub use stats::Snapshot;
 pub use tokens::{Role, SessionUser, TokenRecord, TokenVerifier};
 pub use units::{NewUnit, UnitRecommendation};
 pub use users::{LOGIN_FAILURE_WINDOW, LOGIN_FAILURES_ALLOWED, LoginOutcome, NewUser, UserRecord};
 
-/// The migrations of `migrations/`, embedded in the binary.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+/// The migrations of `migrations/`, embedded in the binary. Schema changes
+/// are expand/contract (every migration keeps the previous release
+/// working), so a database already migrated by a newer release is fine:
+/// its migrations this binary does not know are left alone.
+pub static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> =
+    std::sync::LazyLock::new(|| {
+        let mut migrator = sqlx::migrate!("../../migrations");
+        migrator.set_ignore_missing(true);
+        migrator
+    });
+
+/// How the database's schema stands against this binary's migrations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SchemaState {
+    /// Every migration this binary has is applied (newer ones may be too).
+    Ready,
+    /// This binary needs migrations the database does not have yet.
+    Behind { missing: Vec<i64> },
+    /// The database does not answer (or has no migrations table).
+    Unreachable,
+}
 
 /// How the store behaves; the server fills it from its command line.
 #[derive(Debug, Clone)]
@@ -122,14 +141,32 @@ impl Store {
         })
     }
 
-    /// Whether the database answers and the schema is migrated.
+    /// Whether the database answers and has every migration of this
+    /// binary applied. Migrations of a newer release do not matter: during
+    /// a rolling upgrade the old processes keep serving.
     pub async fn is_ready(&self) -> bool {
-        let latest = MIGRATOR.iter().map(|migration| migration.version).max();
-        let applied: Result<Option<i64>, _> =
-            sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
-                .fetch_one(&self.pool)
+        self.schema_state().await == SchemaState::Ready
+    }
+
+    /// The schema against this binary's migrations.
+    pub async fn schema_state(&self) -> SchemaState {
+        let applied: Result<Vec<i64>, _> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.pool)
                 .await;
-        matches!(applied, Ok(version) if version == latest)
+        let Ok(applied) = applied else {
+            return SchemaState::Unreachable;
+        };
+        let missing: Vec<i64> = MIGRATOR
+            .iter()
+            .map(|migration| migration.version)
+            .filter(|version| !applied.contains(version))
+            .collect();
+        if missing.is_empty() {
+            SchemaState::Ready
+        } else {
+            SchemaState::Behind { missing }
+        }
     }
 
     /// Runs `operation` again when PostgreSQL aborted it for a deadlock or a

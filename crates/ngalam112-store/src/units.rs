@@ -36,28 +36,30 @@ impl Store {
         actor: &Actor,
     ) -> Result<UnitRecord, StoreError> {
         let id = UnitId::new_random();
-        let again = self.retrying(move || async move {
-            let mut transaction = self.pool.begin().await?;
-            dispatch::lock_kinds(&mut transaction, &[new.kind]).await?;
-            sqlx::query(
-                "INSERT INTO units (id, call_sign, kind, agency, status, lat, lon, \
+        let again = self
+            .retrying(move || async move {
+                let mut transaction = self.pool.begin().await?;
+                dispatch::lock_kinds(&mut transaction, &[new.kind]).await?;
+                sqlx::query(
+                    "INSERT INTO units (id, call_sign, kind, agency, status, lat, lon, \
                  location_updated_at, available_since) \
                  VALUES ($1, $2, $3, $4, 'available', $5, $6, now(), now())",
-            )
-            .bind(id.0)
-            .bind(&new.call_sign)
-            .bind(new.kind.as_str())
-            .bind(&new.agency)
-            .bind(new.location.lat())
-            .bind(new.location.lon())
-            .execute(&mut *transaction)
+                )
+                .bind(id.0)
+                .bind(&new.call_sign)
+                .bind(new.kind.as_str())
+                .bind(&new.agency)
+                .bind(new.location.lat())
+                .bind(new.location.lon())
+                .execute(&mut *transaction)
+                .await?;
+                let again =
+                    dispatch::settle_kinds(&mut transaction, actor, &[new.kind], &self.config)
+                        .await?;
+                transaction.commit().await?;
+                Ok(again)
+            })
             .await?;
-            let again =
-                dispatch::settle_kinds(&mut transaction, actor, &[new.kind], &self.config).await?;
-            transaction.commit().await?;
-            Ok(again)
-        })
-        .await?;
         self.settle_again(&again, actor).await;
         self.unit(id).await
     }
