@@ -532,6 +532,30 @@ async fn the_console_logs_in_records_a_call_and_shows_it_on_the_queue_and_map() 
             &format!("return !document.querySelector(\"[data-testid=incident-row][data-incident-id='{id}']\")"),
         )
         .await;
+
+    // A call recorded on hold: marked in the queue, released from its
+    // detail, then dispatched like any other.
+    let mut held = medical_call(places::UNISMA);
+    held.hold = true;
+    let held = app.create(held).await;
+    let held_row = format!("[data-testid=incident-row][data-incident-id='{}']", held.id);
+    browser.find(&format!("{held_row} [data-testid=held-badge]")).await;
+    browser.click(&held_row).await;
+    browser.find("[data-testid=release-hold]").await;
+    browser.screenshot("console-held.png").await;
+    browser.click("[data-testid=release-hold]").await;
+    browser
+        .until(
+            "the released call is dispatched",
+            &format!(
+                "return document.querySelector(\"{}\")?.dataset.status === 'INCIDENT_STATUS_DISPATCHED'",
+                held_row
+            ),
+        )
+        .await;
+    let released = app.incident(&held.id).await;
+    assert!(!released.hold);
+    assert_eq!(released.assignments.len(), 1);
 }
 
 #[tokio::test]
