@@ -539,7 +539,9 @@ async fn the_console_logs_in_records_a_call_and_shows_it_on_the_queue_and_map() 
     held.hold = true;
     let held = app.create(held).await;
     let held_row = format!("[data-testid=incident-row][data-incident-id='{}']", held.id);
-    browser.find(&format!("{held_row} [data-testid=held-badge]")).await;
+    browser
+        .find(&format!("{held_row} [data-testid=held-badge]"))
+        .await;
     browser.click(&held_row).await;
     browser.find("[data-testid=release-hold]").await;
     browser.screenshot("console-held.png").await;

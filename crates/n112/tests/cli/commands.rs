@@ -228,6 +228,43 @@ async fn a_second_caller_nearby_is_caught_before_a_duplicate_incident_is_made() 
     let separate = json_lines(&call(&["--yes"]).await);
     assert_ne!(separate[0]["id"], first.id.as_str());
     assert_eq!(app.count("incidents").await, 2);
+
+    // The first incident now lists the second caller.
+    let shown = n112(&app, &operator, &["incident", "show", &first.id]).await;
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("also called:  +6285612345678"), "{text}");
+}
+
+#[tokio::test]
+async fn a_call_recorded_on_hold_is_released_from_the_command_line() {
+    let app = TestApp::spawn().await;
+    let operator = app.token(Role::Operator).await.unwrap();
+    app.register_at(
+        "AMB-1",
+        ngalam112_proto::v1::UnitKind::Ambulance,
+        places::RSSA,
+    )
+    .await;
+    let mut call = ngalam112_testkit::medical_call(places::BALAI_KOTA);
+    call.hold = true;
+    let held = app.create(call).await;
+    let shown = n112(&app, &operator, &["incident", "show", &held.id]).await;
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("ON HOLD"), "{text}");
+    let released = json_lines(
+        &n112(
+            &app,
+            &operator,
+            &["--json", "incident", "release", &held.id],
+        )
+        .await,
+    );
+    assert_eq!(released[0]["hold"], false);
+    assert_eq!(released[0]["status"], "DISPATCHED");
+    assert_eq!(released[0]["assignments"].as_array().map(Vec::len), Some(1));
+    let again = n112(&app, &operator, &["incident", "release", &held.id]).await;
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("not on hold"));
 }
 
 #[tokio::test]
