@@ -127,6 +127,8 @@ pub async fn run(
         stopping_sender.send_replace(true);
     };
     let offer_timer = tokio::spawn(crate::offer_timer::run(store.clone(), feed.clone()));
+    let (board, board_task) =
+        crate::services::board::Fanout::start(store.clone(), &feed, config.watch_feed_buffer);
     let housekeeping = tokio::spawn(crate::housekeeping::run(
         store.clone(),
         config.caller_retention,
@@ -151,6 +153,7 @@ pub async fn run(
             IncidentServiceServer::new(IncidentApi::new(
                 store.clone(),
                 feed.clone(),
+                board,
                 config.watch_stream_buffer,
                 stopping.clone(),
             ))
@@ -202,6 +205,7 @@ pub async fn run(
     readiness.abort();
     offer_timer.abort();
     housekeeping.abort();
+    board_task.abort();
     if let Some(gauges) = gauges {
         gauges.abort();
     }

@@ -5,7 +5,7 @@ use ngalam112_core::validation::{self, DESCRIPTION_MAX_CHARS, SHORT_TEXT_MAX_CHA
 use ngalam112_core::{IncidentId, UnitId, ValidationError};
 use ngalam112_proto::v1 as proto;
 use ngalam112_proto::v1::incident_service_server::IncidentService;
-use ngalam112_store::{ChangeFeed, FeedEvent, IncidentPageCursor, NewIncident, Store};
+use ngalam112_store::{ChangeFeed, IncidentPageCursor, NewIncident, Store};
 use tonic::{Request, Response, Status};
 
 use crate::auth::caller;
@@ -21,6 +21,8 @@ const MAX_NEARBY_RADIUS_M: f64 = 100_000.0;
 pub struct IncidentApi {
     store: Store,
     feed: ChangeFeed,
+    /// Incident changes loaded once for all watchers of this process.
+    board: super::board::Fanout,
     /// How many events one watcher's connection may buffer.
     watch_stream_buffer: usize,
     /// Turns true when the server begins to shut down.
@@ -31,24 +33,26 @@ impl IncidentApi {
     pub fn new(
         store: Store,
         feed: ChangeFeed,
+        board: super::board::Fanout,
         watch_stream_buffer: usize,
         stopping: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         Self {
             store,
             feed,
+            board,
             watch_stream_buffer,
             stopping,
         }
     }
 }
 
-/// Forwards incident changes to one watcher until it goes away, falls
-/// behind, or the feed had to resynchronise; the last two end the stream
-/// with an error telling the client to resubscribe (never silent loss).
+/// Forwards loaded incident changes to one watcher until it goes away,
+/// falls behind, the feed had to resynchronise, or `end` fires (shutdown,
+/// revoked token); all but the first end the stream with a status telling
+/// the client what to do (never silent loss).
 async fn forward_changes(
-    store: Store,
-    mut changes: tokio::sync::broadcast::Receiver<FeedEvent>,
+    mut changes: tokio::sync::broadcast::Receiver<super::board::Loaded>,
     watcher: tokio::sync::mpsc::Sender<Result<proto::IncidentEvent, Status>>,
     end: impl std::future::Future<Output = Status>,
 ) {
@@ -65,20 +69,7 @@ async fn forward_changes(
             () = watcher.closed() => return,
         };
         let event = match received {
-            Ok(FeedEvent::Incident(change)) => match store.incident(change.incident_id).await {
-                Ok(incident) => Ok(proto::IncidentEvent {
-                    incident: Some(incident_to_proto(&incident)),
-                    kind: change.kind,
-                }),
-                Err(error) => Err(Status::from(crate::error::ApiError::from(error))),
-            },
-            Ok(FeedEvent::Lost) => Err(Status::unavailable(
-                "lost the database connection; changes cannot be followed now; watch again shortly",
-            )),
-            Ok(FeedEvent::Resync) => Err(Status::unavailable(
-                "the change feed reconnected and may have missed changes; \
-                 list incidents and watch again",
-            )),
+            Ok(loaded) => loaded.into_result(),
             Err(RecvError::Lagged(missed)) => Err(Status::resource_exhausted(format!(
                 "this watcher fell behind by {missed} changes; list incidents and watch again"
             ))),
@@ -537,10 +528,9 @@ impl IncidentService for IncidentApi {
         &self,
         request: Request<proto::WatchIncidentsRequest>,
     ) -> Result<Response<Self::WatchIncidentsStream>, Status> {
-        let changes = self.feed.subscribe();
+        let changes = self.board.subscribe();
         let (sender, receiver) = tokio::sync::mpsc::channel(self.watch_stream_buffer.max(1));
         tokio::spawn(forward_changes(
-            self.store.clone(),
             changes,
             sender,
             crate::streams::end_of_stream(self.stopping.clone(), caller(&request).ok()),

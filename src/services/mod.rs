@@ -3,6 +3,7 @@
 //! writes the answer; errors go through `error::ApiError`.
 
 pub mod auth;
+pub mod board;
 pub mod callers;
 pub mod field;
 pub mod fleet;

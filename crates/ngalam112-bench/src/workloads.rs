@@ -28,6 +28,8 @@ pub struct Plan {
     pub poll_units: usize,
     pub poll_offers_per_s: f64,
     pub fleet_sizes: Vec<usize>,
+    /// Live boards open during the `watch` workload.
+    pub watchers: usize,
 }
 
 /// A random point in Kota Malang as the store takes it.
@@ -116,7 +118,7 @@ pub async fn intake(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>> {
     let tokens = ngalam112_store::TokenVerifier::start(server.store.clone());
     let token_hash = ngalam112::auth::hash_secret(&server.admin_token);
     let row = measure(
-        "raw-sql intake",
+        "intake store-only",
         plan.intake_workers,
         plan.warmup,
         plan.duration,
@@ -158,7 +160,81 @@ pub async fn intake(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>> {
     let _ = freer.await;
     rows.push(row);
     server.stop().await?;
+    rows.push(ceiling(target, plan).await?);
     Ok(rows)
+}
+
+/// The hardware's ceiling for intake, sharing no code with the server: each
+/// of the workers commits, durably and as fast as it can, the minimal
+/// intake-and-dispatch transaction on the server's own schema — INSERT the
+/// incident, INSERT its assignment (completed, so the unit stays free),
+/// UPDATE the unit, INSERT a timeline event — on a unit of its own (no
+/// locks between workers, no search, no NOTIFY).
+async fn ceiling(target: &Target, plan: &Plan) -> anyhow::Result<Row> {
+    let server = BenchServer::start(target, 3600).await?;
+    let units = Arc::new(insert_units(&server.pool, "ambulance", plan.intake_workers, 5).await?);
+    let pool = server.pool.clone();
+    let row = measure(
+        "ceiling",
+        plan.intake_workers,
+        plan.warmup,
+        plan.duration,
+        move |worker, iteration| {
+            let pool = pool.clone();
+            let unit = units[worker % units.len()];
+            let mut rng = StdRng::seed_from_u64((worker as u64) << 32 | iteration);
+            let (lat, lon) = (rng.random_range(-8.03..-7.92), rng.random_range(112.59..112.68));
+            async move {
+                let work = async {
+                    let incident = uuid::Uuid::new_v4();
+                    let assignment = uuid::Uuid::new_v4();
+                    let mut transaction = pool.begin().await?;
+                    sqlx::query(
+                        "INSERT INTO incidents (id, status, category, priority, caller_phone, \
+                           caller_name, lat, lon, address, description, required_kinds) \
+                         VALUES ($1, 'dispatched', 'medical', 2, '+6281234567890', '', $2, $3, \
+                           'Jl. Ijen', 'bench', '{ambulance}')",
+                    )
+                    .bind(incident)
+                    .bind(lat)
+                    .bind(lon)
+                    .execute(&mut *transaction)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO assignments (id, incident_id, unit_id, unit_kind, status, \
+                           distance_m) VALUES ($1, $2, $3, 'ambulance', 'completed', 100)",
+                    )
+                    .bind(assignment)
+                    .bind(incident)
+                    .bind(unit)
+                    .execute(&mut *transaction)
+                    .await?;
+                    sqlx::query(
+                        "UPDATE units SET available_since = now(), updated_at = now() WHERE id = $1",
+                    )
+                    .bind(unit)
+                    .execute(&mut *transaction)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO timeline_events (incident_id, incident_seq, kind, actor, detail, \
+                           assignment_id, unit_id) \
+                         VALUES ($1, 1, 'assignment_offered', 'bench', 'offered', $2, $3)",
+                    )
+                    .bind(incident)
+                    .bind(assignment)
+                    .bind(unit)
+                    .execute(&mut *transaction)
+                    .await?;
+                    transaction.commit().await?;
+                    Ok::<(), sqlx::Error>(())
+                };
+                work.await.is_ok()
+            }
+        },
+    )
+    .await;
+    server.stop().await?;
+    Ok(row)
 }
 
 /// ReportLocation from many units at full speed; and the same statements
@@ -200,7 +276,7 @@ pub async fn avl(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>> {
     let token_hash = ngalam112::auth::hash_secret(&server.admin_token);
     let ids = units.clone();
     let row = measure(
-        "raw-sql avl",
+        "avl store-only",
         plan.avl_workers,
         plan.warmup,
         plan.duration,
@@ -385,6 +461,136 @@ pub async fn fleet_size(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>
         let _ = freer.await;
         row.note = format!("{size} available ambulances");
         rows.push(row);
+        server.stop().await?;
+    }
+    Ok(rows)
+}
+
+/// The live board under load: `watchers` WatchIncidents streams open while
+/// calls come in at 100/s. Latency: from sending CreateIncident to each
+/// watcher receiving its `incident_created` event (an upper bound of
+/// commit → watcher). Also the database transactions per incident, which
+/// must not grow with the number of watchers (each change is loaded once
+/// per process).
+pub async fn watch(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for watchers in [1, plan.watchers] {
+        let server = BenchServer::start(target, 3600).await?;
+        insert_units(&server.pool, "ambulance", plan.intake_units, 6).await?;
+        let (stop, stopped) = watch::channel(false);
+        let freer = tokio::spawn(free_units_while(server.pool.clone(), stopped.clone()));
+        let channels = server.channels(8).await?;
+        let sent: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
+        let latencies: Arc<Mutex<Vec<u64>>> = Arc::default();
+        let measuring = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut streams = Vec::new();
+        // A token holds at most 16 watch streams.
+        let mut tokens = Vec::new();
+        for _ in 0..watchers.div_ceil(16) {
+            let (secret, _) =
+                ngalam112::auth::issue_token(&server.store, ngalam112_store::Role::Operator)
+                    .await?;
+            tokens.push(secret);
+        }
+        for index in 0..watchers {
+            let mut client =
+                Clients::new(channels[index % channels.len()].clone(), Some(&tokens[index / 16]))?;
+            let mut stream = client
+                .incidents
+                .watch_incidents(proto::WatchIncidentsRequest {})
+                .await?
+                .into_inner();
+            let sent = sent.clone();
+            let latencies = latencies.clone();
+            let measuring = measuring.clone();
+            streams.push(tokio::spawn(async move {
+                while let Ok(Some(event)) = stream.message().await {
+                    let received = Instant::now();
+                    if event.kind != "incident_created"
+                        || !measuring.load(std::sync::atomic::Ordering::Relaxed)
+                    {
+                        continue;
+                    }
+                    let number = event
+                        .incident
+                        .and_then(|incident| incident.description.strip_prefix("bench ")?.parse().ok());
+                    let started = number.and_then(|number: u64| {
+                        sent.lock().ok().and_then(|sent| sent.get(&number).copied())
+                    });
+                    if let Some(started) = started {
+                        latencies
+                            .lock()
+                            .map(|mut all| all.push((received - started).as_micros() as u64))
+                            .ok();
+                    }
+                }
+            }));
+        }
+        let transactions = || async {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
+            )
+            .fetch_one(&server.pool)
+            .await
+        };
+        let intake_client = Clients::new(channels[0].clone(), Some(&server.admin_token))?;
+        let calls = |count: u64, first: u64| {
+            let sent = sent.clone();
+            let intake_client = intake_client.clone();
+            async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(10));
+                let mut calls = Vec::new();
+                for number in first..first + count {
+                    tick.tick().await;
+                    let mut client = intake_client.clone();
+                    let sent = sent.clone();
+                    calls.push(tokio::spawn(async move {
+                        let mut rng = StdRng::seed_from_u64(number);
+                        let mut call = medical_call(&mut rng);
+                        call.description = format!("bench {number}");
+                        sent.lock().map(|mut sent| sent.insert(number, Instant::now())).ok();
+                        client.incidents.create_incident(call).await.is_ok()
+                    }));
+                }
+                let mut stored = 0u64;
+                for call in calls {
+                    stored += u64::from(call.await.unwrap_or(false));
+                }
+                stored
+            }
+        };
+        let per_second = 100.0;
+        calls((per_second * plan.warmup.as_secs_f64()) as u64, 0).await;
+        // Statistics reach pg_stat_database about once a second.
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let before = transactions().await?;
+        measuring.store(true, std::sync::atomic::Ordering::Relaxed);
+        let count = (per_second * plan.duration.as_secs_f64()) as u64;
+        let stored = calls(count, 1_000_000).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        measuring.store(false, std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let after = transactions().await?;
+        stop.send_replace(true);
+        let _ = freer.await;
+        let latencies = latencies.lock().map(|all| all.clone()).unwrap_or_default();
+        let expected = stored * watchers as u64;
+        let missing = expected.saturating_sub(latencies.len() as u64);
+        let mut row = Row::from_latencies(
+            &format!("watch {watchers}"),
+            latencies,
+            plan.duration.as_secs_f64(),
+            missing,
+        );
+        row.note = format!(
+            "{watchers} watchers, {stored} calls at {per_second:.0}/s; \
+             {:.1} database transactions per call (all of the server's work)",
+            (after - before) as f64 / stored.max(1) as f64
+        );
+        rows.push(row);
+        for stream in streams {
+            stream.abort();
+        }
         server.stop().await?;
     }
     Ok(rows)

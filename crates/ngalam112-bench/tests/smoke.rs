@@ -25,15 +25,19 @@ fn a_tiny_quick_run_prints_every_row() {
         .collect();
     for expected in [
         "intake",
-        "raw-sql intake",
+        "intake store-only",
+        "ceiling",
         "avl",
-        "raw-sql avl",
+        "avl store-only",
         "poll (offer→wake)",
+        "watch 1",
+        "watch 20",
         "fleet-size 10",
         "fleet-size 100",
         "fleet-size 1000",
-        "intake/raw-sql",
-        "avl/raw-sql",
+        "intake/ceiling",
+        "intake/store-only",
+        "avl/store-only",
     ] {
         assert!(
             names.contains(&expected),
