@@ -86,8 +86,9 @@ async fn load_changes(store: Store, mut changes: broadcast::Receiver<FeedEvent>,
                  list incidents and watch again"
                     .to_owned(),
             ),
+            // Every watcher here missed them: each is told it fell behind.
             Err(RecvError::Lagged(missed)) => Loaded::End(
-                Code::Unavailable,
+                Code::ResourceExhausted,
                 format!(
                     "this server fell behind the changes by {missed}; list incidents and watch again"
                 ),
