@@ -68,8 +68,6 @@ impl Store {
         let (outcome, again) = self
             .retrying(move || self.try_create_incident(new, actor))
             .await?;
-        // Answered only once the intake is on disk (see `wait_durable`).
-        self.wait_durable().await?;
         self.settle_again(&again, actor).await;
         Ok(outcome)
     }
@@ -82,12 +80,6 @@ impl Store {
         actor: &Actor,
     ) -> Result<(CreateOutcome, Vec<UnitKind>), StoreError> {
         let mut transaction = self.pool.begin().await?;
-        // Committed without waiting for the disk, so the kind locks (and
-        // PostgreSQL's commit-time NOTIFY lock) are not held across the
-        // fsync; `create_incident` waits for the flush before answering.
-        sqlx::query("SET LOCAL synchronous_commit = off")
-            .execute(&mut *transaction)
-            .await?;
         if let Some(request_id) = &new.request_id
             && let Some(existing) = claim_request_id(&mut transaction, request_id).await?
         {

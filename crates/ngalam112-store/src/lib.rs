@@ -169,26 +169,6 @@ impl Store {
         }
     }
 
-    /// Waits until everything this process committed so far is on disk.
-    ///
-    /// A transaction committed with `synchronous_commit = off` is visible
-    /// at once but may still be in the WAL buffers. This commits, durably,
-    /// a transaction that wrote one WAL record (a transactional logical
-    /// message, which any role may write and nothing stores): it returns
-    /// once the WAL is flushed up to its commit, and the WAL is flushed in
-    /// order, so every earlier commit is durable too. Concurrent callers
-    /// share one flush (group commit). A transaction that only took an id
-    /// would not do: without a WAL record of its own, PostgreSQL commits it
-    /// without flushing.
-    pub(crate) async fn wait_durable(&self) -> Result<(), StoreError> {
-        let mut transaction = self.pool.begin().await?;
-        sqlx::query("SELECT pg_logical_emit_message(true, 'ngalam112', 'durable')")
-            .execute(&mut *transaction)
-            .await?;
-        transaction.commit().await?;
-        Ok(())
-    }
-
     /// Runs `operation` again when PostgreSQL aborted it for a deadlock or a
     /// serialization failure; both are safe to retry because the whole
     /// operation is one transaction.
