@@ -144,12 +144,14 @@ fn allowed(path: &str, role: &Role) -> Option<bool> {
     })
 }
 
-/// Calls that need no token: health, reflection, `Login`, and everything
+/// Calls that need no token: health, reflection, `Login`, the public
+/// figures (`PublicService`, rate-limited per address), and everything
 /// that is not one of our RPCs (the web console's pages and files).
 fn is_open(path: &str) -> bool {
     path.starts_with("/grpc.health.v1.")
         || path.starts_with("/grpc.reflection.")
         || path == "/ngalam112.v1.AuthService/Login"
+        || path.starts_with("/ngalam112.v1.PublicService/")
         || !path.starts_with("/ngalam112.")
 }
 

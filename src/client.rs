@@ -5,6 +5,7 @@ use ngalam112_proto::v1::auth_service_client::AuthServiceClient;
 use ngalam112_proto::v1::caller_service_client::CallerServiceClient;
 use ngalam112_proto::v1::field_service_client::FieldServiceClient;
 use ngalam112_proto::v1::incident_service_client::IncidentServiceClient;
+use ngalam112_proto::v1::public_service_client::PublicServiceClient;
 use ngalam112_proto::v1::unit_service_client::UnitServiceClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
@@ -48,6 +49,8 @@ pub struct Clients {
     pub field: FieldServiceClient<Authed>,
     pub auth: AuthServiceClient<Authed>,
     pub callers: CallerServiceClient<Authed>,
+    /// Needs no token.
+    pub public: PublicServiceClient<Authed>,
 }
 
 impl Clients {
@@ -57,7 +60,8 @@ impl Clients {
             units: UnitServiceClient::with_interceptor(channel.clone(), bearer.clone()),
             field: FieldServiceClient::with_interceptor(channel.clone(), bearer.clone()),
             auth: AuthServiceClient::with_interceptor(channel.clone(), bearer.clone()),
-            callers: CallerServiceClient::with_interceptor(channel, bearer),
+            callers: CallerServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            public: PublicServiceClient::with_interceptor(channel, bearer),
         }
     }
 

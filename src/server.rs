@@ -9,6 +9,7 @@ use ngalam112_proto::v1::auth_service_server::AuthServiceServer;
 use ngalam112_proto::v1::caller_service_server::CallerServiceServer;
 use ngalam112_proto::v1::field_service_server::FieldServiceServer;
 use ngalam112_proto::v1::incident_service_server::IncidentServiceServer;
+use ngalam112_proto::v1::public_service_server::PublicServiceServer;
 use ngalam112_proto::v1::unit_service_server::UnitServiceServer;
 use ngalam112_store::{ChangeFeed, SchemaState, Store};
 use tokio::net::TcpListener;
@@ -16,7 +17,7 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::auth::AuthLayer;
-use crate::services::{AuthApi, CallerApi, FieldApi, IncidentApi, UnitApi};
+use crate::services::{AuthApi, CallerApi, FieldApi, IncidentApi, PublicApi, UnitApi};
 
 /// The services whose health is reported (besides the overall "").
 const SERVICE_NAMES: &[&str] = &[
@@ -25,6 +26,7 @@ const SERVICE_NAMES: &[&str] = &[
     "ngalam112.v1.FieldService",
     "ngalam112.v1.AuthService",
     "ngalam112.v1.CallerService",
+    "ngalam112.v1.PublicService",
 ];
 
 /// A PEM certificate chain and private key to serve gRPC over TLS.
@@ -173,6 +175,10 @@ pub async fn run(
         )
         .add_service(
             CallerServiceServer::new(CallerApi::new(store.clone()))
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            PublicServiceServer::new(PublicApi::new(store.clone()))
                 .max_decoding_message_size(limit),
         );
     let routes = services.routes().prepare();

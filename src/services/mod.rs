@@ -8,10 +8,12 @@ pub mod callers;
 pub mod field;
 pub mod fleet;
 pub mod incident;
+pub mod public;
 pub mod unit;
 
 pub use auth::AuthApi;
 pub use callers::CallerApi;
 pub use field::FieldApi;
 pub use incident::IncidentApi;
+pub use public::PublicApi;
 pub use unit::UnitApi;

@@ -147,6 +147,7 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
             mut field,
             mut auth,
             mut callers,
+            mut public,
         } = app.clients_with_token(token);
         // AuthService: Login is open to all (whatever token comes with it).
         let login = auth
@@ -157,6 +158,13 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
             .await;
         assert_eq!(code(login), Code::Ok, "Login as {who:?}");
         checked += 1;
+        // PublicService: anyone, even with a bad or revoked token.
+        let stats = public
+            .get_public_stats(proto::GetPublicStatsRequest::default())
+            .await;
+        assert_eq!(code(stats), Code::Ok, "GetPublicStats as {who:?}");
+        checked += 1;
+
         let staff = [Who::Admin, Who::Operator, Who::OperatorSession];
         let anyone_known = [
             Who::Admin,
@@ -594,7 +602,7 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
             Code::Ok,
         );
     }
-    assert_eq!(checked, 35 * 10, "every RPC for every caller");
+    assert_eq!(checked, 36 * 10, "every RPC for every caller");
 
     // Health and reflection stay open.
     let mut health = tonic_health::pb::health_client::HealthClient::new(app.channel.clone());

@@ -98,6 +98,7 @@ enum Call {
     Flag(proto::FlagCallerRequest),
     Unflag(String),
     ListFlagged,
+    PublicStats(String),
     WatchUnits,
     RaiseAlarm(proto::RaiseAlarmRequest),
     ListAlarms(bool),
@@ -278,6 +279,8 @@ fn call(
         ),
         phone().prop_map(Call::Unflag),
         Just(Call::ListFlagged),
+        prop_oneof![text(), Just("2026-11".to_owned()), Just(String::new())]
+            .prop_map(Call::PublicStats),
         Just(Call::WatchUnits),
         (unit_for_alarm, point(), text()).prop_map(|(unit_id, location, note)| {
             Call::RaiseAlarm(proto::RaiseAlarmRequest {
@@ -342,6 +345,7 @@ async fn send(clients: &mut Clients, call: Call) -> Code {
         field,
         auth,
         callers,
+        public,
     } = clients;
     match call {
         Call::CreateIncident(r) => code(incidents.create_incident(r).await),
@@ -393,6 +397,11 @@ async fn send(clients: &mut Clients, call: Call) -> Code {
         Call::Unflag(caller_phone) => code(
             callers
                 .unflag_caller(proto::UnflagCallerRequest { caller_phone })
+                .await,
+        ),
+        Call::PublicStats(month) => code(
+            public
+                .get_public_stats(proto::GetPublicStatsRequest { month })
                 .await,
         ),
         Call::ListFlagged => code(

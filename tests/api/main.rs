@@ -22,5 +22,6 @@ mod hostile;
 mod incidents;
 mod people;
 mod processes;
+mod public;
 mod realtime;
 mod units;

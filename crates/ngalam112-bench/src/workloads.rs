@@ -493,8 +493,10 @@ pub async fn watch(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>> {
             tokens.push(secret);
         }
         for index in 0..watchers {
-            let mut client =
-                Clients::new(channels[index % channels.len()].clone(), Some(&tokens[index / 16]))?;
+            let mut client = Clients::new(
+                channels[index % channels.len()].clone(),
+                Some(&tokens[index / 16]),
+            )?;
             let mut stream = client
                 .incidents
                 .watch_incidents(proto::WatchIncidentsRequest {})
@@ -511,9 +513,9 @@ pub async fn watch(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>> {
                     {
                         continue;
                     }
-                    let number = event
-                        .incident
-                        .and_then(|incident| incident.description.strip_prefix("bench ")?.parse().ok());
+                    let number = event.incident.and_then(|incident| {
+                        incident.description.strip_prefix("bench ")?.parse().ok()
+                    });
                     let started = number.and_then(|number: u64| {
                         sent.lock().ok().and_then(|sent| sent.get(&number).copied())
                     });
@@ -548,7 +550,9 @@ pub async fn watch(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>> {
                         let mut rng = StdRng::seed_from_u64(number);
                         let mut call = medical_call(&mut rng);
                         call.description = format!("bench {number}");
-                        sent.lock().map(|mut sent| sent.insert(number, Instant::now())).ok();
+                        sent.lock()
+                            .map(|mut sent| sent.insert(number, Instant::now()))
+                            .ok();
                         client.incidents.create_incident(call).await.is_ok()
                     }));
                 }

@@ -23,6 +23,7 @@ mod events;
 mod field;
 mod hold;
 mod incidents;
+mod public;
 mod report;
 mod retention;
 mod stats;
@@ -43,6 +44,7 @@ pub use device::IngestOutcome;
 pub use error::StoreError;
 pub use events::{ChangeFeed, FeedEvent, FleetEvent, IncidentChange};
 pub use incidents::{CreateOutcome, IncidentPageCursor, NewIncident};
+pub use public::PublicCategoryStats;
 pub use records::{
     AssignmentRecord, DeviceLocation, IncidentRecord, OtherCaller, TimelineRecord, UnitRecord,
 };

@@ -1,0 +1,102 @@
+//! Monthly figures for citizens: per category only, nothing finer, and no
+//! value that could point at a caller or a place.
+
+use chrono::{DateTime, Utc};
+use ngalam112_core::{IncidentCategory, ResolutionCode};
+
+use crate::{Store, StoreError};
+
+/// One category's month.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublicCategoryStats {
+    pub category: IncidentCategory,
+    pub incidents: i64,
+    pub dispatched: i64,
+    /// Seconds from the call to the first unit on scene (pranks and
+    /// duplicates left out); None when no unit reached a scene.
+    pub median_call_to_on_scene_s: Option<f64>,
+    pub p90_call_to_on_scene_s: Option<f64>,
+    /// Share of dispatched calls offered within 60 s; None when none was
+    /// dispatched.
+    pub share_offered_within_60s: Option<f64>,
+    pub prank: i64,
+    pub referred: i64,
+}
+
+/// category, incidents, dispatched, median, p90, share, prank, referred.
+type Row = (
+    String,
+    i64,
+    i64,
+    Option<f64>,
+    Option<f64>,
+    Option<f64>,
+    i64,
+    i64,
+);
+
+impl Store {
+    /// Incidents created in `[since, until)`, per category.
+    pub async fn public_stats(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<PublicCategoryStats>, StoreError> {
+        let not_responses: Vec<&str> = ResolutionCode::NOT_RESPONSES
+            .iter()
+            .map(|code| code.as_str())
+            .collect();
+        let rows: Vec<Row> = sqlx::query_as(
+            "WITH month AS ( \
+               SELECT i.category, i.resolution_code, \
+                 (i.resolution_code IS NOT NULL AND i.resolution_code = ANY($3)) AS not_response, \
+                 extract(epoch FROM (SELECT min(a.offered_at) FROM assignments a \
+                   WHERE a.incident_id = i.id) - i.created_at)::float8 AS to_offer, \
+                 extract(epoch FROM (SELECT min(t.at) FROM timeline_events t \
+                   WHERE t.incident_id = i.id AND t.kind = 'assignment_on_scene') \
+                   - i.created_at)::float8 AS to_scene \
+               FROM incidents i WHERE i.created_at >= $1 AND i.created_at < $2) \
+             SELECT category, count(*), count(to_offer), \
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY to_scene) \
+                 FILTER (WHERE NOT not_response), \
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY to_scene) \
+                 FILTER (WHERE NOT not_response), \
+               (count(*) FILTER (WHERE to_offer <= 60))::float8 / nullif(count(to_offer), 0), \
+               count(*) FILTER (WHERE resolution_code = $4), \
+               count(*) FILTER (WHERE resolution_code = $5) \
+             FROM month GROUP BY category ORDER BY category",
+        )
+        .bind(since)
+        .bind(until)
+        .bind(&not_responses)
+        .bind(ResolutionCode::Prank.as_str())
+        .bind(ResolutionCode::Referred.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut stats = rows
+            .into_iter()
+            .map(
+                |(category, incidents, dispatched, median, p90, share, prank, referred)| {
+                    Ok(PublicCategoryStats {
+                        category: IncidentCategory::from_stored(&category).ok_or_else(|| {
+                            StoreError::Internal(format!("unknown category {category}"))
+                        })?,
+                        incidents,
+                        dispatched,
+                        median_call_to_on_scene_s: median,
+                        p90_call_to_on_scene_s: p90,
+                        share_offered_within_60s: share,
+                        prank,
+                        referred,
+                    })
+                },
+            )
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        stats.sort_by_key(|row| {
+            IncidentCategory::ALL
+                .iter()
+                .position(|c| *c == row.category)
+        });
+        Ok(stats)
+    }
+}

@@ -1,0 +1,187 @@
+//! Transparency: the city's monthly figures for anyone, without a token,
+//! with nothing in them that points at a caller or a place.
+
+use ngalam112_proto::v1 as proto;
+use prost::Message;
+use proto::{AssignmentStatus, IncidentCategory, UnitKind};
+use tonic::Code;
+
+use crate::helpers::{TestApp, medical_call, places};
+
+#[tokio::test]
+async fn anyone_reads_the_months_figures_per_category_and_nothing_personal_leaves() {
+    let app = TestApp::spawn().await;
+    let unit = app
+        .register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
+        .await;
+    let mut crew = app.unit_clients(&unit.id).await.field;
+    let mut call = medical_call((-7.96613, 112.61872));
+    call.caller_name = "Sri Wahyuningsih".to_owned();
+    call.caller_phone = "0812 9988 7766".to_owned();
+    call.address = "Jl. Kawi Atas 17".to_owned();
+    call.description = "ibu jatuh dari tangga".to_owned();
+    let reached = app.create(call).await;
+    let offer = reached.assignments[0].id.clone();
+    for step in [
+        None,
+        Some(AssignmentStatus::EnRoute),
+        Some(AssignmentStatus::OnScene),
+    ] {
+        match step {
+            None => {
+                crew.accept_assignment(proto::AcceptAssignmentRequest {
+                    assignment_id: offer.clone(),
+                })
+                .await
+                .expect("accept");
+            }
+            Some(status) => {
+                crew.update_assignment_status(proto::UpdateAssignmentStatusRequest {
+                    assignment_id: offer.clone(),
+                    status: status.into(),
+                })
+                .await
+                .expect("progress");
+            }
+        }
+    }
+    let prank = app.create(medical_call(places::BALAI_KOTA)).await;
+    app.operator
+        .incidents
+        .clone()
+        .cancel_incident(proto::CancelIncidentRequest {
+            id: prank.id.clone(),
+            reason: "iseng".to_owned(),
+            resolution_code: proto::ResolutionCode::Prank.into(),
+        })
+        .await
+        .expect("cancel");
+    let mut fire = medical_call(places::DAMKAR);
+    fire.category = IncidentCategory::Fire.into();
+    let fire = app.create(fire).await;
+
+    // No token at all.
+    let mut public = app.clients_with_token(None).public;
+    let answer = public
+        .get_public_stats(proto::GetPublicStatsRequest::default())
+        .await
+        .expect("stats without a token")
+        .into_inner();
+    assert_eq!(answer.month.len(), 7, "YYYY-MM: {}", answer.month);
+    let medical = answer
+        .categories
+        .iter()
+        .find(|row| row.category() == IncidentCategory::Medical)
+        .expect("a medical row");
+    assert_eq!(medical.incidents, 2);
+    assert_eq!(
+        medical.dispatched, 1,
+        "the one ambulance was busy for the second"
+    );
+    assert_eq!(medical.prank, 1);
+    assert!(medical.median_call_to_on_scene_s > 0.0);
+    assert!(medical.p90_call_to_on_scene_s >= medical.median_call_to_on_scene_s);
+    assert_eq!(medical.share_offered_within_60s, 1.0);
+    let fire_row = answer
+        .categories
+        .iter()
+        .find(|row| row.category() == IncidentCategory::Fire)
+        .expect("a fire row");
+    assert_eq!(
+        (fire_row.incidents, fire_row.dispatched),
+        (1, 0),
+        "no fire engine"
+    );
+    assert_eq!(fire_row.median_call_to_on_scene_s, 0.0);
+
+    // On the wire: no id, name, number, address, coordinate or free text.
+    let bytes = answer.encode_to_vec();
+    let mut secrets: Vec<Vec<u8>> = [
+        reached.id.as_str(),
+        prank.id.as_str(),
+        fire.id.as_str(),
+        unit.id.as_str(),
+        "Sri",
+        "Wahyuningsih",
+        "99887766",
+        "6281234567890",
+        "Kawi",
+        "Tugu",
+        "jatuh",
+        "pingsan",
+        "iseng",
+        "AMB-1",
+    ]
+    .iter()
+    .map(|text| text.as_bytes().to_vec())
+    .collect();
+    for coordinate in [
+        -7.96613_f64,
+        112.61872,
+        places::BALAI_KOTA.0,
+        places::RSSA.1,
+    ] {
+        secrets.push(coordinate.to_le_bytes().to_vec());
+        secrets.push(format!("{coordinate}").into_bytes());
+    }
+    for secret in &secrets {
+        assert!(
+            !bytes
+                .windows(secret.len())
+                .any(|window| window == secret.as_slice()),
+            "{:?} left in the public answer",
+            String::from_utf8_lossy(secret)
+        );
+    }
+
+    // Another month has nothing yet; a malformed one is refused.
+    let empty = public
+        .get_public_stats(proto::GetPublicStatsRequest {
+            month: "2020-01".to_owned(),
+        })
+        .await
+        .expect("an old month")
+        .into_inner();
+    assert_eq!(empty.month, "2020-01");
+    assert!(empty.categories.is_empty());
+    let bad = public
+        .get_public_stats(proto::GetPublicStatsRequest {
+            month: "2026-13".to_owned(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(bad.message().starts_with("month"), "{}", bad.message());
+}
+
+#[tokio::test]
+async fn one_address_gets_ten_answers_a_second_then_resource_exhausted() {
+    let app = TestApp::spawn().await;
+    let mut public = app.clients_with_token(None).public;
+    let mut codes = Vec::new();
+    for _ in 0..30 {
+        codes.push(
+            public
+                .get_public_stats(proto::GetPublicStatsRequest::default())
+                .await
+                .map_or_else(|status| status.code(), |_| Code::Ok),
+        );
+    }
+    let answered = codes.iter().filter(|code| **code == Code::Ok).count();
+    assert!(answered >= 10, "at least a second's allowance: {codes:?}");
+    assert!(
+        codes.contains(&Code::ResourceExhausted),
+        "a burst of 30 is limited: {codes:?}"
+    );
+    assert!(
+        codes
+            .iter()
+            .all(|code| matches!(code, Code::Ok | Code::ResourceExhausted))
+    );
+    // The allowance comes back.
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    public
+        .get_public_stats(proto::GetPublicStatsRequest::default())
+        .await
+        .expect("answered again after a second");
+}
