@@ -1,4 +1,5 @@
-//! The web console (`/`) and the crews' phone page (`/crew`), served from
+//! The web console (`/`), the crews' phone page (`/crew`) and the public
+//! transparency page (`/publik`, no login), served from
 //! files embedded in the binary (built from `web/` and committed, so a
 //! machine without Node.js serves them). The pages call the same gRPC
 //! services over gRPC-Web, with the same tokens and role checks.
@@ -17,6 +18,9 @@ const CONSOLE_JS: &str = include_str!("../web/dist/console.js");
 const CONSOLE_CSS: &str = include_str!("../web/dist/console.css");
 const CREW_JS: &str = include_str!("../web/dist/crew.js");
 const CREW_CSS: &str = include_str!("../web/dist/crew.css");
+const PUBLIC_HTML: &str = include_str!("../web/dist/public.html");
+const PUBLIC_JS: &str = include_str!("../web/dist/public.js");
+const PUBLIC_CSS: &str = include_str!("../web/dist/public.css");
 
 /// The default map tiles: OpenStreetMap's standard tile server.
 pub const OSM_TILES: &str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
@@ -108,6 +112,18 @@ pub fn router(config: &WebConfig) -> axum::Router {
     axum::Router::new()
         .route("/", file(console, "text/html; charset=utf-8"))
         .route("/crew", file(crew, "text/html; charset=utf-8"))
+        .route(
+            "/publik",
+            file(PUBLIC_HTML.to_owned(), "text/html; charset=utf-8"),
+        )
+        .route(
+            "/assets/public.js",
+            file(PUBLIC_JS.to_owned(), "text/javascript; charset=utf-8"),
+        )
+        .route(
+            "/assets/public.css",
+            file(PUBLIC_CSS.to_owned(), "text/css; charset=utf-8"),
+        )
         .route(
             "/assets/console.js",
             file(CONSOLE_JS.to_owned(), "text/javascript; charset=utf-8"),

@@ -1,4 +1,4 @@
-// Bundles the console and the crew page into dist/ (committed; embedded in
+// Bundles the console, the crew page and the public page into dist/ (committed; embedded in
 // the server binary). Deterministic: the same sources give the same bytes,
 // which CI checks.
 import { build } from "esbuild";
@@ -6,7 +6,7 @@ import { copyFileSync, mkdirSync } from "node:fs";
 
 mkdirSync("dist", { recursive: true });
 await build({
-  entryPoints: { console: "src/console.ts", crew: "src/crew.ts" },
+  entryPoints: { console: "src/console.ts", crew: "src/crew.ts", public: "src/public.ts" },
   bundle: true,
   minify: true,
   format: "esm",
@@ -18,3 +18,4 @@ await build({
 });
 copyFileSync("index.html", "dist/index.html");
 copyFileSync("crew.html", "dist/crew.html");
+copyFileSync("public.html", "dist/public.html");

@@ -679,6 +679,59 @@ async fn a_crew_takes_the_offer_on_the_phone_page_and_the_console_follows_live()
 }
 
 #[tokio::test]
+async fn the_public_page_shows_the_months_figures_without_a_login_in_both_languages() {
+    let app = TestApp::spawn().await;
+    app.register_at("AMB-1", proto::UnitKind::Ambulance, places::RSSA)
+        .await;
+    let mut call = medical_call(places::BALAI_KOTA);
+    call.caller_name = "Sri Wahyuningsih".to_owned();
+    app.create(call).await;
+    let mut fire = medical_call(places::DAMKAR);
+    fire.category = proto::IncidentCategory::Fire.into();
+    app.create(fire).await;
+
+    let browser = Browser::open(1000, 600).await;
+    browser
+        .client
+        .goto(&format!("{}/publik", base(&app)))
+        .await
+        .expect("public page");
+    browser
+        .until(
+            "two category rows",
+            "return document.querySelectorAll('[data-testid=public-row]').length === 2",
+        )
+        .await;
+    let table = browser.text("[data-testid=public-table]").await;
+    assert!(
+        table.contains("Medis") && table.contains("Kebakaran"),
+        "{table}"
+    );
+    assert!(table.contains("Kejadian"), "Indonesian by default: {table}");
+    let page = browser.text("body").await;
+    assert!(!page.contains("Sri") && !page.contains("Tugu"), "{page}");
+    browser.screenshot("public.png").await;
+    browser.click("[data-testid=lang-toggle]").await;
+    browser
+        .until(
+            "English",
+            "return document.querySelector('[data-testid=public-table]')?.textContent.includes('Medical')",
+        )
+        .await;
+    // Another month: nothing yet.
+    browser
+        .client
+        .execute(
+            "const input = document.querySelector('[data-testid=public-month]'); \
+             input.value = '2020-01'; input.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await
+        .expect("pick a month");
+    browser.find("[data-testid=public-empty]").await;
+}
+
+#[tokio::test]
 async fn a_crew_declines_with_a_reason_and_the_next_unit_gets_the_call() {
     let app = TestApp::spawn().await;
     let nearest = app
@@ -744,7 +797,13 @@ async fn http(app: &TestApp, request: &str) -> String {
 #[tokio::test]
 async fn pages_carry_the_security_headers_and_other_sites_cannot_call_the_api() {
     let app = TestApp::spawn().await;
-    for path in ["/", "/crew", "/assets/console.js"] {
+    for path in [
+        "/",
+        "/crew",
+        "/publik",
+        "/assets/console.js",
+        "/assets/public.js",
+    ] {
         let answer = http(
             &app,
             &format!(
