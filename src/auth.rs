@@ -133,6 +133,8 @@ fn allowed(path: &str, role: &Role) -> Option<bool> {
         "ngalam112.v1.AuthService" => true,
         "ngalam112.v1.CallerService" if method == "UnflagCaller" => is_admin,
         "ngalam112.v1.CallerService" => is_admin || is_operator,
+        "ngalam112.v1.CameraService" if method == "RegisterCamera" => is_admin,
+        "ngalam112.v1.CameraService" => is_admin || is_operator,
         "ngalam112.v1.IncidentService" if method == "IngestDeviceLocation" => {
             is_admin || is_gateway
         }

@@ -401,7 +401,8 @@ pub async fn seed_malang(args: DatabaseArgs) -> anyhow::Result<()> {
     let result = async {
         database.store.migrate().await?;
         let added = crate::seed::seed_malang(&database.store).await?;
-        eprintln!("Kota Malang demo fleet: {added} units added");
+        let cameras = crate::seed::seed_cameras(&database.store).await?;
+        eprintln!("Kota Malang demo fleet: {added} units added, {cameras} cameras added");
         anyhow::Ok(())
     }
     .await;

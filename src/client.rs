@@ -3,6 +3,7 @@
 
 use ngalam112_proto::v1::auth_service_client::AuthServiceClient;
 use ngalam112_proto::v1::caller_service_client::CallerServiceClient;
+use ngalam112_proto::v1::camera_service_client::CameraServiceClient;
 use ngalam112_proto::v1::field_service_client::FieldServiceClient;
 use ngalam112_proto::v1::incident_service_client::IncidentServiceClient;
 use ngalam112_proto::v1::public_service_client::PublicServiceClient;
@@ -49,6 +50,7 @@ pub struct Clients {
     pub field: FieldServiceClient<Authed>,
     pub auth: AuthServiceClient<Authed>,
     pub callers: CallerServiceClient<Authed>,
+    pub cameras: CameraServiceClient<Authed>,
     /// Needs no token.
     pub public: PublicServiceClient<Authed>,
 }
@@ -61,6 +63,7 @@ impl Clients {
             field: FieldServiceClient::with_interceptor(channel.clone(), bearer.clone()),
             auth: AuthServiceClient::with_interceptor(channel.clone(), bearer.clone()),
             callers: CallerServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            cameras: CameraServiceClient::with_interceptor(channel.clone(), bearer.clone()),
             public: PublicServiceClient::with_interceptor(channel, bearer),
         }
     }

@@ -38,7 +38,7 @@ pub fn geo_point(
     GeoPoint::new(field, point.lat, point.lon)
 }
 
-fn geo_point_to_proto(point: &GeoPoint) -> proto::GeoPoint {
+pub fn geo_point_to_proto(point: &GeoPoint) -> proto::GeoPoint {
     proto::GeoPoint {
         lat: point.lat(),
         lon: point.lon(),

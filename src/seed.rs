@@ -148,6 +148,63 @@ const FLEET: &[(&str, UnitKind, &str, f64, f64)] = &[
     ),
 ];
 
+/// Demo CCTV cameras at well-known places (name, lat, lon, stream). The
+/// stream addresses are placeholders (`.invalid`): a city puts its own.
+const CAMERAS: &[(&str, f64, f64, &str)] = &[
+    (
+        "Alun-alun Tugu",
+        -7.9771,
+        112.6340,
+        "https://cctv.malang.invalid/tugu",
+    ),
+    (
+        "Jl. Ijen (Gereja Ijen)",
+        -7.9714,
+        112.6226,
+        "https://cctv.malang.invalid/ijen",
+    ),
+    (
+        "Pasar Besar",
+        -7.9870,
+        112.6305,
+        "rtsp://cctv.malang.invalid/pasar-besar",
+    ),
+    (
+        "Terminal Arjosari",
+        -7.9333,
+        112.6583,
+        "rtsp://cctv.malang.invalid/arjosari",
+    ),
+    (
+        "Simpang Balapan",
+        -7.9655,
+        112.6235,
+        "https://cctv.malang.invalid/balapan",
+    ),
+];
+
+/// Registers the demo cameras whose name is not there yet; returns how
+/// many were added.
+pub async fn seed_cameras(store: &Store) -> Result<usize, StoreError> {
+    let existing: Vec<String> = store
+        .list_cameras()
+        .await?
+        .into_iter()
+        .map(|camera| camera.name)
+        .collect();
+    let mut added = 0;
+    for (name, lat, lon, stream_url) in CAMERAS {
+        if existing.iter().any(|known| known == name) {
+            continue;
+        }
+        let location = GeoPoint::new("location", *lat, *lon)
+            .map_err(|error| StoreError::Internal(error.to_string()))?;
+        store.register_camera(name, &location, stream_url).await?;
+        added += 1;
+    }
+    Ok(added)
+}
+
 /// Registers every demo unit whose call sign is not taken yet; returns how
 /// many were added.
 pub async fn seed_malang(store: &Store) -> Result<usize, StoreError> {

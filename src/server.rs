@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use ngalam112_proto::v1::auth_service_server::AuthServiceServer;
 use ngalam112_proto::v1::caller_service_server::CallerServiceServer;
+use ngalam112_proto::v1::camera_service_server::CameraServiceServer;
 use ngalam112_proto::v1::field_service_server::FieldServiceServer;
 use ngalam112_proto::v1::incident_service_server::IncidentServiceServer;
 use ngalam112_proto::v1::public_service_server::PublicServiceServer;
@@ -17,7 +18,7 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::auth::AuthLayer;
-use crate::services::{AuthApi, CallerApi, FieldApi, IncidentApi, PublicApi, UnitApi};
+use crate::services::{AuthApi, CallerApi, CameraApi, FieldApi, IncidentApi, PublicApi, UnitApi};
 
 /// The services whose health is reported (besides the overall "").
 const SERVICE_NAMES: &[&str] = &[
@@ -27,6 +28,7 @@ const SERVICE_NAMES: &[&str] = &[
     "ngalam112.v1.AuthService",
     "ngalam112.v1.CallerService",
     "ngalam112.v1.PublicService",
+    "ngalam112.v1.CameraService",
 ];
 
 /// A PEM certificate chain and private key to serve gRPC over TLS.
@@ -175,6 +177,10 @@ pub async fn run(
         )
         .add_service(
             CallerServiceServer::new(CallerApi::new(store.clone()))
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            CameraServiceServer::new(CameraApi::new(store.clone()))
                 .max_decoding_message_size(limit),
         )
         .add_service(

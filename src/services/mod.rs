@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod board;
 pub mod callers;
+pub mod cameras;
 pub mod field;
 pub mod fleet;
 pub mod incident;
@@ -13,6 +14,7 @@ pub mod unit;
 
 pub use auth::AuthApi;
 pub use callers::CallerApi;
+pub use cameras::CameraApi;
 pub use field::FieldApi;
 pub use incident::IncidentApi;
 pub use public::PublicApi;

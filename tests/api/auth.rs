@@ -147,6 +147,7 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
             mut field,
             mut auth,
             mut callers,
+            mut cameras,
             mut public,
         } = app.clients_with_token(token);
         // AuthService: Login is open to all (whatever token comes with it).
@@ -588,6 +589,47 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
             Code::Ok,
         );
 
+        // CameraService: admins register, staff look.
+        expect(
+            "RegisterCamera",
+            code(
+                cameras
+                    .register_camera(proto::RegisterCameraRequest {
+                        name: "Tugu".to_owned(),
+                        location: Some(proto::GeoPoint {
+                            lat: places::BALAI_KOTA.0,
+                            lon: places::BALAI_KOTA.1,
+                        }),
+                        stream_url: "ftp://not.allowed/x".to_owned(),
+                    })
+                    .await,
+            ),
+            &[Who::Admin],
+            Code::InvalidArgument, // nothing stored, whoever asks
+        );
+        expect(
+            "ListCameras",
+            code(cameras.list_cameras(proto::ListCamerasRequest {}).await),
+            &staff,
+            Code::Ok,
+        );
+        expect(
+            "FindNearbyCameras",
+            code(
+                cameras
+                    .find_nearby_cameras(proto::FindNearbyCamerasRequest {
+                        location: Some(proto::GeoPoint {
+                            lat: places::BALAI_KOTA.0,
+                            lon: places::BALAI_KOTA.1,
+                        }),
+                        ..Default::default()
+                    })
+                    .await,
+            ),
+            &staff,
+            Code::Ok,
+        );
+
         // AuthService: any valid token; Logout last, it ends the token.
         expect(
             "WhoAmI",
@@ -602,7 +644,7 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
             Code::Ok,
         );
     }
-    assert_eq!(checked, 36 * 10, "every RPC for every caller");
+    assert_eq!(checked, 39 * 10, "every RPC for every caller");
 
     // Health and reflection stay open.
     let mut health = tonic_health::pb::health_client::HealthClient::new(app.channel.clone());

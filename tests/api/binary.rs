@@ -369,6 +369,12 @@ async fn seed_malang_loads_the_demo_fleet_once_however_often_it_runs() {
             .await
             .expect("units");
     assert_eq!(call_signs.len(), 20, "{call_signs:?}");
+    let cameras: Vec<String> = sqlx::query_scalar("SELECT name FROM cameras ORDER BY name")
+        .fetch_all(&app.pool)
+        .await
+        .expect("cameras");
+    assert_eq!(cameras.len(), 5, "once, however often: {cameras:?}");
+    assert!(cameras.iter().any(|name| name == "Alun-alun Tugu"));
     for expected in ["AMB-RSSA-1", "DMK-1", "POL-LWK-1", "SAR-BPBD-1"] {
         assert!(
             call_signs.iter().any(|c| c == expected),

@@ -263,6 +263,9 @@ async fn the_console_logs_in_records_a_call_and_shows_it_on_the_queue_and_map() 
     ngalam112::seed::seed_malang(&app.store)
         .await
         .expect("demo fleet");
+    ngalam112::seed::seed_cameras(&app.store)
+        .await
+        .expect("demo cameras");
     app.add_user("sri", Role::Operator, "kopi-tubruk-2026")
         .await;
     // A caller with a flag and an active incident nearby, to be found.
@@ -426,6 +429,19 @@ async fn the_console_logs_in_records_a_call_and_shows_it_on_the_queue_and_map() 
         .await
         .expect("attr")
         .expect("an id");
+    let camera = browser.find("[data-testid=camera-link]").await;
+    assert!(
+        camera
+            .text()
+            .await
+            .expect("text")
+            .starts_with("Alun-alun Tugu"),
+        "the nearest camera first"
+    );
+    assert_eq!(
+        camera.attr("href").await.expect("attr").as_deref(),
+        Some("https://cctv.malang.invalid/tugu")
+    );
     let created = app.incident(&id).await;
     assert_eq!(created.caller_phone, "+6281333334444");
     assert!(created.caller_flagged);

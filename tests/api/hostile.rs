@@ -99,6 +99,8 @@ enum Call {
     Unflag(String),
     ListFlagged,
     PublicStats(String),
+    RegisterCamera(proto::RegisterCameraRequest),
+    NearbyCameras(proto::FindNearbyCamerasRequest),
     WatchUnits,
     RaiseAlarm(proto::RaiseAlarmRequest),
     ListAlarms(bool),
@@ -281,6 +283,25 @@ fn call(
         Just(Call::ListFlagged),
         prop_oneof![text(), Just("2026-11".to_owned()), Just(String::new())]
             .prop_map(Call::PublicStats),
+        (
+            text(),
+            point(),
+            prop_oneof![text(), Just("https://cctv.invalid/a".to_owned())]
+        )
+            .prop_map(|(name, location, stream_url)| {
+                Call::RegisterCamera(proto::RegisterCameraRequest {
+                    name,
+                    location,
+                    stream_url,
+                })
+            }),
+        (point(), any::<f64>(), any::<i32>()).prop_map(|(location, radius_m, limit)| {
+            Call::NearbyCameras(proto::FindNearbyCamerasRequest {
+                location,
+                radius_m,
+                limit,
+            })
+        }),
         Just(Call::WatchUnits),
         (unit_for_alarm, point(), text()).prop_map(|(unit_id, location, note)| {
             Call::RaiseAlarm(proto::RaiseAlarmRequest {
@@ -345,6 +366,7 @@ async fn send(clients: &mut Clients, call: Call) -> Code {
         field,
         auth,
         callers,
+        cameras,
         public,
     } = clients;
     match call {
@@ -399,6 +421,8 @@ async fn send(clients: &mut Clients, call: Call) -> Code {
                 .unflag_caller(proto::UnflagCallerRequest { caller_phone })
                 .await,
         ),
+        Call::RegisterCamera(r) => code(cameras.register_camera(r).await),
+        Call::NearbyCameras(r) => code(cameras.find_nearby_cameras(r).await),
         Call::PublicStats(month) => code(
             public
                 .get_public_stats(proto::GetPublicStatsRequest { month })

@@ -7,6 +7,7 @@ import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import {
   AuthService,
   CallerService,
+  CameraService,
   FieldService,
   IncidentService,
   UnitService,
@@ -45,6 +46,7 @@ export interface Api {
   units: Client<typeof UnitService>;
   field: Client<typeof FieldService>;
   callers: Client<typeof CallerService>;
+  cameras: Client<typeof CameraService>;
 }
 
 export const api: Api = {
@@ -53,6 +55,7 @@ export const api: Api = {
   units: createClient(UnitService, transport),
   field: createClient(FieldService, transport),
   callers: createClient(CallerService, transport),
+  cameras: createClient(CameraService, transport),
 };
 
 /** The server's message for a failed call (it names the field for bad input). */

@@ -784,11 +784,14 @@ async function renderDetail(panel: HTMLElement, id: string): Promise<void> {
     panel.replaceChildren(closeButton(), h("p", { class: "error" }, messageOf(failure)));
     return;
   }
-  const [timeline, recommendations] = await Promise.all([
+  const [timeline, recommendations, cameras] = await Promise.all([
     api.incidents.getIncidentTimeline({ id }).catch(() => ({ events: [] })),
     ACTIVE.includes(incident.status)
       ? api.incidents.recommendUnits({ incidentId: id, limit: 5 }).catch(() => ({ recommendations: [] }))
       : Promise.resolve({ recommendations: [] }),
+    api.cameras
+      .findNearbyCameras({ location: incident.location, radiusM: 2000, limit: 3 })
+      .catch(() => ({ cameras: [] })),
   ]);
   if (state.panel.kind !== "incident" || state.panel.id !== id) {
     return;
@@ -890,6 +893,25 @@ async function renderDetail(panel: HTMLElement, id: string): Promise<void> {
           )
         : null,
       incident.hold && open ? h("p", { class: "warn" }, t("heldExplained")) : null,
+      cameras.cameras.length > 0
+        ? h(
+            "p",
+            { class: "cameras" },
+            `${t("cameras")}: `,
+            ...cameras.cameras.map((near) =>
+              h(
+                "a",
+                {
+                  href: near.camera?.streamUrl ?? "#",
+                  target: "_blank",
+                  rel: "noopener noreferrer",
+                  "data-testid": "camera-link",
+                },
+                `${near.camera?.name} (${Math.round(near.distanceM)} m)`,
+              ),
+            ),
+          )
+        : null,
       device?.location
         ? h(
             "p",

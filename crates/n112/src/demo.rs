@@ -243,7 +243,8 @@ async fn run_on(args: &DemoArgs, url: &str, json_output: bool) -> anyhow::Result
     );
     store.migrate().await?;
     let added = ngalam112::seed::seed_malang(&store).await?;
-    eprintln!("Kota Malang fleet seeded ({added} units)");
+    let cameras = ngalam112::seed::seed_cameras(&store).await?;
+    eprintln!("Kota Malang fleet seeded ({added} units, {cameras} cameras)");
     let (admin, _) = ngalam112::auth::issue_token(&store, Role::Admin).await?;
     let password = demo_operator(&store).await?;
 

@@ -131,6 +131,40 @@ impl Output {
         }
     }
 
+    /// An incident and the cameras nearest it (JSON: one object with a
+    /// `nearby_cameras` list).
+    pub fn incident_with_cameras(
+        &self,
+        incident: &proto::Incident,
+        cameras: &[proto::CameraDistance],
+    ) {
+        let cameras = cameras
+            .iter()
+            .filter_map(|near| Some((near.camera.as_ref()?, near.distance_m)));
+        if self.json {
+            let mut value = format::incident_json(incident);
+            value["nearby_cameras"] = cameras
+                .map(|(camera, distance_m)| {
+                    serde_json::json!({
+                        "id": camera.id,
+                        "name": camera.name,
+                        "stream_url": camera.stream_url,
+                        "distance_m": distance_m,
+                    })
+                })
+                .collect();
+            println!("{value}");
+            return;
+        }
+        self.incident(incident);
+        for (camera, distance_m) in cameras {
+            println!(
+                "  camera {} ({distance_m:.0} m): {}",
+                camera.name, camera.stream_url
+            );
+        }
+    }
+
     pub fn incidents(&self, incidents: &[proto::Incident]) {
         if self.json {
             for incident in incidents {

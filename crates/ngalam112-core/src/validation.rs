@@ -167,6 +167,54 @@ pub fn time_in_range(
 }
 
 /// Shortest password a user may be given.
+/// Longest camera stream address.
+pub const URL_MAX_CHARS: usize = 2_000;
+
+/// A camera's stream address: `http://`, `https://` or `rtsp://` with a
+/// host, no spaces or control characters (a `javascript:` or `file:` link
+/// never reaches an operator's screen).
+pub fn stream_url(field: &str, value: &str) -> Result<String, ValidationError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ValidationError::new(field, "is required"));
+    }
+    if value.chars().count() > URL_MAX_CHARS {
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {URL_MAX_CHARS} characters"),
+        ));
+    }
+    let Some((scheme, rest)) = value.split_once("://") else {
+        return Err(ValidationError::new(
+            field,
+            "must start with http://, https:// or rtsp://",
+        ));
+    };
+    if !matches!(
+        scheme.to_ascii_lowercase().as_str(),
+        "http" | "https" | "rtsp"
+    ) {
+        return Err(ValidationError::new(
+            field,
+            "must start with http://, https:// or rtsp://",
+        ));
+    }
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.starts_with(':') {
+        return Err(ValidationError::new(field, "must name a host"));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '<' | '>'))
+    {
+        return Err(ValidationError::new(
+            field,
+            "must not contain spaces, quotes or angle brackets",
+        ));
+    }
+    Ok(format!("{}://{rest}", scheme.to_ascii_lowercase()))
+}
+
 pub const PASSWORD_MIN_CHARS: usize = 10;
 /// Longest password accepted (hashing cost is bounded).
 pub const PASSWORD_MAX_CHARS: usize = 1_024;
@@ -249,6 +297,28 @@ pub fn mask_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn camera_streams_are_web_or_rtsp_addresses_only() {
+        assert_eq!(
+            stream_url("u", " RTSP://cctv.malangkota.go.id:554/tugu ").unwrap(),
+            "rtsp://cctv.malangkota.go.id:554/tugu"
+        );
+        assert!(stream_url("u", "https://cctv.example/ijen?cam=2").is_ok());
+        for bad in [
+            "",
+            "javascript:alert(1)",
+            "file:///etc/passwd",
+            "ftp://cctv.example/x",
+            "https://",
+            "https:///path",
+            "https://a b/",
+            "https://cctv.example/\"<x>",
+            "cctv.example/tugu",
+        ] {
+            assert_eq!(stream_url("u", bad).unwrap_err().field, "u", "{bad}");
+        }
+    }
 
     #[test]
     fn indonesian_numbers_are_normalised_to_e164() {

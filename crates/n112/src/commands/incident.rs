@@ -15,6 +15,9 @@ use crate::output::Output;
 /// call-taker to be asked whether this is the same emergency.
 const DUPLICATE_RADIUS_M: f64 = 300.0;
 
+/// How far `incident show` looks for the three nearest cameras.
+const NEARBY_CAMERAS_RADIUS_M: f64 = 2_000.0;
+
 #[derive(Debug, Subcommand)]
 pub enum IncidentCommand {
     /// Record a call (and dispatch it at once unless --hold).
@@ -134,7 +137,18 @@ pub async fn run(api: &mut Api, output: Output, command: IncidentCommand) -> any
                 .get_incident(proto::GetIncidentRequest { id })
                 .await?
                 .into_inner();
-            output.incident(&incident);
+            // The cameras that may show the scene (none registered: none).
+            let cameras = api
+                .cameras
+                .find_nearby_cameras(proto::FindNearbyCamerasRequest {
+                    location: incident.location,
+                    radius_m: NEARBY_CAMERAS_RADIUS_M,
+                    limit: 3,
+                })
+                .await?
+                .into_inner()
+                .cameras;
+            output.incident_with_cameras(&incident, &cameras);
         }
         IncidentCommand::List { statuses, limit } => {
             let statuses: Vec<i32> = statuses

@@ -248,9 +248,29 @@ async fn a_call_recorded_on_hold_is_released_from_the_command_line() {
     let mut call = ngalam112_testkit::medical_call(places::BALAI_KOTA);
     call.hold = true;
     let held = app.create(call).await;
+    app.admin
+        .cameras
+        .clone()
+        .register_camera(ngalam112_proto::v1::RegisterCameraRequest {
+            name: "Alun-alun Tugu".to_owned(),
+            location: Some(ngalam112_proto::v1::GeoPoint {
+                lat: -7.9771,
+                lon: 112.6340,
+            }),
+            stream_url: "rtsp://cctv.malang.invalid/tugu".to_owned(),
+        })
+        .await
+        .unwrap();
     let shown = n112(&app, &operator, &["incident", "show", &held.id]).await;
     let text = String::from_utf8_lossy(&shown.stdout);
     assert!(text.contains("ON HOLD"), "{text}");
+    assert!(
+        text.contains("camera Alun-alun Tugu (11 m): rtsp://cctv.malang.invalid/tugu"),
+        "{text}"
+    );
+    let json = json_lines(&n112(&app, &operator, &["--json", "incident", "show", &held.id]).await);
+    assert_eq!(json.len(), 1, "one object");
+    assert_eq!(json[0]["nearby_cameras"][0]["name"], "Alun-alun Tugu");
     let released = json_lines(
         &n112(
             &app,
