@@ -128,11 +128,18 @@ fn allowed(path: &str, role: &Role) -> Option<bool> {
     let is_operator = matches!(role, Role::Operator);
     let is_unit = matches!(role, Role::Unit(_));
     let is_gateway = matches!(role, Role::Gateway);
+    let is_agency = matches!(role, Role::Agency(_));
     Some(match service {
         // Login is open (see `is_open`); the rest is for any valid token.
         "ngalam112.v1.AuthService" => true,
         "ngalam112.v1.CallerService" if method == "UnflagCaller" => is_admin,
         "ngalam112.v1.CallerService" => is_admin || is_operator,
+        "ngalam112.v1.AgencyService" => match method {
+            "ListAgencies" => is_admin || is_operator,
+            "ListReferrals" => is_admin || is_operator || is_agency,
+            "UpdateReferral" => is_admin || is_agency,
+            _ => is_admin,
+        },
         "ngalam112.v1.CameraService" if method == "RegisterCamera" => is_admin,
         "ngalam112.v1.CameraService" => is_admin || is_operator,
         "ngalam112.v1.IncidentService" if method == "IngestDeviceLocation" => {

@@ -402,7 +402,10 @@ pub async fn seed_malang(args: DatabaseArgs) -> anyhow::Result<()> {
         database.store.migrate().await?;
         let added = crate::seed::seed_malang(&database.store).await?;
         let cameras = crate::seed::seed_cameras(&database.store).await?;
-        eprintln!("Kota Malang demo fleet: {added} units added, {cameras} cameras added");
+        let agencies = crate::seed::seed_agencies(&database.store).await?;
+        eprintln!(
+            "Kota Malang demo fleet: {added} units, {cameras} cameras, {agencies} partner agencies added"
+        );
         anyhow::Ok(())
     }
     .await;

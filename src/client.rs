@@ -1,6 +1,7 @@
 //! A client of this server with a bearer token: the service clients
 //! over one channel. Used by the operator app, the benchmark and the tests.
 
+use ngalam112_proto::v1::agency_service_client::AgencyServiceClient;
 use ngalam112_proto::v1::auth_service_client::AuthServiceClient;
 use ngalam112_proto::v1::caller_service_client::CallerServiceClient;
 use ngalam112_proto::v1::camera_service_client::CameraServiceClient;
@@ -51,6 +52,7 @@ pub struct Clients {
     pub auth: AuthServiceClient<Authed>,
     pub callers: CallerServiceClient<Authed>,
     pub cameras: CameraServiceClient<Authed>,
+    pub agencies: AgencyServiceClient<Authed>,
     /// Needs no token.
     pub public: PublicServiceClient<Authed>,
 }
@@ -64,6 +66,7 @@ impl Clients {
             auth: AuthServiceClient::with_interceptor(channel.clone(), bearer.clone()),
             callers: CallerServiceClient::with_interceptor(channel.clone(), bearer.clone()),
             cameras: CameraServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            agencies: AgencyServiceClient::with_interceptor(channel.clone(), bearer.clone()),
             public: PublicServiceClient::with_interceptor(channel, bearer),
         }
     }

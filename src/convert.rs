@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use ngalam112_core::{
-    AssignmentStatus, GeoPoint, IncidentCategory, IncidentStatus, Priority, ResolutionCode,
-    UnitKind, UnitStatus, ValidationError,
+    AssignmentStatus, GeoPoint, IncidentCategory, IncidentStatus, Priority, ReferralStatus,
+    ResolutionCode, UnitKind, UnitStatus, ValidationError,
 };
 use ngalam112_proto::v1 as proto;
 use ngalam112_store::{AssignmentRecord, IncidentRecord, TimelineRecord, UnitRecord};
@@ -124,6 +124,34 @@ enum_mapping!(resolution_code, resolution_code_to_proto, ResolutionCode, Resolut
     Duplicate <=> Duplicate,
     Other <=> Other,
 });
+
+enum_mapping!(referral_status, referral_status_to_proto, ReferralStatus, ReferralStatus {
+    Sent <=> Sent,
+    Acknowledged <=> Acknowledged,
+    Accepted <=> Accepted,
+    Rejected <=> Rejected,
+    Done <=> Done,
+});
+
+/// A referral as an agency may see it (no caller data is in it at all).
+pub fn referral_to_proto(referral: &ngalam112_store::ReferralRecord) -> proto::Referral {
+    proto::Referral {
+        id: referral.id.to_string(),
+        incident_id: referral.incident_id.to_string(),
+        agency_id: referral.agency_id.to_string(),
+        agency_short_name: referral.agency_short_name.clone(),
+        status: referral_status_to_proto(referral.status).into(),
+        note: referral.note.clone(),
+        answer: referral.answer.clone(),
+        sent_at: Some(timestamp(referral.sent_at)),
+        updated_at: Some(timestamp(referral.updated_at)),
+        category: category_to_proto(referral.category).into(),
+        location: Some(geo_point_to_proto(&referral.location)),
+        address: referral.address.clone(),
+        description: referral.description.clone(),
+        acknowledged_at: referral.acknowledged_at.map(timestamp),
+    }
+}
 
 /// A closing's code: UNSPECIFIED means OTHER (older clients send none).
 pub fn closing_code(value: i32) -> Result<ResolutionCode, ValidationError> {
@@ -260,6 +288,7 @@ pub fn incident_to_proto(incident: &IncidentRecord) -> proto::Incident {
             })
             .collect(),
         callers_redacted_at: incident.callers_redacted_at.map(timestamp),
+        referrals: incident.referrals.iter().map(referral_to_proto).collect(),
     }
 }
 

@@ -183,6 +183,29 @@ const CAMERAS: &[(&str, f64, f64, &str)] = &[
     ),
 ];
 
+/// The city's partner agencies (name, short name, contact).
+const AGENCIES: &[(&str, &str, &str)] = &[
+    ("PLN UP3 Malang", "PLN", "123"),
+    ("Perumda Air Minum Tugu Tirta", "PDAM", "(0341) 715103"),
+    ("Dinas Perhubungan Kota Malang", "Dishub", "(0341) 327361"),
+    ("Dinas Lingkungan Hidup Kota Malang", "DLH", "(0341) 362552"),
+    ("BPBD Kota Malang", "BPBD", "(0341) 366136"),
+];
+
+/// Registers the partner agencies whose short name is not taken yet;
+/// returns how many were added.
+pub async fn seed_agencies(store: &Store) -> Result<usize, StoreError> {
+    let mut added = 0;
+    for (name, short_name, contact) in AGENCIES {
+        match store.register_agency(name, short_name, contact).await {
+            Ok(_) => added += 1,
+            Err(StoreError::AlreadyExists(_)) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(added)
+}
+
 /// Registers the demo cameras whose name is not there yet; returns how
 /// many were added.
 pub async fn seed_cameras(store: &Store) -> Result<usize, StoreError> {

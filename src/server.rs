@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use ngalam112_proto::v1::agency_service_server::AgencyServiceServer;
 use ngalam112_proto::v1::auth_service_server::AuthServiceServer;
 use ngalam112_proto::v1::caller_service_server::CallerServiceServer;
 use ngalam112_proto::v1::camera_service_server::CameraServiceServer;
@@ -18,7 +19,9 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::auth::AuthLayer;
-use crate::services::{AuthApi, CallerApi, CameraApi, FieldApi, IncidentApi, PublicApi, UnitApi};
+use crate::services::{
+    AgencyApi, AuthApi, CallerApi, CameraApi, FieldApi, IncidentApi, PublicApi, UnitApi,
+};
 
 /// The services whose health is reported (besides the overall "").
 const SERVICE_NAMES: &[&str] = &[
@@ -29,6 +32,7 @@ const SERVICE_NAMES: &[&str] = &[
     "ngalam112.v1.CallerService",
     "ngalam112.v1.PublicService",
     "ngalam112.v1.CameraService",
+    "ngalam112.v1.AgencyService",
 ];
 
 /// A PEM certificate chain and private key to serve gRPC over TLS.
@@ -177,6 +181,10 @@ pub async fn run(
         )
         .add_service(
             CallerServiceServer::new(CallerApi::new(store.clone()))
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            AgencyServiceServer::new(AgencyApi::new(store.clone()))
                 .max_decoding_message_size(limit),
         )
         .add_service(

@@ -349,6 +349,28 @@ impl IncidentService for IncidentApi {
         Ok(Response::new(result?))
     }
 
+    #[tracing::instrument(skip_all, fields(incident_id = %request.get_ref().incident_id))]
+    async fn refer_incident(
+        &self,
+        request: Request<proto::ReferIncidentRequest>,
+    ) -> Result<Response<proto::Referral>, Status> {
+        let result: ApiResult<_> = async {
+            let actor = caller(&request)?.actor();
+            let request = request.get_ref();
+            let incident_id = IncidentId::parse("incident_id", &request.incident_id)?;
+            let agency_id = ngalam112_core::AgencyId(validation::uuid("agency_id", &request.agency_id)?);
+            let note = validation::text("note", request.note.trim(), SHORT_TEXT_MAX_CHARS)?;
+            let referral = self
+                .store
+                .refer_incident(incident_id, agency_id, &note, &actor)
+                .await?;
+            tracing::info!(referral_id = %referral.id, agency = %referral.agency_short_name, "incident referred");
+            Ok(convert::referral_to_proto(&referral))
+        }
+        .await;
+        Ok(Response::new(result?))
+    }
+
     #[tracing::instrument(skip_all, fields(incident_id = %request.get_ref().id))]
     async fn release_hold(
         &self,

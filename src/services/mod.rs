@@ -2,6 +2,7 @@
 //! request (`convert`), checks who may do it (`auth`), calls the store, and
 //! writes the answer; errors go through `error::ApiError`.
 
+pub mod agencies;
 pub mod auth;
 pub mod board;
 pub mod callers;
@@ -12,6 +13,7 @@ pub mod incident;
 pub mod public;
 pub mod unit;
 
+pub use agencies::AgencyApi;
 pub use auth::AuthApi;
 pub use callers::CallerApi;
 pub use cameras::CameraApi;

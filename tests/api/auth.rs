@@ -148,6 +148,7 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
             mut auth,
             mut callers,
             mut cameras,
+            mut agencies,
             mut public,
         } = app.clients_with_token(token);
         // AuthService: Login is open to all (whatever token comes with it).
@@ -589,6 +590,62 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
             Code::Ok,
         );
 
+        // Partner agencies: staff refer and read, liaisons answer.
+        expect(
+            "ReferIncident",
+            code(
+                incidents
+                    .refer_incident(proto::ReferIncidentRequest {
+                        incident_id: uuid::Uuid::new_v4().to_string(),
+                        agency_id: uuid::Uuid::new_v4().to_string(),
+                        note: String::new(),
+                    })
+                    .await,
+            ),
+            &staff,
+            Code::NotFound,
+        );
+        expect(
+            "RegisterAgency",
+            code(
+                agencies
+                    .register_agency(proto::RegisterAgencyRequest::default())
+                    .await,
+            ),
+            &[Who::Admin],
+            Code::InvalidArgument, // no name: nothing stored
+        );
+        expect(
+            "ListAgencies",
+            code(agencies.list_agencies(proto::ListAgenciesRequest {}).await),
+            &staff,
+            Code::Ok,
+        );
+        expect(
+            "ListReferrals",
+            code(
+                agencies
+                    .list_referrals(proto::ListReferralsRequest::default())
+                    .await,
+            ),
+            &[Who::Admin, Who::Operator, Who::OperatorSession, Who::Agency],
+            Code::Ok,
+        );
+        expect(
+            "UpdateReferral",
+            code(
+                agencies
+                    .update_referral(proto::UpdateReferralRequest {
+                        referral_id: uuid::Uuid::new_v4().to_string(),
+                        status: proto::ReferralStatus::Acknowledged.into(),
+                        answer: String::new(),
+                    })
+                    .await,
+            ),
+            &[Who::Admin, Who::Agency],
+            Code::NotFound,
+        );
+
         // CameraService: admins register, staff look.
         expect(
             "RegisterCamera",
@@ -644,7 +701,7 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
             Code::Ok,
         );
     }
-    assert_eq!(checked, 39 * 10, "every RPC for every caller");
+    assert_eq!(checked, 44 * 10, "every RPC for every caller");
 
     // Health and reflection stay open.
     let mut health = tonic_health::pb::health_client::HealthClient::new(app.channel.clone());

@@ -375,6 +375,12 @@ async fn seed_malang_loads_the_demo_fleet_once_however_often_it_runs() {
         .expect("cameras");
     assert_eq!(cameras.len(), 5, "once, however often: {cameras:?}");
     assert!(cameras.iter().any(|name| name == "Alun-alun Tugu"));
+    let mut agencies: Vec<String> = sqlx::query_scalar("SELECT short_name FROM agencies")
+        .fetch_all(&app.pool)
+        .await
+        .expect("agencies");
+    agencies.sort();
+    assert_eq!(agencies, ["BPBD", "DLH", "Dishub", "PDAM", "PLN"]);
     for expected in ["AMB-RSSA-1", "DMK-1", "POL-LWK-1", "SAR-BPBD-1"] {
         assert!(
             call_signs.iter().any(|c| c == expected),

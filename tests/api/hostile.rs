@@ -100,6 +100,9 @@ enum Call {
     ListFlagged,
     PublicStats(String),
     RegisterCamera(proto::RegisterCameraRequest),
+    Refer(proto::ReferIncidentRequest),
+    UpdateReferral(proto::UpdateReferralRequest),
+    ListReferrals(i32),
     NearbyCameras(proto::FindNearbyCamerasRequest),
     WatchUnits,
     RaiseAlarm(proto::RaiseAlarmRequest),
@@ -295,6 +298,29 @@ fn call(
                     stream_url,
                 })
             }),
+        (
+            incident.clone(),
+            prop_oneof![
+                text(),
+                any::<u128>().prop_map(|n| uuid::Uuid::from_u128(n).to_string())
+            ],
+            text()
+        )
+            .prop_map(|(incident_id, agency_id, note)| {
+                Call::Refer(proto::ReferIncidentRequest {
+                    incident_id,
+                    agency_id,
+                    note,
+                })
+            }),
+        (text(), enum_value(), text()).prop_map(|(referral_id, status, answer)| {
+            Call::UpdateReferral(proto::UpdateReferralRequest {
+                referral_id,
+                status,
+                answer,
+            })
+        }),
+        enum_value().prop_map(Call::ListReferrals),
         (point(), any::<f64>(), any::<i32>()).prop_map(|(location, radius_m, limit)| {
             Call::NearbyCameras(proto::FindNearbyCamerasRequest {
                 location,
@@ -367,6 +393,7 @@ async fn send(clients: &mut Clients, call: Call) -> Code {
         auth,
         callers,
         cameras,
+        agencies,
         public,
     } = clients;
     match call {
@@ -422,6 +449,13 @@ async fn send(clients: &mut Clients, call: Call) -> Code {
                 .await,
         ),
         Call::RegisterCamera(r) => code(cameras.register_camera(r).await),
+        Call::Refer(r) => code(incidents.refer_incident(r).await),
+        Call::UpdateReferral(r) => code(agencies.update_referral(r).await),
+        Call::ListReferrals(status) => code(
+            agencies
+                .list_referrals(proto::ListReferralsRequest { status })
+                .await,
+        ),
         Call::NearbyCameras(r) => code(cameras.find_nearby_cameras(r).await),
         Call::PublicStats(month) => code(
             public

@@ -25,4 +25,5 @@ mod people;
 mod processes;
 mod public;
 mod realtime;
+mod referrals;
 mod units;

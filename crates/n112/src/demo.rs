@@ -244,7 +244,10 @@ async fn run_on(args: &DemoArgs, url: &str, json_output: bool) -> anyhow::Result
     store.migrate().await?;
     let added = ngalam112::seed::seed_malang(&store).await?;
     let cameras = ngalam112::seed::seed_cameras(&store).await?;
-    eprintln!("Kota Malang fleet seeded ({added} units, {cameras} cameras)");
+    let agencies = ngalam112::seed::seed_agencies(&store).await?;
+    eprintln!(
+        "Kota Malang fleet seeded ({added} units, {cameras} cameras, {agencies} partner agencies)"
+    );
     let (admin, _) = ngalam112::auth::issue_token(&store, Role::Admin).await?;
     let password = demo_operator(&store).await?;
 

@@ -195,6 +195,12 @@ pub fn incident_json(incident: &proto::Incident) -> Value {
             "added_at": rfc3339(other.added_at.as_ref()),
         })).collect::<Vec<_>>(),
         "callers_redacted_at": rfc3339(incident.callers_redacted_at.as_ref()),
+        "referrals": incident.referrals.iter().map(|referral| json!({
+            "id": referral.id,
+            "agency": referral.agency_short_name,
+            "status": short(referral.status().as_str_name(), "REFERRAL_STATUS_"),
+            "answer": referral.answer,
+        })).collect::<Vec<_>>(),
     })
 }
 

@@ -44,6 +44,16 @@ enum Command {
         #[command(subcommand)]
         command: n112::commands::caller::CallerCommand,
     },
+    /// Partner agencies (PLN, PDAM, Dishub, …).
+    Agency {
+        #[command(subcommand)]
+        command: n112::commands::agency::AgencyCommand,
+    },
+    /// Referrals to partner agencies: a liaison's desk.
+    Referral {
+        #[command(subcommand)]
+        command: n112::commands::agency::ReferralCommand,
+    },
     /// Response-time standard: calls offered and accepted within 60 s.
     Report(ReportArgs),
     /// The dispatchers' live board.
@@ -67,6 +77,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Caller { command } => {
             n112::commands::caller::run(&mut cli.connect.api()?, output, command).await
+        }
+        Command::Agency { command } => {
+            n112::commands::agency::run_agency(&mut cli.connect.api()?, output, command).await
+        }
+        Command::Referral { command } => {
+            n112::commands::agency::run_referral(&mut cli.connect.api()?, output, command).await
         }
         Command::Report(args) => {
             n112::commands::report::run(&mut cli.connect.api()?, output, args).await

@@ -64,6 +64,19 @@ impl Output {
                 format::local_time(other.added_at.as_ref())
             );
         }
+        for referral in &incident.referrals {
+            let status = format::short(referral.status().as_str_name(), "REFERRAL_STATUS_");
+            let answer = if referral.answer.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", referral.answer)
+            };
+            println!(
+                "  referred to {} at {}: {status}{answer}",
+                referral.agency_short_name,
+                format::local_time(referral.sent_at.as_ref())
+            );
+        }
         if incident.callers_redacted_at.is_some() {
             println!("  (callers' names and numbers were removed when the retention period ended)");
         }

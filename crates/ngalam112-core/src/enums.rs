@@ -114,6 +114,37 @@ stored_enum!(
     }
 );
 
+stored_enum!(
+    /// A partner agency's answer to a referral, forward only:
+    /// SENT → ACKNOWLEDGED → ACCEPTED | REJECTED; ACCEPTED → DONE.
+    ReferralStatus {
+        Sent => "sent",
+        Acknowledged => "acknowledged",
+        Accepted => "accepted",
+        Rejected => "rejected",
+        Done => "done",
+    }
+);
+
+impl ReferralStatus {
+    fn rank(self) -> u8 {
+        match self {
+            ReferralStatus::Sent => 0,
+            ReferralStatus::Acknowledged => 1,
+            ReferralStatus::Accepted | ReferralStatus::Rejected => 2,
+            ReferralStatus::Done => 3,
+        }
+    }
+
+    /// Forward only, skipping allowed; REJECTED is final, and ACCEPTED and
+    /// REJECTED exclude each other.
+    pub fn can_become(self, next: ReferralStatus) -> bool {
+        self != ReferralStatus::Rejected
+            && next.rank() > self.rank()
+            && !(next == ReferralStatus::Done && self == ReferralStatus::Rejected)
+    }
+}
+
 impl ResolutionCode {
     /// Closings that say nothing about how fast help came: kept out of the
     /// response-time report and counted on their own line.
@@ -201,6 +232,22 @@ impl AssignmentStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn referrals_only_move_forward_and_a_rejection_is_final() {
+        use ReferralStatus::*;
+        assert!(Sent.can_become(Acknowledged));
+        assert!(Sent.can_become(Accepted), "skipping forward");
+        assert!(Sent.can_become(Done));
+        assert!(Acknowledged.can_become(Rejected));
+        assert!(Accepted.can_become(Done));
+        assert!(!Rejected.can_become(Done));
+        assert!(!Accepted.can_become(Rejected));
+        assert!(!Rejected.can_become(Accepted));
+        assert!(!Acknowledged.can_become(Sent));
+        assert!(!Done.can_become(Done));
+        assert!(!Sent.can_become(Sent));
+    }
     use AssignmentStatus::*;
 
     #[test]

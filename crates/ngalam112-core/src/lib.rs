@@ -14,8 +14,8 @@ pub mod ranking;
 pub mod validation;
 
 pub use enums::{
-    AssignmentStatus, IncidentCategory, IncidentStatus, Priority, ResolutionCode, UnitKind,
-    UnitStatus,
+    AssignmentStatus, IncidentCategory, IncidentStatus, Priority, ReferralStatus, ResolutionCode,
+    UnitKind, UnitStatus,
 };
 pub use geo_point::GeoPoint;
 pub use ids::{AgencyId, AssignmentId, IncidentId, UnitId};

@@ -77,6 +77,9 @@ impl From<sqlx::Error> for StoreError {
                     "23505" if database_error.constraint() == Some("units_call_sign_key") => {
                         StoreError::AlreadyExists("call_sign is already in use".to_owned())
                     }
+                    "23505" if database_error.constraint() == Some("agencies_short_name_key") => {
+                        StoreError::AlreadyExists("short_name is already in use".to_owned())
+                    }
                     "23505" if database_error.constraint() == Some("users_username_key") => {
                         StoreError::AlreadyExists("username is already in use".to_owned())
                     }

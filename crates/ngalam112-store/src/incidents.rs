@@ -592,6 +592,7 @@ pub(crate) async fn load_incident(
     .bind(id.0)
     .fetch_all(&mut *connection)
     .await?;
+    record.referrals = crate::referrals::referrals_of(connection, id).await?;
     Ok(record)
 }
 

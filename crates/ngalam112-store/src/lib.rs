@@ -25,6 +25,7 @@ mod field;
 mod hold;
 mod incidents;
 mod public;
+mod referrals;
 mod report;
 mod retention;
 mod stats;
@@ -50,6 +51,7 @@ pub use public::PublicCategoryStats;
 pub use records::{
     AssignmentRecord, DeviceLocation, IncidentRecord, OtherCaller, TimelineRecord, UnitRecord,
 };
+pub use referrals::{AgencyRecord, ReferralRecord};
 pub use report::{ResponseTimeReport, ResponseTimeRow};
 pub use retention::KEPT_FIX_MINUTES;
 pub use stats::Snapshot;

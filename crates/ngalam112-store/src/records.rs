@@ -79,6 +79,9 @@ pub struct IncidentRecord {
     pub other_callers: Vec<OtherCaller>,
     /// When retention blanked the callers' names and numbers.
     pub callers_redacted_at: Option<DateTime<Utc>>,
+    /// Its referrals to partner agencies, oldest first; filled when one
+    /// incident is read, empty in lists.
+    pub referrals: Vec<crate::ReferralRecord>,
 }
 
 /// Another person who called about the same incident.
@@ -341,6 +344,7 @@ impl IncidentRow {
                 .map(|code| stored(ResolutionCode::from_stored, code, "resolution code"))
                 .transpose()?,
             other_callers: Vec::new(),
+            referrals: Vec::new(),
             callers_redacted_at: self.callers_redacted_at,
         })
     }

@@ -57,6 +57,15 @@ pub enum IncidentCommand {
         incident_id: String,
         unit_id: String,
     },
+    /// Hand the incident to a partner agency (it stays open).
+    Refer {
+        incident_id: String,
+        /// The agency's id (see `n112 agency list`).
+        #[arg(long)]
+        agency_id: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
     /// Dispatch an incident recorded with --hold, per the rules.
     Release { id: String },
     /// Cancel; its units are freed.
@@ -201,6 +210,13 @@ pub async fn run(api: &mut Api, output: Output, command: IncidentCommand) -> any
                 .await?
                 .into_inner();
             output.assignment(&assignment);
+        }
+        IncidentCommand::Refer {
+            incident_id,
+            agency_id,
+            note,
+        } => {
+            crate::commands::agency::refer(api, output, incident_id, agency_id, note).await?;
         }
         IncidentCommand::Release { id } => {
             let incident = api

@@ -1,5 +1,6 @@
 //! The operator and admin commands: one per RPC.
 
+pub mod agency;
 pub mod caller;
 pub mod incident;
 pub mod report;

@@ -446,3 +446,89 @@ async fn call_takers_see_a_callers_history_and_flag_before_the_call_is_recorded(
         "{report}"
     );
 }
+
+#[tokio::test]
+async fn a_call_is_referred_to_pln_and_the_liaison_answers_from_the_command_line() {
+    let app = TestApp::spawn().await;
+    let admin = app.token(Role::Admin).await.unwrap();
+    let operator = app.token(Role::Operator).await.unwrap();
+    let pln = json_lines(
+        &n112(
+            &app,
+            &admin,
+            &[
+                "--json",
+                "agency",
+                "add",
+                "--name",
+                "PLN UP3 Malang",
+                "--short-name",
+                "PLN",
+            ],
+        )
+        .await,
+    );
+    let pln_id = pln[0]["id"].as_str().unwrap().to_owned();
+    let listed = stdout(&n112(&app, &operator, &["agency", "list"]).await);
+    assert!(listed.contains("PLN UP3 Malang"), "{listed}");
+
+    let mut call = ngalam112_testkit::medical_call(places::BALAI_KOTA);
+    call.caller_name = "Sri Wahyuningsih".to_owned();
+    let incident = app.create(call).await;
+    let referred = json_lines(
+        &n112(
+            &app,
+            &operator,
+            &[
+                "--json",
+                "incident",
+                "refer",
+                &incident.id,
+                "--agency-id",
+                &pln_id,
+                "--note",
+                "kabel putus",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(referred[0]["status"], "SENT");
+    let referral_id = referred[0]["id"].as_str().unwrap().to_owned();
+
+    let agency = ngalam112_core::AgencyId(pln_id.parse().unwrap());
+    let liaison = app.token(Role::Agency(agency)).await.unwrap();
+    let desk = stdout(&n112(&app, &liaison, &["referral", "list", "--unanswered"]).await);
+    assert!(
+        desk.contains("unanswered") && desk.contains("Jl. Tugu 1"),
+        "{desk}"
+    );
+    assert!(
+        !desk.contains("Sri"),
+        "no caller data at the agency: {desk}"
+    );
+    stdout(&n112(&app, &liaison, &["referral", "ack", &referral_id]).await);
+    let done = json_lines(
+        &n112(
+            &app,
+            &liaison,
+            &[
+                "--json",
+                "referral",
+                "done",
+                &referral_id,
+                "--answer",
+                "sudah diperbaiki",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(done[0]["status"], "DONE");
+    let wrong = n112(&app, &liaison, &["referral", "reject", &referral_id]).await;
+    assert!(!wrong.status.success());
+
+    let shown = stdout(&n112(&app, &operator, &["incident", "show", &incident.id]).await);
+    assert!(
+        shown.contains("referred to PLN") && shown.contains("DONE: sudah diperbaiki"),
+        "{shown}"
+    );
+}

@@ -1,0 +1,299 @@
+//! Partner agencies and the referrals handed to them. A referral carries
+//! what the agency needs to act (category, place, description) and never
+//! the caller's name or number.
+
+use chrono::{DateTime, Utc};
+use ngalam112_core::{AgencyId, GeoPoint, IncidentCategory, IncidentId, ReferralStatus};
+use uuid::Uuid;
+
+use crate::dispatch::lock_incident;
+use crate::incidents::refuse_if_closed;
+use crate::timeline::{self, Event};
+use crate::{Actor, Store, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct AgencyRecord {
+    pub id: AgencyId,
+    pub name: String,
+    pub short_name: String,
+    pub contact: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReferralRecord {
+    pub id: Uuid,
+    pub incident_id: IncidentId,
+    pub agency_id: AgencyId,
+    pub agency_short_name: String,
+    pub status: ReferralStatus,
+    pub note: String,
+    pub answer: String,
+    pub sent_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub category: IncidentCategory,
+    pub location: GeoPoint,
+    pub address: String,
+    pub description: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct ReferralRow {
+    id: Uuid,
+    incident_id: Uuid,
+    agency_id: Uuid,
+    short_name: String,
+    status: String,
+    note: String,
+    answer: String,
+    sent_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    acknowledged_at: Option<DateTime<Utc>>,
+    category: String,
+    lat: f64,
+    lon: f64,
+    address: String,
+    description: String,
+}
+
+/// The columns every referral query selects (`r`: referrals, `a`:
+/// agencies, `i`: incidents).
+macro_rules! referral_select {
+    () => {
+        "SELECT r.id, r.incident_id, r.agency_id, a.short_name, r.status, r.note, r.answer, \
+           r.sent_at, r.updated_at, r.acknowledged_at, i.category, i.lat, i.lon, i.address, \
+           i.description \
+         FROM referrals r JOIN agencies a ON a.id = r.agency_id \
+           JOIN incidents i ON i.id = r.incident_id "
+    };
+}
+
+impl TryFrom<ReferralRow> for ReferralRecord {
+    type Error = StoreError;
+
+    fn try_from(row: ReferralRow) -> Result<Self, StoreError> {
+        Ok(ReferralRecord {
+            id: row.id,
+            incident_id: IncidentId(row.incident_id),
+            agency_id: AgencyId(row.agency_id),
+            agency_short_name: row.short_name,
+            status: ReferralStatus::from_stored(&row.status)
+                .ok_or_else(|| StoreError::Internal(format!("unknown status {}", row.status)))?,
+            note: row.note,
+            answer: row.answer,
+            sent_at: row.sent_at,
+            updated_at: row.updated_at,
+            acknowledged_at: row.acknowledged_at,
+            category: IncidentCategory::from_stored(&row.category).ok_or_else(|| {
+                StoreError::Internal(format!("unknown category {}", row.category))
+            })?,
+            location: GeoPoint::new("location", row.lat, row.lon)
+                .map_err(|error| StoreError::Internal(error.to_string()))?,
+            address: row.address,
+            description: row.description,
+        })
+    }
+}
+
+/// An incident's referrals, oldest first.
+pub(crate) async fn referrals_of(
+    connection: &mut sqlx::PgConnection,
+    incident_id: IncidentId,
+) -> Result<Vec<ReferralRecord>, StoreError> {
+    let rows: Vec<ReferralRow> = sqlx::query_as(concat!(
+        referral_select!(),
+        "WHERE r.incident_id = $1 ORDER BY r.sent_at, r.id"
+    ))
+    .bind(incident_id.0)
+    .fetch_all(&mut *connection)
+    .await?;
+    rows.into_iter().map(ReferralRecord::try_from).collect()
+}
+
+impl Store {
+    pub async fn register_agency(
+        &self,
+        name: &str,
+        short_name: &str,
+        contact: &str,
+    ) -> Result<AgencyRecord, StoreError> {
+        let id = AgencyId(Uuid::new_v4());
+        sqlx::query("INSERT INTO agencies (id, name, short_name, contact) VALUES ($1, $2, $3, $4)")
+            .bind(id.0)
+            .bind(name)
+            .bind(short_name)
+            .bind(contact)
+            .execute(&self.pool)
+            .await?;
+        Ok(AgencyRecord {
+            id,
+            name: name.to_owned(),
+            short_name: short_name.to_owned(),
+            contact: contact.to_owned(),
+        })
+    }
+
+    /// Every agency, by short name.
+    pub async fn list_agencies(&self) -> Result<Vec<AgencyRecord>, StoreError> {
+        let rows: Vec<(Uuid, String, String, String)> = sqlx::query_as(
+            "SELECT id, name, short_name, contact FROM agencies ORDER BY short_name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, short_name, contact)| AgencyRecord {
+                id: AgencyId(id),
+                name,
+                short_name,
+                contact,
+            })
+            .collect())
+    }
+
+    /// Hands the incident to an agency (it stays open). FAILED_PRECONDITION
+    /// when the incident is closed.
+    pub async fn refer_incident(
+        &self,
+        incident_id: IncidentId,
+        agency_id: AgencyId,
+        note: &str,
+        actor: &Actor,
+    ) -> Result<ReferralRecord, StoreError> {
+        let id = Uuid::new_v4();
+        self.retrying(move || async move {
+            let mut transaction = self.pool.begin().await?;
+            lock_incident(&mut transaction, incident_id).await?;
+            let status: String = sqlx::query_scalar("SELECT status FROM incidents WHERE id = $1")
+                .bind(incident_id.0)
+                .fetch_one(&mut *transaction)
+                .await?;
+            refuse_if_closed(&status)?;
+            let short_name: String =
+                sqlx::query_scalar("SELECT short_name FROM agencies WHERE id = $1")
+                    .bind(agency_id.0)
+                    .fetch_optional(&mut *transaction)
+                    .await?
+                    .ok_or_else(|| StoreError::not_found("agency", agency_id))?;
+            sqlx::query(
+                "INSERT INTO referrals (id, incident_id, agency_id, status, note) \
+                 VALUES ($1, $2, $3, 'sent', $4)",
+            )
+            .bind(id)
+            .bind(incident_id.0)
+            .bind(agency_id.0)
+            .bind(note)
+            .execute(&mut *transaction)
+            .await?;
+            timeline::append(
+                &mut transaction,
+                actor,
+                Event::incident(
+                    incident_id,
+                    "referral_sent",
+                    format!("referred to {short_name}"),
+                ),
+            )
+            .await?;
+            transaction.commit().await?;
+            Ok(())
+        })
+        .await?;
+        self.referral(id).await
+    }
+
+    pub async fn referral(&self, id: Uuid) -> Result<ReferralRecord, StoreError> {
+        let row: ReferralRow = sqlx::query_as(concat!(referral_select!(), "WHERE r.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found("referral", id))?;
+        ReferralRecord::try_from(row)
+    }
+
+    /// Newest first; of one agency (None: all), of one status (None: all).
+    pub async fn referrals(
+        &self,
+        agency: Option<AgencyId>,
+        status: Option<ReferralStatus>,
+    ) -> Result<Vec<ReferralRecord>, StoreError> {
+        let rows: Vec<ReferralRow> = sqlx::query_as(concat!(
+            referral_select!(),
+            "WHERE ($1::uuid IS NULL OR r.agency_id = $1) AND ($2::text IS NULL OR r.status = $2) \
+             ORDER BY r.sent_at DESC, r.id LIMIT 500"
+        ))
+        .bind(agency.map(|agency| agency.0))
+        .bind(status.map(ReferralStatus::as_str))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(ReferralRecord::try_from).collect()
+    }
+
+    /// The agency's answer: forward only (FAILED_PRECONDITION otherwise);
+    /// on the incident's timeline, so every board sees it.
+    pub async fn update_referral(
+        &self,
+        id: Uuid,
+        next: ReferralStatus,
+        answer: &str,
+        actor: &Actor,
+    ) -> Result<ReferralRecord, StoreError> {
+        let incident: Uuid = sqlx::query_scalar("SELECT incident_id FROM referrals WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found("referral", id))?;
+        self.retrying(move || async move {
+            let mut transaction = self.pool.begin().await?;
+            // Lock order: the incident first, then its referral.
+            lock_incident(&mut transaction, IncidentId(incident)).await?;
+            let (status, short_name): (String, String) = sqlx::query_as(
+                "SELECT r.status, a.short_name FROM referrals r \
+                 JOIN agencies a ON a.id = r.agency_id WHERE r.id = $1 FOR UPDATE OF r",
+            )
+            .bind(id)
+            .fetch_one(&mut *transaction)
+            .await?;
+            let current = ReferralStatus::from_stored(&status)
+                .ok_or_else(|| StoreError::Internal(format!("unknown status {status}")))?;
+            if !current.can_become(next) {
+                return Err(StoreError::FailedPrecondition(format!(
+                    "referral is {current}; it cannot become {next} (forward only; rejected is final)"
+                )));
+            }
+            sqlx::query(
+                "UPDATE referrals SET status = $2, \
+                   answer = CASE WHEN $3 = '' THEN answer ELSE $3 END, \
+                   acknowledged_at = coalesce(acknowledged_at, now()), updated_at = now() \
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(next.as_str())
+            .bind(answer)
+            .execute(&mut *transaction)
+            .await?;
+            let detail = if answer.is_empty() {
+                format!("{short_name}: {next}")
+            } else {
+                format!("{short_name}: {next} — {answer}")
+            };
+            let kind = match next {
+                ReferralStatus::Sent => "referral_sent",
+                ReferralStatus::Acknowledged => "referral_acknowledged",
+                ReferralStatus::Accepted => "referral_accepted",
+                ReferralStatus::Rejected => "referral_rejected",
+                ReferralStatus::Done => "referral_done",
+            };
+            timeline::append(
+                &mut transaction,
+                actor,
+                Event::incident(IncidentId(incident), kind, detail),
+            )
+            .await?;
+            transaction.commit().await?;
+            Ok(())
+        })
+        .await?;
+        self.referral(id).await
+    }
+}
