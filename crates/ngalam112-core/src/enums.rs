@@ -139,9 +139,7 @@ impl ReferralStatus {
     /// Forward only, skipping allowed; REJECTED is final, and ACCEPTED and
     /// REJECTED exclude each other.
     pub fn can_become(self, next: ReferralStatus) -> bool {
-        self != ReferralStatus::Rejected
-            && next.rank() > self.rank()
-            && !(next == ReferralStatus::Done && self == ReferralStatus::Rejected)
+        self != ReferralStatus::Rejected && next.rank() > self.rank()
     }
 }
 
