@@ -308,19 +308,33 @@ pub fn export(
         "emergencyResourceComponent".to_owned(),
         Value::Array(resources),
     );
+    let mut agencies = vec![component(
+        AGENCY_ID,
+        updated,
+        json!({
+            "agencyRoleDescriptionRegistryText": ["CallReceiving", "Dispatching"],
+            "agencyType": ["psap"],
+            "incidentOwningAgencyIndicator": true,
+            "agencyJcard": "[\"vcard\",[[\"version\",{},\"text\",\"4.0\"],[\"fn\",{},\"text\",\"Ngalam 112 — Command Centre, Balai Kota Malang\"],[\"adr\",{},\"text\",[\"\",\"\",\"Jl. Tugu No. 1\",\"Malang\",\"Jawa Timur\",\"65119\",\"Indonesia\"]],[\"geo\",{},\"uri\",\"geo:-7.9770,112.6340\"]]]",
+        }),
+    )];
+    // The partner agencies the incident was referred to, with their answer.
+    for referral in &incident.referrals {
+        let vcard = json!(["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", referral.agency_short_name]]]);
+        let fields = json!({
+            "agencyRoleDescriptionRegistryText": ["Responding"],
+            "agencyType": ["other"],
+            "incidentOwningAgencyIndicator": false,
+            "agencyJcard": vcard.to_string(),
+        });
+        // The answer itself is in the notes (the timeline's referral_* events).
+        agencies.push(component(
+            &format!("urn:ngalam112:agency:{}", referral.agency_id),
+            referral.updated_at,
+            fields,
+        ));
+    }
     document.insert("notesComponent".to_owned(), Value::Array(notes));
-    document.insert(
-        "agencyComponent".to_owned(),
-        json!([component(
-            AGENCY_ID,
-            updated,
-            json!({
-                "agencyRoleDescriptionRegistryText": ["CallReceiving", "Dispatching"],
-                "agencyType": ["psap"],
-                "incidentOwningAgencyIndicator": true,
-                "agencyJcard": "[\"vcard\",[[\"version\",{},\"text\",\"4.0\"],[\"fn\",{},\"text\",\"Ngalam 112 — Command Centre, Balai Kota Malang\"],[\"adr\",{},\"text\",[\"\",\"\",\"Jl. Tugu No. 1\",\"Malang\",\"Jawa Timur\",\"65119\",\"Indonesia\"]],[\"geo\",{},\"uri\",\"geo:-7.9770,112.6340\"]]]",
-            }),
-        )]),
-    );
+    document.insert("agencyComponent".to_owned(), Value::Array(agencies));
     Value::Object(document)
 }

@@ -108,6 +108,47 @@ async fn exported_eidos_validate_against_the_nena_schema_in_every_status() {
         .await
         .expect("cancel");
 
+    // The pending fire is also handed to PLN, who answers.
+    let pln = app
+        .admin
+        .agencies
+        .clone()
+        .register_agency(proto::RegisterAgencyRequest {
+            name: "PLN UP3 Malang".to_owned(),
+            short_name: "PLN".to_owned(),
+            contact: "123".to_owned(),
+        })
+        .await
+        .expect("agency")
+        .into_inner();
+    let referral = incidents
+        .refer_incident(proto::ReferIncidentRequest {
+            incident_id: pending.id.clone(),
+            agency_id: pln.id.clone(),
+            note: "kabel".to_owned(),
+        })
+        .await
+        .expect("refer")
+        .into_inner();
+    app.admin
+        .agencies
+        .clone()
+        .update_referral(proto::UpdateReferralRequest {
+            referral_id: referral.id,
+            status: proto::ReferralStatus::Accepted.into(),
+            answer: "tim dikirim".to_owned(),
+        })
+        .await
+        .expect("answer");
+    let referred = eido(&app, &pending.id).await;
+    let agencies = referred["agencyComponent"].as_array().expect("agencies");
+    assert_eq!(agencies.len(), 2, "the PSAP and PLN");
+    assert!(agencies[1]["agencyJcard"].as_str().unwrap_or_default().contains("PLN"));
+    assert!(
+        referred["notesComponent"].to_string().contains("referral_accepted"),
+        "the answer is in the notes"
+    );
+
     for (what, id, status) in [
         ("pending", &pending.id, "Pending"),
         ("dispatched", &still_dispatched.id, "Dispatched"),
