@@ -320,7 +320,13 @@ pub fn export(
     )];
     // The partner agencies the incident was referred to, with their answer.
     for referral in &incident.referrals {
-        let vcard = json!(["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", referral.agency_short_name]]]);
+        let vcard = json!([
+            "vcard",
+            [
+                ["version", {}, "text", "4.0"],
+                ["fn", {}, "text", referral.agency_short_name]
+            ]
+        ]);
         let fields = json!({
             "agencyRoleDescriptionRegistryText": ["Responding"],
             "agencyType": ["other"],

@@ -463,6 +463,14 @@ impl IncidentService for IncidentApi {
                 target_seconds: target,
                 prank_incidents: i32::try_from(report.prank_incidents).unwrap_or(i32::MAX),
                 duplicate_incidents: i32::try_from(report.duplicate_incidents).unwrap_or(i32::MAX),
+                referrals: i32::try_from(report.referrals.sent).unwrap_or(i32::MAX),
+                referrals_acknowledged_within_target: i32::try_from(
+                    report.referrals.acknowledged_within_target,
+                )
+                .unwrap_or(i32::MAX),
+                referrals_unanswered: i32::try_from(report.referrals.unanswered)
+                    .unwrap_or(i32::MAX),
+                p90_referral_to_acknowledge_s: report.referrals.p90_to_acknowledge_s,
                 rows: report
                     .rows
                     .iter()

@@ -143,9 +143,16 @@ async fn exported_eidos_validate_against_the_nena_schema_in_every_status() {
     let referred = eido(&app, &pending.id).await;
     let agencies = referred["agencyComponent"].as_array().expect("agencies");
     assert_eq!(agencies.len(), 2, "the PSAP and PLN");
-    assert!(agencies[1]["agencyJcard"].as_str().unwrap_or_default().contains("PLN"));
     assert!(
-        referred["notesComponent"].to_string().contains("referral_accepted"),
+        agencies[1]["agencyJcard"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("PLN")
+    );
+    assert!(
+        referred["notesComponent"]
+            .to_string()
+            .contains("referral_accepted"),
         "the answer is in the notes"
     );
 

@@ -193,6 +193,21 @@ async fn a_referral_reaches_only_its_agency_without_the_callers_data_and_moves_f
         .map(|event| event.actor)
         .collect();
     assert!(actors[0].starts_with("agency:"), "{actors:?}");
+
+    // The standard's report counts it and how fast PLN answered.
+    let report = app
+        .operator
+        .incidents
+        .clone()
+        .get_response_time_report(proto::GetResponseTimeReportRequest::default())
+        .await
+        .expect("report")
+        .into_inner();
+    assert_eq!(report.referrals, 1);
+    assert_eq!(report.referrals_acknowledged_within_target, 1);
+    assert_eq!(report.referrals_unanswered, 0);
+    assert!(report.p90_referral_to_acknowledge_s.is_finite());
+    assert!(report.p90_referral_to_acknowledge_s < report.target_seconds);
 }
 
 #[tokio::test]

@@ -52,7 +52,7 @@ pub use records::{
     AssignmentRecord, DeviceLocation, IncidentRecord, OtherCaller, TimelineRecord, UnitRecord,
 };
 pub use referrals::{AgencyRecord, ReferralRecord};
-pub use report::{ResponseTimeReport, ResponseTimeRow};
+pub use report::{ReferralFigures, ResponseTimeReport, ResponseTimeRow};
 pub use retention::KEPT_FIX_MINUTES;
 pub use stats::Snapshot;
 pub use tokens::{Role, SessionUser, TokenRecord, TokenVerifier};

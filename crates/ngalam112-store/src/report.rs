@@ -26,6 +26,18 @@ pub struct ResponseTimeReport {
     pub rows: Vec<ResponseTimeRow>,
     pub prank_incidents: i64,
     pub duplicate_incidents: i64,
+    /// Referrals to partner agencies sent in the period.
+    pub referrals: ReferralFigures,
+}
+
+/// How fast partner agencies answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferralFigures {
+    pub sent: i64,
+    pub acknowledged_within_target: i64,
+    pub unanswered: i64,
+    /// Seconds; infinite when more than 10 % are unanswered.
+    pub p90_to_acknowledge_s: f64,
 }
 
 type Row = (
@@ -108,10 +120,29 @@ impl Store {
                 },
             )
             .collect::<Result<Vec<_>, StoreError>>()?;
+        let (sent, within, unanswered, p90): (i64, i64, i64, Option<f64>) = sqlx::query_as(
+            "WITH answered AS ( \
+               SELECT coalesce(extract(epoch FROM acknowledged_at - sent_at)::float8, 'Infinity') \
+                 AS to_ack FROM referrals WHERE sent_at >= $1 AND sent_at < $2) \
+             SELECT count(*), count(*) FILTER (WHERE to_ack <= $3), \
+               count(*) FILTER (WHERE to_ack = 'Infinity'), \
+               percentile_disc(0.9) WITHIN GROUP (ORDER BY to_ack) FROM answered",
+        )
+        .bind(since)
+        .bind(until)
+        .bind(target_seconds)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(ResponseTimeReport {
             rows,
             prank_incidents,
             duplicate_incidents,
+            referrals: ReferralFigures {
+                sent,
+                acknowledged_within_target: within,
+                unanswered,
+                p90_to_acknowledge_s: p90.unwrap_or(0.0),
+            },
         })
     }
 }

@@ -101,6 +101,12 @@ pub async fn run(api: &mut Api, output: Output, args: ReportArgs) -> anyhow::Res
                 "left_out": {
                     "prank": report.prank_incidents,
                     "duplicate": report.duplicate_incidents,
+                },
+                "referrals": {
+                    "sent": report.referrals,
+                    "acknowledged_within_target": report.referrals_acknowledged_within_target,
+                    "unanswered": report.referrals_unanswered,
+                    "p90_to_acknowledge_s": finite_or_null(report.p90_referral_to_acknowledge_s),
                 }
             })
         );
@@ -165,5 +171,28 @@ pub async fn run(api: &mut Api, output: Output, args: ReportArgs) -> anyhow::Res
         "Left out (no emergency response): {} prank, {} duplicate",
         report.prank_incidents, report.duplicate_incidents
     );
+    if report.referrals > 0 {
+        let p90 = if report.p90_referral_to_acknowledge_s.is_finite() {
+            format!("{:.0} s", report.p90_referral_to_acknowledge_s)
+        } else {
+            "over 10 % unanswered".to_owned()
+        };
+        println!(
+            "Referrals to partner agencies: {} sent, {} answered within {:.0} s, {} unanswered; 90th percentile to first answer {p90}",
+            report.referrals,
+            report.referrals_acknowledged_within_target,
+            report.target_seconds,
+            report.referrals_unanswered
+        );
+    }
     Ok(())
+}
+
+/// JSON has no infinity: an unbounded percentile is null.
+fn finite_or_null(value: f64) -> serde_json::Value {
+    if value.is_finite() {
+        serde_json::json!(value)
+    } else {
+        serde_json::Value::Null
+    }
 }
