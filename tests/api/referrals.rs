@@ -199,7 +199,17 @@ async fn a_referral_reaches_only_its_agency_without_the_callers_data_and_moves_f
         .operator
         .incidents
         .clone()
-        .get_response_time_report(proto::GetResponseTimeReportRequest::default())
+        .get_response_time_report(proto::GetResponseTimeReportRequest {
+            since: Some(prost_types::Timestamp {
+                seconds: chrono::Utc::now().timestamp() - 3600,
+                nanos: 0,
+            }),
+            until: Some(prost_types::Timestamp {
+                seconds: chrono::Utc::now().timestamp() + 60,
+                nanos: 0,
+            }),
+            target_seconds: 0.0,
+        })
         .await
         .expect("report")
         .into_inner();
