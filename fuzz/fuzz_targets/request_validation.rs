@@ -71,6 +71,17 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             let _ = ngalam112::convert::closing_code(i32::from(bytes.first().copied().unwrap_or(0)));
+            // Partners, cameras, the public.
+            if let Ok(url) = validation::stream_url("stream_url", &text) {
+                assert!(url.starts_with("http://") || url.starts_with("https://") || url.starts_with("rtsp://"));
+                assert!(!url.chars().any(|c| c.is_whitespace() || c == '"' || c == '<' || c == '>'));
+            }
+            let now = chrono::DateTime::from_timestamp(1_795_775_460, 0).unwrap_or_default();
+            if let Ok((month, since, until)) = ngalam112::services::public::month_range(&text, now) {
+                assert_eq!(month.len(), 7);
+                assert!(since < until && (until - since).num_days() <= 31);
+            }
+            let _ = ngalam112::convert::referral_status("status", i32::from(bytes.first().copied().unwrap_or(0)));
         }
         3 => {
             // AML payloads from the telco gateway (SMS and HTTPS forms).
