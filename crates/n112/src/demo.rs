@@ -58,6 +58,9 @@ pub struct Summary {
     pub timed_out: usize,
     pub incidents: Vec<proto::Incident>,
     pub units: Vec<proto::Unit>,
+    /// Calls handed to partner agencies, and those the agency answered.
+    pub referrals: usize,
+    pub referrals_answered: usize,
 }
 
 fn percentile(values: &[f64], share: f64) -> f64 {
@@ -79,8 +82,19 @@ pub async fn summarise(api: &mut Api) -> anyhow::Result<Summary> {
         .await?
         .into_inner()
         .units;
+    let referrals = api
+        .agencies
+        .list_referrals(proto::ListReferralsRequest::default())
+        .await?
+        .into_inner()
+        .referrals;
     let mut summary = Summary {
         calls: incidents.len(),
+        referrals: referrals.len(),
+        referrals_answered: referrals
+            .iter()
+            .filter(|referral| referral.acknowledged_at.is_some())
+            .count(),
         ..Summary::default()
     };
     for incident in &incidents {
@@ -149,6 +163,8 @@ impl Summary {
                     "longest_pending_s": self.longest_pending_s,
                     "declined": self.declined,
                     "timed_out": self.timed_out,
+                    "referrals": self.referrals,
+                    "referrals_answered": self.referrals_answered,
                 })
             );
             return;
@@ -191,6 +207,10 @@ impl Summary {
         println!(
             "offers declined: {}, timed out: {}",
             self.declined, self.timed_out
+        );
+        println!(
+            "handed to partner agencies: {}, answered by them: {}",
+            self.referrals, self.referrals_answered
         );
     }
 }

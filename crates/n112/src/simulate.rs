@@ -58,7 +58,13 @@ pub struct SimStats {
     pub completed: AtomicU64,
     pub position_reports: AtomicU64,
     pub errors: AtomicU64,
+    /// Calls handed to a partner agency, and the agency's answers.
+    pub referred: AtomicU64,
+    pub referrals_answered: AtomicU64,
 }
+
+/// Share of calls also handed to a partner agency (PLN, PDAM, …).
+const REFERRAL_SHARE: f64 = 0.1;
 
 /// Kota Malang, roughly.
 pub const CITY: ((f64, f64), (f64, f64)) = ((-8.03, -7.92), (112.59, 112.68));
@@ -198,6 +204,11 @@ pub async fn simulate(
         };
         tasks.push(tokio::spawn(crew.run()));
     }
+    tasks.push(tokio::spawn(liaison(
+        api.clone(),
+        stop.clone(),
+        stats.clone(),
+    )));
     tasks.push(tokio::spawn(callers(api, args, stop, stats)));
     for task in tasks {
         let _ = task.await;
@@ -211,6 +222,20 @@ async fn callers(
     stats: Arc<SimStats>,
 ) {
     let mut rng = StdRng::seed_from_u64(args.seed);
+    // The partner agencies calls may be referred to (none visible: none).
+    let agencies: Vec<String> = api
+        .agencies
+        .list_agencies(proto::ListAgenciesRequest {})
+        .await
+        .map(|answer| {
+            answer
+                .into_inner()
+                .agencies
+                .into_iter()
+                .map(|a| a.id)
+                .collect()
+        })
+        .unwrap_or_default();
     let rate_per_s = (args.calls_per_minute / 60.0).max(1e-6);
     while !*stop.borrow() {
         // Poisson arrivals: exponential gaps.
@@ -218,10 +243,78 @@ async fn callers(
         if sleep_or_stop(Duration::from_secs_f64(gap.min(3_600.0)), &stop).await {
             return;
         }
-        match api.incidents.create_incident(random_call(&mut rng)).await {
-            Ok(_) => stats.calls.fetch_add(1, Ordering::Relaxed),
+        let incident = match api.incidents.create_incident(random_call(&mut rng)).await {
+            Ok(incident) => {
+                stats.calls.fetch_add(1, Ordering::Relaxed);
+                incident.into_inner()
+            }
+            Err(_) => {
+                stats.errors.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+        };
+        if agencies.is_empty() || rng.random::<f64>() >= REFERRAL_SHARE {
+            continue;
+        }
+        let agency_id = agencies[rng.random_range(0..agencies.len())].clone();
+        let referred = api
+            .incidents
+            .refer_incident(proto::ReferIncidentRequest {
+                incident_id: incident.id,
+                agency_id,
+                note: "simulated hand-over".to_owned(),
+            })
+            .await;
+        match referred {
+            Ok(_) => stats.referred.fetch_add(1, Ordering::Relaxed),
             Err(_) => stats.errors.fetch_add(1, Ordering::Relaxed),
         };
+    }
+}
+
+/// A scripted liaison for every partner agency: acknowledges each new
+/// referral within a second or so, then reports it dealt with. Stops when
+/// its token may not answer referrals (an operator's simulation).
+async fn liaison(mut api: Api, stop: watch::Receiver<bool>, stats: Arc<SimStats>) {
+    while !sleep_or_stop(Duration::from_secs(1), &stop).await {
+        let waiting = match api
+            .agencies
+            .list_referrals(proto::ListReferralsRequest {
+                status: proto::ReferralStatus::Sent.into(),
+            })
+            .await
+        {
+            Ok(answer) => answer.into_inner().referrals,
+            Err(_) => continue,
+        };
+        for referral in waiting {
+            for (status, answer) in [
+                (
+                    proto::ReferralStatus::Acknowledged,
+                    "diterima, tim dijadwalkan",
+                ),
+                (proto::ReferralStatus::Done, "selesai ditangani"),
+            ] {
+                let answered = api
+                    .agencies
+                    .update_referral(proto::UpdateReferralRequest {
+                        referral_id: referral.id.clone(),
+                        status: status.into(),
+                        answer: answer.to_owned(),
+                    })
+                    .await;
+                match answered {
+                    Ok(_) if status == proto::ReferralStatus::Acknowledged => {
+                        stats.referrals_answered.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(_) => {}
+                    Err(status) if status.code() == tonic::Code::PermissionDenied => return,
+                    Err(_) => {
+                        stats.errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -468,13 +561,15 @@ pub async fn run_command(mut api: Api, args: SimulateArgs) -> anyhow::Result<()>
     stop_sender.send_replace(true);
     let _ = simulation.await;
     println!(
-        "calls {}  accepted {}  declined {}  let ring out {}  completed {}  position reports {}  errors {}",
+        "calls {}  accepted {}  declined {}  let ring out {}  completed {}  position reports {}  referred {}  referrals answered {}  errors {}",
         stats.calls.load(Ordering::Relaxed),
         stats.accepted.load(Ordering::Relaxed),
         stats.declined.load(Ordering::Relaxed),
         stats.ignored.load(Ordering::Relaxed),
         stats.completed.load(Ordering::Relaxed),
         stats.position_reports.load(Ordering::Relaxed),
+        stats.referred.load(Ordering::Relaxed),
+        stats.referrals_answered.load(Ordering::Relaxed),
         stats.errors.load(Ordering::Relaxed),
     );
     Ok(())
