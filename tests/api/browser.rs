@@ -266,6 +266,9 @@ async fn the_console_logs_in_records_a_call_and_shows_it_on_the_queue_and_map() 
     ngalam112::seed::seed_cameras(&app.store)
         .await
         .expect("demo cameras");
+    ngalam112::seed::seed_agencies(&app.store)
+        .await
+        .expect("partner agencies");
     app.add_user("sri", Role::Operator, "kopi-tubruk-2026")
         .await;
     // A caller with a flag and an active incident nearby, to be found.
@@ -442,6 +445,31 @@ async fn the_console_logs_in_records_a_call_and_shows_it_on_the_queue_and_map() 
         camera.attr("href").await.expect("attr").as_deref(),
         Some("https://cctv.malang.invalid/tugu")
     );
+    // Hand it to PLN as well: the referral shows, unanswered.
+    let pln = app
+        .store
+        .list_agencies()
+        .await
+        .expect("agencies")
+        .into_iter()
+        .find(|agency| agency.short_name == "PLN")
+        .expect("PLN");
+    browser
+        .find("[data-testid=refer-agency]")
+        .await
+        .select_by_value(&pln.id.to_string())
+        .await
+        .expect("choose PLN");
+    browser.click("[data-testid=refer-button]").await;
+    let referral = browser
+        .find("[data-testid=referral][data-status=REFERRAL_STATUS_SENT]")
+        .await;
+    let shown = referral.text().await.expect("text");
+    assert!(
+        shown.contains("PLN") && shown.contains("belum dijawab"),
+        "{shown}"
+    );
+    assert_eq!(app.count("referrals").await, 1);
     let created = app.incident(&id).await;
     assert_eq!(created.caller_phone, "+6281333334444");
     assert!(created.caller_flagged);

@@ -5,6 +5,7 @@
 import { createClient, type Client, type Interceptor, ConnectError, Code } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import {
+  AgencyService,
   AuthService,
   CallerService,
   CameraService,
@@ -47,6 +48,7 @@ export interface Api {
   field: Client<typeof FieldService>;
   callers: Client<typeof CallerService>;
   cameras: Client<typeof CameraService>;
+  agencies: Client<typeof AgencyService>;
 }
 
 export const api: Api = {
@@ -56,6 +58,7 @@ export const api: Api = {
   field: createClient(FieldService, transport),
   callers: createClient(CallerService, transport),
   cameras: createClient(CameraService, transport),
+  agencies: createClient(AgencyService, transport),
 };
 
 /** The server's message for a failed call (it names the field for bad input). */

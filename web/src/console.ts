@@ -17,6 +17,7 @@ import {
   type Incident,
   IncidentCategory,
   IncidentCategorySchema,
+  ReferralStatusSchema,
   IncidentStatus,
   IncidentStatusSchema,
   type LoginResponse,
@@ -793,6 +794,9 @@ async function renderDetail(panel: HTMLElement, id: string): Promise<void> {
       .findNearbyCameras({ location: incident.location, radiusM: 2000, limit: 3 })
       .catch(() => ({ cameras: [] })),
   ]);
+  const agencies = ACTIVE.includes(incident.status)
+    ? await api.agencies.listAgencies({}).catch(() => ({ agencies: [] }))
+    : { agencies: [] };
   if (state.panel.kind !== "incident" || state.panel.id !== id) {
     return;
   }
@@ -839,6 +843,20 @@ async function renderDetail(panel: HTMLElement, id: string): Promise<void> {
       actions.append(h("p", { class: "error" }, messageOf(failure)));
     }
   });
+  const agencyChoice = h(
+    "select",
+    { "data-testid": "refer-agency" },
+    ...agencies.agencies.map((agency) => h("option", { value: agency.id }, `${agency.shortName} — ${agency.name}`)),
+  );
+  const refer = h("button", { type: "button", "data-testid": "refer-button" }, t("refer"));
+  refer.addEventListener("click", async () => {
+    try {
+      await api.incidents.referIncident({ incidentId: id, agencyId: agencyChoice.value, note: "" });
+      renderPanel();
+    } catch (failure) {
+      actions.append(h("p", { class: "error" }, messageOf(failure)));
+    }
+  });
   const eido = h("button", { type: "button", "data-testid": "eido-download" }, t("eido"));
   eido.addEventListener("click", async () => {
     const document_ = await api.incidents.getIncidentEido({ id });
@@ -856,6 +874,8 @@ async function renderDetail(panel: HTMLElement, id: string): Promise<void> {
     open ? field("resolutionCode", code, "resolution_code") : null,
     open ? resolveButton : null,
     open ? cancelButton : null,
+    open && agencies.agencies.length > 0 ? field("referTo", agencyChoice, "agency_id") : null,
+    open && agencies.agencies.length > 0 ? refer : null,
     eido,
   );
   const recommended = recommendations.recommendations.map((recommendation) => {
@@ -893,6 +913,23 @@ async function renderDetail(panel: HTMLElement, id: string): Promise<void> {
           )
         : null,
       incident.hold && open ? h("p", { class: "warn" }, t("heldExplained")) : null,
+      incident.referrals.length > 0
+        ? h(
+            "ul",
+            { class: "referrals", "data-testid": "referrals" },
+            ...incident.referrals.map((referral) =>
+              h(
+                "li",
+                { "data-testid": "referral", "data-status": enumName(ReferralStatusSchema, referral.status) },
+                `${t("referredTo")} ${referral.agencyShortName}: ${short(ReferralStatusSchema, referral.status)}`,
+                referral.answer ? ` — ${referral.answer}` : "",
+                referral.acknowledgedAt
+                  ? ""
+                  : h("span", { class: "badge warn" }, `${t("unanswered")} ${age(secondsSince(referral.sentAt))}`),
+              ),
+            ),
+          )
+        : null,
       cameras.cameras.length > 0
         ? h(
             "p",
