@@ -22,6 +22,29 @@ fn ngalam112() -> Command {
     command
 }
 
+/// `ngalam112` on a test's database.
+fn ngalam112_on(database_url: &str) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn");
+    command
+}
+
+/// `ngalam112 ARGS` on a test's database; must succeed.
+fn run_ok(database_url: &str, args: &[&str]) -> std::process::Output {
+    let output = ngalam112_on(database_url)
+        .args(args)
+        .output()
+        .expect("run ngalam112");
+    assert!(
+        output.status.success(),
+        "ngalam112 {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 fn start_server(data_dir: &Path, port: u16) -> Child {
     ngalam112()
         .args([
@@ -287,17 +310,7 @@ async fn logs_never_show_a_callers_phone_or_name_even_at_debug() {
 async fn tokens_are_issued_listed_without_secrets_and_revoked_from_the_command_line() {
     let app = crate::helpers::TestApp::spawn().await;
     let run = |args: &[&str]| {
-        let output = Command::new(BINARY)
-            .env("DATABASE_URL", &app.database_url)
-            .env("RUST_LOG", "warn")
-            .args(args)
-            .output()
-            .expect("run ngalam112");
-        assert!(
-            output.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let output = run_ok(&app.database_url, args);
         (
             String::from_utf8(output.stdout).expect("utf-8"),
             String::from_utf8(output.stderr).expect("utf-8"),
@@ -351,17 +364,7 @@ async fn tokens_are_issued_listed_without_secrets_and_revoked_from_the_command_l
 async fn seed_malang_loads_the_demo_fleet_once_however_often_it_runs() {
     let app = crate::helpers::TestApp::spawn().await;
     for _ in 0..2 {
-        let output = Command::new(BINARY)
-            .env("DATABASE_URL", &app.database_url)
-            .env("RUST_LOG", "warn")
-            .arg("seed-malang")
-            .output()
-            .expect("run seed-malang");
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        run_ok(&app.database_url, &["seed-malang"]);
     }
     let call_signs: Vec<String> =
         sqlx::query_scalar("SELECT call_sign FROM units ORDER BY call_sign")
@@ -432,21 +435,9 @@ async fn an_older_release_keeps_serving_and_restarts_on_a_newer_schema() {
         .await;
 
     // Restarted (it migrates at start), this release still comes up.
-    let migrate = Command::new(BINARY)
-        .env("DATABASE_URL", &app.database_url)
-        .env("RUST_LOG", "warn")
-        .arg("migrate")
-        .output()
-        .expect("run migrate");
-    assert!(
-        migrate.status.success(),
-        "migrate on a newer schema: {}",
-        String::from_utf8_lossy(&migrate.stderr)
-    );
+    run_ok(&app.database_url, &["migrate"]);
     let port = free_port();
-    let mut server = Command::new(BINARY)
-        .env("DATABASE_URL", &app.database_url)
-        .env("RUST_LOG", "warn")
+    let mut server = ngalam112_on(&app.database_url)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -74,16 +74,7 @@ async fn write(
         if written.contains(&unit_id.0) {
             continue;
         }
-        let row: Option<UnitRow> = sqlx::query_as(concat!(
-            "UPDATE units SET lat = $2, lon = $3, location_updated_at = now() \
-             WHERE id = $1 RETURNING ",
-            unit_columns!()
-        ))
-        .bind(unit_id.0)
-        .bind(location.lat())
-        .bind(location.lon())
-        .fetch_optional(&pool)
-        .await?;
+        let row = crate::units::write_position(&pool, *unit_id, location).await?;
         rows.extend(row);
     }
     let mut units = HashMap::with_capacity(rows.len());

@@ -160,8 +160,13 @@ impl Store {
             sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
                 .fetch_all(&self.pool)
                 .await;
-        let Ok(applied) = applied else {
-            return SchemaState::Unreachable;
+        let applied = match applied {
+            Ok(applied) => applied,
+            // No migrations table yet: a new database, nothing applied.
+            Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("42P01") => {
+                Vec::new()
+            }
+            Err(_) => return SchemaState::Unreachable,
         };
         let missing: Vec<i64> = MIGRATOR
             .iter()

@@ -157,17 +157,9 @@ impl Store {
         unit_id: UnitId,
         location: GeoPoint,
     ) -> Result<UnitRecord, StoreError> {
-        let row: UnitRow = sqlx::query_as(concat!(
-            "UPDATE units SET lat = $2, lon = $3, location_updated_at = now() \
-             WHERE id = $1 RETURNING ",
-            unit_columns!()
-        ))
-        .bind(unit_id.0)
-        .bind(location.lat())
-        .bind(location.lon())
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::not_found("unit", unit_id))?;
+        let row = write_position(&self.pool, unit_id, &location)
+            .await?
+            .ok_or_else(|| StoreError::not_found("unit", unit_id))?;
         UnitRecord::try_from(row)
     }
 
@@ -247,4 +239,22 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// One unit's position, in a statement of its own (None: no such unit).
+pub(crate) async fn write_position(
+    pool: &sqlx::PgPool,
+    unit_id: UnitId,
+    location: &GeoPoint,
+) -> Result<Option<UnitRow>, StoreError> {
+    Ok(sqlx::query_as(concat!(
+        "UPDATE units SET lat = $2, lon = $3, location_updated_at = now() \
+         WHERE id = $1 RETURNING ",
+        unit_columns!()
+    ))
+    .bind(unit_id.0)
+    .bind(location.lat())
+    .bind(location.lon())
+    .fetch_optional(pool)
+    .await?)
 }
