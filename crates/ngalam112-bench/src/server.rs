@@ -257,7 +257,12 @@ pub async fn free_units_while(pool: PgPool, stop: tokio::sync::watch::Receiver<b
     while !*stop.borrow() {
         let freed: Result<(), sqlx::Error> = async {
             let mut transaction = pool.begin().await?;
-            sqlx::query("SELECT pg_advisory_xact_lock(112, 1)")
+            // The ambulance dispatch lock, as the server takes it.
+            sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+                .bind(ngalam112_store::locks::DISPATCH)
+                .bind(ngalam112_store::locks::kind_key(
+                    ngalam112_core::UnitKind::Ambulance,
+                ))
                 .execute(&mut *transaction)
                 .await?;
             sqlx::query(

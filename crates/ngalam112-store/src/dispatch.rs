@@ -24,30 +24,18 @@ use crate::records::stored_kinds;
 use crate::timeline::{self, Event};
 use crate::{Actor, StoreConfig, StoreError};
 
-/// Namespace of the advisory locks (first key); the kind is the second.
-const DISPATCH_LOCK_NAMESPACE: i32 = 112;
-
-fn kind_lock_key(kind: UnitKind) -> i32 {
-    match kind {
-        UnitKind::Ambulance => 1,
-        UnitKind::FireEngine => 2,
-        UnitKind::Police => 3,
-        UnitKind::Rescue => 4,
-    }
-}
-
 /// Takes the dispatch locks of `kinds` for the rest of the transaction, in
 /// one global order so that two transactions never wait on each other.
 pub(crate) async fn lock_kinds(
     connection: &mut PgConnection,
     kinds: &[UnitKind],
 ) -> Result<(), StoreError> {
-    let mut keys: Vec<i32> = kinds.iter().copied().map(kind_lock_key).collect();
+    let mut keys: Vec<i32> = kinds.iter().copied().map(crate::locks::kind_key).collect();
     keys.sort_unstable();
     keys.dedup();
     for key in keys {
         sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
-            .bind(DISPATCH_LOCK_NAMESPACE)
+            .bind(crate::locks::DISPATCH)
             .bind(key)
             .execute(&mut *connection)
             .await?;

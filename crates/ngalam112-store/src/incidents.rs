@@ -451,8 +451,9 @@ async fn claim_request_id(
     // A try still in flight holds the key's advisory lock until it commits
     // or rolls back, so a racing retry waits here instead of dispatching
     // twice.
-    sqlx::query("SELECT pg_advisory_xact_lock(113, hashtext($1))")
+    sqlx::query("SELECT pg_advisory_xact_lock($2, hashtext($1))")
         .bind(request_id)
+        .bind(crate::locks::REQUEST_ID)
         .execute(&mut *connection)
         .await?;
     let existing: Option<Uuid> =

@@ -24,6 +24,7 @@ mod events;
 mod field;
 mod hold;
 mod incidents;
+pub mod locks;
 mod public;
 mod referrals;
 mod report;

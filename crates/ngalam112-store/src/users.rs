@@ -20,9 +20,6 @@ pub const LOGIN_FAILURES_ALLOWED: i64 = 5;
 /// How far back failed logins count.
 pub const LOGIN_FAILURE_WINDOW: Duration = Duration::from_secs(5 * 60);
 
-/// Advisory-lock namespace of the per-username login lock.
-const LOGIN_LOCK_NAMESPACE: i32 = 114;
-
 /// A validated new user (the password already hashed).
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -194,7 +191,7 @@ impl Store {
     {
         let mut transaction = self.pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-            .bind(LOGIN_LOCK_NAMESPACE)
+            .bind(crate::locks::LOGIN)
             .bind(username)
             .execute(&mut *transaction)
             .await?;
