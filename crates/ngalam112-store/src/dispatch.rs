@@ -15,7 +15,8 @@ use chrono::{DateTime, Utc};
 use ngalam112_core::incident::{AssignmentFact, derive_state};
 use ngalam112_core::ranking::{Candidate, Ranked, pick_for_dispatch};
 use ngalam112_core::{
-    AssignmentId, AssignmentStatus, GeoPoint, IncidentId, UnitId, UnitKind, UnitStatus,
+    AssignmentId, AssignmentStatus, GeoPoint, IncidentId, IncidentStatus, UnitId, UnitKind,
+    UnitStatus,
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -196,7 +197,8 @@ pub(crate) async fn refresh_incident(
     .bind(incident_id.0)
     .fetch_one(&mut *connection)
     .await?;
-    if status == "resolved" || status == "cancelled" {
+    let status = crate::records::stored(IncidentStatus::from_stored, &status, "incident status")?;
+    if status.is_closed() {
         return Ok(());
     }
     let assignment_rows: Vec<(String, String)> =
@@ -229,7 +231,7 @@ pub(crate) async fn refresh_incident(
     .bind(&pending)
     .execute(&mut *connection)
     .await?;
-    if state.status.as_str() != status {
+    if state.status != status {
         timeline::append(
             connection,
             actor,

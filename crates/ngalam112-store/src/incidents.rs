@@ -226,7 +226,9 @@ impl Store {
                     .fetch_optional(&mut *transaction)
                     .await?
                     .ok_or_else(|| StoreError::not_found("unit", unit_id))?;
-            if unit_status != "available" {
+            if crate::records::stored(UnitStatus::from_stored, &unit_status, "unit status")?
+                != UnitStatus::Available
+            {
                 return Err(StoreError::FailedPrecondition(format!(
                     "unit {unit_id} is not available (it is {unit_status})"
                 )));
@@ -432,9 +434,10 @@ enum Closing {
     Resolve,
 }
 
-/// Rule 7: RESOLVED and CANCELLED are final.
+/// Rule 7: RESOLVED and CANCELLED are final. `status` as stored.
 pub(crate) fn refuse_if_closed(status: &str) -> Result<(), StoreError> {
-    if status == "resolved" || status == "cancelled" {
+    let status = crate::records::stored(IncidentStatus::from_stored, status, "incident status")?;
+    if status.is_closed() {
         return Err(StoreError::FailedPrecondition(format!(
             "incident is {status}; closed incidents cannot change"
         )));

@@ -111,7 +111,11 @@ pub struct TimelineRecord {
     pub unit_id: Option<UnitId>,
 }
 
-fn stored<T>(parse: impl Fn(&str) -> Option<T>, text: &str, column: &str) -> Result<T, StoreError> {
+pub(crate) fn stored<T>(
+    parse: impl Fn(&str) -> Option<T>,
+    text: &str,
+    column: &str,
+) -> Result<T, StoreError> {
     parse(text)
         .ok_or_else(|| StoreError::Internal(format!("unknown {column} {text:?} in database")))
 }
@@ -203,21 +207,24 @@ impl TryFrom<AssignmentRow> for AssignmentRecord {
     type Error = StoreError;
 
     fn try_from(row: AssignmentRow) -> Result<Self, StoreError> {
+        let status = stored(
+            AssignmentStatus::from_stored,
+            &row.status,
+            "assignment status",
+        )?;
         Ok(AssignmentRecord {
             id: AssignmentId(row.id),
             incident_id: IncidentId(row.incident_id),
             unit_id: UnitId(row.unit_id),
             unit_call_sign: row.unit_call_sign,
             unit_kind: stored(UnitKind::from_stored, &row.unit_kind, "unit kind")?,
-            status: stored(
-                AssignmentStatus::from_stored,
-                &row.status,
-                "assignment status",
-            )?,
+            status,
             distance_m: row.distance_m,
             offered_at: row.offered_at,
             updated_at: row.updated_at,
-            offer_deadline: row.offer_deadline.filter(|_| row.status == "offered"),
+            offer_deadline: row
+                .offer_deadline
+                .filter(|_| status == AssignmentStatus::Offered),
         })
     }
 }

@@ -118,13 +118,14 @@ impl Store {
                     .bind(unit_id.0)
                     .fetch_one(&mut *transaction)
                     .await?;
-            match (in_service, status.as_str()) {
-                (false, "assigned") => {
+            let status = crate::records::stored(UnitStatus::from_stored, &status, "unit status")?;
+            match (in_service, status) {
+                (false, UnitStatus::Assigned) => {
                     return Err(StoreError::FailedPrecondition(
                         "unit has an open assignment; complete or cancel it first".to_owned(),
                     ));
                 }
-                (false, "available") => {
+                (false, UnitStatus::Available) => {
                     sqlx::query(
                         "UPDATE units SET status = 'out_of_service', updated_at = now() WHERE id = $1",
                     )
@@ -132,7 +133,7 @@ impl Store {
                     .execute(&mut *transaction)
                     .await?;
                 }
-                (true, "out_of_service") => {
+                (true, UnitStatus::OutOfService) => {
                     dispatch::release_unit(&mut transaction, unit_id, UnitStatus::Available).await?;
                     let again =
                         dispatch::settle_kinds(&mut transaction, actor, &[kind], &self.config)
