@@ -97,8 +97,9 @@ impl Default for ServerConfig {
 }
 
 /// Serves gRPC on `listener` until `shutdown` completes. Health reports
-/// NOT_SERVING until the database answers with a migrated schema, and
-/// whenever it stops answering.
+/// NOT_SERVING until the database answers with a migrated schema and the
+/// change feed listens (long-polls and live boards depend on it), and
+/// whenever either stops.
 pub async fn run(
     listener: TcpListener,
     store: Store,
@@ -112,8 +113,10 @@ pub async fn run(
             .set_service_status(name, ServingStatus::NotServing)
             .await;
     }
+    let (feed, feed_task) = ChangeFeed::start(store.pool().clone(), config.watch_feed_buffer);
     let readiness = tokio::spawn(report_readiness(
         store.clone(),
+        feed.connection(),
         health_reporter,
         config.health_check_interval,
     ));
@@ -125,7 +128,6 @@ pub async fn run(
         .register_encoded_file_descriptor_set(ngalam112_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    let (feed, feed_task) = ChangeFeed::start(store.pool().clone(), config.watch_feed_buffer);
     // Long-polls and watch streams end as soon as shutdown begins, so the
     // graceful shutdown only waits for short calls in flight.
     let (stopping_sender, stopping) = tokio::sync::watch::channel(false);
@@ -234,12 +236,18 @@ pub async fn run(
     Ok(())
 }
 
-async fn report_readiness(store: Store, reporter: HealthReporter, interval: Duration) {
-    let mut last: Option<SchemaState> = None;
+async fn report_readiness(
+    store: Store,
+    mut listening: tokio::sync::watch::Receiver<bool>,
+    reporter: HealthReporter,
+    interval: Duration,
+) {
+    let mut last: Option<(SchemaState, bool)> = None;
     loop {
-        let state = store.schema_state().await;
+        let state = (store.schema_state().await, *listening.borrow_and_update());
         if last.as_ref() != Some(&state) {
-            let status = if state == SchemaState::Ready {
+            let ready = state.0 == SchemaState::Ready && state.1;
+            let status = if ready {
                 ServingStatus::Serving
             } else {
                 ServingStatus::NotServing
@@ -248,18 +256,25 @@ async fn report_readiness(store: Store, reporter: HealthReporter, interval: Dura
                 reporter.set_service_status(name, status).await;
             }
             match &state {
-                SchemaState::Ready => tracing::info!("database ready; serving"),
-                SchemaState::Behind { missing } => tracing::warn!(
+                (SchemaState::Ready, true) => tracing::info!("database ready; serving"),
+                (SchemaState::Ready, false) => {
+                    tracing::info!("waiting for the change feed to listen; health is NOT_SERVING");
+                }
+                (SchemaState::Behind { missing }, _) => tracing::warn!(
                     ?missing,
                     "the database schema is older than this binary needs \
                      (run `ngalam112 migrate`); health is NOT_SERVING"
                 ),
-                SchemaState::Unreachable => {
+                (SchemaState::Unreachable, _) => {
                     tracing::warn!("database not reachable; health is NOT_SERVING");
                 }
             }
             last = Some(state);
         }
-        tokio::time::sleep(interval).await;
+        // Re-check at the interval, or at once when the feed comes or goes.
+        if let Ok(Err(_)) = tokio::time::timeout(interval, listening.changed()).await {
+            // The feed is gone (shutting down): just keep the interval.
+            tokio::time::sleep(interval).await;
+        }
     }
 }

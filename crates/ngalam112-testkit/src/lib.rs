@@ -92,7 +92,7 @@ impl TestApp {
             .expect("connect to the test database");
         let store = Store::new(pool.clone(), config);
         store.migrate().await.expect("migrations run");
-        Self::serve(store, pool, database_url, ServerConfig::default()).await
+        Self::serve(store, pool, database_url, ServerConfig::default(), true).await
     }
 
     /// Another server process's worth (own pool, feed, timer) on the same
@@ -105,6 +105,7 @@ impl TestApp {
             pool,
             self.database_url.clone(),
             ServerConfig::default(),
+            true,
         )
         .await
     }
@@ -114,7 +115,7 @@ impl TestApp {
         let app = Self::spawn().await;
         let pool = PgPool::connect(&app.database_url).await.expect("connect");
         let store = Store::new(pool.clone(), StoreConfig::default());
-        Self::serve(store, pool, app.database_url.clone(), server_config).await
+        Self::serve(store, pool, app.database_url.clone(), server_config, true).await
     }
 
     /// A server whose database cannot be reached.
@@ -123,7 +124,7 @@ impl TestApp {
         let database_url = "postgres://postgres@127.0.0.1:1/nowhere".to_owned();
         let pool = Store::lazy_pool(&database_url, 2).expect("a valid URL");
         let store = Store::new(pool.clone(), StoreConfig::default());
-        Self::serve(store, pool, database_url, ServerConfig::default()).await
+        Self::serve(store, pool, database_url, ServerConfig::default(), false).await
     }
 
     async fn serve(
@@ -131,6 +132,7 @@ impl TestApp {
         pool: PgPool,
         database_url: String,
         server_config: ServerConfig,
+        wait_until_ready: bool,
     ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -185,7 +187,30 @@ impl TestApp {
             app.admin = connect_as(channel.clone(), Some(&admin));
         }
         if let Ok(operator) = app.token(Role::Operator).await {
-            app.operator = connect_as(channel, Some(&operator));
+            app.operator = connect_as(channel.clone(), Some(&operator));
+        }
+        if wait_until_ready {
+            // Like a load balancer: calls only once health says SERVING
+            // (schema there, change feed listening).
+            let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let serving = health
+                    .check(tonic_health::pb::HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await
+                    .map(|answer| answer.into_inner().status() == ServingStatus::Serving)
+                    .unwrap_or(false);
+                if serving {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the test server did not become SERVING"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
         }
         app
     }
