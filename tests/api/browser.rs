@@ -25,6 +25,12 @@ struct Browser {
 }
 
 impl Browser {
+    /// Ends the WebDriver session, so chromedriver quits its Chromium
+    /// (killing chromedriver alone would leave Chromium running).
+    async fn close(self) {
+        let _ = self.client.close().await;
+    }
+
     async fn open(width: u32, height: u32) -> Browser {
         let port = free_port();
         let driver = tokio::process::Command::new("chromedriver")
@@ -602,6 +608,7 @@ async fn the_console_logs_in_records_a_call_and_shows_it_on_the_queue_and_map() 
     let released = app.incident(&held.id).await;
     assert!(!released.hold);
     assert_eq!(released.assignments.len(), 1);
+    browser.close().await;
 }
 
 #[tokio::test]
@@ -720,6 +727,8 @@ async fn a_crew_takes_the_offer_on_the_phone_page_and_the_console_follows_live()
         ),
     )
     .await;
+    phone.close().await;
+    console.close().await;
 }
 
 #[tokio::test]
@@ -773,6 +782,7 @@ async fn the_public_page_shows_the_months_figures_without_a_login_in_both_langua
         .await
         .expect("pick a month");
     browser.find("[data-testid=public-empty]").await;
+    browser.close().await;
 }
 
 #[tokio::test]
@@ -824,6 +834,7 @@ async fn a_crew_declines_with_a_reason_and_the_next_unit_gets_the_call() {
         "{timeline:?}"
     );
     phone.find(".waiting").await;
+    phone.close().await;
 }
 
 /// A raw HTTP/1.1 request to the server (what a browser would send).
