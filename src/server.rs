@@ -162,15 +162,14 @@ pub async fn run(
         .add_service(
             IncidentServiceServer::new(IncidentApi::new(
                 store.clone(),
-                feed.clone(),
-                board,
+                board.clone(),
                 config.watch_stream_buffer,
                 stopping.clone(),
             ))
             .max_decoding_message_size(limit),
         )
         .add_service(
-            UnitServiceServer::new(UnitApi::new(store.clone(), feed.clone(), stopping.clone()))
+            UnitServiceServer::new(UnitApi::new(store.clone(), board, stopping.clone()))
                 .max_decoding_message_size(limit),
         )
         .add_service(

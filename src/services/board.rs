@@ -1,101 +1,179 @@
-//! The live board's fan-out: each incident change is loaded once per
-//! server process and the same loaded event goes to every `WatchIncidents`
-//! stream, so the database work per change does not grow with the number
-//! of boards watching.
+//! The live streams' fan-out: each change (an incident, a unit, an alarm)
+//! is loaded once per server process and the same loaded value goes to
+//! every stream watching it, so the database work per change does not grow
+//! with the number of boards and consoles open.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use ngalam112_proto::v1 as proto;
-use ngalam112_store::{ChangeFeed, FeedEvent, Store};
+use ngalam112_store::{ChangeFeed, FeedEvent, FleetEvent, Store, StoreError};
 use tokio::sync::broadcast;
 use tonic::{Code, Status};
 
-use crate::convert::incident_to_proto;
+use crate::convert::{alarm_to_proto, incident_to_proto, unit_to_proto};
 use crate::error::ApiError;
 
 /// What every watcher receives: a loaded change, or why all streams must
 /// end (the client lists and watches again).
 #[derive(Clone, Debug)]
-pub enum Loaded {
-    Event(Arc<proto::IncidentEvent>),
+pub enum Loaded<T> {
+    Item(Arc<T>),
     End(Code, String),
 }
 
-impl Loaded {
-    pub fn into_result(self) -> Result<proto::IncidentEvent, Status> {
+impl<T: Clone> Loaded<T> {
+    pub fn into_result(self) -> Result<T, Status> {
         match self {
-            Loaded::Event(event) => Ok((*event).clone()),
+            Loaded::Item(item) => Ok((*item).clone()),
             Loaded::End(code, message) => Err(Status::new(code, message)),
         }
     }
+
+    fn from_load(loaded: Result<T, StoreError>) -> Self {
+        match loaded {
+            Ok(item) => Loaded::Item(Arc::new(item)),
+            Err(error) => {
+                let status = Status::from(ApiError::from(error));
+                Loaded::End(status.code(), status.message().to_owned())
+            }
+        }
+    }
+}
+
+const LOST: &str =
+    "lost the database connection; changes cannot be followed now; watch again shortly";
+const RESYNC: &str =
+    "the change feed reconnected and may have missed changes; list and watch again";
+
+fn behind<T>(missed: u64) -> Loaded<T> {
+    // Every watcher here missed them: each is told it fell behind.
+    Loaded::End(
+        Code::ResourceExhausted,
+        format!("this server fell behind the changes by {missed}; list and watch again"),
+    )
 }
 
 /// Cheap to clone.
 #[derive(Clone)]
 pub struct Fanout {
-    loaded: broadcast::Sender<Loaded>,
+    incidents: broadcast::Sender<Loaded<proto::IncidentEvent>>,
+    units: broadcast::Sender<Loaded<proto::Unit>>,
+    alarms: broadcast::Sender<Loaded<proto::Alarm>>,
 }
 
 impl Fanout {
-    /// Starts the one loader of this process. `buffer`: how many changes a
-    /// slow watcher may fall behind before it is told to resubscribe.
+    /// Starts this process's loaders. `buffer`: how many changes a slow
+    /// watcher may fall behind before it is told to resubscribe.
     pub fn start(
         store: Store,
         feed: &ChangeFeed,
         buffer: usize,
     ) -> (Fanout, tokio::task::JoinHandle<()>) {
-        let (loaded, _) = broadcast::channel(buffer.max(1));
-        let fanout = Fanout { loaded };
-        let task = tokio::spawn(load_changes(store, feed.subscribe(), fanout.clone()));
+        let fanout = Fanout {
+            incidents: broadcast::channel(buffer.max(1)).0,
+            units: broadcast::channel(buffer.max(1)).0,
+            alarms: broadcast::channel(buffer.max(1)).0,
+        };
+        let incidents = load_incidents(store.clone(), feed.subscribe(), fanout.clone());
+        let fleet = load_fleet(store, feed.subscribe_fleet(), fanout.clone());
+        let task = tokio::spawn(async move {
+            tokio::join!(incidents, fleet);
+        });
         (fanout, task)
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Loaded> {
-        self.loaded.subscribe()
+    pub fn incidents(&self) -> broadcast::Receiver<Loaded<proto::IncidentEvent>> {
+        self.incidents.subscribe()
+    }
+
+    pub fn units(&self) -> broadcast::Receiver<Loaded<proto::Unit>> {
+        self.units.subscribe()
+    }
+
+    pub fn alarms(&self) -> broadcast::Receiver<Loaded<proto::Alarm>> {
+        self.alarms.subscribe()
     }
 }
 
-async fn load_changes(store: Store, mut changes: broadcast::Receiver<FeedEvent>, fanout: Fanout) {
+/// Loads `load` only when someone watches `sender`, and sends the result.
+async fn load_for<T, Fut>(sender: &broadcast::Sender<Loaded<T>>, load: Fut)
+where
+    T: Clone,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    if sender.receiver_count() == 0 {
+        return;
+    }
+    // No receivers left by now is fine: nobody is watching.
+    let _ = sender.send(Loaded::from_load(load.await));
+}
+
+async fn load_incidents(store: Store, mut changes: broadcast::Receiver<FeedEvent>, fanout: Fanout) {
     use broadcast::error::RecvError;
+    let sender = &fanout.incidents;
     loop {
-        let loaded = match changes.recv().await {
+        let end = match changes.recv().await {
             Ok(FeedEvent::Incident(change)) => {
-                if fanout.loaded.receiver_count() == 0 {
-                    // Nobody watches here: nothing to load.
-                    continue;
-                }
-                match store.incident(change.incident_id).await {
-                    Ok(incident) => Loaded::Event(Arc::new(proto::IncidentEvent {
+                let store = &store;
+                load_for(sender, async move {
+                    let incident = store.incident(change.incident_id).await?;
+                    Ok(proto::IncidentEvent {
                         incident: Some(incident_to_proto(&incident)),
                         kind: change.kind,
-                    })),
-                    Err(error) => {
-                        let status = Status::from(ApiError::from(error));
-                        Loaded::End(status.code(), status.message().to_owned())
-                    }
-                }
+                    })
+                })
+                .await;
+                continue;
             }
-            Ok(FeedEvent::Lost) => Loaded::End(
-                Code::Unavailable,
-                "lost the database connection; changes cannot be followed now; watch again shortly"
-                    .to_owned(),
-            ),
-            Ok(FeedEvent::Resync) => Loaded::End(
-                Code::Unavailable,
-                "the change feed reconnected and may have missed changes; \
-                 list incidents and watch again"
-                    .to_owned(),
-            ),
-            // Every watcher here missed them: each is told it fell behind.
-            Err(RecvError::Lagged(missed)) => Loaded::End(
-                Code::ResourceExhausted,
-                format!(
-                    "this server fell behind the changes by {missed}; list incidents and watch again"
-                ),
-            ),
+            Ok(FeedEvent::Lost) => Loaded::End(Code::Unavailable, LOST.to_owned()),
+            Ok(FeedEvent::Resync) => Loaded::End(Code::Unavailable, RESYNC.to_owned()),
+            Err(RecvError::Lagged(missed)) => behind(missed),
             Err(RecvError::Closed) => return,
         };
-        // No receivers is fine: nobody is watching.
-        let _ = fanout.loaded.send(loaded);
+        let _ = sender.send(end);
+    }
+}
+
+async fn load_fleet(store: Store, mut changes: broadcast::Receiver<FleetEvent>, fanout: Fanout) {
+    use broadcast::error::RecvError;
+    loop {
+        match changes.recv().await {
+            Ok(FleetEvent::Unit(unit_id)) => {
+                let store = &store;
+                load_for(&fanout.units, async move {
+                    Ok(unit_to_proto(&store.unit(unit_id).await?))
+                })
+                .await;
+            }
+            Ok(FleetEvent::Alarm(alarm_id)) => {
+                let store = &store;
+                load_for(&fanout.alarms, async move {
+                    Ok(alarm_to_proto(&store.alarm(alarm_id).await?))
+                })
+                .await;
+            }
+            Ok(FleetEvent::Lost) => {
+                let _ = fanout
+                    .units
+                    .send(Loaded::End(Code::Unavailable, LOST.to_owned()));
+                let _ = fanout
+                    .alarms
+                    .send(Loaded::End(Code::Unavailable, LOST.to_owned()));
+            }
+            Ok(FleetEvent::Resync) => {
+                let _ = fanout
+                    .units
+                    .send(Loaded::End(Code::Unavailable, RESYNC.to_owned()));
+                let _ = fanout
+                    .alarms
+                    .send(Loaded::End(Code::Unavailable, RESYNC.to_owned()));
+            }
+            Err(RecvError::Lagged(missed)) => {
+                let _ = fanout.units.send(behind(missed));
+                let _ = fanout.alarms.send(behind(missed));
+            }
+            Err(RecvError::Closed) => return,
+        }
     }
 }

@@ -5,7 +5,7 @@ use ngalam112_core::validation::{self, DESCRIPTION_MAX_CHARS, SHORT_TEXT_MAX_CHA
 use ngalam112_core::{IncidentId, UnitId, ValidationError};
 use ngalam112_proto::v1 as proto;
 use ngalam112_proto::v1::incident_service_server::IncidentService;
-use ngalam112_store::{ChangeFeed, IncidentPageCursor, NewIncident, Store};
+use ngalam112_store::{IncidentPageCursor, NewIncident, Store};
 use tonic::{Request, Response, Status};
 
 use crate::auth::caller;
@@ -20,8 +20,7 @@ const MAX_NEARBY_RADIUS_M: f64 = 100_000.0;
 
 pub struct IncidentApi {
     store: Store,
-    feed: ChangeFeed,
-    /// Incident changes loaded once for all watchers of this process.
+    /// Incident and alarm changes loaded once for all watchers of this process.
     board: super::board::Fanout,
     /// How many events one watcher's connection may buffer.
     watch_stream_buffer: usize,
@@ -32,54 +31,15 @@ pub struct IncidentApi {
 impl IncidentApi {
     pub fn new(
         store: Store,
-        feed: ChangeFeed,
         board: super::board::Fanout,
         watch_stream_buffer: usize,
         stopping: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         Self {
             store,
-            feed,
             board,
             watch_stream_buffer,
             stopping,
-        }
-    }
-}
-
-/// Forwards loaded incident changes to one watcher until it goes away,
-/// falls behind, the feed had to resynchronise, or `end` fires (shutdown,
-/// revoked token); all but the first end the stream with a status telling
-/// the client what to do (never silent loss).
-async fn forward_changes(
-    mut changes: tokio::sync::broadcast::Receiver<super::board::Loaded>,
-    watcher: tokio::sync::mpsc::Sender<Result<proto::IncidentEvent, Status>>,
-    end: impl std::future::Future<Output = Status>,
-) {
-    use tokio::sync::broadcast::error::RecvError;
-    let mut end = std::pin::pin!(end);
-    loop {
-        let received = tokio::select! {
-            received = changes.recv() => received,
-            status = &mut end => {
-                let _ = watcher.send(Err(status)).await;
-                return;
-            }
-            // The client left: nothing more to send.
-            () = watcher.closed() => return,
-        };
-        let event = match received {
-            Ok(loaded) => loaded.into_result(),
-            Err(RecvError::Lagged(missed)) => Err(Status::resource_exhausted(format!(
-                "this watcher fell behind by {missed} changes; list incidents and watch again"
-            ))),
-            Err(RecvError::Closed) => Err(Status::unavailable(
-                "the change feed stopped; watch again (another server will answer)",
-            )),
-        };
-        let last = event.is_err();
-        if watcher.send(event).await.is_err() || last {
-            return;
         }
     }
 }
@@ -558,9 +518,9 @@ impl IncidentService for IncidentApi {
         &self,
         request: Request<proto::WatchIncidentsRequest>,
     ) -> Result<Response<Self::WatchIncidentsStream>, Status> {
-        let changes = self.board.subscribe();
+        let changes = self.board.incidents();
         let (sender, receiver) = tokio::sync::mpsc::channel(self.watch_stream_buffer.max(1));
-        tokio::spawn(forward_changes(
+        tokio::spawn(super::fleet::forward(
             changes,
             sender,
             crate::streams::end_of_stream(self.stopping.clone(), caller(&request).ok()),
@@ -577,7 +537,7 @@ impl IncidentService for IncidentApi {
         request: Request<proto::WatchAlarmsRequest>,
     ) -> Result<Response<Self::WatchAlarmsStream>, Status> {
         let end = crate::streams::end_of_stream(self.stopping.clone(), caller(&request).ok());
-        let stream = super::fleet::watch_alarms(self.store.clone(), &self.feed, end).await?;
+        let stream = super::fleet::watch_alarms(self.store.clone(), &self.board, end).await?;
         Ok(Response::new(stream))
     }
 

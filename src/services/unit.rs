@@ -13,7 +13,8 @@ use crate::error::ApiResult;
 
 pub struct UnitApi {
     store: Store,
-    feed: ngalam112_store::ChangeFeed,
+    /// Unit changes loaded once for all watchers of this process.
+    board: super::board::Fanout,
     /// Turns true when the server begins to shut down.
     stopping: tokio::sync::watch::Receiver<bool>,
 }
@@ -21,12 +22,12 @@ pub struct UnitApi {
 impl UnitApi {
     pub fn new(
         store: Store,
-        feed: ngalam112_store::ChangeFeed,
+        board: super::board::Fanout,
         stopping: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         Self {
             store,
-            feed,
+            board,
             stopping,
         }
     }
@@ -119,7 +120,7 @@ impl UnitService for UnitApi {
             self.stopping.clone(),
             crate::auth::caller(&request).ok(),
         );
-        let stream = super::fleet::watch_units(self.store.clone(), &self.feed, end).await?;
+        let stream = super::fleet::watch_units(self.store.clone(), &self.board, end).await?;
         Ok(Response::new(stream))
     }
 }
