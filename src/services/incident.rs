@@ -153,7 +153,7 @@ impl IncidentService for IncidentApi {
     ) -> Result<Response<proto::Incident>, Status> {
         let result: ApiResult<_> = async {
             let id = IncidentId::parse("id", &request.get_ref().id)?;
-            Ok(incident_to_proto(&self.store.incident(id).await?))
+            Ok(incident_to_proto(&self.store.incident_detail(id).await?))
         }
         .await;
         Ok(Response::new(result?))
@@ -492,7 +492,7 @@ impl IncidentService for IncidentApi {
     ) -> Result<Response<proto::GetIncidentEidoResponse>, Status> {
         let result: ApiResult<_> = async {
             let id = IncidentId::parse("id", &request.get_ref().id)?;
-            let incident = self.store.incident(id).await?;
+            let incident = self.store.incident_detail(id).await?;
             let timeline = self.store.timeline(id).await?;
             let mut unit_ids: Vec<UnitId> =
                 incident.assignments.iter().map(|a| a.unit_id).collect();

@@ -526,3 +526,45 @@ async fn position_reports_racing_dispatch_never_fail_or_deadlock() {
     tokio::time::sleep(Duration::from_secs(11)).await;
     assert_eq!(deadlocks(&app).await - before, 0, "no deadlock detected");
 }
+
+/// The safety net: a unit that became available without its commit being
+/// followed by a settling pass (as after a crash between the two) is still
+/// offered to the waiting call by the periodic sweep.
+#[tokio::test]
+async fn the_sweep_matches_a_waiting_call_with_a_unit_freed_without_settling() {
+    let app = TestApp::spawn().await;
+    let waiting = app.create(medical_call(places::BALAI_KOTA)).await;
+    assert_eq!(waiting.status(), IncidentStatus::Pending);
+    // Straight into the table: nothing settles after this commit.
+    let unit = uuid::Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO units (id, call_sign, kind, agency, status, lat, lon, location_updated_at, \
+           available_since) \
+         VALUES ($1, 'AMB-LATE', 'ambulance', 'test', 'available', $2, $3, now(), now())",
+    )
+    .bind(unit)
+    .bind(places::RSSA.0)
+    .bind(places::RSSA.1)
+    .execute(&app.pool)
+    .await
+    .expect("a unit no transaction settled");
+    let offered = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            let incident = app.incident(&waiting.id).await;
+            if let Some(assignment) = incident.assignments.first() {
+                return assignment.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the sweep (every 5 s) made the offer");
+    assert_eq!(offered.unit_id, unit.to_string());
+    assert!(
+        app.timeline(&waiting.id)
+            .await
+            .iter()
+            .any(|event| event.kind == "assignment_offered" && event.actor == "system"),
+        "the server itself made it"
+    );
+}

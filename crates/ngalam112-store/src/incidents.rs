@@ -136,6 +136,25 @@ impl Store {
         load_incident(&mut connection, id).await
     }
 
+    /// [`Store::incident`] with what only a reader of the one incident
+    /// needs (GetIncident, EIDO): its further callers and its referrals.
+    /// Intake answers, polls and live streams do without the two queries.
+    pub async fn incident_detail(&self, id: IncidentId) -> Result<IncidentRecord, StoreError> {
+        let mut connection = self.pool.acquire().await?;
+        let mut record = load_incident(&mut connection, id).await?;
+        if record.caller_count > 1 {
+            record.other_callers = sqlx::query_as(
+                "SELECT caller_phone, caller_name, caller_id_withheld, added_at \
+                 FROM incident_callers WHERE incident_id = $1 ORDER BY id",
+            )
+            .bind(id.0)
+            .fetch_all(&mut *connection)
+            .await?;
+        }
+        record.referrals = crate::referrals::referrals_of(&mut connection, id).await?;
+        Ok(record)
+    }
+
     /// Incidents newest first, filtered by status (empty = all).
     pub async fn list_incidents(
         &self,
@@ -588,16 +607,7 @@ pub(crate) async fn load_incident(
         .into_iter()
         .map(AssignmentRecord::try_from)
         .collect::<Result<_, _>>()?;
-    let mut record = row.into_record(assignments)?;
-    record.other_callers = sqlx::query_as(
-        "SELECT caller_phone, caller_name, caller_id_withheld, added_at FROM incident_callers \
-         WHERE incident_id = $1 ORDER BY id",
-    )
-    .bind(id.0)
-    .fetch_all(&mut *connection)
-    .await?;
-    record.referrals = crate::referrals::referrals_of(connection, id).await?;
-    Ok(record)
+    row.into_record(assignments)
 }
 
 pub(crate) async fn load_assignment(

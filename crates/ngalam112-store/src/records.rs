@@ -74,13 +74,13 @@ pub struct IncidentRecord {
     pub caller_flagged: bool,
     /// Why it was closed; set exactly when RESOLVED or CANCELLED.
     pub resolution_code: Option<ResolutionCode>,
-    /// The further callers (`duplicate_of`), oldest first; filled when one
-    /// incident is read, empty in lists.
+    /// The further callers (`duplicate_of`), oldest first; filled by
+    /// `Store::incident_detail`, empty elsewhere.
     pub other_callers: Vec<OtherCaller>,
     /// When retention blanked the callers' names and numbers.
     pub callers_redacted_at: Option<DateTime<Utc>>,
-    /// Its referrals to partner agencies, oldest first; filled when one
-    /// incident is read, empty in lists.
+    /// Its referrals to partner agencies, oldest first; filled by
+    /// `Store::incident_detail`, empty elsewhere.
     pub referrals: Vec<crate::ReferralRecord>,
 }
 

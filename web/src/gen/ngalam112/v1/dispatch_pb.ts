@@ -205,7 +205,8 @@ export type Incident = Message<"ngalam112.v1.Incident"> & {
   callersRedactedAt?: Timestamp | undefined;
 
   /**
-   * Added: its referrals to partner agencies, oldest first.
+   * Added: its referrals to partner agencies, oldest first. Filled by
+   * GetIncident; empty in lists and streams.
    *
    * @generated from field: repeated ngalam112.v1.Referral referrals = 27;
    */
