@@ -10,67 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-answers() { # URL
-  local url=$1 hostport host port
-  if command -v pg_isready >/dev/null 2>&1; then
-    pg_isready -q -d "$url" -t 3
-    return
-  fi
-  hostport=${url#*@}; hostport=${hostport%%/*}
-  host=${hostport%%:*}; port=${hostport##*:}
-  [ "$host" = "$port" ] && port=5432
-  timeout 3 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null
-}
-
-pg_bin_dir() {
-  local dir
-  if command -v pg_config >/dev/null 2>&1; then
-    dir=$(pg_config --bindir)
-    [ -x "$dir/initdb" ] && { echo "$dir"; return; }
-  fi
-  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
-  [ -n "$dir" ] && [ -x "$dir/initdb" ] && echo "$dir"
-}
-
-start_throwaway_cluster() {
-  local bin dir port as=()
-  bin=$(pg_bin_dir || true)
-  if [ -z "$bin" ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      echo "test.sh: installing the PostgreSQL server package (postgresql)" >&2
-      apt-get update -qq >/dev/null
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-      bin=$(pg_bin_dir)
-    else
-      echo "test.sh: no PostgreSQL: set DATABASE_URL or install the postgresql package" >&2
-      exit 1
-    fi
-  fi
-  dir=$(mktemp -d /tmp/ngalam112-test-pg.XXXXXX)
-  chmod 755 "$dir"
-  if [ "$(id -u)" = 0 ]; then
-    chown postgres: "$dir"
-    as=(runuser -u postgres --)
-  fi
-  port=54329
-  while timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null; do port=$((port + 1)); done
-  "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C >/dev/null
-  "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-    -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=300" start >/dev/null
-  # shellcheck disable=SC2064
-  trap "${as[*]} '$bin/pg_ctl' -D '$dir/data' -m fast stop >/dev/null; rm -rf '$dir'" EXIT
-  export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
-  echo "test.sh: started a throwaway PostgreSQL on port $port" >&2
-}
-
-if [ -n "${DATABASE_URL:-}" ] && answers "$DATABASE_URL"; then
-  echo "test.sh: using DATABASE_URL" >&2
-elif answers "postgres://postgres@127.0.0.1:5432/postgres"; then
-  export DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres"
-  echo "test.sh: using the local PostgreSQL on 127.0.0.1:5432" >&2
-else
-  start_throwaway_cluster
-fi
+# shellcheck source=scripts/database.sh
+source scripts/database.sh
 
 # The browser tests drive headless Chromium through chromedriver.
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then

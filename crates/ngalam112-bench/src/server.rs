@@ -231,16 +231,16 @@ pub async fn insert_units(
         let lons: Vec<f64> = (0..chunk)
             .map(|_| rng.random_range(112.59..112.68))
             .collect();
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO units (id, call_sign, kind, agency, status, lat, lon, location_updated_at, available_since) \
              SELECT id, call_sign, $5, 'bench', 'available', lat, lon, now(), now() \
              FROM unnest($1::uuid[], $2::text[], $3::float8[], $4::float8[]) AS u(id, call_sign, lat, lon)",
+            &chunk_ids,
+            &call_signs,
+            &lats,
+            &lons,
+            kind,
         )
-        .bind(&chunk_ids)
-        .bind(&call_signs)
-        .bind(&lats)
-        .bind(&lons)
-        .bind(kind)
         .execute(pool)
         .await?;
         ids.extend(chunk_ids);
@@ -258,20 +258,20 @@ pub async fn free_units_while(pool: PgPool, stop: tokio::sync::watch::Receiver<b
         let freed: Result<(), sqlx::Error> = async {
             let mut transaction = pool.begin().await?;
             // The ambulance dispatch lock, as the server takes it.
-            sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
-                .bind(ngalam112_store::locks::DISPATCH)
-                .bind(ngalam112_store::locks::kind_key(
-                    ngalam112_core::UnitKind::Ambulance,
-                ))
-                .execute(&mut *transaction)
-                .await?;
-            sqlx::query(
+            sqlx::query!(
+                "SELECT pg_advisory_xact_lock($1, $2)",
+                ngalam112_store::locks::DISPATCH,
+                ngalam112_store::locks::kind_key(ngalam112_core::UnitKind::Ambulance,),
+            )
+            .execute(&mut *transaction)
+            .await?;
+            sqlx::query!(
                 "WITH done AS ( \
                    UPDATE assignments SET status = 'completed', updated_at = now() \
                    WHERE status = 'offered' AND offered_at < now() - interval '100 ms' \
                    RETURNING unit_id) \
                  UPDATE units SET status = 'available', current_assignment_id = NULL, \
-                   available_since = now() WHERE id IN (SELECT unit_id FROM done)",
+                   available_since = now() WHERE id IN (SELECT unit_id FROM done)"
             )
             .execute(&mut *transaction)
             .await?;

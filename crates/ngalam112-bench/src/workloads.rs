@@ -100,7 +100,7 @@ pub async fn intake(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>> {
     .await;
     stop.send_replace(true);
     let _ = freer.await;
-    let durable: i64 = sqlx::query_scalar("SELECT count(*) FROM incidents")
+    let durable: i64 = sqlx::query_scalar!(r#"SELECT count(*) AS "count!" FROM incidents"#)
         .fetch_one(&server.pool)
         .await?;
     let mut row = row;
@@ -189,40 +189,40 @@ async fn ceiling(target: &Target, plan: &Plan) -> anyhow::Result<Row> {
                     let incident = uuid::Uuid::new_v4();
                     let assignment = uuid::Uuid::new_v4();
                     let mut transaction = pool.begin().await?;
-                    sqlx::query(
+                    sqlx::query!(
                         "INSERT INTO incidents (id, status, category, priority, caller_phone, \
                            caller_name, lat, lon, address, description, required_kinds) \
                          VALUES ($1, 'dispatched', 'medical', 2, '+6281234567890', '', $2, $3, \
                            'Jl. Ijen', 'bench', '{ambulance}')",
+                        incident,
+                        lat,
+                        lon,
                     )
-                    .bind(incident)
-                    .bind(lat)
-                    .bind(lon)
                     .execute(&mut *transaction)
                     .await?;
-                    sqlx::query(
+                    sqlx::query!(
                         "INSERT INTO assignments (id, incident_id, unit_id, unit_kind, status, \
                            distance_m) VALUES ($1, $2, $3, 'ambulance', 'completed', 100)",
+                        assignment,
+                        incident,
+                        unit,
                     )
-                    .bind(assignment)
-                    .bind(incident)
-                    .bind(unit)
                     .execute(&mut *transaction)
                     .await?;
-                    sqlx::query(
+                    sqlx::query!(
                         "UPDATE units SET available_since = now(), updated_at = now() WHERE id = $1",
+                        unit,
                     )
-                    .bind(unit)
                     .execute(&mut *transaction)
                     .await?;
-                    sqlx::query(
+                    sqlx::query!(
                         "INSERT INTO timeline_events (incident_id, incident_seq, kind, actor, detail, \
                            assignment_id, unit_id) \
                          VALUES ($1, 1, 'assignment_offered', 'bench', 'offered', $2, $3)",
+                        incident,
+                        assignment,
+                        unit,
                     )
-                    .bind(incident)
-                    .bind(assignment)
-                    .bind(unit)
                     .execute(&mut *transaction)
                     .await?;
                     transaction.commit().await?;
@@ -529,8 +529,9 @@ pub async fn watch(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>> {
             }));
         }
         let transactions = || async {
-            sqlx::query_scalar::<_, i64>(
-                "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
+            sqlx::query_scalar!(
+                r#"SELECT xact_commit AS "commits!" FROM pg_stat_database
+                   WHERE datname = current_database()"#
             )
             .fetch_one(&server.pool)
             .await

@@ -21,37 +21,43 @@ pub struct AlarmRecord {
     pub acknowledged_at: Option<DateTime<Utc>>,
 }
 
-macro_rules! alarm_select {
-    () => {
-        "SELECT a.id, a.unit_id, u.call_sign, a.lat, a.lon, a.note, a.raised_at, \
-         a.acknowledged_by, a.acknowledged_at FROM alarms a JOIN units u ON u.id = a.unit_id"
+/// `SELECT` an alarm with its unit's call sign, then `$sql` (`WHERE …`),
+/// checked at build time.
+macro_rules! select_alarms {
+    ($sql:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            AlarmRow,
+            "SELECT a.id, a.unit_id, u.call_sign, a.lat, a.lon, a.note, a.raised_at, \
+             a.acknowledged_by, a.acknowledged_at FROM alarms a JOIN units u ON u.id = a.unit_id "
+                + $sql
+            $(, $arg)*
+        )
     };
 }
 
-type AlarmRow = (
-    Uuid,
-    Uuid,
-    String,
-    f64,
-    f64,
-    String,
-    DateTime<Utc>,
-    Option<String>,
-    Option<DateTime<Utc>>,
-);
+struct AlarmRow {
+    id: Uuid,
+    unit_id: Uuid,
+    call_sign: String,
+    lat: f64,
+    lon: f64,
+    note: String,
+    raised_at: DateTime<Utc>,
+    acknowledged_by: Option<String>,
+    acknowledged_at: Option<DateTime<Utc>>,
+}
 
 fn to_record(row: AlarmRow) -> Result<AlarmRecord, StoreError> {
-    let (id, unit_id, call_sign, lat, lon, note, raised_at, acknowledged_by, acknowledged_at) = row;
     Ok(AlarmRecord {
-        id,
-        unit_id: UnitId(unit_id),
-        unit_call_sign: call_sign,
-        location: GeoPoint::new("location", lat, lon)
+        id: row.id,
+        unit_id: UnitId(row.unit_id),
+        unit_call_sign: row.call_sign,
+        location: GeoPoint::new("location", row.lat, row.lon)
             .map_err(|error| StoreError::Internal(error.to_string()))?,
-        note,
-        raised_at,
-        acknowledged_by,
-        acknowledged_at,
+        note: row.note,
+        raised_at: row.raised_at,
+        acknowledged_by: row.acknowledged_by,
+        acknowledged_at: row.acknowledged_at,
     })
 }
 
@@ -64,22 +70,21 @@ impl Store {
         note: &str,
     ) -> Result<AlarmRecord, StoreError> {
         self.unit(unit_id).await?;
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO alarms (id, unit_id, lat, lon, note) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (unit_id) WHERE acknowledged_at IS NULL DO NOTHING",
+            Uuid::new_v4(),
+            unit_id.0,
+            location.lat(),
+            location.lon(),
+            note,
         )
-        .bind(Uuid::new_v4())
-        .bind(unit_id.0)
-        .bind(location.lat())
-        .bind(location.lon())
-        .bind(note)
         .execute(&self.pool)
         .await?;
-        let row: AlarmRow = sqlx::query_as(concat!(
-            alarm_select!(),
-            " WHERE a.unit_id = $1 AND a.acknowledged_at IS NULL"
-        ))
-        .bind(unit_id.0)
+        let row = select_alarms!(
+            "WHERE a.unit_id = $1 AND a.acknowledged_at IS NULL",
+            unit_id.0
+        )
         .fetch_one(&self.pool)
         .await?;
         to_record(row)
@@ -91,20 +96,19 @@ impl Store {
         alarm_id: Uuid,
         actor: &Actor,
     ) -> Result<AlarmRecord, StoreError> {
-        sqlx::query(
+        sqlx::query!(
             "UPDATE alarms SET acknowledged_by = $2, acknowledged_at = now() \
              WHERE id = $1 AND acknowledged_at IS NULL",
+            alarm_id,
+            &actor.0,
         )
-        .bind(alarm_id)
-        .bind(&actor.0)
         .execute(&self.pool)
         .await?;
         self.alarm(alarm_id).await
     }
 
     pub async fn alarm(&self, alarm_id: Uuid) -> Result<AlarmRecord, StoreError> {
-        let row: AlarmRow = sqlx::query_as(concat!(alarm_select!(), " WHERE a.id = $1"))
-            .bind(alarm_id)
+        let row = select_alarms!("WHERE a.id = $1", alarm_id)
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| StoreError::not_found("alarm", alarm_id))?;
@@ -113,11 +117,10 @@ impl Store {
 
     /// Alarms newest first; `open_only`: those not yet acknowledged.
     pub async fn alarms(&self, open_only: bool) -> Result<Vec<AlarmRecord>, StoreError> {
-        let rows: Vec<AlarmRow> = sqlx::query_as(concat!(
-            alarm_select!(),
-            " WHERE NOT $1 OR a.acknowledged_at IS NULL ORDER BY a.raised_at DESC LIMIT 500"
-        ))
-        .bind(open_only)
+        let rows = select_alarms!(
+            "WHERE NOT $1 OR a.acknowledged_at IS NULL ORDER BY a.raised_at DESC LIMIT 500",
+            open_only
+        )
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(to_record).collect()

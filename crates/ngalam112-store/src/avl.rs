@@ -56,17 +56,19 @@ async fn write(
     let ids: Vec<uuid::Uuid> = latest.keys().map(|id| id.0).collect();
     let lats: Vec<f64> = latest.values().map(GeoPoint::lat).collect();
     let lons: Vec<f64> = latest.values().map(GeoPoint::lon).collect();
-    let mut rows: Vec<UnitRow> = sqlx::query_as(concat!(
+    let mut rows: Vec<UnitRow> = sqlx::query_as!(
+        UnitRow,
         "WITH p AS (SELECT * FROM unnest($1::uuid[], $2::float8[], $3::float8[]) AS p(id, lat, lon)), \
            free AS (SELECT u.id FROM units u WHERE u.id = ANY($1) \
              FOR NO KEY UPDATE SKIP LOCKED) \
          UPDATE units AS u SET lat = p.lat, lon = p.lon, location_updated_at = now() \
-         FROM p WHERE u.id = p.id AND u.id IN (SELECT id FROM free) RETURNING ",
-        prefixed_unit_columns!()
-    ))
-    .bind(&ids)
-    .bind(&lats)
-    .bind(&lons)
+         FROM p WHERE u.id = p.id AND u.id IN (SELECT id FROM free) \
+         RETURNING u.id, u.call_sign, u.kind, u.agency, u.status, u.lat, u.lon, \
+           u.location_updated_at, u.current_assignment_id, u.available_since",
+        &ids,
+        &lats,
+        &lons,
+    )
     .fetch_all(&pool)
     .await?;
     let written: std::collections::HashSet<uuid::Uuid> = rows.iter().map(|row| row.id).collect();

@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use ngalam112_core::ResolutionCode;
 use sqlx::PgConnection;
 
-use crate::records::IncidentRow;
 use crate::{Actor, IncidentRecord, Store, StoreError};
 
 /// PRANK closings of one number within [`AUTOMATIC_FLAG_DAYS`] that flag it.
@@ -36,7 +35,6 @@ pub struct CallerHistory {
     pub recent: Vec<IncidentRecord>,
 }
 
-#[derive(sqlx::FromRow)]
 struct FlagRow {
     caller_phone: String,
     reason: String,
@@ -64,25 +62,25 @@ impl Store {
         caller_phone: &str,
         days: i32,
     ) -> Result<CallerHistory, StoreError> {
-        let (incident_count, prank_count): (i64, i64) = sqlx::query_as(
-            "SELECT count(*), count(*) FILTER (WHERE resolution_code = $3) FROM incidents \
-             WHERE caller_phone = $1 AND created_at > now() - make_interval(days => $2)",
+        let counts = sqlx::query!(
+            r#"SELECT count(*) AS "incidents!", count(*) FILTER (WHERE resolution_code = $3) AS "pranks!"
+               FROM incidents
+               WHERE caller_phone = $1 AND created_at > now() - make_interval(days => $2)"#,
+            caller_phone,
+            days,
+            ResolutionCode::Prank.as_str(),
         )
-        .bind(caller_phone)
-        .bind(days)
-        .bind(ResolutionCode::Prank.as_str())
         .fetch_one(&self.pool)
         .await?;
-        let rows: Vec<IncidentRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            incident_columns!(),
-            " FROM incidents WHERE caller_phone = $1 \
+        let (incident_count, prank_count) = (counts.incidents, counts.pranks);
+        let rows = select_incidents!(
+            "FROM incidents WHERE caller_phone = $1 \
              AND created_at > now() - make_interval(days => $2) \
-             ORDER BY created_at DESC, id DESC LIMIT $3"
-        ))
-        .bind(caller_phone)
-        .bind(days)
-        .bind(RECENT_LIMIT)
+             ORDER BY created_at DESC, id DESC LIMIT $3",
+            caller_phone,
+            days,
+            RECENT_LIMIT,
+        )
         .fetch_all(&self.pool)
         .await?;
         Ok(CallerHistory {
@@ -95,11 +93,12 @@ impl Store {
     }
 
     async fn caller_flag(&self, caller_phone: &str) -> Result<Option<CallerFlag>, StoreError> {
-        let row: Option<FlagRow> = sqlx::query_as(
+        let row: Option<FlagRow> = sqlx::query_as!(
+            FlagRow,
             "SELECT caller_phone, reason, flagged_by, flagged_at, automatic FROM flagged_callers \
              WHERE caller_phone = $1",
+            caller_phone
         )
-        .bind(caller_phone)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(CallerFlag::from))
@@ -112,13 +111,13 @@ impl Store {
         reason: &str,
         actor: &Actor,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO flagged_callers (caller_phone, reason, flagged_by, automatic) \
              VALUES ($1, $2, $3, false) ON CONFLICT (caller_phone) DO NOTHING",
+            caller_phone,
+            reason,
+            &actor.0,
         )
-        .bind(caller_phone)
-        .bind(reason)
-        .bind(&actor.0)
         .execute(&self.pool)
         .await?;
         tracing::info!(flagged_by = %actor.0, "caller flagged");
@@ -127,19 +126,22 @@ impl Store {
 
     /// Removes a number's flag (if any).
     pub async fn unflag_caller(&self, caller_phone: &str, actor: &Actor) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM flagged_callers WHERE caller_phone = $1")
-            .bind(caller_phone)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query!(
+            "DELETE FROM flagged_callers WHERE caller_phone = $1",
+            caller_phone,
+        )
+        .execute(&self.pool)
+        .await?;
         tracing::info!(unflagged_by = %actor.0, "caller unflagged");
         Ok(())
     }
 
     /// Every flagged number, most recently flagged first.
     pub async fn flagged_callers(&self) -> Result<Vec<CallerFlag>, StoreError> {
-        let rows: Vec<FlagRow> = sqlx::query_as(
+        let rows: Vec<FlagRow> = sqlx::query_as!(
+            FlagRow,
             "SELECT caller_phone, reason, flagged_by, flagged_at, automatic FROM flagged_callers \
-             ORDER BY flagged_at DESC, caller_phone",
+             ORDER BY flagged_at DESC, caller_phone"
         )
         .fetch_all(&self.pool)
         .await?;
@@ -157,7 +159,7 @@ pub(crate) async fn flag_after_pranks(
     if caller_phone.is_empty() {
         return Ok(());
     }
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO flagged_callers (caller_phone, reason, flagged_by, automatic) \
          SELECT $1, format('%s incidents closed as prank within %s days', count(*), $3::int), \
                 'system', true \
@@ -165,11 +167,11 @@ pub(crate) async fn flag_after_pranks(
            AND resolved_at > now() - make_interval(days => $3) \
          HAVING count(*) >= $4 \
          ON CONFLICT (caller_phone) DO NOTHING",
+        caller_phone,
+        ResolutionCode::Prank.as_str(),
+        AUTOMATIC_FLAG_DAYS,
+        AUTOMATIC_FLAG_PRANKS,
     )
-    .bind(caller_phone)
-    .bind(ResolutionCode::Prank.as_str())
-    .bind(AUTOMATIC_FLAG_DAYS)
-    .bind(AUTOMATIC_FLAG_PRANKS)
     .execute(&mut *connection)
     .await?;
     Ok(())

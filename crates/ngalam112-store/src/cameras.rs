@@ -15,19 +15,23 @@ pub struct CameraRecord {
     pub created_at: DateTime<Utc>,
 }
 
-/// id, name, lat, lon, stream url, created at.
-type CameraRow = (Uuid, String, f64, f64, String, DateTime<Utc>);
+struct CameraRow {
+    id: Uuid,
+    name: String,
+    lat: f64,
+    lon: f64,
+    stream_url: String,
+    created_at: DateTime<Utc>,
+}
 
-fn to_record(
-    (id, name, lat, lon, stream_url, created_at): CameraRow,
-) -> Result<CameraRecord, StoreError> {
+fn to_record(row: CameraRow) -> Result<CameraRecord, StoreError> {
     Ok(CameraRecord {
-        id,
-        name,
-        location: GeoPoint::new("location", lat, lon)
+        id: row.id,
+        name: row.name,
+        location: GeoPoint::new("location", row.lat, row.lon)
             .map_err(|error| StoreError::Internal(error.to_string()))?,
-        stream_url,
-        created_at,
+        stream_url: row.stream_url,
+        created_at: row.created_at,
     })
 }
 
@@ -43,15 +47,16 @@ impl Store {
         location: &GeoPoint,
         stream_url: &str,
     ) -> Result<CameraRecord, StoreError> {
-        let row: CameraRow = sqlx::query_as(
+        let row: CameraRow = sqlx::query_as!(
+            CameraRow,
             "INSERT INTO cameras (id, name, lat, lon, stream_url) VALUES ($1, $2, $3, $4, $5) \
              RETURNING id, name, lat, lon, stream_url, created_at",
+            Uuid::new_v4(),
+            name,
+            location.lat(),
+            location.lon(),
+            stream_url
         )
-        .bind(Uuid::new_v4())
-        .bind(name)
-        .bind(location.lat())
-        .bind(location.lon())
-        .bind(stream_url)
         .fetch_one(&self.pool)
         .await?;
         to_record(row)
@@ -59,8 +64,9 @@ impl Store {
 
     /// Every camera, by name.
     pub async fn list_cameras(&self) -> Result<Vec<CameraRecord>, StoreError> {
-        let rows: Vec<CameraRow> = sqlx::query_as(
-            "SELECT id, name, lat, lon, stream_url, created_at FROM cameras ORDER BY name, id",
+        let rows: Vec<CameraRow> = sqlx::query_as!(
+            CameraRow,
+            "SELECT id, name, lat, lon, stream_url, created_at FROM cameras ORDER BY name, id"
         )
         .fetch_all(&self.pool)
         .await?;
@@ -79,14 +85,15 @@ impl Store {
         let lat_span = radius_m / METRES_PER_DEGREE * 1.1;
         let lon_span =
             radius_m / (METRES_PER_DEGREE * location.lat().to_radians().cos().max(0.01)) * 1.1;
-        let rows: Vec<CameraRow> = sqlx::query_as(
+        let rows: Vec<CameraRow> = sqlx::query_as!(
+            CameraRow,
             "SELECT id, name, lat, lon, stream_url, created_at FROM cameras \
              WHERE lat BETWEEN $1 AND $2 AND lon BETWEEN $3 AND $4",
+            location.lat() - lat_span,
+            location.lat() + lat_span,
+            location.lon() - lon_span,
+            location.lon() + lon_span
         )
-        .bind(location.lat() - lat_span)
-        .bind(location.lat() + lat_span)
-        .bind(location.lon() - lon_span)
-        .bind(location.lon() + lon_span)
         .fetch_all(&self.pool)
         .await?;
         let mut near = rows

@@ -34,13 +34,15 @@ pub(crate) async fn attach(
     received_at: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     lock_incident(connection, incident_id).await?;
-    let (lat, lon, newer_kept): (f64, f64, bool) = sqlx::query_as(
-        "SELECT lat, lon, coalesce(device_fix_time > $2, false) FROM incidents WHERE id = $1",
+    let current = sqlx::query!(
+        r#"SELECT lat, lon, coalesce(device_fix_time > $2, false) AS "newer_kept!"
+           FROM incidents WHERE id = $1"#,
+        incident_id.0,
+        fix.fix_time,
     )
-    .bind(incident_id.0)
-    .bind(fix.fix_time)
     .fetch_one(&mut *connection)
     .await?;
+    let (lat, lon, newer_kept) = (current.lat, current.lon, current.newer_kept);
     if newer_kept {
         timeline::append(
             connection,
@@ -62,21 +64,21 @@ pub(crate) async fn attach(
         .map_err(|error| StoreError::Internal(error.to_string()))?;
     let apart_m = entered.distance_m(&fix.location);
     let conflict = disagrees(&entered, fix);
-    sqlx::query(
+    sqlx::query!(
         "UPDATE incidents SET device_lat = $2, device_lon = $3, device_radius_m = $4, \
            device_confidence_pct = $5, device_method = $6, device_fix_time = $7, \
            device_received_at = $8, location_disagrees = $9, updated_at = now() \
          WHERE id = $1",
+        incident_id.0,
+        fix.location.lat(),
+        fix.location.lon(),
+        fix.radius_m,
+        i16::from(fix.confidence_pct),
+        fix.method.as_str(),
+        fix.fix_time,
+        received_at,
+        conflict,
     )
-    .bind(incident_id.0)
-    .bind(fix.location.lat())
-    .bind(fix.location.lon())
-    .bind(fix.radius_m)
-    .bind(i16::from(fix.confidence_pct))
-    .bind(fix.method.as_str())
-    .bind(fix.fix_time)
-    .bind(received_at)
-    .bind(conflict)
     .execute(&mut *connection)
     .await?;
     let warning = if conflict {
@@ -103,9 +105,6 @@ pub(crate) async fn attach(
     Ok(true)
 }
 
-/// lat, lon, radius, confidence, method, fix time, received at.
-type KeptFix = (f64, f64, f64, i16, String, DateTime<Utc>, DateTime<Utc>);
-
 /// Attaches the newest fix kept for `caller_phone` (received in the last
 /// 10 minutes), if any, to a just-created incident; the kept fixes of that
 /// number are then deleted (they have found their call).
@@ -118,32 +117,35 @@ pub(crate) async fn attach_kept_fix(
     if caller_phone.is_empty() {
         return Ok(());
     }
-    let kept: Option<KeptFix> = sqlx::query_as(
-        "SELECT lat, lon, radius_m, confidence_pct, method, fix_time, received_at FROM device_fixes \
+    let kept = sqlx::query!(
+        "SELECT lat, lon, radius_m, confidence_pct, method, fix_time, received_at \
+         FROM device_fixes \
          WHERE caller_phone = $1 AND received_at >= now() - make_interval(mins => $2) \
          ORDER BY fix_time DESC LIMIT 1",
+        caller_phone,
+        KEPT_FIX_MINUTES,
     )
-    .bind(caller_phone)
-    .bind(KEPT_FIX_MINUTES)
     .fetch_optional(&mut *connection)
     .await?;
-    let Some((lat, lon, radius_m, confidence, method, fix_time, received_at)) = kept else {
+    let Some(kept) = kept else {
         return Ok(());
     };
     let fix = DeviceFix {
-        location: ngalam112_core::GeoPoint::new("location", lat, lon)
+        location: ngalam112_core::GeoPoint::new("location", kept.lat, kept.lon)
             .map_err(|error| StoreError::Internal(error.to_string()))?,
-        radius_m,
-        confidence_pct: u8::try_from(confidence).unwrap_or(100),
-        method: ngalam112_core::aml::FixMethod::from_stored(&method)
-            .ok_or_else(|| StoreError::Internal(format!("unknown fix method {method}")))?,
-        fix_time,
+        radius_m: kept.radius_m,
+        confidence_pct: u8::try_from(kept.confidence_pct).unwrap_or(100),
+        method: ngalam112_core::aml::FixMethod::from_stored(&kept.method)
+            .ok_or_else(|| StoreError::Internal(format!("unknown fix method {}", kept.method)))?,
+        fix_time: kept.fix_time,
     };
-    attach(connection, actor, incident_id, &fix, received_at).await?;
-    sqlx::query("DELETE FROM device_fixes WHERE caller_phone = $1")
-        .bind(caller_phone)
-        .execute(&mut *connection)
-        .await?;
+    attach(connection, actor, incident_id, &fix, kept.received_at).await?;
+    sqlx::query!(
+        "DELETE FROM device_fixes WHERE caller_phone = $1",
+        caller_phone,
+    )
+    .execute(&mut *connection)
+    .await?;
     Ok(())
 }
 
@@ -158,13 +160,13 @@ impl Store {
         fix: &DeviceFix,
         actor: &Actor,
     ) -> Result<IngestOutcome, StoreError> {
-        let incidents: Vec<Uuid> = sqlx::query_scalar(
+        let incidents: Vec<Uuid> = sqlx::query_scalar!(
             "SELECT id FROM incidents WHERE caller_phone = $1 \
                AND status IN ('pending', 'dispatched', 'on_scene') \
                AND created_at >= now() - interval '1 hour' \
              ORDER BY id",
+            caller_phone,
         )
-        .bind(caller_phone)
         .fetch_all(&self.pool)
         .await?;
         let held = incidents.is_empty();
@@ -174,9 +176,10 @@ impl Store {
             let stored = self
                 .retrying(move || async move {
                     let mut transaction = self.pool.begin().await?;
-                    let received_at: DateTime<Utc> = sqlx::query_scalar("SELECT now()")
-                        .fetch_one(&mut *transaction)
-                        .await?;
+                    let received_at: DateTime<Utc> =
+                        sqlx::query_scalar!(r#"SELECT now() AS "now!""#)
+                            .fetch_one(&mut *transaction)
+                            .await?;
                     let stored =
                         attach(&mut transaction, actor, incident, fix, received_at).await?;
                     transaction.commit().await?;
@@ -190,17 +193,17 @@ impl Store {
         // No active incident yet: kept for a call recorded within the next
         // minutes.
         if held {
-            sqlx::query(
+            sqlx::query!(
                 "INSERT INTO device_fixes (caller_phone, lat, lon, radius_m, confidence_pct, \
                    method, fix_time) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                caller_phone,
+                fix.location.lat(),
+                fix.location.lon(),
+                fix.radius_m,
+                i16::from(fix.confidence_pct),
+                fix.method.as_str(),
+                fix.fix_time,
             )
-            .bind(caller_phone)
-            .bind(fix.location.lat())
-            .bind(fix.location.lon())
-            .bind(fix.radius_m)
-            .bind(i16::from(fix.confidence_pct))
-            .bind(fix.method.as_str())
-            .bind(fix.fix_time)
             .execute(&self.pool)
             .await?;
         }

@@ -35,11 +35,13 @@ pub(crate) async fn lock_kinds(
     keys.sort_unstable();
     keys.dedup();
     for key in keys {
-        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
-            .bind(crate::locks::DISPATCH)
-            .bind(key)
-            .execute(&mut *connection)
-            .await?;
+        sqlx::query!(
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            crate::locks::DISPATCH,
+            key,
+        )
+        .execute(&mut *connection)
+        .await?;
     }
     Ok(())
 }
@@ -59,29 +61,20 @@ pub(crate) async fn lock_incident(
     connection: &mut PgConnection,
     incident_id: IncidentId,
 ) -> Result<LockedIncident, StoreError> {
-    let (category, priority, seconds_since_call, ever_on_scene, never_offered): (
-        String,
-        i16,
-        f64,
-        bool,
-        bool,
-    ) = sqlx::query_as(
-        "SELECT category, priority, \
-               extract(epoch FROM clock_timestamp() - created_at)::float8, ever_on_scene, \
-               NOT EXISTS (SELECT 1 FROM assignments a WHERE a.incident_id = incidents.id) \
-             FROM incidents WHERE id = $1 FOR NO KEY UPDATE",
+    let row = sqlx::query_as!(
+        LockedIncident,
+        r#"SELECT category, priority,
+               extract(epoch FROM clock_timestamp() - created_at)::float8 AS "seconds_since_call!",
+               ever_on_scene,
+               NOT EXISTS (SELECT 1 FROM assignments a WHERE a.incident_id = incidents.id)
+                 AS "never_offered!"
+             FROM incidents WHERE id = $1 FOR NO KEY UPDATE"#,
+        incident_id.0,
     )
-    .bind(incident_id.0)
     .fetch_optional(&mut *connection)
     .await?
     .ok_or_else(|| StoreError::not_found("incident", incident_id))?;
-    Ok(LockedIncident {
-        category,
-        priority,
-        seconds_since_call,
-        ever_on_scene,
-        never_offered,
-    })
+    Ok(row)
 }
 
 /// What the response-time metrics need of a locked incident.
@@ -117,30 +110,31 @@ pub(crate) async fn make_offer(
 ) -> Result<AssignmentId, StoreError> {
     let incident = lock_incident(connection, offer.incident_id).await?;
     let assignment_id = AssignmentId::new_random();
-    let call_sign: String = sqlx::query_scalar(
+    let call_sign = sqlx::query!(
         "UPDATE units SET status = 'assigned', current_assignment_id = $2, updated_at = now() \
          WHERE id = $1 AND status = 'available' \
          RETURNING call_sign, pg_notify('ngalam112_offers', id::text)",
+        offer.unit_id.0,
+        assignment_id.0,
     )
-    .bind(offer.unit_id.0)
-    .bind(assignment_id.0)
     .fetch_optional(&mut *connection)
     .await?
     .ok_or_else(|| {
         StoreError::FailedPrecondition(format!("unit {} is not available", offer.unit_id))
-    })?;
+    })?
+    .call_sign;
     let timeout_ms = i64::try_from(config.offer_timeout.as_millis()).unwrap_or(i64::MAX);
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO assignments (id, incident_id, unit_id, unit_kind, status, distance_m, \
          offer_deadline) \
          VALUES ($1, $2, $3, $4, 'offered', $5, clock_timestamp() + make_interval(secs => $6::double precision / 1000))",
+        assignment_id.0,
+        offer.incident_id.0,
+        offer.unit_id.0,
+        offer.kind.as_str(),
+        offer.distance_m,
+        timeout_ms as f64,
     )
-    .bind(assignment_id.0)
-    .bind(offer.incident_id.0)
-    .bind(offer.unit_id.0)
-    .bind(offer.kind.as_str())
-    .bind(offer.distance_m)
-    .bind(timeout_ms as f64)
     .execute(&mut *connection)
     .await?;
     timeline::append(
@@ -172,12 +166,12 @@ pub(crate) async fn release_unit(
     unit_id: UnitId,
     status: UnitStatus,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE units SET status = $2, current_assignment_id = NULL, \
          available_since = now(), updated_at = now() WHERE id = $1",
+        unit_id.0,
+        status.as_str(),
     )
-    .bind(unit_id.0)
-    .bind(status.as_str())
     .execute(&mut *connection)
     .await?;
     Ok(())
@@ -191,24 +185,31 @@ pub(crate) async fn refresh_incident(
     actor: &Actor,
     incident_id: IncidentId,
 ) -> Result<(), StoreError> {
-    let (status, required, ever_on_scene): (String, Vec<String>, bool) = sqlx::query_as(
+    let incident = sqlx::query!(
         "SELECT status, required_kinds, ever_on_scene FROM incidents WHERE id = $1 FOR NO KEY UPDATE",
+        incident_id.0,
     )
-    .bind(incident_id.0)
     .fetch_one(&mut *connection)
     .await?;
+    let (status, required, ever_on_scene) = (
+        incident.status,
+        incident.required_kinds,
+        incident.ever_on_scene,
+    );
     let status = crate::records::stored(IncidentStatus::from_stored, &status, "incident status")?;
     if status.is_closed() {
         return Ok(());
     }
-    let assignment_rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT unit_kind, status FROM assignments WHERE incident_id = $1")
-            .bind(incident_id.0)
-            .fetch_all(&mut *connection)
-            .await?;
+    let assignment_rows = sqlx::query!(
+        "SELECT unit_kind, status FROM assignments WHERE incident_id = $1",
+        incident_id.0,
+    )
+    .fetch_all(&mut *connection)
+    .await?;
     let facts = assignment_rows
         .iter()
-        .map(|(kind, status)| {
+        .map(|row| {
+            let (kind, status) = (&row.unit_kind, &row.status);
             Ok(AssignmentFact {
                 kind: UnitKind::from_stored(kind)
                     .ok_or_else(|| StoreError::Internal(format!("unknown kind {kind}")))?,
@@ -223,12 +224,12 @@ pub(crate) async fn refresh_incident(
         .iter()
         .map(|kind| kind.as_str())
         .collect();
-    sqlx::query(
+    sqlx::query!(
         "UPDATE incidents SET status = $2, pending_kinds = $3, updated_at = now() WHERE id = $1",
+        incident_id.0,
+        state.status.as_str(),
+        &pending as &[&str],
     )
-    .bind(incident_id.0)
-    .bind(state.status.as_str())
-    .bind(&pending)
     .execute(&mut *connection)
     .await?;
     if state.status != status {
@@ -253,18 +254,29 @@ pub(crate) async fn refresh_incident(
 ///
 /// The kind is written into each statement so the planner can use that
 /// kind's partial index (migration 0002) also in a generic plan.
-macro_rules! nearest_available_sql {
-    ($kind:literal) => {
-        concat!(
-            "SELECT id, lat, lon, available_since, \
-               location_updated_at >= now() - make_interval(secs => $3) \
-             FROM units WHERE status = 'available' AND kind = '",
-            $kind,
-            "' AND NOT (id = ANY($4)) \
-               AND (NOT $5 OR location_updated_at >= now() - make_interval(secs => $3)) \
-             ORDER BY point(lon, lat) <-> point($1, $2) LIMIT $6"
+macro_rules! nearest_available {
+    ($kind:literal, $($arg:expr),* $(,)?) => {
+        sqlx::query_as!(
+            NearbyUnit,
+            r#"SELECT id, lat, lon, available_since,
+                 location_updated_at >= now() - make_interval(secs => $3) AS "location_fresh!"
+               FROM units WHERE status = 'available' AND kind = '"#
+                + $kind
+                + r#"' AND NOT (id = ANY($4))
+                 AND (NOT $5 OR location_updated_at >= now() - make_interval(secs => $3))
+               ORDER BY point(lon, lat) <-> point($1, $2) LIMIT $6"#,
+            $($arg),*
         )
     };
+}
+
+/// A row of `nearest_available!`.
+struct NearbyUnit {
+    id: Uuid,
+    lat: f64,
+    lon: f64,
+    available_since: DateTime<Utc>,
+    location_fresh: bool,
 }
 
 /// How many index-nearest units are ranked exactly. Degrees of longitude
@@ -284,29 +296,70 @@ pub(crate) async fn nearest_available(
     fresh_only: bool,
     limit: i64,
 ) -> Result<Vec<Candidate>, StoreError> {
-    let sql = match kind {
-        UnitKind::Ambulance => nearest_available_sql!("ambulance"),
-        UnitKind::FireEngine => nearest_available_sql!("fire_engine"),
-        UnitKind::Police => nearest_available_sql!("police"),
-        UnitKind::Rescue => nearest_available_sql!("rescue"),
+    let (lon, lat) = (location.lon(), location.lat());
+    let stale_after_s = config.stale_location_after.as_secs_f64();
+    let rows = match kind {
+        UnitKind::Ambulance => {
+            nearest_available!(
+                "ambulance",
+                lon,
+                lat,
+                stale_after_s,
+                excluded,
+                fresh_only,
+                limit
+            )
+            .fetch_all(&mut *connection)
+            .await?
+        }
+        UnitKind::FireEngine => {
+            nearest_available!(
+                "fire_engine",
+                lon,
+                lat,
+                stale_after_s,
+                excluded,
+                fresh_only,
+                limit
+            )
+            .fetch_all(&mut *connection)
+            .await?
+        }
+        UnitKind::Police => {
+            nearest_available!(
+                "police",
+                lon,
+                lat,
+                stale_after_s,
+                excluded,
+                fresh_only,
+                limit
+            )
+            .fetch_all(&mut *connection)
+            .await?
+        }
+        UnitKind::Rescue => {
+            nearest_available!(
+                "rescue",
+                lon,
+                lat,
+                stale_after_s,
+                excluded,
+                fresh_only,
+                limit
+            )
+            .fetch_all(&mut *connection)
+            .await?
+        }
     };
-    let rows: Vec<(Uuid, f64, f64, DateTime<Utc>, bool)> = sqlx::query_as(sql)
-        .bind(location.lon())
-        .bind(location.lat())
-        .bind(config.stale_location_after.as_secs_f64())
-        .bind(excluded)
-        .bind(fresh_only)
-        .bind(limit)
-        .fetch_all(&mut *connection)
-        .await?;
     rows.into_iter()
-        .map(|(id, lat, lon, available_since, location_fresh)| {
+        .map(|row| {
             Ok(Candidate {
-                unit_id: UnitId(id),
-                location: GeoPoint::new("location", lat, lon)
+                unit_id: UnitId(row.id),
+                location: GeoPoint::new("location", row.lat, row.lon)
                     .map_err(|error| StoreError::Internal(error.to_string()))?,
-                available_since,
-                location_fresh,
+                available_since: row.available_since,
+                location_fresh: row.location_fresh,
             })
         })
         .collect()
@@ -367,22 +420,23 @@ pub(crate) async fn settle_kind(
     kind: UnitKind,
     config: &StoreConfig,
 ) -> Result<Settled, StoreError> {
-    let needs: Vec<(Uuid, f64, f64)> = sqlx::query_as(
+    let needs = sqlx::query!(
         "SELECT id, lat, lon FROM incidents \
          WHERE cardinality(pending_kinds) > 0 AND status NOT IN ('resolved', 'cancelled') \
            AND $1 = ANY(pending_kinds) AND NOT hold \
          ORDER BY priority, created_at, id",
+        kind.as_str(),
     )
-    .bind(kind.as_str())
     .fetch_all(&mut *connection)
     .await?;
     let mut settled = Settled::default();
-    for (incident_uuid, lat, lon) in needs {
-        let refused: Vec<Uuid> = sqlx::query_scalar(
+    for need in needs {
+        let (incident_uuid, lat, lon) = (need.id, need.lat, need.lon);
+        let refused: Vec<Uuid> = sqlx::query_scalar!(
             "SELECT unit_id FROM assignments \
              WHERE incident_id = $1 AND status IN ('declined', 'timed_out')",
+            incident_uuid,
         )
-        .bind(incident_uuid)
         .fetch_all(&mut *connection)
         .await?;
         let location = GeoPoint::new("location", lat, lon)
@@ -396,13 +450,13 @@ pub(crate) async fn settle_kind(
             continue;
         };
         // Rows this transaction already holds are never skipped.
-        let still_waiting: Option<bool> = sqlx::query_scalar(
-            "SELECT $2 = ANY(pending_kinds) AND status NOT IN ('resolved', 'cancelled') \
-               AND NOT hold \
-             FROM incidents WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED",
+        let still_waiting: Option<bool> = sqlx::query_scalar!(
+            r#"SELECT $2 = ANY(pending_kinds) AND status NOT IN ('resolved', 'cancelled')
+                 AND NOT hold AS "waiting!"
+               FROM incidents WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED"#,
+            incident_uuid,
+            kind.as_str(),
         )
-        .bind(incident_uuid)
-        .bind(kind.as_str())
         .fetch_optional(&mut *connection)
         .await?;
         match still_waiting {
@@ -496,18 +550,14 @@ impl crate::Store {
     /// a crash between a commit and its `settle_again`, say). Returns how
     /// many offers it made.
     pub async fn settle_waiting(&self) -> Result<usize, StoreError> {
-        let kinds: Vec<String> = sqlx::query_scalar(
-            "SELECT k FROM unnest($1::text[]) AS k \
-             WHERE EXISTS (SELECT 1 FROM units WHERE kind = k AND status = 'available') \
-               AND EXISTS (SELECT 1 FROM incidents WHERE cardinality(pending_kinds) > 0 \
-                 AND k = ANY(pending_kinds) AND status NOT IN ('resolved', 'cancelled') \
-                 AND NOT hold)",
-        )
-        .bind(
-            UnitKind::ALL
-                .iter()
-                .map(|kind| kind.as_str())
-                .collect::<Vec<_>>(),
+        let all_kinds: Vec<&str> = UnitKind::ALL.iter().map(|kind| kind.as_str()).collect();
+        let kinds: Vec<String> = sqlx::query_scalar!(
+            r#"SELECT k AS "k!" FROM unnest($1::text[]) AS k
+             WHERE EXISTS (SELECT 1 FROM units WHERE kind = k AND status = 'available')
+               AND EXISTS (SELECT 1 FROM incidents WHERE cardinality(pending_kinds) > 0
+                 AND k = ANY(pending_kinds) AND status NOT IN ('resolved', 'cancelled')
+                 AND NOT hold)"#,
+            &all_kinds as &[&str],
         )
         .fetch_all(&self.pool)
         .await?;

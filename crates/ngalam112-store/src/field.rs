@@ -27,22 +27,28 @@ async fn lock_assignment(
     connection: &mut PgConnection,
     id: AssignmentId,
 ) -> Result<LockedAssignment, StoreError> {
-    let incident: Uuid = sqlx::query_scalar("SELECT incident_id FROM assignments WHERE id = $1")
-        .bind(id.0)
-        .fetch_optional(&mut *connection)
-        .await?
-        .ok_or_else(|| StoreError::not_found("assignment", id))?;
+    let incident: Uuid =
+        sqlx::query_scalar!("SELECT incident_id FROM assignments WHERE id = $1", id.0,)
+            .fetch_optional(&mut *connection)
+            .await?
+            .ok_or_else(|| StoreError::not_found("assignment", id))?;
     let locked_incident = dispatch::lock_incident(connection, IncidentId(incident)).await?;
-    let (incident_id, unit_id, kind, status, deadline_passed): (Uuid, Uuid, String, String, bool) =
-        sqlx::query_as(
-            "SELECT incident_id, unit_id, unit_kind, status, \
-             coalesce(offer_deadline < now(), false) \
-             FROM assignments WHERE id = $1 FOR UPDATE",
-        )
-        .bind(id.0)
-        .fetch_optional(&mut *connection)
-        .await?
-        .ok_or_else(|| StoreError::not_found("assignment", id))?;
+    let row = sqlx::query!(
+        r#"SELECT incident_id, unit_id, unit_kind, status,
+             coalesce(offer_deadline < now(), false) AS "deadline_passed!"
+           FROM assignments WHERE id = $1 FOR UPDATE"#,
+        id.0,
+    )
+    .fetch_optional(&mut *connection)
+    .await?
+    .ok_or_else(|| StoreError::not_found("assignment", id))?;
+    let (incident_id, unit_id, kind, status, deadline_passed) = (
+        row.incident_id,
+        row.unit_id,
+        row.unit_kind,
+        row.status,
+        row.deadline_passed,
+    );
     Ok(LockedAssignment {
         incident: locked_incident,
         id,
@@ -61,11 +67,13 @@ async fn set_assignment_status(
     id: AssignmentId,
     status: AssignmentStatus,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE assignments SET status = $2, updated_at = now() WHERE id = $1")
-        .bind(id.0)
-        .bind(status.as_str())
-        .execute(&mut *connection)
-        .await?;
+    sqlx::query!(
+        "UPDATE assignments SET status = $2, updated_at = now() WHERE id = $1",
+        id.0,
+        status.as_str(),
+    )
+    .execute(&mut *connection)
+    .await?;
     Ok(())
 }
 
@@ -73,22 +81,22 @@ impl Store {
     /// The kind of the assignment's unit (immutable, so read without a
     /// lock to know which dispatch lock to take first).
     async fn assignment_kind(&self, id: AssignmentId) -> Result<UnitKind, StoreError> {
-        let kind: String = sqlx::query_scalar("SELECT unit_kind FROM assignments WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::not_found("assignment", id))?;
+        let kind: String =
+            sqlx::query_scalar!("SELECT unit_kind FROM assignments WHERE id = $1", id.0,)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| StoreError::not_found("assignment", id))?;
         UnitKind::from_stored(&kind)
             .ok_or_else(|| StoreError::Internal(format!("unknown kind {kind}")))
     }
 
     /// The unit that holds an assignment (for authorising a crew's call).
     pub async fn assignment_unit(&self, id: AssignmentId) -> Result<UnitId, StoreError> {
-        let unit: Uuid = sqlx::query_scalar("SELECT unit_id FROM assignments WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::not_found("assignment", id))?;
+        let unit: Uuid =
+            sqlx::query_scalar!("SELECT unit_id FROM assignments WHERE id = $1", id.0,)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| StoreError::not_found("assignment", id))?;
         Ok(UnitId(unit))
     }
 
@@ -100,14 +108,15 @@ impl Store {
         unit_id: UnitId,
     ) -> Result<Option<(AssignmentRecord, IncidentRecord)>, StoreError> {
         let mut connection = self.pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        sqlx::query!("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *connection)
             .await?;
-        let unit: Option<Option<Uuid>> =
-            sqlx::query_scalar("SELECT current_assignment_id FROM units WHERE id = $1")
-                .bind(unit_id.0)
-                .fetch_optional(&mut *connection)
-                .await?;
+        let unit: Option<Option<Uuid>> = sqlx::query_scalar!(
+            "SELECT current_assignment_id FROM units WHERE id = $1",
+            unit_id.0,
+        )
+        .fetch_optional(&mut *connection)
+        .await?;
         let Some(current) = unit else {
             return Err(StoreError::not_found("unit", unit_id));
         };
@@ -140,11 +149,11 @@ impl Store {
                     "the offer has expired; it goes to another unit".to_owned(),
                 ));
             }
-            let first_accept: bool = sqlx::query_scalar(
-                "SELECT NOT EXISTS (SELECT 1 FROM assignments WHERE incident_id = $1 \
-                 AND status IN ('accepted', 'en_route', 'on_scene', 'completed'))",
+            let first_accept: bool = sqlx::query_scalar!(
+                r#"SELECT NOT EXISTS (SELECT 1 FROM assignments WHERE incident_id = $1
+                   AND status IN ('accepted', 'en_route', 'on_scene', 'completed')) AS "first!""#,
+                assignment.incident_id.0,
             )
-            .bind(assignment.incident_id.0)
             .fetch_one(&mut *transaction)
             .await?;
             if first_accept {
@@ -274,10 +283,12 @@ impl Store {
                                 .incident
                                 .record("ngalam112_call_to_on_scene_seconds");
                         }
-                        sqlx::query("UPDATE incidents SET ever_on_scene = true WHERE id = $1")
-                            .bind(assignment.incident_id.0)
-                            .execute(&mut *transaction)
-                            .await?;
+                        sqlx::query!(
+                            "UPDATE incidents SET ever_on_scene = true WHERE id = $1",
+                            assignment.incident_id.0,
+                        )
+                        .execute(&mut *transaction)
+                        .await?;
                         dispatch::refresh_incident(&mut transaction, actor, assignment.incident_id)
                             .await?;
                     }
@@ -297,7 +308,7 @@ impl Store {
     /// once: each offer is re-checked under its row lock, so it times out
     /// exactly once. Returns how many offers timed out here.
     pub async fn expire_due_offers(&self) -> Result<usize, StoreError> {
-        let due: Vec<(Uuid, String)> = sqlx::query_as(
+        let due = sqlx::query!(
             "SELECT id, unit_kind FROM assignments \
              WHERE status = 'offered' AND offer_deadline <= now() \
              ORDER BY offer_deadline LIMIT 500",
@@ -305,7 +316,8 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let mut expired = 0;
-        for (id, kind) in due {
+        for row in due {
+            let (id, kind) = (row.id, row.unit_kind);
             let kind = UnitKind::from_stored(&kind)
                 .ok_or_else(|| StoreError::Internal(format!("unknown kind {kind}")))?;
             let id = AssignmentId(id);
@@ -346,9 +358,9 @@ impl Store {
     /// an open offer; negative when one is overdue, None when no offer is
     /// open.
     pub async fn seconds_to_next_offer_deadline(&self) -> Result<Option<f64>, StoreError> {
-        let seconds: Option<f64> = sqlx::query_scalar(
+        let seconds: Option<f64> = sqlx::query_scalar!(
             "SELECT extract(epoch FROM min(offer_deadline) - now())::float8 \
-             FROM assignments WHERE status = 'offered'",
+             FROM assignments WHERE status = 'offered'"
         )
         .fetch_one(&self.pool)
         .await?;

@@ -25,14 +25,16 @@ impl Store {
                 let mut transaction = self.pool.begin().await?;
                 dispatch::lock_kinds(&mut transaction, UnitKind::ALL).await?;
                 // Every kind's lock: a dispatcher's assignment may add kinds.
-                let (status, hold, required): (String, bool, Vec<String>) = sqlx::query_as(
+                let incident = sqlx::query!(
                     "SELECT status, hold, required_kinds FROM incidents WHERE id = $1 \
                      FOR NO KEY UPDATE",
+                    incident_id.0,
                 )
-                .bind(incident_id.0)
                 .fetch_optional(&mut *transaction)
                 .await?
                 .ok_or_else(|| StoreError::not_found("incident", incident_id))?;
+                let (status, hold, required) =
+                    (incident.status, incident.hold, incident.required_kinds);
                 let kinds = stored_kinds(&required)?;
                 refuse_if_closed(&status)?;
                 if !hold {
@@ -40,10 +42,12 @@ impl Store {
                         "incident is not on hold".to_owned(),
                     ));
                 }
-                sqlx::query("UPDATE incidents SET hold = false, updated_at = now() WHERE id = $1")
-                    .bind(incident_id.0)
-                    .execute(&mut *transaction)
-                    .await?;
+                sqlx::query!(
+                    "UPDATE incidents SET hold = false, updated_at = now() WHERE id = $1",
+                    incident_id.0,
+                )
+                .execute(&mut *transaction)
+                .await?;
                 timeline::append(
                     &mut transaction,
                     actor,

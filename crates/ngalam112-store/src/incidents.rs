@@ -10,7 +10,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::dispatch::{self, Offer};
-use crate::records::{AssignmentRow, IncidentRow};
+use crate::records::IncidentRow;
 use crate::timeline::{self, Event};
 use crate::{Actor, AssignmentRecord, IncidentRecord, Store, StoreError};
 
@@ -48,12 +48,6 @@ pub struct CreateOutcome {
 pub struct IncidentPageCursor {
     pub created_at: DateTime<Utc>,
     pub id: Uuid,
-}
-
-macro_rules! active_statuses {
-    () => {
-        "('pending', 'dispatched', 'on_scene')"
-    };
 }
 
 impl Store {
@@ -104,11 +98,13 @@ impl Store {
             }
         };
         if let Some(request_id) = &new.request_id {
-            sqlx::query("INSERT INTO intake_requests (request_id, incident_id) VALUES ($1, $2)")
-                .bind(request_id)
-                .bind(incident_id.0)
-                .execute(&mut *transaction)
-                .await?;
+            sqlx::query!(
+                "INSERT INTO intake_requests (request_id, incident_id) VALUES ($1, $2)",
+                request_id,
+                incident_id.0,
+            )
+            .execute(&mut *transaction)
+            .await?;
         }
         let mut again = Vec::new();
         if created && !new.hold {
@@ -143,11 +139,12 @@ impl Store {
         let mut connection = self.pool.acquire().await?;
         let mut record = load_incident(&mut connection, id).await?;
         if record.caller_count > 1 {
-            record.other_callers = sqlx::query_as(
+            record.other_callers = sqlx::query_as!(
+                crate::OtherCaller,
                 "SELECT caller_phone, caller_name, caller_id_withheld, added_at \
                  FROM incident_callers WHERE incident_id = $1 ORDER BY id",
+                id.0,
             )
-            .bind(id.0)
             .fetch_all(&mut *connection)
             .await?;
         }
@@ -163,18 +160,16 @@ impl Store {
         after: Option<IncidentPageCursor>,
     ) -> Result<Vec<IncidentRecord>, StoreError> {
         let status_names: Vec<&str> = statuses.iter().map(|status| status.as_str()).collect();
-        let rows: Vec<IncidentRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            incident_columns!(),
-            " FROM incidents \
+        let rows = select_incidents!(
+            "FROM incidents \
              WHERE (cardinality($1::text[]) = 0 OR status = ANY($1)) \
                AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3)) \
-             ORDER BY created_at DESC, id DESC LIMIT $4"
-        ))
-        .bind(&status_names)
-        .bind(after.map(|cursor| cursor.created_at))
-        .bind(after.map(|cursor| cursor.id))
-        .bind(i64::from(page_size))
+             ORDER BY created_at DESC, id DESC LIMIT $4",
+            &status_names as &[&str],
+            after.map(|cursor| cursor.created_at),
+            after.map(|cursor| cursor.id),
+            i64::from(page_size),
+        )
         .fetch_all(&self.pool)
         .await?;
         self.with_assignments(rows).await
@@ -191,20 +186,17 @@ impl Store {
         // test is the core's.
         let lat_delta = radius_m / 111_000.0 + 0.001;
         let lon_delta = lat_delta / location.lat().to_radians().cos().abs().max(0.01);
-        let rows: Vec<IncidentRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            incident_columns!(),
-            " FROM incidents \
-             WHERE status IN ",
-            active_statuses!(),
-            " AND lat BETWEEN $1 AND $2 AND lon BETWEEN $3 AND $4 \
-               AND ($5::text IS NULL OR category = $5)"
-        ))
-        .bind(location.lat() - lat_delta)
-        .bind(location.lat() + lat_delta)
-        .bind(location.lon() - lon_delta)
-        .bind(location.lon() + lon_delta)
-        .bind(category.map(|category| category.as_str()))
+        let rows = select_incidents!(
+            "FROM incidents \
+             WHERE status IN ('pending', 'dispatched', 'on_scene') \
+               AND lat BETWEEN $1 AND $2 AND lon BETWEEN $3 AND $4 \
+               AND ($5::text IS NULL OR category = $5)",
+            location.lat() - lat_delta,
+            location.lat() + lat_delta,
+            location.lon() - lon_delta,
+            location.lon() + lon_delta,
+            category.map(|category| category.as_str()),
+        )
         .fetch_all(&self.pool)
         .await?;
         let mut incidents: Vec<(f64, IncidentRecord)> = self
@@ -231,20 +223,25 @@ impl Store {
         self.retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
             dispatch::lock_kinds(&mut transaction, UnitKind::ALL).await?;
-            let (status, lat, lon, required): (String, f64, f64, Vec<String>) = sqlx::query_as(
+            let incident = sqlx::query!(
                 "SELECT status, lat, lon, required_kinds FROM incidents WHERE id = $1 FOR NO KEY UPDATE",
+                incident_id.0,
             )
-            .bind(incident_id.0)
             .fetch_optional(&mut *transaction)
             .await?
             .ok_or_else(|| StoreError::not_found("incident", incident_id))?;
+            let (status, lat, lon, required) =
+                (incident.status, incident.lat, incident.lon, incident.required_kinds);
             refuse_if_closed(&status)?;
-            let (unit_status, unit_kind, unit_lat, unit_lon): (String, String, f64, f64) =
-                sqlx::query_as("SELECT status, kind, lat, lon FROM units WHERE id = $1 FOR UPDATE")
-                    .bind(unit_id.0)
-                    .fetch_optional(&mut *transaction)
-                    .await?
-                    .ok_or_else(|| StoreError::not_found("unit", unit_id))?;
+            let unit = sqlx::query!(
+                "SELECT status, kind, lat, lon FROM units WHERE id = $1 FOR UPDATE",
+                unit_id.0,
+            )
+            .fetch_optional(&mut *transaction)
+            .await?
+            .ok_or_else(|| StoreError::not_found("unit", unit_id))?;
+            let (unit_status, unit_kind, unit_lat, unit_lon) =
+                (unit.status, unit.kind, unit.lat, unit.lon);
             if crate::records::stored(UnitStatus::from_stored, &unit_status, "unit status")?
                 != UnitStatus::Available
             {
@@ -257,12 +254,12 @@ impl Store {
             if !required.contains(&unit_kind) {
                 // The dispatcher sends a kind the call-taker did not ask for:
                 // the incident now needs it too.
-                sqlx::query(
+                sqlx::query!(
                     "UPDATE incidents SET required_kinds = array_append(required_kinds, $2) \
                      WHERE id = $1",
+                    incident_id.0,
+                    &unit_kind,
                 )
-                .bind(incident_id.0)
-                .bind(&unit_kind)
                 .execute(&mut *transaction)
                 .await?;
             }
@@ -339,23 +336,27 @@ impl Store {
             .retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
             dispatch::lock_kinds(&mut transaction, UnitKind::ALL).await?;
-            let (status, caller_phone): (String, String) = sqlx::query_as(
+            let incident = sqlx::query!(
                 "SELECT status, caller_phone FROM incidents WHERE id = $1 FOR NO KEY UPDATE",
+                incident_id.0,
             )
-            .bind(incident_id.0)
             .fetch_optional(&mut *transaction)
             .await?
             .ok_or_else(|| StoreError::not_found("incident", incident_id))?;
+            let (status, caller_phone) = (incident.status, incident.caller_phone);
             refuse_if_closed(&status)?;
-            let open: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
+            let open: Vec<(Uuid, Uuid, String)> = sqlx::query!(
                 "UPDATE assignments SET status = $2, updated_at = now() \
                  WHERE incident_id = $1 AND status IN ('offered', 'accepted', 'en_route', 'on_scene') \
                  RETURNING id, unit_id, unit_kind",
+                incident_id.0,
+                assignment_status.as_str(),
             )
-            .bind(incident_id.0)
-            .bind(assignment_status.as_str())
             .fetch_all(&mut *transaction)
-            .await?;
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row.unit_id, row.unit_kind))
+            .collect();
             for (assignment_uuid, unit_uuid, _) in &open {
                 dispatch::release_unit(&mut transaction, UnitId(*unit_uuid), UnitStatus::Available)
                     .await?;
@@ -375,14 +376,14 @@ impl Store {
                 )
                 .await?;
             }
-            sqlx::query(
+            sqlx::query!(
                 "UPDATE incidents SET status = $2, resolution = $3, resolution_code = $4, \
                  pending_kinds = '{}', resolved_at = now(), updated_at = now() WHERE id = $1",
+                incident_id.0,
+                incident_status.as_str(),
+                text,
+                code.as_str(),
             )
-            .bind(incident_id.0)
-            .bind(incident_status.as_str())
-            .bind(text)
-            .bind(code.as_str())
             .execute(&mut *transaction)
             .await?;
             let detail = if text.is_empty() {
@@ -421,13 +422,10 @@ impl Store {
         rows: Vec<IncidentRow>,
     ) -> Result<Vec<IncidentRecord>, StoreError> {
         let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
-        let assignment_rows: Vec<AssignmentRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            assignment_columns!(),
-            " FROM assignments a JOIN units u ON u.id = a.unit_id \
-             WHERE a.incident_id = ANY($1) ORDER BY a.offered_at, a.id"
-        ))
-        .bind(&ids)
+        let assignment_rows = select_assignments!(
+            "WHERE a.incident_id = ANY($1) ORDER BY a.offered_at, a.id",
+            &ids,
+        )
         .fetch_all(&self.pool)
         .await?;
         let mut assignments: Vec<AssignmentRecord> = assignment_rows
@@ -473,16 +471,19 @@ async fn claim_request_id(
     // A try still in flight holds the key's advisory lock until it commits
     // or rolls back, so a racing retry waits here instead of dispatching
     // twice.
-    sqlx::query("SELECT pg_advisory_xact_lock($2, hashtext($1))")
-        .bind(request_id)
-        .bind(crate::locks::REQUEST_ID)
-        .execute(&mut *connection)
-        .await?;
-    let existing: Option<Uuid> =
-        sqlx::query_scalar("SELECT incident_id FROM intake_requests WHERE request_id = $1")
-            .bind(request_id)
-            .fetch_optional(&mut *connection)
-            .await?;
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock($2, hashtext($1))",
+        request_id,
+        crate::locks::REQUEST_ID,
+    )
+    .execute(&mut *connection)
+    .await?;
+    let existing: Option<Uuid> = sqlx::query_scalar!(
+        "SELECT incident_id FROM intake_requests WHERE request_id = $1",
+        request_id,
+    )
+    .fetch_optional(&mut *connection)
+    .await?;
     Ok(existing.map(IncidentId))
 }
 
@@ -497,25 +498,25 @@ async fn insert_incident(
         .iter()
         .map(|kind| kind.as_str())
         .collect();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO incidents (id, status, category, priority, caller_phone, caller_name, lat, \
          lon, address, description, required_kinds, pending_kinds, hold, caller_id_withheld, \
          caller_flagged) \
          VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, \
          EXISTS (SELECT 1 FROM flagged_callers WHERE caller_phone = $4))",
+        id.0,
+        new.category.as_str(),
+        new.priority.rank(),
+        &new.caller_phone,
+        &new.caller_name,
+        new.location.lat(),
+        new.location.lon(),
+        &new.address,
+        &new.description,
+        &kinds as &[&str],
+        new.hold,
+        new.caller_id_withheld,
     )
-    .bind(id.0)
-    .bind(new.category.as_str())
-    .bind(new.priority.rank())
-    .bind(&new.caller_phone)
-    .bind(&new.caller_name)
-    .bind(new.location.lat())
-    .bind(new.location.lon())
-    .bind(&new.address)
-    .bind(&new.description)
-    .bind(&kinds)
-    .bind(new.hold)
-    .bind(new.caller_id_withheld)
     .execute(&mut *connection)
     .await?;
     let hold_note = if new.hold { ", on hold" } else { "" };
@@ -543,30 +544,31 @@ async fn add_caller(
     original: IncidentId,
     new: &NewIncident,
 ) -> Result<(), StoreError> {
-    let status: String =
-        sqlx::query_scalar("SELECT status FROM incidents WHERE id = $1 FOR NO KEY UPDATE")
-            .bind(original.0)
-            .fetch_optional(&mut *connection)
-            .await?
-            .ok_or_else(|| StoreError::not_found("incident", original))?;
+    let status: String = sqlx::query_scalar!(
+        "SELECT status FROM incidents WHERE id = $1 FOR NO KEY UPDATE",
+        original.0,
+    )
+    .fetch_optional(&mut *connection)
+    .await?
+    .ok_or_else(|| StoreError::not_found("incident", original))?;
     refuse_if_closed(&status)?;
-    let number: i32 = sqlx::query_scalar(
+    let number: i32 = sqlx::query_scalar!(
         "UPDATE incidents SET caller_count = caller_count + 1, updated_at = now() WHERE id = $1 \
          RETURNING caller_count",
+        original.0,
     )
-    .bind(original.0)
     .fetch_one(&mut *connection)
     .await?;
     // Who rang goes to `incident_callers` (which retention can redact),
     // not into the append-only timeline.
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO incident_callers (incident_id, caller_phone, caller_name, caller_id_withheld) \
          VALUES ($1, $2, $3, $4)",
+        original.0,
+        &new.caller_phone,
+        &new.caller_name,
+        new.caller_id_withheld,
     )
-    .bind(original.0)
-    .bind(&new.caller_phone)
-    .bind(&new.caller_name)
-    .bind(new.caller_id_withheld)
     .execute(&mut *connection)
     .await?;
     timeline::append(
@@ -585,24 +587,14 @@ pub(crate) async fn load_incident(
     connection: &mut PgConnection,
     id: IncidentId,
 ) -> Result<IncidentRecord, StoreError> {
-    let row: IncidentRow = sqlx::query_as(concat!(
-        "SELECT ",
-        incident_columns!(),
-        " FROM incidents WHERE id = $1"
-    ))
-    .bind(id.0)
-    .fetch_optional(&mut *connection)
-    .await?
-    .ok_or_else(|| StoreError::not_found("incident", id))?;
-    let assignment_rows: Vec<AssignmentRow> = sqlx::query_as(concat!(
-        "SELECT ",
-        assignment_columns!(),
-        " FROM assignments a JOIN units u ON u.id = a.unit_id \
-         WHERE a.incident_id = $1 ORDER BY a.offered_at, a.id"
-    ))
-    .bind(id.0)
-    .fetch_all(&mut *connection)
-    .await?;
+    let row = select_incidents!("FROM incidents WHERE id = $1", id.0)
+        .fetch_optional(&mut *connection)
+        .await?
+        .ok_or_else(|| StoreError::not_found("incident", id))?;
+    let assignment_rows =
+        select_assignments!("WHERE a.incident_id = $1 ORDER BY a.offered_at, a.id", id.0,)
+            .fetch_all(&mut *connection)
+            .await?;
     let assignments = assignment_rows
         .into_iter()
         .map(AssignmentRecord::try_from)
@@ -614,15 +606,9 @@ pub(crate) async fn load_assignment(
     connection: &mut PgConnection,
     id: Uuid,
 ) -> Result<AssignmentRecord, StoreError> {
-    let row: AssignmentRow = sqlx::query_as(concat!(
-        "SELECT ",
-        assignment_columns!(),
-        " FROM assignments a JOIN units u ON u.id = a.unit_id \
-         WHERE a.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&mut *connection)
-    .await?
-    .ok_or_else(|| StoreError::not_found("assignment", id))?;
+    let row = select_assignments!("WHERE a.id = $1", id)
+        .fetch_optional(&mut *connection)
+        .await?
+        .ok_or_else(|| StoreError::not_found("assignment", id))?;
     AssignmentRecord::try_from(row)
 }

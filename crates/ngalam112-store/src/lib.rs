@@ -158,7 +158,7 @@ impl Store {
     /// The schema against this binary's migrations.
     pub async fn schema_state(&self) -> SchemaState {
         let applied: Result<Vec<i64>, _> =
-            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            sqlx::query_scalar!("SELECT version FROM _sqlx_migrations WHERE success")
                 .fetch_all(&self.pool)
                 .await;
         let applied = match applied {

@@ -24,16 +24,6 @@ pub struct PublicCategoryStats {
 }
 
 /// category, incidents, dispatched, median, p90, share, prank, referred.
-type Row = (
-    String,
-    i64,
-    i64,
-    Option<f64>,
-    Option<f64>,
-    Option<f64>,
-    i64,
-    i64,
-);
 
 impl Store {
     /// Incidents created in `[since, until)`, per category.
@@ -46,51 +36,51 @@ impl Store {
             .iter()
             .map(|code| code.as_str())
             .collect();
-        let rows: Vec<Row> = sqlx::query_as(
-            "WITH month AS ( \
-               SELECT i.category, i.resolution_code, \
-                 (i.resolution_code IS NOT NULL AND i.resolution_code = ANY($3)) AS not_response, \
-                 extract(epoch FROM (SELECT min(a.offered_at) FROM assignments a \
-                   WHERE a.incident_id = i.id) - i.created_at)::float8 AS to_offer, \
-                 extract(epoch FROM (SELECT min(t.at) FROM timeline_events t \
-                   WHERE t.incident_id = i.id AND t.kind = 'assignment_on_scene') \
-                   - i.created_at)::float8 AS to_scene \
-               FROM incidents i WHERE i.created_at >= $1 AND i.created_at < $2) \
-             SELECT category, count(*), count(to_offer), \
-               percentile_cont(0.5) WITHIN GROUP (ORDER BY to_scene) \
-                 FILTER (WHERE NOT not_response), \
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY to_scene) \
-                 FILTER (WHERE NOT not_response), \
-               (count(*) FILTER (WHERE to_offer <= 60))::float8 / nullif(count(to_offer), 0), \
-               count(*) FILTER (WHERE resolution_code = $4), \
-               count(*) FILTER (WHERE resolution_code = $5) \
-             FROM month GROUP BY category ORDER BY category",
+        let rows = sqlx::query!(
+            r#"WITH month AS (
+               SELECT i.category, i.resolution_code,
+                 (i.resolution_code IS NOT NULL AND i.resolution_code = ANY($3)) AS not_response,
+                 extract(epoch FROM (SELECT min(a.offered_at) FROM assignments a
+                   WHERE a.incident_id = i.id) - i.created_at)::float8 AS to_offer,
+                 extract(epoch FROM (SELECT min(t.at) FROM timeline_events t
+                   WHERE t.incident_id = i.id AND t.kind = 'assignment_on_scene')
+                   - i.created_at)::float8 AS to_scene
+               FROM incidents i WHERE i.created_at >= $1 AND i.created_at < $2)
+             SELECT category AS "category!", count(*) AS "incidents!",
+               count(to_offer) AS "dispatched!",
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY to_scene)
+                 FILTER (WHERE NOT not_response) AS median,
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY to_scene)
+                 FILTER (WHERE NOT not_response) AS p90,
+               (count(*) FILTER (WHERE to_offer <= 60))::float8 / nullif(count(to_offer), 0)
+                 AS share,
+               count(*) FILTER (WHERE resolution_code = $4) AS "prank!",
+               count(*) FILTER (WHERE resolution_code = $5) AS "referred!"
+             FROM month GROUP BY category ORDER BY category"#,
+            since,
+            until,
+            &not_responses as &[&str],
+            ResolutionCode::Prank.as_str(),
+            ResolutionCode::Referred.as_str()
         )
-        .bind(since)
-        .bind(until)
-        .bind(&not_responses)
-        .bind(ResolutionCode::Prank.as_str())
-        .bind(ResolutionCode::Referred.as_str())
         .fetch_all(&self.pool)
         .await?;
         let mut stats = rows
             .into_iter()
-            .map(
-                |(category, incidents, dispatched, median, p90, share, prank, referred)| {
-                    Ok(PublicCategoryStats {
-                        category: IncidentCategory::from_stored(&category).ok_or_else(|| {
-                            StoreError::Internal(format!("unknown category {category}"))
-                        })?,
-                        incidents,
-                        dispatched,
-                        median_call_to_on_scene_s: median,
-                        p90_call_to_on_scene_s: p90,
-                        share_offered_within_60s: share,
-                        prank,
-                        referred,
-                    })
-                },
-            )
+            .map(|row| {
+                Ok(PublicCategoryStats {
+                    category: IncidentCategory::from_stored(&row.category).ok_or_else(|| {
+                        StoreError::Internal(format!("unknown category {}", row.category))
+                    })?,
+                    incidents: row.incidents,
+                    dispatched: row.dispatched,
+                    median_call_to_on_scene_s: row.median,
+                    p90_call_to_on_scene_s: row.p90,
+                    share_offered_within_60s: row.share,
+                    prank: row.prank,
+                    referred: row.referred,
+                })
+            })
             .collect::<Result<Vec<_>, StoreError>>()?;
         stats.sort_by_key(|row| {
             IncidentCategory::ALL

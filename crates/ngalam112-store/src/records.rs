@@ -6,7 +6,6 @@ use ngalam112_core::{
     AssignmentId, AssignmentStatus, GeoPoint, IncidentCategory, IncidentId, IncidentStatus,
     Priority, ResolutionCode, UnitId, UnitKind, UnitStatus,
 };
-use sqlx::FromRow;
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -85,7 +84,7 @@ pub struct IncidentRecord {
 }
 
 /// Another person who called about the same incident.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone)]
 pub struct OtherCaller {
     /// E.164, or empty when withheld (or redacted).
     pub caller_phone: String,
@@ -131,34 +130,43 @@ pub(crate) fn stored_kinds(texts: &[String]) -> Result<Vec<UnitKind>, StoreError
         .collect()
 }
 
-/// The columns every unit query selects.
-macro_rules! unit_columns {
-    () => {
-        "id, call_sign, kind, agency, status, lat, lon, \
-     location_updated_at, current_assignment_id, available_since"
+/// `SELECT` the unit columns and then `$sql` (`FROM units …`), as a
+/// `UnitRow` query checked against the schema at build time.
+macro_rules! select_units {
+    ($sql:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            $crate::records::UnitRow,
+            "SELECT id, call_sign, kind, agency, status, lat, lon, \
+             location_updated_at, current_assignment_id, available_since "
+            + $sql $(, $arg)*
+        )
     };
 }
 
-/// The same columns qualified by `u.` (for statements that join).
-macro_rules! prefixed_unit_columns {
-    () => {
-        "u.id, u.call_sign, u.kind, u.agency, u.status, u.lat, u.lon, \
-         u.location_updated_at, u.current_assignment_id, u.available_since"
+/// `$sql` (an UPDATE of `units`) `RETURNING` the unit columns, checked at
+/// build time.
+macro_rules! returning_units {
+    ($sql:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            $crate::records::UnitRow,
+            $sql + " RETURNING id, call_sign, kind, agency, status, lat, lon, \
+             location_updated_at, current_assignment_id, available_since"
+            $(, $arg)*
+        )
     };
 }
 
-#[derive(FromRow)]
 pub(crate) struct UnitRow {
     pub(crate) id: Uuid,
-    call_sign: String,
-    kind: String,
-    agency: String,
-    status: String,
-    lat: f64,
-    lon: f64,
-    location_updated_at: DateTime<Utc>,
-    current_assignment_id: Option<Uuid>,
-    available_since: DateTime<Utc>,
+    pub(crate) call_sign: String,
+    pub(crate) kind: String,
+    pub(crate) agency: String,
+    pub(crate) status: String,
+    pub(crate) lat: f64,
+    pub(crate) lon: f64,
+    pub(crate) location_updated_at: DateTime<Utc>,
+    pub(crate) current_assignment_id: Option<Uuid>,
+    pub(crate) available_since: DateTime<Utc>,
 }
 
 impl TryFrom<UnitRow> for UnitRecord {
@@ -179,28 +187,32 @@ impl TryFrom<UnitRow> for UnitRecord {
     }
 }
 
-/// The columns every assignment query selects (`a` = assignments, `u` =
-/// units).
-macro_rules! assignment_columns {
-    () => {
-        "a.id, a.incident_id, a.unit_id, \
-     u.call_sign AS unit_call_sign, a.unit_kind, a.status, a.distance_m, a.offered_at, a.updated_at, \
-     a.offer_deadline"
+/// `SELECT` the assignment columns from assignments `a` joined with their
+/// units, then `$sql` (`WHERE …`), as an `AssignmentRow` query checked at
+/// build time.
+macro_rules! select_assignments {
+    ($sql:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            $crate::records::AssignmentRow,
+            "SELECT a.id, a.incident_id, a.unit_id, u.call_sign AS unit_call_sign, a.unit_kind, \
+             a.status, a.distance_m, a.offered_at, a.updated_at, a.offer_deadline \
+             FROM assignments a JOIN units u ON u.id = a.unit_id "
+            + $sql $(, $arg)*
+        )
     };
 }
 
-#[derive(FromRow)]
 pub(crate) struct AssignmentRow {
-    id: Uuid,
-    incident_id: Uuid,
-    unit_id: Uuid,
-    unit_call_sign: String,
-    unit_kind: String,
-    status: String,
-    distance_m: f64,
-    offered_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    offer_deadline: Option<DateTime<Utc>>,
+    pub(crate) id: Uuid,
+    pub(crate) incident_id: Uuid,
+    pub(crate) unit_id: Uuid,
+    pub(crate) unit_call_sign: String,
+    pub(crate) unit_kind: String,
+    pub(crate) status: String,
+    pub(crate) distance_m: f64,
+    pub(crate) offered_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
+    pub(crate) offer_deadline: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<AssignmentRow> for AssignmentRecord {
@@ -229,51 +241,55 @@ impl TryFrom<AssignmentRow> for AssignmentRecord {
     }
 }
 
-/// The columns every incident query selects.
-macro_rules! incident_columns {
-    () => {
-        "id, status, category, priority, caller_phone, \
-     caller_name, lat, lon, address, description, required_kinds, pending_kinds, hold, \
-     created_at, updated_at, resolved_at, resolution, caller_count, duplicate_of, device_lat, \
-     device_lon, device_radius_m, device_confidence_pct, device_method, device_fix_time, \
-     device_received_at, location_disagrees, caller_id_withheld, caller_flagged, resolution_code, \
-     callers_redacted_at"
+/// `SELECT` the incident columns and then `$sql` (`FROM incidents …`), as
+/// an `IncidentRow` query checked against the schema at build time.
+macro_rules! select_incidents {
+    ($sql:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            $crate::records::IncidentRow,
+            "SELECT id, status, category, priority, caller_phone, \
+             caller_name, lat, lon, address, description, required_kinds, pending_kinds, hold, \
+             created_at, updated_at, resolved_at, resolution, caller_count, duplicate_of, \
+             device_lat, device_lon, device_radius_m, device_confidence_pct, device_method, \
+             device_fix_time, device_received_at, location_disagrees, caller_id_withheld, \
+             caller_flagged, resolution_code, callers_redacted_at "
+            + $sql $(, $arg)*
+        )
     };
 }
 
-#[derive(FromRow)]
 pub(crate) struct IncidentRow {
     pub(crate) id: Uuid,
-    status: String,
-    category: String,
-    priority: i16,
-    caller_phone: String,
-    caller_name: String,
-    lat: f64,
-    lon: f64,
-    address: String,
-    description: String,
-    required_kinds: Vec<String>,
-    pending_kinds: Vec<String>,
-    hold: bool,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    resolved_at: Option<DateTime<Utc>>,
-    resolution: String,
-    caller_count: i32,
-    duplicate_of: Option<Uuid>,
-    device_lat: Option<f64>,
-    device_lon: Option<f64>,
-    device_radius_m: Option<f64>,
-    device_confidence_pct: Option<i16>,
-    device_method: Option<String>,
-    device_fix_time: Option<DateTime<Utc>>,
-    device_received_at: Option<DateTime<Utc>>,
-    location_disagrees: bool,
-    caller_id_withheld: bool,
-    caller_flagged: bool,
-    resolution_code: Option<String>,
-    callers_redacted_at: Option<DateTime<Utc>>,
+    pub(crate) status: String,
+    pub(crate) category: String,
+    pub(crate) priority: i16,
+    pub(crate) caller_phone: String,
+    pub(crate) caller_name: String,
+    pub(crate) lat: f64,
+    pub(crate) lon: f64,
+    pub(crate) address: String,
+    pub(crate) description: String,
+    pub(crate) required_kinds: Vec<String>,
+    pub(crate) pending_kinds: Vec<String>,
+    pub(crate) hold: bool,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
+    pub(crate) resolved_at: Option<DateTime<Utc>>,
+    pub(crate) resolution: String,
+    pub(crate) caller_count: i32,
+    pub(crate) duplicate_of: Option<Uuid>,
+    pub(crate) device_lat: Option<f64>,
+    pub(crate) device_lon: Option<f64>,
+    pub(crate) device_radius_m: Option<f64>,
+    pub(crate) device_confidence_pct: Option<i16>,
+    pub(crate) device_method: Option<String>,
+    pub(crate) device_fix_time: Option<DateTime<Utc>>,
+    pub(crate) device_received_at: Option<DateTime<Utc>>,
+    pub(crate) location_disagrees: bool,
+    pub(crate) caller_id_withheld: bool,
+    pub(crate) caller_flagged: bool,
+    pub(crate) resolution_code: Option<String>,
+    pub(crate) callers_redacted_at: Option<DateTime<Utc>>,
 }
 
 impl IncidentRow {
@@ -357,14 +373,13 @@ impl IncidentRow {
     }
 }
 
-#[derive(FromRow)]
 pub(crate) struct TimelineRow {
-    at: DateTime<Utc>,
-    kind: String,
-    actor: String,
-    detail: String,
-    assignment_id: Option<Uuid>,
-    unit_id: Option<Uuid>,
+    pub(crate) at: DateTime<Utc>,
+    pub(crate) kind: String,
+    pub(crate) actor: String,
+    pub(crate) detail: String,
+    pub(crate) assignment_id: Option<Uuid>,
+    pub(crate) unit_id: Option<Uuid>,
 }
 
 impl From<TimelineRow> for TimelineRecord {

@@ -37,7 +37,6 @@ pub struct ReferralRecord {
     pub description: String,
 }
 
-#[derive(sqlx::FromRow)]
 struct ReferralRow {
     id: Uuid,
     incident_id: Uuid,
@@ -56,15 +55,21 @@ struct ReferralRow {
     description: String,
 }
 
-/// The columns every referral query selects (`r`: referrals, `a`:
-/// agencies, `i`: incidents).
-macro_rules! referral_select {
-    () => {
-        "SELECT r.id, r.incident_id, r.agency_id, a.short_name, r.status, r.note, r.answer, \
-           r.sent_at, r.updated_at, r.acknowledged_at, i.category, i.lat, i.lon, i.address, \
-           i.description \
-         FROM referrals r JOIN agencies a ON a.id = r.agency_id \
-           JOIN incidents i ON i.id = r.incident_id "
+/// `SELECT` a referral with its agency's short name and its incident's
+/// place (`r`: referrals, `a`: agencies, `i`: incidents), then `$sql`
+/// (`WHERE …`), checked at build time.
+macro_rules! select_referrals {
+    ($sql:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            ReferralRow,
+            "SELECT r.id, r.incident_id, r.agency_id, a.short_name, r.status, r.note, r.answer, \
+               r.sent_at, r.updated_at, r.acknowledged_at, i.category, i.lat, i.lon, i.address, \
+               i.description \
+             FROM referrals r JOIN agencies a ON a.id = r.agency_id \
+               JOIN incidents i ON i.id = r.incident_id "
+                + $sql
+            $(, $arg)*
+        )
     };
 }
 
@@ -100,11 +105,10 @@ pub(crate) async fn referrals_of(
     connection: &mut sqlx::PgConnection,
     incident_id: IncidentId,
 ) -> Result<Vec<ReferralRecord>, StoreError> {
-    let rows: Vec<ReferralRow> = sqlx::query_as(concat!(
-        referral_select!(),
-        "WHERE r.incident_id = $1 ORDER BY r.sent_at, r.id"
-    ))
-    .bind(incident_id.0)
+    let rows = select_referrals!(
+        "WHERE r.incident_id = $1 ORDER BY r.sent_at, r.id",
+        incident_id.0
+    )
     .fetch_all(&mut *connection)
     .await?;
     rows.into_iter().map(ReferralRecord::try_from).collect()
@@ -118,13 +122,15 @@ impl Store {
         contact: &str,
     ) -> Result<AgencyRecord, StoreError> {
         let id = AgencyId(Uuid::new_v4());
-        sqlx::query("INSERT INTO agencies (id, name, short_name, contact) VALUES ($1, $2, $3, $4)")
-            .bind(id.0)
-            .bind(name)
-            .bind(short_name)
-            .bind(contact)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query!(
+            "INSERT INTO agencies (id, name, short_name, contact) VALUES ($1, $2, $3, $4)",
+            id.0,
+            name,
+            short_name,
+            contact,
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(AgencyRecord {
             id,
             name: name.to_owned(),
@@ -135,18 +141,17 @@ impl Store {
 
     /// Every agency, by short name.
     pub async fn list_agencies(&self) -> Result<Vec<AgencyRecord>, StoreError> {
-        let rows: Vec<(Uuid, String, String, String)> = sqlx::query_as(
-            "SELECT id, name, short_name, contact FROM agencies ORDER BY short_name",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query!("SELECT id, name, short_name, contact FROM agencies ORDER BY short_name")
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, name, short_name, contact)| AgencyRecord {
-                id: AgencyId(id),
-                name,
-                short_name,
-                contact,
+            .map(|row| AgencyRecord {
+                id: AgencyId(row.id),
+                name: row.name,
+                short_name: row.short_name,
+                contact: row.contact,
             })
             .collect())
     }
@@ -164,25 +169,24 @@ impl Store {
         self.retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
             lock_incident(&mut transaction, incident_id).await?;
-            let status: String = sqlx::query_scalar("SELECT status FROM incidents WHERE id = $1")
-                .bind(incident_id.0)
-                .fetch_one(&mut *transaction)
-                .await?;
+            let status: String =
+                sqlx::query_scalar!("SELECT status FROM incidents WHERE id = $1", incident_id.0,)
+                    .fetch_one(&mut *transaction)
+                    .await?;
             refuse_if_closed(&status)?;
             let short_name: String =
-                sqlx::query_scalar("SELECT short_name FROM agencies WHERE id = $1")
-                    .bind(agency_id.0)
+                sqlx::query_scalar!("SELECT short_name FROM agencies WHERE id = $1", agency_id.0,)
                     .fetch_optional(&mut *transaction)
                     .await?
                     .ok_or_else(|| StoreError::not_found("agency", agency_id))?;
-            sqlx::query(
+            sqlx::query!(
                 "INSERT INTO referrals (id, incident_id, agency_id, status, note) \
                  VALUES ($1, $2, $3, 'sent', $4)",
+                id,
+                incident_id.0,
+                agency_id.0,
+                note,
             )
-            .bind(id)
-            .bind(incident_id.0)
-            .bind(agency_id.0)
-            .bind(note)
             .execute(&mut *transaction)
             .await?;
             timeline::append(
@@ -203,8 +207,7 @@ impl Store {
     }
 
     pub async fn referral(&self, id: Uuid) -> Result<ReferralRecord, StoreError> {
-        let row: ReferralRow = sqlx::query_as(concat!(referral_select!(), "WHERE r.id = $1"))
-            .bind(id)
+        let row = select_referrals!("WHERE r.id = $1", id)
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| StoreError::not_found("referral", id))?;
@@ -217,13 +220,12 @@ impl Store {
         agency: Option<AgencyId>,
         status: Option<ReferralStatus>,
     ) -> Result<Vec<ReferralRecord>, StoreError> {
-        let rows: Vec<ReferralRow> = sqlx::query_as(concat!(
-            referral_select!(),
+        let rows = select_referrals!(
             "WHERE ($1::uuid IS NULL OR r.agency_id = $1) AND ($2::text IS NULL OR r.status = $2) \
-             ORDER BY r.sent_at DESC, r.id LIMIT 500"
-        ))
-        .bind(agency.map(|agency| agency.0))
-        .bind(status.map(ReferralStatus::as_str))
+             ORDER BY r.sent_at DESC, r.id LIMIT 500",
+            agency.map(|agency| agency.0),
+            status.map(ReferralStatus::as_str),
+        )
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(ReferralRecord::try_from).collect()
@@ -238,22 +240,23 @@ impl Store {
         answer: &str,
         actor: &Actor,
     ) -> Result<ReferralRecord, StoreError> {
-        let incident: Uuid = sqlx::query_scalar("SELECT incident_id FROM referrals WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| StoreError::not_found("referral", id))?;
+        let incident: Uuid =
+            sqlx::query_scalar!("SELECT incident_id FROM referrals WHERE id = $1", id,)
+                .fetch_optional(&self.pool)
+                .await?
+                .ok_or_else(|| StoreError::not_found("referral", id))?;
         self.retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
             // Lock order: the incident first, then its referral.
             lock_incident(&mut transaction, IncidentId(incident)).await?;
-            let (status, short_name): (String, String) = sqlx::query_as(
+            let referral = sqlx::query!(
                 "SELECT r.status, a.short_name FROM referrals r \
                  JOIN agencies a ON a.id = r.agency_id WHERE r.id = $1 FOR UPDATE OF r",
+                id,
             )
-            .bind(id)
             .fetch_one(&mut *transaction)
             .await?;
+            let (status, short_name) = (referral.status, referral.short_name);
             let current = ReferralStatus::from_stored(&status)
                 .ok_or_else(|| StoreError::Internal(format!("unknown status {status}")))?;
             if !current.can_become(next) {
@@ -261,15 +264,15 @@ impl Store {
                     "referral is {current}; it cannot become {next} (forward only; rejected is final)"
                 )));
             }
-            sqlx::query(
+            sqlx::query!(
                 "UPDATE referrals SET status = $2, \
                    answer = CASE WHEN $3 = '' THEN answer ELSE $3 END, \
                    acknowledged_at = coalesce(acknowledged_at, now()), updated_at = now() \
                  WHERE id = $1",
+                id,
+                next.as_str(),
+                answer,
             )
-            .bind(id)
-            .bind(next.as_str())
-            .bind(answer)
             .execute(&mut *transaction)
             .await?;
             let detail = if answer.is_empty() {

@@ -40,16 +40,6 @@ pub struct ReferralFigures {
     pub p90_to_acknowledge_s: f64,
 }
 
-type Row = (
-    Option<String>,
-    Option<i16>,
-    i64,
-    i64,
-    i64,
-    Option<f64>,
-    Option<f64>,
-);
-
 impl Store {
     /// Incidents created in `[since, until)`, grouped by category and
     /// priority, plus a totals row (last).
@@ -63,76 +53,83 @@ impl Store {
             .iter()
             .map(|code| code.as_str())
             .collect();
-        let rows: Vec<Row> = sqlx::query_as(
-            "WITH times AS ( \
-               SELECT i.category, i.priority, \
-                 coalesce(extract(epoch FROM (SELECT min(a.offered_at) FROM assignments a \
-                   WHERE a.incident_id = i.id) - i.created_at)::float8, 'Infinity') AS to_offer, \
-                 coalesce(extract(epoch FROM (SELECT min(t.at) FROM timeline_events t \
-                   WHERE t.incident_id = i.id AND t.kind = 'assignment_accepted') - i.created_at)::float8, \
-                   'Infinity') AS to_accept \
-               FROM incidents i WHERE i.created_at >= $1 AND i.created_at < $2 \
-                 AND (i.resolution_code IS NULL OR i.resolution_code <> ALL($4))) \
-             SELECT category, priority, count(*), \
-               count(*) FILTER (WHERE to_offer <= $3), count(*) FILTER (WHERE to_accept <= $3), \
-               percentile_disc(0.9) WITHIN GROUP (ORDER BY to_offer), \
-               percentile_disc(0.9) WITHIN GROUP (ORDER BY to_accept) \
-             FROM times GROUP BY GROUPING SETS ((category, priority), ()) \
-             ORDER BY category NULLS LAST, priority NULLS LAST",
+        let rows = sqlx::query!(
+            r#"WITH times AS (
+               SELECT i.category, i.priority,
+                 coalesce(extract(epoch FROM (SELECT min(a.offered_at) FROM assignments a
+                   WHERE a.incident_id = i.id) - i.created_at)::float8, 'Infinity') AS to_offer,
+                 coalesce(extract(epoch FROM (SELECT min(t.at) FROM timeline_events t
+                   WHERE t.incident_id = i.id AND t.kind = 'assignment_accepted')
+                   - i.created_at)::float8, 'Infinity') AS to_accept
+               FROM incidents i WHERE i.created_at >= $1 AND i.created_at < $2
+                 AND (i.resolution_code IS NULL OR i.resolution_code <> ALL($4)))
+             SELECT category AS "category?", priority AS "priority?", count(*) AS "incidents!",
+               count(*) FILTER (WHERE to_offer <= $3) AS "offered!",
+               count(*) FILTER (WHERE to_accept <= $3) AS "accepted!",
+               percentile_disc(0.9) WITHIN GROUP (ORDER BY to_offer) AS "p90_offer: f64",
+               percentile_disc(0.9) WITHIN GROUP (ORDER BY to_accept) AS "p90_accept: f64"
+             FROM times GROUP BY GROUPING SETS ((category, priority), ())
+             ORDER BY category NULLS LAST, priority NULLS LAST"#,
+            since,
+            until,
+            target_seconds,
+            &left_out as &[&str],
         )
-        .bind(since)
-        .bind(until)
-        .bind(target_seconds)
-        .bind(&left_out)
         .fetch_all(&self.pool)
         .await?;
-        let (prank_incidents, duplicate_incidents): (i64, i64) = sqlx::query_as(
-            "SELECT count(*) FILTER (WHERE resolution_code = $3), \
-                    count(*) FILTER (WHERE resolution_code = $4) \
-             FROM incidents WHERE created_at >= $1 AND created_at < $2",
+        let counts = sqlx::query!(
+            r#"SELECT count(*) FILTER (WHERE resolution_code = $3) AS "pranks!",
+                      count(*) FILTER (WHERE resolution_code = $4) AS "duplicates!"
+               FROM incidents WHERE created_at >= $1 AND created_at < $2"#,
+            since,
+            until,
+            ResolutionCode::Prank.as_str(),
+            ResolutionCode::Duplicate.as_str(),
         )
-        .bind(since)
-        .bind(until)
-        .bind(ResolutionCode::Prank.as_str())
-        .bind(ResolutionCode::Duplicate.as_str())
         .fetch_one(&self.pool)
         .await?;
+        let (prank_incidents, duplicate_incidents) = (counts.pranks, counts.duplicates);
         let rows = rows
             .into_iter()
-            .map(
-                |(category, priority, incidents, offered, accepted, p90_offer, p90_accept)| {
-                    let category = category
-                        .map(|name| {
-                            IncidentCategory::from_stored(&name).ok_or_else(|| {
-                                StoreError::Internal(format!("unknown category {name}"))
-                            })
-                        })
-                        .transpose()?;
-                    Ok(ResponseTimeRow {
-                        category,
-                        priority: priority.and_then(Priority::from_rank),
-                        incidents,
-                        offered_within_target: offered,
-                        accepted_within_target: accepted,
-                        p90_call_to_offer_s: p90_offer.unwrap_or(f64::INFINITY),
-                        p90_call_to_accept_s: p90_accept.unwrap_or(f64::INFINITY),
+            .map(|row| {
+                let category = row
+                    .category
+                    .map(|name| {
+                        IncidentCategory::from_stored(&name)
+                            .ok_or_else(|| StoreError::Internal(format!("unknown category {name}")))
                     })
-                },
-            )
+                    .transpose()?;
+                Ok(ResponseTimeRow {
+                    category,
+                    priority: row.priority.and_then(Priority::from_rank),
+                    incidents: row.incidents,
+                    offered_within_target: row.offered,
+                    accepted_within_target: row.accepted,
+                    p90_call_to_offer_s: row.p90_offer.unwrap_or(f64::INFINITY),
+                    p90_call_to_accept_s: row.p90_accept.unwrap_or(f64::INFINITY),
+                })
+            })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let (sent, within, unanswered, p90): (i64, i64, i64, Option<f64>) = sqlx::query_as(
-            "WITH answered AS ( \
-               SELECT coalesce(extract(epoch FROM acknowledged_at - sent_at)::float8, 'Infinity') \
-                 AS to_ack FROM referrals WHERE sent_at >= $1 AND sent_at < $2) \
-             SELECT count(*), count(*) FILTER (WHERE to_ack <= $3), \
-               count(*) FILTER (WHERE to_ack = 'Infinity'), \
-               percentile_disc(0.9) WITHIN GROUP (ORDER BY to_ack) FROM answered",
+        let answered = sqlx::query!(
+            r#"WITH answered AS (
+               SELECT coalesce(extract(epoch FROM acknowledged_at - sent_at)::float8, 'Infinity')
+                 AS to_ack FROM referrals WHERE sent_at >= $1 AND sent_at < $2)
+             SELECT count(*) AS "sent!", count(*) FILTER (WHERE to_ack <= $3) AS "within!",
+               count(*) FILTER (WHERE to_ack = 'Infinity') AS "unanswered!",
+               percentile_disc(0.9) WITHIN GROUP (ORDER BY to_ack) AS "p90: f64"
+             FROM answered"#,
+            since,
+            until,
+            target_seconds,
         )
-        .bind(since)
-        .bind(until)
-        .bind(target_seconds)
         .fetch_one(&self.pool)
         .await?;
+        let (sent, within, unanswered, p90) = (
+            answered.sent,
+            answered.within,
+            answered.unanswered,
+            answered.p90,
+        );
         Ok(ResponseTimeReport {
             rows,
             prank_incidents,

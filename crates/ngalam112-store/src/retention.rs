@@ -17,10 +17,10 @@ const REDACTION_BATCH: i64 = 500;
 impl Store {
     /// Deletes handset fixes kept longer than [`KEPT_FIX_MINUTES`].
     pub async fn purge_kept_fixes(&self) -> Result<u64, StoreError> {
-        let done = sqlx::query(
+        let done = sqlx::query!(
             "DELETE FROM device_fixes WHERE received_at < now() - make_interval(mins => $1)",
+            KEPT_FIX_MINUTES,
         )
-        .bind(KEPT_FIX_MINUTES)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
@@ -33,7 +33,7 @@ impl Store {
         let mut redacted = 0;
         loop {
             let mut transaction = self.pool.begin().await?;
-            let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
+            let ids: Vec<uuid::Uuid> = sqlx::query_scalar!(
                 "UPDATE incidents SET caller_phone = '', caller_name = '', \
                    callers_redacted_at = now() \
                  WHERE id IN (SELECT id FROM incidents \
@@ -41,16 +41,16 @@ impl Store {
                      AND resolved_at < now() - make_interval(secs => $1) \
                    ORDER BY resolved_at LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED) \
                  RETURNING id",
+                keep.as_secs_f64(),
+                REDACTION_BATCH,
             )
-            .bind(keep.as_secs_f64())
-            .bind(REDACTION_BATCH)
             .fetch_all(&mut *transaction)
             .await?;
-            sqlx::query(
+            sqlx::query!(
                 "UPDATE incident_callers SET caller_phone = '', caller_name = '' \
                  WHERE incident_id = ANY($1)",
+                &ids,
             )
-            .bind(&ids)
             .execute(&mut *transaction)
             .await?;
             transaction.commit().await?;

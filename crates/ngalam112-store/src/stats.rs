@@ -19,27 +19,36 @@ pub struct Snapshot {
 
 impl Store {
     pub async fn snapshot(&self) -> Result<Snapshot, StoreError> {
-        let incidents_by_status = sqlx::query_as(
-            "SELECT status, count(*) FROM incidents GROUP BY status ORDER BY status",
+        let incidents_by_status = sqlx::query!(
+            r#"SELECT status, count(*) AS "count!" FROM incidents GROUP BY status ORDER BY status"#
         )
         .fetch_all(&self.pool)
-        .await?;
-        let units_by_kind_and_status = sqlx::query_as(
-            "SELECT kind, status, count(*) FROM units GROUP BY kind, status ORDER BY kind, status",
+        .await?
+        .into_iter()
+        .map(|row| (row.status, row.count))
+        .collect();
+        let units_by_kind_and_status = sqlx::query!(
+            r#"SELECT kind, status, count(*) AS "count!" FROM units
+               GROUP BY kind, status ORDER BY kind, status"#
         )
         .fetch_all(&self.pool)
-        .await?;
-        let (pending_needs, oldest_pending_seconds): (i64, Option<f64>) = sqlx::query_as(
-            "SELECT coalesce(sum(cardinality(pending_kinds)), 0)::int8, \
-               extract(epoch FROM now() - min(created_at))::float8 \
-             FROM incidents \
-             WHERE cardinality(pending_kinds) > 0 AND status NOT IN ('resolved', 'cancelled') \
-               AND NOT hold",
+        .await?
+        .into_iter()
+        .map(|row| (row.kind, row.status, row.count))
+        .collect();
+        let pending = sqlx::query!(
+            r#"SELECT coalesce(sum(cardinality(pending_kinds)), 0)::int8 AS "needs!",
+                 extract(epoch FROM now() - min(created_at))::float8 AS oldest_seconds
+               FROM incidents
+               WHERE cardinality(pending_kinds) > 0 AND status NOT IN ('resolved', 'cancelled')
+                 AND NOT hold"#
         )
         .fetch_one(&self.pool)
         .await?;
-        let held_incidents: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM incidents WHERE hold AND status NOT IN ('resolved', 'cancelled')",
+        let (pending_needs, oldest_pending_seconds) = (pending.needs, pending.oldest_seconds);
+        let held_incidents: i64 = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "count!" FROM incidents
+               WHERE hold AND status NOT IN ('resolved', 'cancelled')"#
         )
         .fetch_one(&self.pool)
         .await?;

@@ -57,7 +57,7 @@ pub(crate) async fn append(
     // Numbers the event (locking the incident row, so one incident's events
     // are appended one at a time) and tells every server process's
     // watchers, at commit, that the incident changed.
-    sqlx::query(
+    sqlx::query!(
         "WITH next AS ( \
            UPDATE incidents SET last_timeline_seq = last_timeline_seq + 1 WHERE id = $1 \
            RETURNING last_timeline_seq) \
@@ -65,13 +65,13 @@ pub(crate) async fn append(
            (incident_id, incident_seq, kind, actor, detail, assignment_id, unit_id) \
          SELECT $1, last_timeline_seq, $2, $3, $4, $5, $6 FROM next \
          RETURNING pg_notify('ngalam112_incidents', $1::text || ' ' || $2)",
+        event.incident_id.0,
+        event.kind,
+        &actor.0,
+        &event.detail,
+        event.assignment_id.map(|id| id.0),
+        event.unit_id.map(|id| id.0),
     )
-    .bind(event.incident_id.0)
-    .bind(event.kind)
-    .bind(&actor.0)
-    .bind(&event.detail)
-    .bind(event.assignment_id.map(|id| id.0))
-    .bind(event.unit_id.map(|id| id.0))
     .execute(&mut *connection)
     .await?;
     Ok(())
@@ -83,18 +83,21 @@ impl crate::Store {
         &self,
         incident_id: IncidentId,
     ) -> Result<Vec<TimelineRecord>, StoreError> {
-        let exists: Option<i32> = sqlx::query_scalar("SELECT 1 FROM incidents WHERE id = $1")
-            .bind(incident_id.0)
-            .fetch_optional(&self.pool)
-            .await?;
+        let exists: Option<i32> = sqlx::query_scalar!(
+            r#"SELECT 1 AS "found!" FROM incidents WHERE id = $1"#,
+            incident_id.0
+        )
+        .fetch_optional(&self.pool)
+        .await?;
         if exists.is_none() {
             return Err(StoreError::not_found("incident", incident_id));
         }
-        let rows: Vec<TimelineRow> = sqlx::query_as(
+        let rows: Vec<TimelineRow> = sqlx::query_as!(
+            TimelineRow,
             "SELECT at, kind, actor, detail, assignment_id, unit_id FROM timeline_events \
              WHERE incident_id = $1 ORDER BY incident_seq",
+            incident_id.0
         )
-        .bind(incident_id.0)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(TimelineRecord::from).collect())

@@ -118,15 +118,24 @@ pub struct TokenRecord {
     pub user: Option<SessionUser>,
 }
 
-/// The columns every token query selects (`t` = api_tokens, `u` = users).
-macro_rules! token_columns {
-    () => {
-        "t.secret_hash, t.id, t.role, t.unit_id, t.agency_id, t.created_at, t.revoked_at, \
-         t.expires_at, u.username, u.display_name"
+/// `SELECT` a token with its session's user (`t` = api_tokens, `u` =
+/// users), then `$sql` (`WHERE …`), checked at build time. The user's
+/// columns are marked nullable (`?`): a token from `token issue` has none,
+/// and sqlx does not infer that from every plan of the LEFT JOIN.
+macro_rules! select_tokens {
+    ($sql:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            TokenRow,
+            "SELECT t.secret_hash, t.id, t.role, t.unit_id, t.agency_id, t.created_at, \
+               t.revoked_at, t.expires_at, u.username AS \"username?\", \
+               u.display_name AS \"display_name?\" \
+             FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id "
+                + $sql
+            $(, $arg)*
+        )
     };
 }
 
-#[derive(sqlx::FromRow)]
 struct TokenRow {
     secret_hash: Vec<u8>,
     id: Uuid,
@@ -158,16 +167,6 @@ impl TryFrom<TokenRow> for TokenRecord {
     }
 }
 
-/// A token is live when not revoked, not expired, and (for a session) its
-/// user is not disabled. Checked by every lookup, in SQL, so that every
-/// server process agrees at once.
-macro_rules! live_token {
-    () => {
-        "t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now()) \
-         AND (t.user_id IS NULL OR u.disabled_at IS NULL)"
-    };
-}
-
 impl Store {
     /// Stores a new token given the hash of its secret.
     pub async fn insert_token(
@@ -186,19 +185,19 @@ impl Store {
     }
 
     /// The live tokens among these secret hashes, in one statement (the
-    /// auth layer's batches: see `TokenVerifier`).
+    /// auth layer's batches: see `TokenVerifier`). A token is live when not
+    /// revoked, not expired, and (for a session) its user is not disabled;
+    /// checked here, in SQL, so that every server process agrees at once.
     pub(crate) async fn tokens_by_hashes(
         &self,
         hashes: &[Vec<u8>],
     ) -> Result<Vec<(Vec<u8>, TokenRecord)>, StoreError> {
-        let rows: Vec<TokenRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            token_columns!(),
-            " FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id \
-             WHERE t.secret_hash = ANY($1) AND ",
-            live_token!()
-        ))
-        .bind(hashes)
+        let rows = select_tokens!(
+            "WHERE t.secret_hash = ANY($1) \
+               AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now()) \
+               AND (t.user_id IS NULL OR u.disabled_at IS NULL)",
+            hashes,
+        )
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
@@ -224,22 +223,18 @@ impl Store {
 
     /// Every token, oldest first, without secrets.
     pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        let rows: Vec<TokenRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            token_columns!(),
-            " FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id ORDER BY t.created_at"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = select_tokens!("ORDER BY t.created_at")
+            .fetch_all(&self.pool)
+            .await?;
         rows.into_iter().map(TokenRecord::try_from).collect()
     }
 
     /// Revokes a token; it stops working on the next call.
     pub async fn revoke_token(&self, id: Uuid) -> Result<(), StoreError> {
-        let result = sqlx::query(
+        let result = sqlx::query!(
             "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1",
+            id,
         )
-        .bind(id)
         .execute(&self.pool)
         .await?;
         if result.rows_affected() == 0 {
@@ -258,26 +253,21 @@ pub(crate) async fn insert_token_row(
     expires_at: Option<DateTime<Utc>>,
 ) -> Result<TokenRecord, StoreError> {
     let id = Uuid::new_v4();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO api_tokens (id, role, unit_id, agency_id, secret_hash, user_id, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        id,
+        role.name(),
+        role.unit_id(),
+        role.agency_id(),
+        secret_hash,
+        user_id,
+        expires_at,
     )
-    .bind(id)
-    .bind(role.name())
-    .bind(role.unit_id())
-    .bind(role.agency_id())
-    .bind(secret_hash)
-    .bind(user_id)
-    .bind(expires_at)
     .execute(&mut *connection)
     .await?;
-    let row: TokenRow = sqlx::query_as(concat!(
-        "SELECT ",
-        token_columns!(),
-        " FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id WHERE t.id = $1"
-    ))
-    .bind(id)
-    .fetch_one(&mut *connection)
-    .await?;
+    let row = select_tokens!("WHERE t.id = $1", id)
+        .fetch_one(&mut *connection)
+        .await?;
     TokenRecord::try_from(row)
 }

@@ -40,17 +40,17 @@ impl Store {
             .retrying(move || async move {
                 let mut transaction = self.pool.begin().await?;
                 dispatch::lock_kinds(&mut transaction, &[new.kind]).await?;
-                sqlx::query(
+                sqlx::query!(
                     "INSERT INTO units (id, call_sign, kind, agency, status, lat, lon, \
-                 location_updated_at, available_since) \
-                 VALUES ($1, $2, $3, $4, 'available', $5, $6, now(), now())",
+                     location_updated_at, available_since) \
+                     VALUES ($1, $2, $3, $4, 'available', $5, $6, now(), now())",
+                    id.0,
+                    &new.call_sign,
+                    new.kind.as_str(),
+                    &new.agency,
+                    new.location.lat(),
+                    new.location.lon(),
                 )
-                .bind(id.0)
-                .bind(&new.call_sign)
-                .bind(new.kind.as_str())
-                .bind(&new.agency)
-                .bind(new.location.lat())
-                .bind(new.location.lon())
                 .execute(&mut *transaction)
                 .await?;
                 let again =
@@ -65,15 +65,10 @@ impl Store {
     }
 
     pub async fn unit(&self, id: UnitId) -> Result<UnitRecord, StoreError> {
-        let row: UnitRow = sqlx::query_as(concat!(
-            "SELECT ",
-            unit_columns!(),
-            " FROM units WHERE id = $1"
-        ))
-        .bind(id.0)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::not_found("unit", id))?;
+        let row = select_units!("FROM units WHERE id = $1", id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::not_found("unit", id))?;
         UnitRecord::try_from(row)
     }
 
@@ -85,16 +80,14 @@ impl Store {
     ) -> Result<Vec<UnitRecord>, StoreError> {
         let statuses: Vec<&str> = statuses.iter().map(|status| status.as_str()).collect();
         let kinds: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
-        let rows: Vec<UnitRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            unit_columns!(),
-            " FROM units \
+        let rows = select_units!(
+            "FROM units \
              WHERE (cardinality($1::text[]) = 0 OR status = ANY($1)) \
                AND (cardinality($2::text[]) = 0 OR kind = ANY($2)) \
-             ORDER BY call_sign"
-        ))
-        .bind(&statuses)
-        .bind(&kinds)
+             ORDER BY call_sign",
+            &statuses as &[&str],
+            &kinds as &[&str],
+        )
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(UnitRecord::try_from).collect()
@@ -113,9 +106,8 @@ impl Store {
         let again = self.retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
             dispatch::lock_kinds(&mut transaction, &[kind]).await?;
-            let status: String =
-                sqlx::query_scalar("SELECT status FROM units WHERE id = $1 FOR UPDATE")
-                    .bind(unit_id.0)
+            let status =
+                sqlx::query_scalar!("SELECT status FROM units WHERE id = $1 FOR UPDATE", unit_id.0)
                     .fetch_one(&mut *transaction)
                     .await?;
             let status = crate::records::stored(UnitStatus::from_stored, &status, "unit status")?;
@@ -126,10 +118,10 @@ impl Store {
                     ));
                 }
                 (false, UnitStatus::Available) => {
-                    sqlx::query(
+                    sqlx::query!(
                         "UPDATE units SET status = 'out_of_service', updated_at = now() WHERE id = $1",
+                        unit_id.0,
                     )
-                    .bind(unit_id.0)
                     .execute(&mut *transaction)
                     .await?;
                 }
@@ -172,12 +164,14 @@ impl Store {
         kind: Option<UnitKind>,
         limit: usize,
     ) -> Result<Vec<UnitRecommendation>, StoreError> {
-        let (lat, lon, required): (f64, f64, Vec<String>) =
-            sqlx::query_as("SELECT lat, lon, required_kinds FROM incidents WHERE id = $1")
-                .bind(incident_id.0)
-                .fetch_optional(&self.pool)
-                .await?
-                .ok_or_else(|| StoreError::not_found("incident", incident_id))?;
+        let incident = sqlx::query!(
+            "SELECT lat, lon, required_kinds FROM incidents WHERE id = $1",
+            incident_id.0,
+        )
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::not_found("incident", incident_id))?;
+        let (lat, lon, required) = (incident.lat, incident.lon, incident.required_kinds);
         let kinds = match kind {
             Some(kind) => vec![kind],
             None => stored_kinds(&required)?,
@@ -209,14 +203,9 @@ impl Store {
             .take(limit)
             .collect();
         let ids: Vec<uuid::Uuid> = ranked.iter().map(|ranked| ranked.unit_id.0).collect();
-        let rows: Vec<UnitRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            unit_columns!(),
-            " FROM units WHERE id = ANY($1)"
-        ))
-        .bind(&ids)
-        .fetch_all(&mut *connection)
-        .await?;
+        let rows = select_units!("FROM units WHERE id = ANY($1)", &ids)
+            .fetch_all(&mut *connection)
+            .await?;
         let mut units = std::collections::HashMap::new();
         for row in rows {
             let unit = UnitRecord::try_from(row)?;
@@ -248,14 +237,12 @@ pub(crate) async fn write_position(
     unit_id: UnitId,
     location: &GeoPoint,
 ) -> Result<Option<UnitRow>, StoreError> {
-    Ok(sqlx::query_as(concat!(
-        "UPDATE units SET lat = $2, lon = $3, location_updated_at = now() \
-         WHERE id = $1 RETURNING ",
-        unit_columns!()
-    ))
-    .bind(unit_id.0)
-    .bind(location.lat())
-    .bind(location.lon())
+    Ok(returning_units!(
+        "UPDATE units SET lat = $2, lon = $3, location_updated_at = now() WHERE id = $1",
+        unit_id.0,
+        location.lat(),
+        location.lon(),
+    )
     .fetch_optional(pool)
     .await?)
 }

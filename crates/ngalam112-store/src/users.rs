@@ -52,14 +52,20 @@ pub enum LoginOutcome {
     Session(TokenRecord),
 }
 
-macro_rules! user_columns {
-    () => {
-        "id, username, display_name, role, unit_id, agency_id, password_hash, disabled_at, \
-         created_at"
+/// `SELECT` a user's columns, then `$sql` (`FROM users …`), checked at
+/// build time.
+macro_rules! select_users {
+    ($sql:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            UserRow,
+            "SELECT id, username, display_name, role, unit_id, agency_id, password_hash, \
+               disabled_at, created_at "
+                + $sql
+            $(, $arg)*
+        )
     };
 }
 
-#[derive(sqlx::FromRow)]
 struct UserRow {
     id: Uuid,
     username: String,
@@ -102,18 +108,20 @@ impl Store {
             Role::Agency(agency) => (None, Some(agency.0)),
             _ => (None, None),
         };
-        let row: UserRow = sqlx::query_as(concat!(
+        let row = sqlx::query_as!(
+            UserRow,
             "INSERT INTO users (id, username, display_name, role, unit_id, agency_id, \
-             password_hash) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
-            user_columns!()
-        ))
-        .bind(Uuid::new_v4())
-        .bind(&new.username)
-        .bind(&new.display_name)
-        .bind(new.role.name())
-        .bind(unit_id)
-        .bind(agency_id)
-        .bind(&new.password_hash)
+             password_hash) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             RETURNING id, username, display_name, role, unit_id, agency_id, password_hash, \
+               disabled_at, created_at",
+            Uuid::new_v4(),
+            &new.username,
+            &new.display_name,
+            new.role.name(),
+            unit_id,
+            agency_id,
+            &new.password_hash,
+        )
         .fetch_one(&self.pool)
         .await?;
         UserRecord::try_from(row)
@@ -121,13 +129,9 @@ impl Store {
 
     /// Every user, by username.
     pub async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
-        let rows: Vec<UserRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users ORDER BY username"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = select_users!("FROM users ORDER BY username")
+            .fetch_all(&self.pool)
+            .await?;
         rows.into_iter().map(UserRecord::try_from).collect()
     }
 
@@ -136,18 +140,18 @@ impl Store {
     /// that enabling the user again would not revive them).
     pub async fn disable_user(&self, username: &str) -> Result<(), StoreError> {
         let mut transaction = self.pool.begin().await?;
-        let id: Uuid = sqlx::query_scalar(
+        let id: Uuid = sqlx::query_scalar!(
             "UPDATE users SET disabled_at = coalesce(disabled_at, now()), updated_at = now() \
              WHERE username = $1 RETURNING id",
+            username,
         )
-        .bind(username)
         .fetch_optional(&mut *transaction)
         .await?
         .ok_or_else(|| StoreError::not_found("user", username))?;
-        sqlx::query(
+        sqlx::query!(
             "UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+            id,
         )
-        .bind(id)
         .execute(&mut *transaction)
         .await?;
         transaction.commit().await?;
@@ -160,11 +164,11 @@ impl Store {
         username: &str,
         password_hash: &str,
     ) -> Result<(), StoreError> {
-        let result = sqlx::query(
+        let result = sqlx::query!(
             "UPDATE users SET password_hash = $2, updated_at = now() WHERE username = $1",
+            username,
+            password_hash,
         )
-        .bind(username)
-        .bind(password_hash)
         .execute(&self.pool)
         .await?;
         if result.rows_affected() == 0 {
@@ -190,45 +194,43 @@ impl Store {
         Fut: Future<Output = bool>,
     {
         let mut transaction = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-            .bind(crate::locks::LOGIN)
-            .bind(username)
-            .execute(&mut *transaction)
-            .await?;
-        let failures: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM login_failures \
-             WHERE username = $1 AND at > now() - $2 * interval '1 second'",
+        sqlx::query!(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+            crate::locks::LOGIN,
+            username,
         )
-        .bind(username)
-        .bind(LOGIN_FAILURE_WINDOW.as_secs_f64())
+        .execute(&mut *transaction)
+        .await?;
+        let failures: i64 = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "failures!" FROM login_failures
+               WHERE username = $1 AND at > now() - $2 * interval '1 second'"#,
+            username,
+            LOGIN_FAILURE_WINDOW.as_secs_f64(),
+        )
         .fetch_one(&mut *transaction)
         .await?;
         if failures >= LOGIN_FAILURES_ALLOWED {
             transaction.rollback().await?;
             return Ok(LoginOutcome::Locked);
         }
-        let row: Option<UserRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE username = $1"
-        ))
-        .bind(username)
-        .fetch_optional(&mut *transaction)
-        .await?;
+        let row = select_users!("FROM users WHERE username = $1", username)
+            .fetch_optional(&mut *transaction)
+            .await?;
         let matches = password_matches(row.as_ref().map(|row| row.password_hash.clone())).await;
         let user = match row {
             Some(row) if matches && row.disabled_at.is_none() => row,
             _ => {
-                sqlx::query("INSERT INTO login_failures (username) VALUES ($1)")
-                    .bind(username)
-                    .execute(&mut *transaction)
-                    .await?;
+                sqlx::query!(
+                    "INSERT INTO login_failures (username) VALUES ($1)",
+                    username,
+                )
+                .execute(&mut *transaction)
+                .await?;
                 transaction.commit().await?;
                 return Ok(LoginOutcome::Refused);
             }
         };
-        sqlx::query("DELETE FROM login_failures WHERE username = $1")
-            .bind(username)
+        sqlx::query!("DELETE FROM login_failures WHERE username = $1", username,)
             .execute(&mut *transaction)
             .await?;
         let lifetime = chrono::Duration::from_std(session_lifetime)
@@ -252,10 +254,10 @@ impl Store {
 
     /// NOT_FOUND unless the agency exists.
     pub async fn agency_exists(&self, agency: AgencyId) -> Result<(), StoreError> {
-        let found: Option<Uuid> = sqlx::query_scalar("SELECT id FROM agencies WHERE id = $1")
-            .bind(agency.0)
-            .fetch_optional(&self.pool)
-            .await?;
+        let found: Option<Uuid> =
+            sqlx::query_scalar!("SELECT id FROM agencies WHERE id = $1", agency.0,)
+                .fetch_optional(&self.pool)
+                .await?;
         found
             .map(|_| ())
             .ok_or_else(|| StoreError::not_found("agency", agency))
