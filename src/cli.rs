@@ -44,6 +44,10 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::user_cli::UserCommand,
     },
+    /// The server as `n112 demo` runs it: a fresh seeded database, one JSON
+    /// line on stdout (address, admin token, demo login), serving until
+    /// stdin closes.
+    DemoServer(crate::demo_server::DemoServerArgs),
 }
 
 /// Where the data lives: `DATABASE_URL`, or else an embedded PostgreSQL

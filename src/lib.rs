@@ -7,8 +7,8 @@
 
 pub mod auth;
 pub mod cli;
-pub mod client;
 pub mod convert;
+pub mod demo_server;
 pub mod eido;
 pub mod embedded_postgres;
 pub mod error;

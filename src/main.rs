@@ -13,5 +13,6 @@ async fn main() -> anyhow::Result<()> {
         Command::Token { command } => cli::token(command).await,
         Command::SeedMalang(args) => cli::seed_malang(args).await,
         Command::User { command } => ngalam112::user_cli::run(command).await,
+        Command::DemoServer(args) => ngalam112::demo_server::run(args).await,
     }
 }

@@ -1,10 +1,9 @@
 //! Connecting to the server: address, bearer token, TLS.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig};
+use tonic::transport::Channel;
 
 /// Where the server is and who we are.
 #[derive(Debug, Clone, clap::Args)]
@@ -25,24 +24,21 @@ pub struct ConnectArgs {
     pub ca: Option<PathBuf>,
 }
 
-/// The three service clients, sharing one connection.
-pub use ngalam112::client::Clients as Api;
+/// The service clients, sharing one connection.
+pub use ngalam112_client::Clients as Api;
 
 impl ConnectArgs {
     /// A channel that connects on first use and reconnects by itself.
     pub fn channel(&self) -> anyhow::Result<Channel> {
-        let mut endpoint = Channel::from_shared(self.server.clone())
-            .with_context(|| format!("--server {:?} is not a URL", self.server))?
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_keepalive(Some(Duration::from_secs(30)));
-        if let Some(ca) = &self.ca {
-            let pem =
-                std::fs::read(ca).with_context(|| format!("cannot read --ca {}", ca.display()))?;
-            endpoint = endpoint
-                .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
-                .context("TLS configuration")?;
-        }
-        Ok(endpoint.connect_lazy())
+        let ca = self
+            .ca
+            .as_ref()
+            .map(|ca| {
+                std::fs::read(ca).with_context(|| format!("cannot read --ca {}", ca.display()))
+            })
+            .transpose()?;
+        ngalam112_client::channel(&self.server, ca)
+            .with_context(|| format!("--server {:?}", self.server))
     }
 
     pub fn api(&self) -> anyhow::Result<Api> {

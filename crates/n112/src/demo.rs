@@ -1,7 +1,9 @@
 //! `n112 demo`: one command that shows the whole system on Kota Malang. It
-//! starts a server on the embedded database (or `--database-url`), seeds
-//! the Malang fleet, runs the simulation for a while with a progress bar,
-//! then prints what happened (read back through the API) and draws it.
+//! starts the `ngalam112` server binary as a process (`ngalam112
+//! demo-server`: a fresh database, embedded or `--database-url`, seeded
+//! with the Malang fleet), runs the simulation for a while with a progress
+//! bar, then prints what happened (read back through the API) and draws
+//! it. It talks to the server only over the API.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,10 +11,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
-use ngalam112::embedded_postgres::EmbeddedPostgres;
 use ngalam112_proto::v1 as proto;
-use ngalam112_store::{Role, Store, StoreConfig};
 use serde_json::json;
+use tokio::io::AsyncBufReadExt;
 use tokio::sync::watch;
 
 use crate::connect::Api;
@@ -43,6 +44,10 @@ pub struct DemoArgs {
     /// Ctrl-C.
     #[arg(long)]
     pub exit: bool,
+    /// The server binary to start; by default `ngalam112` next to this
+    /// program, else on PATH.
+    #[arg(long, env = "N112_SERVER_BINARY")]
+    pub server_binary: Option<PathBuf>,
 }
 
 /// What the demo read back from the server.
@@ -215,88 +220,123 @@ impl Summary {
     }
 }
 
-/// The database the demo runs on, and the cluster to stop afterwards.
-async fn database(args: &DemoArgs) -> anyhow::Result<(String, Option<EmbeddedPostgres>)> {
-    if let Some(url) = &args.database_url {
-        return Ok((url.clone(), None));
+/// What `ngalam112 demo-server` says on its first line.
+#[derive(Debug)]
+struct Started {
+    address: String,
+    admin_token: String,
+    operator_password: String,
+    units: u64,
+    cameras: u64,
+    agencies: u64,
+}
+
+/// The server binary: `--server-binary`, else `ngalam112` beside this
+/// program (as cargo builds them), else the one on PATH.
+fn server_binary(args: &DemoArgs) -> PathBuf {
+    if let Some(binary) = &args.server_binary {
+        return binary.clone();
     }
-    let data_dir = args.data_dir.clone();
-    let cluster = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&data_dir)).await??;
-    // A fresh database per demo run.
-    let admin = sqlx::PgPool::connect(&cluster.database_url()).await?;
-    sqlx::query("DROP DATABASE IF EXISTS ngalam112_demo WITH (FORCE)")
-        .execute(&admin)
-        .await?;
-    sqlx::query("CREATE DATABASE ngalam112_demo")
-        .execute(&admin)
-        .await?;
-    admin.close().await;
-    let base = cluster.database_url();
-    let url = match base.rsplit_once('/') {
-        Some((server, _database)) => format!("{server}/ngalam112_demo"),
-        None => base,
+    let name = format!("ngalam112{}", std::env::consts::EXE_SUFFIX);
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(&name)))
+        .filter(|candidate| candidate.is_file())
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// Starts the demo server and reads its first line. Its stdin stays open
+/// while the demo runs; closing it stops the server (and the embedded
+/// database) cleanly.
+async fn start_server(args: &DemoArgs) -> anyhow::Result<(tokio::process::Child, Started)> {
+    let binary = server_binary(args);
+    let mut command = tokio::process::Command::new(&binary);
+    command
+        .arg("demo-server")
+        .arg("--listen")
+        .arg(args.listen.to_string())
+        .arg("--data-dir")
+        .arg(&args.data_dir)
+        .arg("--offer-timeout")
+        .arg(args.offer_timeout.to_string())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(url) = &args.database_url {
+        command.arg("--database-url").arg(url);
+    }
+    if std::env::var_os("RUST_LOG").is_none() {
+        // The demo's own output stays readable; warnings still show.
+        command.env("RUST_LOG", "warn");
+    }
+    let mut child = command.spawn().with_context(|| {
+        format!(
+            "cannot start the server {} (build it with `cargo build --release`, \
+             or give --server-binary)",
+            binary.display()
+        )
+    })?;
+    let stdout = child.stdout.take().context("the server's stdout")?;
+    let mut line = String::new();
+    tokio::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .await
+        .context("reading the server's first line")?;
+    if line.trim().is_empty() {
+        let status = child.wait().await?;
+        anyhow::bail!("the demo server stopped before it was ready ({status}); see its log above");
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(&line).context("the demo server's first line is not JSON")?;
+    let text = |key: &str| {
+        value[key]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("the demo server did not say its {key}"))
     };
-    Ok((url, Some(cluster)))
+    let started = Started {
+        address: text("address")?,
+        admin_token: text("admin_token")?,
+        operator_password: text("operator_password")?,
+        units: value["units"].as_u64().unwrap_or(0),
+        cameras: value["cameras"].as_u64().unwrap_or(0),
+        agencies: value["agencies"].as_u64().unwrap_or(0),
+    };
+    Ok((child, started))
+}
+
+/// Closes the server's stdin and waits for it to stop (then kills it).
+async fn stop_server(mut child: tokio::process::Child) {
+    drop(child.stdin.take());
+    match tokio::time::timeout(Duration::from_secs(20), child.wait()).await {
+        Ok(_) => {}
+        Err(_) => {
+            eprintln!("the demo server did not stop in 20 s; killing it");
+            let _ = child.kill().await;
+        }
+    }
 }
 
 pub async fn run(args: DemoArgs, json_output: bool) -> anyhow::Result<()> {
-    let (url, cluster) = database(&args)
-        .await
-        .context("cannot start the demo database")?;
-    let result = run_on(&args, &url, json_output).await;
-    if let Some(cluster) = cluster {
-        tokio::task::spawn_blocking(move || cluster.stop()).await??;
-    }
+    let (child, started) = start_server(&args).await?;
+    let result = run_with(&args, &started, json_output).await;
+    stop_server(child).await;
     result
 }
 
-async fn run_on(args: &DemoArgs, url: &str, json_output: bool) -> anyhow::Result<()> {
-    let pool = sqlx::PgPool::connect(url)
-        .await
-        .context("cannot connect to the demo database")?;
-    let store = Store::new(
-        pool.clone(),
-        StoreConfig {
-            offer_timeout: Duration::from_secs(args.offer_timeout.max(1)),
-            ..StoreConfig::default()
-        },
-    );
-    store.migrate().await?;
-    let added = ngalam112::seed::seed_malang(&store).await?;
-    let cameras = ngalam112::seed::seed_cameras(&store).await?;
-    let agencies = ngalam112::seed::seed_agencies(&store).await?;
+async fn run_with(args: &DemoArgs, started: &Started, json_output: bool) -> anyhow::Result<()> {
     eprintln!(
-        "Kota Malang fleet seeded ({added} units, {cameras} cameras, {agencies} partner agencies)"
+        "Kota Malang fleet seeded ({} units, {} cameras, {} partner agencies)",
+        started.units, started.cameras, started.agencies
     );
-    let (admin, _) = ngalam112::auth::issue_token(&store, Role::Admin).await?;
-    let password = demo_operator(&store).await?;
-
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (--listen)", args.listen))?;
-    let address = listener.local_addr()?;
-    let (shutdown, shutdown_received) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(ngalam112::run(
-        listener,
-        store,
-        ngalam112::ServerConfig {
-            web: ngalam112::web::WebConfig {
-                map_tiles: Some(ngalam112::web::OSM_TILES.to_owned()),
-            },
-            ..ngalam112::ServerConfig::default()
-        },
-        async {
-            let _ = shutdown_received.await;
-        },
-    ));
+    let address = &started.address;
+    let password = &started.operator_password;
     eprintln!(
         "web console: http://{address}/  (log in as \"operator\", password {password}); \
          crew page: http://{address}/crew"
     );
-    let channel = tonic::transport::Channel::from_shared(format!("http://{address}"))?
-        .connect()
-        .await?;
-    let mut api = Api::new(channel, Some(&admin))?;
+    let channel = ngalam112_client::channel(&format!("http://{address}"), None)?;
+    let mut api = Api::new(channel, Some(&started.admin_token))?;
     let units = api
         .units
         .list_units(proto::ListUnitsRequest::default())
@@ -349,37 +389,5 @@ async fn run_on(args: &DemoArgs, url: &str, json_output: bool) -> anyhow::Result
         stop_sender.send_replace(true);
         let _ = simulation.await;
     }
-    let _ = shutdown.send(());
-    let _ = server.await;
-    pool.close().await;
     Ok(())
-}
-
-/// An operator login for the person watching the demo: user `operator`
-/// with a fresh random password (printed), replaced on every run.
-async fn demo_operator(store: &Store) -> anyhow::Result<String> {
-    let secret = ngalam112::auth::new_secret("x")?;
-    let password: String = secret.chars().skip(2).take(12).collect();
-    let hash = {
-        let password = password.clone();
-        tokio::task::spawn_blocking(move || ngalam112::passwords::hash_password(&password))
-            .await?
-            .map_err(|error| anyhow::anyhow!("cannot hash the demo password: {error}"))?
-    };
-    match store
-        .add_user(&ngalam112_store::NewUser {
-            username: "operator".to_owned(),
-            display_name: "Demo operator".to_owned(),
-            role: Role::Operator,
-            password_hash: hash.clone(),
-        })
-        .await
-    {
-        Ok(_) => {}
-        Err(ngalam112_store::StoreError::AlreadyExists(_)) => {
-            store.set_password("operator", &hash).await?;
-        }
-        Err(error) => return Err(error.into()),
-    }
-    Ok(password)
 }

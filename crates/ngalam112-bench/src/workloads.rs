@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ngalam112::client::Clients;
+use ngalam112_client::Clients;
 use ngalam112_core::{GeoPoint, IncidentCategory, Priority, UnitKind};
 use ngalam112_proto::v1 as proto;
 use ngalam112_store::{Actor, NewIncident};

@@ -140,6 +140,28 @@ impl Store {
         &self.pool
     }
 
+    /// Drops and creates the database `ngalam112_demo` on the server of
+    /// `server_url` (for `ngalam112 demo-server`: a fresh database per demo
+    /// run); returns its URL. The statements name a fixed database, so
+    /// nothing in them comes from outside.
+    pub async fn fresh_demo_database(server_url: &str) -> Result<String, StoreError> {
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(server_url)
+            .await?;
+        sqlx::query("DROP DATABASE IF EXISTS ngalam112_demo WITH (FORCE)")
+            .execute(&admin)
+            .await?;
+        sqlx::query("CREATE DATABASE ngalam112_demo")
+            .execute(&admin)
+            .await?;
+        admin.close().await;
+        Ok(match server_url.rsplit_once('/') {
+            Some((server, _database)) => format!("{server}/ngalam112_demo"),
+            None => server_url.to_owned(),
+        })
+    }
+
     /// Runs the pending migrations.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await.map_err(|error| match error {

@@ -12,7 +12,8 @@ use tonic_health::pb::health_check_response::ServingStatus;
 
 use ngalam112::ServerConfig;
 use ngalam112_proto::v1 as proto;
-use ngalam112_store::{NewUser, Role, Store, StoreConfig, UserRecord};
+pub use ngalam112_store::Role;
+use ngalam112_store::{NewUser, Store, StoreConfig, UserRecord};
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
@@ -29,7 +30,7 @@ fn with_database(url: &str, database: &str) -> String {
 }
 
 pub use jsonschema;
-pub use ngalam112::client::Clients;
+pub use ngalam112_client::Clients;
 
 /// Clients for a test token (test tokens are always valid header values).
 pub fn connect_as(channel: Channel, token: Option<&str>) -> Clients {

@@ -1,7 +1,7 @@
 //! The operator and admin commands.
 
 use ngalam112_proto::v1 as proto;
-use ngalam112_store::Role;
+use ngalam112_testkit::Role;
 use ngalam112_testkit::{TestApp, places};
 
 use crate::{json_lines, n112, stdout};

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ngalam112_core::UnitId;
 use ngalam112_proto::v1 as proto;
-use ngalam112_store::Role;
+use ngalam112_testkit::Role;
 use ngalam112_testkit::{TestApp, medical_call, places};
 
 use crate::N112;

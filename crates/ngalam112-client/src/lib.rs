@@ -1,5 +1,9 @@
-//! A client of this server with a bearer token: the service clients
-//! over one channel. Used by the operator app, the benchmark and the tests.
+//! A client of the Ngalam 112 server: the service clients over one
+//! channel, with a bearer token, over plaintext or TLS. Used by the
+//! operator app (`n112`), the benchmark and the tests; it knows nothing of
+//! the server's insides (no store, no SQL).
+
+use std::time::Duration;
 
 use ngalam112_proto::v1::agency_service_client::AgencyServiceClient;
 use ngalam112_proto::v1::auth_service_client::AuthServiceClient;
@@ -11,7 +15,7 @@ use ngalam112_proto::v1::public_service_client::PublicServiceClient;
 use ngalam112_proto::v1::unit_service_client::UnitServiceClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
 /// Adds `authorization: Bearer <token>` to every call.
 #[derive(Clone)]
@@ -78,4 +82,29 @@ impl Clients {
     ) -> Result<Self, tonic::metadata::errors::InvalidMetadataValue> {
         Ok(Self::with_bearer(channel, Bearer::new(token)?))
     }
+}
+
+/// Why a channel could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("{0:?} is not a server URL")]
+    Address(String),
+    #[error("TLS configuration: {0}")]
+    Tls(#[source] tonic::transport::Error),
+}
+
+/// A channel to `server` (`http://…`, or `https://…` with `ca_pem`, the CA
+/// that signed the server's certificate) that connects on first use and
+/// reconnects by itself.
+pub fn channel(server: &str, ca_pem: Option<Vec<u8>>) -> Result<Channel, ConnectError> {
+    let mut endpoint = Channel::from_shared(server.to_owned())
+        .map_err(|_| ConnectError::Address(server.to_owned()))?
+        .connect_timeout(Duration::from_secs(5))
+        .tcp_keepalive(Some(Duration::from_secs(30)));
+    if let Some(pem) = ca_pem {
+        endpoint = endpoint
+            .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)))
+            .map_err(ConnectError::Tls)?;
+    }
+    Ok(endpoint.connect_lazy())
 }
