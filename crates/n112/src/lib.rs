@@ -11,3 +11,4 @@ pub mod format;
 pub mod output;
 pub mod picture;
 pub mod simulate;
+pub mod summary;

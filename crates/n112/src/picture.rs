@@ -7,8 +7,8 @@ use std::path::Path;
 use ngalam112_proto::v1 as proto;
 use plotters::prelude::*;
 
-use crate::demo::Summary;
 use crate::simulate::CITY;
+use crate::summary::Summary;
 
 fn category_colour(category: proto::IncidentCategory) -> RGBColor {
     match category {
