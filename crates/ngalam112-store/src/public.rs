@@ -23,8 +23,6 @@ pub struct PublicCategoryStats {
     pub referred: i64,
 }
 
-/// category, incidents, dispatched, median, p90, share, prank, referred.
-
 impl Store {
     /// Incidents created in `[since, until)`, per category.
     pub async fn public_stats(
