@@ -26,4 +26,5 @@ mod processes;
 mod public;
 mod realtime;
 mod referrals;
+mod roles;
 mod units;
