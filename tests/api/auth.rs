@@ -9,7 +9,7 @@ use proto::UnitKind;
 use tonic::Code;
 
 use crate::helpers::{
-    TEST_SERVER_CERT_PEM, TEST_SERVER_KEY_PEM, TestApp, connect_as, medical_call, places,
+    TEST_SERVER_CERT_PEM, TEST_SERVER_KEY_PEM, TestApp, code_of, connect_as, medical_call, places,
 };
 
 #[tokio::test]
@@ -137,4 +137,123 @@ async fn a_request_over_the_size_limit_is_refused_without_touching_the_database(
         .unwrap_err();
     assert_eq!(status.code(), Code::OutOfRange, "{}", status.message());
     assert_eq!(app.count("incidents").await, 0);
+}
+
+#[tokio::test]
+async fn calls_without_a_valid_token_or_role_are_refused() {
+    let app = TestApp::spawn().await;
+    let unit = app
+        .register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
+        .await;
+    let other = app
+        .register_at("AMB-2", UnitKind::Ambulance, places::UNISMA)
+        .await;
+
+    let mut anonymous = app.clients_with_token(None);
+    assert_eq!(
+        code_of(
+            anonymous
+                .units
+                .list_units(proto::ListUnitsRequest::default())
+                .await
+        ),
+        Code::Unauthenticated
+    );
+    let mut forged = app.clients_with_token(Some("n112_forged"));
+    assert_eq!(
+        code_of(
+            forged
+                .units
+                .list_units(proto::ListUnitsRequest::default())
+                .await
+        ),
+        Code::Unauthenticated
+    );
+
+    let mut operator = app.operator.clone();
+    assert_eq!(
+        code_of(
+            operator
+                .units
+                .register_unit(proto::RegisterUnitRequest {
+                    call_sign: "X".to_owned(),
+                    kind: UnitKind::Police.into(),
+                    agency: String::new(),
+                    location: Some(proto::GeoPoint {
+                        lat: -7.9,
+                        lon: 112.6
+                    }),
+                })
+                .await
+        ),
+        Code::PermissionDenied
+    );
+    assert_eq!(
+        code_of(
+            operator
+                .field
+                .poll_assignment(proto::PollAssignmentRequest {
+                    unit_id: unit.id.clone(),
+                    wait_seconds: 0
+                })
+                .await
+        ),
+        Code::PermissionDenied
+    );
+    let mut device = app.unit_clients(&unit.id).await;
+    assert_eq!(
+        code_of(
+            device
+                .field
+                .poll_assignment(proto::PollAssignmentRequest {
+                    unit_id: other.id.clone(),
+                    wait_seconds: 0
+                })
+                .await
+        ),
+        Code::PermissionDenied,
+        "a unit token naming another unit"
+    );
+    assert_eq!(
+        code_of(
+            device
+                .incidents
+                .list_incidents(proto::ListIncidentsRequest::default())
+                .await
+        ),
+        Code::PermissionDenied
+    );
+    // Another unit's assignment.
+    let incident = app.create(medical_call(places::UNISMA)).await;
+    assert_eq!(incident.assignments[0].unit_id, other.id);
+    assert_eq!(
+        code_of(
+            device
+                .field
+                .accept_assignment(proto::AcceptAssignmentRequest {
+                    assignment_id: incident.assignments[0].id.clone()
+                })
+                .await
+        ),
+        Code::PermissionDenied
+    );
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_matched_in_any_case() {
+    let app = TestApp::spawn().await;
+    let token = app
+        .token(ngalam112_store::Role::Operator)
+        .await
+        .expect("token");
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let mut request = tonic::Request::new(proto::ListUnitsRequest::default());
+        request.metadata_mut().insert(
+            "authorization",
+            format!("{scheme} {token}").parse().expect("header"),
+        );
+        let mut units =
+            ngalam112_proto::v1::unit_service_client::UnitServiceClient::new(app.channel.clone());
+        assert!(units.list_units(request).await.is_ok(), "{scheme}");
+    }
 }

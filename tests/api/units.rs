@@ -54,3 +54,58 @@ async fn a_registered_unit_is_available_at_once_with_its_details() {
     assert_eq!(fetched.kind(), UnitKind::Rescue);
     assert!(fetched.location_updated_at.is_some());
 }
+
+#[tokio::test]
+async fn recommend_units_lists_available_units_nearest_first() {
+    let app = TestApp::spawn().await;
+    let mut call = medical_call(places::BALAI_KOTA);
+    call.hold = true;
+    let incident = app.create(call).await;
+    let far = app
+        .register_at("AMB-FAR", UnitKind::Ambulance, places::UNISMA)
+        .await;
+    let near = app
+        .register_at("AMB-NEAR", UnitKind::Ambulance, places::RSSA)
+        .await;
+    app.register_at("POL-1", UnitKind::Police, places::POLRESTA)
+        .await;
+
+    let mut incidents = app.operator.incidents.clone();
+    let default = incidents
+        .recommend_units(proto::RecommendUnitsRequest {
+            incident_id: incident.id.clone(),
+            kind: 0,
+            limit: 0,
+        })
+        .await
+        .expect("recommend")
+        .into_inner()
+        .recommendations;
+    let ids: Vec<_> = default
+        .iter()
+        .filter_map(|r| r.unit.as_ref())
+        .map(|u| u.id.clone())
+        .collect();
+    assert_eq!(
+        ids,
+        vec![near.id.clone(), far.id.clone()],
+        "only the needed kind, nearest first"
+    );
+    assert!(default[0].distance_m < default[1].distance_m);
+
+    let police = incidents
+        .recommend_units(proto::RecommendUnitsRequest {
+            incident_id: incident.id.clone(),
+            kind: UnitKind::Police.into(),
+            limit: 1,
+        })
+        .await
+        .expect("recommend police")
+        .into_inner()
+        .recommendations;
+    assert_eq!(police.len(), 1);
+    assert_eq!(
+        police[0].unit.as_ref().map(|u| u.call_sign.as_str()),
+        Some("POL-1")
+    );
+}
