@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod board;
+pub mod calls;
 pub mod commands;
 pub mod connect;
 pub mod demo;

@@ -7,7 +7,7 @@ use std::path::Path;
 use ngalam112_proto::v1 as proto;
 use plotters::prelude::*;
 
-use crate::simulate::CITY;
+use crate::calls::CITY;
 use crate::summary::Summary;
 
 fn category_colour(category: proto::IncidentCategory) -> RGBColor {

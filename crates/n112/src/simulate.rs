@@ -18,6 +18,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tokio::sync::watch;
 
+use crate::calls::random_call;
 use crate::connect::Api;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -65,121 +66,6 @@ pub struct SimStats {
 
 /// Share of calls also handed to a partner agency (PLN, PDAM, …).
 const REFERRAL_SHARE: f64 = 0.1;
-
-/// Kota Malang, roughly.
-pub const CITY: ((f64, f64), (f64, f64)) = ((-8.03, -7.92), (112.59, 112.68));
-
-const STREETS: &[&str] = &[
-    "Jl. Ijen",
-    "Jl. Soekarno-Hatta",
-    "Jl. Veteran",
-    "Jl. Kawi",
-    "Jl. Basuki Rahmat",
-    "Jl. Letjen Sutoyo",
-    "Jl. Ahmad Yani",
-    "Jl. Gatot Subroto",
-    "Jl. Mayjen Panjaitan",
-    "Jl. Raya Tlogomas",
-    "Jl. S. Supriadi",
-    "Jl. Kolonel Sugiono",
-    "Jl. Ki Ageng Gribig",
-    "Jl. Danau Toba",
-    "Jl. Borobudur",
-    "Jl. MT Haryono",
-    "Jl. Galunggung",
-    "Jl. Bandung",
-];
-
-/// Malang's 112 calls: traffic accidents, animal rescue, medical and fire
-/// lead. (category, weight, what the caller says)
-const CALL_MIX: &[(proto::IncidentCategory, f64, &str)] = &[
-    (
-        proto::IncidentCategory::TrafficAccident,
-        0.30,
-        "tabrakan motor, korban luka",
-    ),
-    (
-        proto::IncidentCategory::Rescue,
-        0.22,
-        "ular masuk rumah / sarang tawon",
-    ),
-    (proto::IncidentCategory::Medical, 0.25, "pasien sesak napas"),
-    (proto::IncidentCategory::Fire, 0.13, "kebakaran rumah warga"),
-    (
-        proto::IncidentCategory::Crime,
-        0.05,
-        "pencurian sepeda motor",
-    ),
-    (
-        proto::IncidentCategory::Disaster,
-        0.02,
-        "pohon tumbang menimpa rumah",
-    ),
-    (proto::IncidentCategory::Other, 0.03, "orang hilang"),
-];
-
-const PRIORITY_MIX: &[(proto::Priority, f64)] = &[
-    (proto::Priority::Critical, 0.15),
-    (proto::Priority::High, 0.35),
-    (proto::Priority::Normal, 0.35),
-    (proto::Priority::Low, 0.15),
-];
-
-fn pick<T: Copy>(rng: &mut StdRng, weighted: &[(T, f64)]) -> T {
-    let total: f64 = weighted.iter().map(|(_, w)| w).sum();
-    let mut roll = rng.random::<f64>() * total;
-    for (item, weight) in weighted {
-        if roll < *weight {
-            return *item;
-        }
-        roll -= weight;
-    }
-    weighted[weighted.len() - 1].0
-}
-
-pub fn random_point(rng: &mut StdRng) -> proto::GeoPoint {
-    let ((south, north), (west, east)) = CITY;
-    proto::GeoPoint {
-        lat: rng.random_range(south..north),
-        lon: rng.random_range(west..east),
-    }
-}
-
-/// The share of callers whose number the network withholds.
-const WITHHELD_SHARE: f64 = 0.05;
-
-/// A call as a Malang caller makes it.
-pub fn random_call(rng: &mut StdRng) -> proto::CreateIncidentRequest {
-    let mix: Vec<(usize, f64)> = CALL_MIX
-        .iter()
-        .enumerate()
-        .map(|(i, (_, w, _))| (i, *w))
-        .collect();
-    let (category, _, description) = CALL_MIX[pick(rng, &mix)];
-    let street = STREETS[rng.random_range(0..STREETS.len())];
-    // About one caller in twenty hides the number (nomor disembunyikan).
-    let withheld = rng.random_bool(WITHHELD_SHARE);
-    proto::CreateIncidentRequest {
-        category: category.into(),
-        priority: pick(rng, PRIORITY_MIX).into(),
-        caller_phone: if withheld {
-            String::new()
-        } else {
-            format!(
-                "08{:02} {:04} {:04}",
-                rng.random_range(11..99),
-                rng.random_range(0..10_000),
-                rng.random_range(0..10_000)
-            )
-        },
-        caller_id_withheld: withheld,
-        caller_name: "warga".to_owned(),
-        location: Some(random_point(rng)),
-        address: format!("{street} No. {}", rng.random_range(1..200)),
-        description: description.to_owned(),
-        ..Default::default()
-    }
-}
 
 /// Runs crews for `units` and the caller generator until `stop` turns
 /// true.
@@ -573,30 +459,4 @@ pub async fn run_command(mut api: Api, args: SimulateArgs) -> anyhow::Result<()>
         stats.errors.load(Ordering::Relaxed),
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_calls_fall_inside_the_city_and_follow_the_mix() {
-        let mut rng = StdRng::seed_from_u64(7);
-        let calls: Vec<_> = (0..2_000).map(|_| random_call(&mut rng)).collect();
-        let ((south, north), (west, east)) = CITY;
-        assert!(calls.iter().all(|c| {
-            let p = c.location.expect("a location");
-            (south..north).contains(&p.lat) && (west..east).contains(&p.lon)
-        }));
-        let share = |category: proto::IncidentCategory| {
-            calls
-                .iter()
-                .filter(|c| c.category == i32::from(category))
-                .count() as f64
-                / calls.len() as f64
-        };
-        assert!((share(proto::IncidentCategory::TrafficAccident) - 0.30).abs() < 0.04);
-        assert!(share(proto::IncidentCategory::Rescue) > share(proto::IncidentCategory::Fire));
-        assert!(ngalam112_core::validation::phone_number("p", &calls[0].caller_phone).is_ok());
-    }
 }

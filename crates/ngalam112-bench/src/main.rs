@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+mod ceiling;
 mod load;
 mod server;
 mod workloads;

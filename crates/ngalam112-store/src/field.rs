@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::dispatch;
-use crate::incidents::{load_assignment, load_incident};
+use crate::records::{load_assignment, load_incident};
 use crate::timeline::{self, Event};
 use crate::{Actor, AssignmentRecord, IncidentRecord, Store, StoreError};
 

@@ -10,7 +10,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::dispatch::{self, Offer};
-use crate::records::IncidentRow;
+use crate::records::{IncidentRow, load_assignment, load_incident};
 use crate::timeline::{self, Event};
 use crate::{Actor, AssignmentRecord, IncidentRecord, Store, StoreError};
 
@@ -581,34 +581,4 @@ async fn add_caller(
         ),
     )
     .await
-}
-
-pub(crate) async fn load_incident(
-    connection: &mut PgConnection,
-    id: IncidentId,
-) -> Result<IncidentRecord, StoreError> {
-    let row = select_incidents!("FROM incidents WHERE id = $1", id.0)
-        .fetch_optional(&mut *connection)
-        .await?
-        .ok_or_else(|| StoreError::not_found("incident", id))?;
-    let assignment_rows =
-        select_assignments!("WHERE a.incident_id = $1 ORDER BY a.offered_at, a.id", id.0,)
-            .fetch_all(&mut *connection)
-            .await?;
-    let assignments = assignment_rows
-        .into_iter()
-        .map(AssignmentRecord::try_from)
-        .collect::<Result<_, _>>()?;
-    row.into_record(assignments)
-}
-
-pub(crate) async fn load_assignment(
-    connection: &mut PgConnection,
-    id: Uuid,
-) -> Result<AssignmentRecord, StoreError> {
-    let row = select_assignments!("WHERE a.id = $1", id)
-        .fetch_optional(&mut *connection)
-        .await?
-        .ok_or_else(|| StoreError::not_found("assignment", id))?;
-    AssignmentRecord::try_from(row)
 }

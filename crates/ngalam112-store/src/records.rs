@@ -8,6 +8,8 @@ use ngalam112_core::{
 };
 use uuid::Uuid;
 
+use sqlx::PgConnection;
+
 use crate::StoreError;
 
 #[derive(Debug, Clone)]
@@ -393,4 +395,35 @@ impl From<TimelineRow> for TimelineRecord {
             unit_id: row.unit_id.map(UnitId),
         }
     }
+}
+
+/// One incident with its assignments, oldest first.
+pub(crate) async fn load_incident(
+    connection: &mut PgConnection,
+    id: IncidentId,
+) -> Result<IncidentRecord, StoreError> {
+    let row = select_incidents!("FROM incidents WHERE id = $1", id.0)
+        .fetch_optional(&mut *connection)
+        .await?
+        .ok_or_else(|| StoreError::not_found("incident", id))?;
+    let assignment_rows =
+        select_assignments!("WHERE a.incident_id = $1 ORDER BY a.offered_at, a.id", id.0,)
+            .fetch_all(&mut *connection)
+            .await?;
+    let assignments = assignment_rows
+        .into_iter()
+        .map(AssignmentRecord::try_from)
+        .collect::<Result<_, _>>()?;
+    row.into_record(assignments)
+}
+
+pub(crate) async fn load_assignment(
+    connection: &mut PgConnection,
+    id: Uuid,
+) -> Result<AssignmentRecord, StoreError> {
+    let row = select_assignments!("WHERE a.id = $1", id)
+        .fetch_optional(&mut *connection)
+        .await?
+        .ok_or_else(|| StoreError::not_found("assignment", id))?;
+    AssignmentRecord::try_from(row)
 }
