@@ -59,3 +59,12 @@ impl From<ApiError> for Status {
 
 /// Shorthand for handler results.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The one frame of every unary handler: runs its body (validation, then
+/// the store), and answers with the message or with the status its error
+/// maps to (`From<ApiError> for Status` above).
+pub async fn answer<T>(
+    body: impl std::future::Future<Output = ApiResult<T>>,
+) -> Result<tonic::Response<T>, Status> {
+    Ok(tonic::Response::new(body.await?))
+}

@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status};
 
 use crate::auth::caller;
 use crate::convert::{self, referral_to_proto};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, answer};
 
 pub struct AgencyApi {
     store: Store,
@@ -47,7 +47,7 @@ impl AgencyService for AgencyApi {
         &self,
         request: Request<proto::RegisterAgencyRequest>,
     ) -> Result<Response<proto::Agency>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let request = request.get_ref();
             let name =
                 validation::required_text("name", request.name.trim(), SHORT_TEXT_MAX_CHARS)?;
@@ -61,30 +61,28 @@ impl AgencyService for AgencyApi {
                 .await?;
             tracing::info!(agency = %agency.short_name, "agency registered");
             Ok(agency_to_proto(&agency))
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     async fn list_agencies(
         &self,
         _request: Request<proto::ListAgenciesRequest>,
     ) -> Result<Response<proto::ListAgenciesResponse>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let agencies = self.store.list_agencies().await?;
             Ok(proto::ListAgenciesResponse {
                 agencies: agencies.iter().map(agency_to_proto).collect(),
             })
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     async fn list_referrals(
         &self,
         request: Request<proto::ListReferralsRequest>,
     ) -> Result<Response<proto::ListReferralsResponse>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let who = caller(&request)?;
             let status =
                 convert::optional(convert::referral_status, "status", request.get_ref().status)?;
@@ -92,9 +90,8 @@ impl AgencyService for AgencyApi {
             Ok(proto::ListReferralsResponse {
                 referrals: referrals.iter().map(referral_to_proto).collect(),
             })
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(referral_id = %request.get_ref().referral_id))]
@@ -102,7 +99,7 @@ impl AgencyService for AgencyApi {
         &self,
         request: Request<proto::UpdateReferralRequest>,
     ) -> Result<Response<proto::Referral>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let who = caller(&request)?;
             let request = request.get_ref();
             let id = validation::uuid("referral_id", &request.referral_id)?;
@@ -130,8 +127,7 @@ impl AgencyService for AgencyApi {
                 .await?;
             tracing::info!(status = %updated.status, "referral answered");
             Ok(referral_to_proto(&updated))
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 }

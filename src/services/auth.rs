@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 
 use crate::auth::{caller, hash_secret, new_secret};
 use crate::convert::{role_to_proto, timestamp};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, answer};
 
 /// One answer for an unknown user, a wrong password and a disabled user,
 /// so that the answer does not tell which usernames exist.
@@ -47,7 +47,7 @@ impl AuthService for AuthApi {
         &self,
         request: Request<proto::LoginRequest>,
     ) -> Result<Response<proto::LoginResponse>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let request = request.into_inner();
             // Any text may be tried as a username; only its form is checked
             // here (a name that cannot exist simply fails to log in).
@@ -106,9 +106,8 @@ impl AuthService for AuthApi {
                 unit_id,
                 agency_id,
             })
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all)]
@@ -116,14 +115,13 @@ impl AuthService for AuthApi {
         &self,
         request: Request<proto::LogoutRequest>,
     ) -> Result<Response<proto::LogoutResponse>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let caller = caller(&request)?;
             self.store.revoke_token(caller.token_id).await?;
             tracing::info!(actor = %caller.actor().0, "logged out");
             Ok(proto::LogoutResponse {})
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     async fn who_am_i(

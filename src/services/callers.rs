@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 
 use crate::auth::caller;
 use crate::convert::{incident_to_proto, timestamp};
-use crate::error::ApiResult;
+use crate::error::answer;
 
 const DEFAULT_HISTORY_DAYS: i32 = 30;
 const MAX_HISTORY_DAYS: i32 = 365;
@@ -44,7 +44,7 @@ impl CallerService for CallerApi {
         &self,
         request: Request<proto::GetCallerHistoryRequest>,
     ) -> Result<Response<proto::GetCallerHistoryResponse>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let request = request.get_ref();
             let phone = required_phone(&request.caller_phone)?;
             let days = match request.days {
@@ -73,9 +73,8 @@ impl CallerService for CallerApi {
                 flagged_at: flag.map(|flag| timestamp(flag.flagged_at)),
                 flag_automatic: flag.is_some_and(|flag| flag.automatic),
             })
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all)]
@@ -83,7 +82,7 @@ impl CallerService for CallerApi {
         &self,
         request: Request<proto::FlagCallerRequest>,
     ) -> Result<Response<proto::FlagCallerResponse>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let actor = caller(&request)?.actor();
             let request = request.get_ref();
             let phone = required_phone(&request.caller_phone)?;
@@ -91,9 +90,8 @@ impl CallerService for CallerApi {
                 validation::required_text("reason", request.reason.trim(), SHORT_TEXT_MAX_CHARS)?;
             self.store.flag_caller(&phone, &reason, &actor).await?;
             Ok(proto::FlagCallerResponse {})
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all)]
@@ -101,21 +99,20 @@ impl CallerService for CallerApi {
         &self,
         request: Request<proto::UnflagCallerRequest>,
     ) -> Result<Response<proto::UnflagCallerResponse>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let actor = caller(&request)?.actor();
             let phone = required_phone(&request.get_ref().caller_phone)?;
             self.store.unflag_caller(&phone, &actor).await?;
             Ok(proto::UnflagCallerResponse {})
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     async fn list_flagged_callers(
         &self,
         _request: Request<proto::ListFlaggedCallersRequest>,
     ) -> Result<Response<proto::ListFlaggedCallersResponse>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let callers = self.store.flagged_callers().await?;
             Ok(proto::ListFlaggedCallersResponse {
                 callers: callers
@@ -129,8 +126,7 @@ impl CallerService for CallerApi {
                     })
                     .collect(),
             })
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 }

@@ -8,7 +8,7 @@ use ngalam112_store::{CameraRecord, Store};
 use tonic::{Request, Response, Status};
 
 use crate::convert::{self, geo_point_to_proto};
-use crate::error::ApiResult;
+use crate::error::answer;
 
 const DEFAULT_RADIUS_M: f64 = 500.0;
 const MAX_RADIUS_M: f64 = 5_000.0;
@@ -41,7 +41,7 @@ impl CameraService for CameraApi {
         &self,
         request: Request<proto::RegisterCameraRequest>,
     ) -> Result<Response<proto::Camera>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let request = request.get_ref();
             let name =
                 validation::required_text("name", request.name.trim(), SHORT_TEXT_MAX_CHARS)?;
@@ -53,30 +53,28 @@ impl CameraService for CameraApi {
                 .await?;
             tracing::info!(camera_id = %camera.id, "camera registered");
             Ok(camera_to_proto(&camera))
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     async fn list_cameras(
         &self,
         _request: Request<proto::ListCamerasRequest>,
     ) -> Result<Response<proto::ListCamerasResponse>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let cameras = self.store.list_cameras().await?;
             Ok(proto::ListCamerasResponse {
                 cameras: cameras.iter().map(camera_to_proto).collect(),
             })
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     async fn find_nearby_cameras(
         &self,
         request: Request<proto::FindNearbyCamerasRequest>,
     ) -> Result<Response<proto::FindNearbyCamerasResponse>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let request = request.get_ref();
             let location = convert::geo_point("location", request.location.as_ref())?;
             let radius_m = match request.radius_m {
@@ -116,8 +114,7 @@ impl CameraService for CameraApi {
                     })
                     .collect(),
             })
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 }

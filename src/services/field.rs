@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 
 use crate::auth::{Caller, caller};
 use crate::convert::{self, assignment_to_proto, incident_to_proto};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, answer};
 
 /// Longest long-poll a device may ask for.
 pub const MAX_WAIT_SECONDS: u32 = 30;
@@ -109,7 +109,7 @@ impl FieldService for FieldApi {
         &self,
         request: Request<proto::ReportLocationRequest>,
     ) -> Result<Response<proto::Unit>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let caller = caller(&request)?;
             let unit_id = UnitId::parse("unit_id", &request.get_ref().unit_id)?;
             let location = convert::geo_point("location", request.get_ref().location.as_ref())?;
@@ -117,16 +117,15 @@ impl FieldService for FieldApi {
             Ok(convert::unit_to_proto(
                 &self.positions.report(unit_id, location).await?,
             ))
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     async fn poll_assignment(
         &self,
         request: Request<proto::PollAssignmentRequest>,
     ) -> Result<Response<proto::PollAssignmentResponse>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let caller = caller(&request)?;
             let unit_id = UnitId::parse("unit_id", &request.get_ref().unit_id)?;
             if request.get_ref().wait_seconds > MAX_WAIT_SECONDS {
@@ -139,9 +138,8 @@ impl FieldService for FieldApi {
             caller.require_unit(unit_id)?;
             let wait = std::time::Duration::from_secs(u64::from(request.get_ref().wait_seconds));
             self.open_assignment(unit_id, wait).await
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(assignment_id = %request.get_ref().assignment_id))]
@@ -149,7 +147,7 @@ impl FieldService for FieldApi {
         &self,
         request: Request<proto::AcceptAssignmentRequest>,
     ) -> Result<Response<proto::Assignment>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let caller = caller(&request)?;
             let id = self
                 .own_assignment(&caller, "assignment_id", &request.get_ref().assignment_id)
@@ -157,9 +155,8 @@ impl FieldService for FieldApi {
             let assignment = self.store.accept_assignment(id, &caller.actor()).await?;
             tracing::info!(unit_id = %assignment.unit_id, "offer accepted");
             Ok(assignment_to_proto(&assignment))
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(assignment_id = %request.get_ref().assignment_id))]
@@ -167,7 +164,7 @@ impl FieldService for FieldApi {
         &self,
         request: Request<proto::DeclineAssignmentRequest>,
     ) -> Result<Response<proto::Assignment>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let caller = caller(&request)?;
             let reason = validation::text(
                 "reason",
@@ -183,9 +180,8 @@ impl FieldService for FieldApi {
                 .await?;
             tracing::info!(unit_id = %assignment.unit_id, "offer declined");
             Ok(assignment_to_proto(&assignment))
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(assignment_id = %request.get_ref().assignment_id))]
@@ -193,7 +189,7 @@ impl FieldService for FieldApi {
         &self,
         request: Request<proto::UpdateAssignmentStatusRequest>,
     ) -> Result<Response<proto::Assignment>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let caller = caller(&request)?;
             let status = convert::assignment_status("status", request.get_ref().status)?;
             if !matches!(
@@ -221,9 +217,8 @@ impl FieldService for FieldApi {
             };
             tracing::info!(unit_id = %assignment.unit_id, status = %assignment.status, "assignment progressed");
             Ok(assignment_to_proto(&assignment))
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(unit_id = %request.get_ref().unit_id))]
@@ -231,7 +226,7 @@ impl FieldService for FieldApi {
         &self,
         request: Request<proto::RaiseAlarmRequest>,
     ) -> Result<Response<proto::Alarm>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let caller = caller(&request)?;
             let request = request.get_ref();
             let unit_id = UnitId::parse("unit_id", &request.unit_id)?;
@@ -241,8 +236,7 @@ impl FieldService for FieldApi {
             let alarm = self.store.raise_alarm(unit_id, location, &note).await?;
             tracing::warn!(alarm_id = %alarm.id, call_sign = %alarm.unit_call_sign, "crew in danger");
             Ok(convert::alarm_to_proto(&alarm))
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 }

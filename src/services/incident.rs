@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 
 use crate::auth::caller;
 use crate::convert::{self, incident_to_proto};
-use crate::error::ApiResult;
+use crate::error::answer;
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 500;
@@ -122,48 +122,46 @@ impl IncidentService for IncidentApi {
         &self,
         request: Request<proto::CreateIncidentRequest>,
     ) -> Result<Response<proto::Incident>, Status> {
-        let actor = caller(&request)?.actor();
-        let new = new_incident(request.get_ref()).map_err(crate::error::ApiError::from)?;
-        let outcome = self
-            .store
-            .create_incident(&new, &actor)
-            .await
-            .map_err(crate::error::ApiError::from)?;
-        tracing::Span::current()
-            .record("incident_id", tracing::field::display(outcome.incident.id));
-        // Callers' identities stay out of the logs; debug shows them masked.
-        tracing::debug!(
-            caller_phone = %validation::mask_phone(&new.caller_phone),
-            caller_name = %validation::mask_name(&new.caller_name),
-            "caller"
-        );
-        tracing::info!(
-            created = outcome.created,
-            status = %outcome.incident.status,
-            category = %outcome.incident.category,
-            priority = %outcome.incident.priority,
-            "incident intake"
-        );
-        Ok(Response::new(incident_to_proto(&outcome.incident)))
+        answer(async {
+            let actor = caller(&request)?.actor();
+            let new = new_incident(request.get_ref())?;
+            let outcome = self.store.create_incident(&new, &actor).await?;
+            tracing::Span::current()
+                .record("incident_id", tracing::field::display(outcome.incident.id));
+            // Callers' identities stay out of the logs; debug shows them masked.
+            tracing::debug!(
+                caller_phone = %validation::mask_phone(&new.caller_phone),
+                caller_name = %validation::mask_name(&new.caller_name),
+                "caller"
+            );
+            tracing::info!(
+                created = outcome.created,
+                status = %outcome.incident.status,
+                category = %outcome.incident.category,
+                priority = %outcome.incident.priority,
+                "incident intake"
+            );
+            Ok(incident_to_proto(&outcome.incident))
+        })
+        .await
     }
 
     async fn get_incident(
         &self,
         request: Request<proto::GetIncidentRequest>,
     ) -> Result<Response<proto::Incident>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let id = IncidentId::parse("id", &request.get_ref().id)?;
             Ok(incident_to_proto(&self.store.incident_detail(id).await?))
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     async fn list_incidents(
         &self,
         request: Request<proto::ListIncidentsRequest>,
     ) -> Result<Response<proto::ListIncidentsResponse>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let request = request.get_ref();
             let statuses = convert::each(convert::incident_status, "statuses", &request.statuses)?;
             let page_size = match request.page_size {
@@ -198,16 +196,15 @@ impl IncidentService for IncidentApi {
                 incidents: incidents.iter().map(incident_to_proto).collect(),
                 next_page_token,
             })
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     async fn find_nearby_incidents(
         &self,
         request: Request<proto::FindNearbyIncidentsRequest>,
     ) -> Result<Response<proto::FindNearbyIncidentsResponse>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let request = request.get_ref();
             let location = convert::geo_point("location", request.location.as_ref())?;
             if !request.radius_m.is_finite()
@@ -228,16 +225,15 @@ impl IncidentService for IncidentApi {
             Ok(proto::FindNearbyIncidentsResponse {
                 incidents: incidents.iter().map(incident_to_proto).collect(),
             })
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     async fn recommend_units(
         &self,
         request: Request<proto::RecommendUnitsRequest>,
     ) -> Result<Response<proto::RecommendUnitsResponse>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let request = request.get_ref();
             let incident_id = IncidentId::parse("incident_id", &request.incident_id)?;
             let kind = convert::optional(convert::unit_kind, "kind", request.kind)?;
@@ -262,9 +258,8 @@ impl IncidentService for IncidentApi {
                     })
                     .collect(),
             })
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(incident_id = %request.get_ref().incident_id, unit_id = %request.get_ref().unit_id))]
@@ -272,16 +267,15 @@ impl IncidentService for IncidentApi {
         &self,
         request: Request<proto::AssignUnitRequest>,
     ) -> Result<Response<proto::Assignment>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let actor = caller(&request)?.actor();
             let incident_id = IncidentId::parse("incident_id", &request.get_ref().incident_id)?;
             let unit_id = UnitId::parse("unit_id", &request.get_ref().unit_id)?;
             let assignment = self.store.assign_unit(incident_id, unit_id, &actor).await?;
             tracing::info!(assignment_id = %assignment.id, "dispatcher override");
             Ok(convert::assignment_to_proto(&assignment))
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(incident_id = %request.get_ref().id))]
@@ -289,7 +283,7 @@ impl IncidentService for IncidentApi {
         &self,
         request: Request<proto::CancelIncidentRequest>,
     ) -> Result<Response<proto::Incident>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let actor = caller(&request)?.actor();
             let id = IncidentId::parse("id", &request.get_ref().id)?;
             let reason = validation::text(
@@ -304,9 +298,8 @@ impl IncidentService for IncidentApi {
                 .await?;
             tracing::info!("incident cancelled");
             Ok(incident_to_proto(&incident))
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(incident_id = %request.get_ref().incident_id))]
@@ -314,7 +307,7 @@ impl IncidentService for IncidentApi {
         &self,
         request: Request<proto::ReferIncidentRequest>,
     ) -> Result<Response<proto::Referral>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let actor = caller(&request)?.actor();
             let request = request.get_ref();
             let incident_id = IncidentId::parse("incident_id", &request.incident_id)?;
@@ -326,9 +319,8 @@ impl IncidentService for IncidentApi {
                 .await?;
             tracing::info!(referral_id = %referral.id, agency = %referral.agency_short_name, "incident referred");
             Ok(convert::referral_to_proto(&referral))
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(incident_id = %request.get_ref().id))]
@@ -336,15 +328,14 @@ impl IncidentService for IncidentApi {
         &self,
         request: Request<proto::ReleaseHoldRequest>,
     ) -> Result<Response<proto::Incident>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let actor = caller(&request)?.actor();
             let id = IncidentId::parse("id", &request.get_ref().id)?;
             let incident = self.store.release_hold(id, &actor).await?;
             tracing::info!("hold released");
             Ok(incident_to_proto(&incident))
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(incident_id = %request.get_ref().id))]
@@ -352,7 +343,7 @@ impl IncidentService for IncidentApi {
         &self,
         request: Request<proto::ResolveIncidentRequest>,
     ) -> Result<Response<proto::Incident>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let actor = caller(&request)?.actor();
             let id = IncidentId::parse("id", &request.get_ref().id)?;
             let resolution = validation::text(
@@ -367,16 +358,15 @@ impl IncidentService for IncidentApi {
                 .await?;
             tracing::info!("incident resolved");
             Ok(incident_to_proto(&incident))
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     async fn get_incident_timeline(
         &self,
         request: Request<proto::GetIncidentTimelineRequest>,
     ) -> Result<Response<proto::GetIncidentTimelineResponse>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let id = IncidentId::parse("id", &request.get_ref().id)?;
             let events = self.store.timeline(id).await?;
             Ok(proto::GetIncidentTimelineResponse {
@@ -385,16 +375,15 @@ impl IncidentService for IncidentApi {
                     .map(convert::timeline_event_to_proto)
                     .collect(),
             })
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     async fn get_response_time_report(
         &self,
         request: Request<proto::GetResponseTimeReportRequest>,
     ) -> Result<Response<proto::ResponseTimeReport>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let request = request.get_ref();
             let since = convert::required_time("since", request.since.as_ref())?;
             let until = match &request.until {
@@ -451,9 +440,8 @@ impl IncidentService for IncidentApi {
                     })
                     .collect(),
             })
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all)]
@@ -461,7 +449,7 @@ impl IncidentService for IncidentApi {
         &self,
         request: Request<proto::IngestDeviceLocationRequest>,
     ) -> Result<Response<proto::IngestDeviceLocationResponse>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let actor = caller(&request)?.actor();
             let request = request.get_ref();
             let phone = validation::phone_number("caller_phone", &request.caller_phone)?;
@@ -481,16 +469,15 @@ impl IncidentService for IncidentApi {
                 incident_ids: outcome.attached.iter().map(ToString::to_string).collect(),
                 held: outcome.held,
             })
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     async fn get_incident_eido(
         &self,
         request: Request<proto::GetIncidentEidoRequest>,
     ) -> Result<Response<proto::GetIncidentEidoResponse>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let id = IncidentId::parse("id", &request.get_ref().id)?;
             let incident = self.store.incident_detail(id).await?;
             let timeline = self.store.timeline(id).await?;
@@ -506,9 +493,8 @@ impl IncidentService for IncidentApi {
             Ok(proto::GetIncidentEidoResponse {
                 eido_json: document.to_string(),
             })
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     type WatchIncidentsStream =
@@ -545,14 +531,13 @@ impl IncidentService for IncidentApi {
         &self,
         request: Request<proto::ListAlarmsRequest>,
     ) -> Result<Response<proto::ListAlarmsResponse>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let alarms = self.store.alarms(request.get_ref().open_only).await?;
             Ok(proto::ListAlarmsResponse {
                 alarms: alarms.iter().map(convert::alarm_to_proto).collect(),
             })
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(alarm_id = %request.get_ref().alarm_id))]
@@ -560,15 +545,14 @@ impl IncidentService for IncidentApi {
         &self,
         request: Request<proto::AcknowledgeAlarmRequest>,
     ) -> Result<Response<proto::Alarm>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let actor = caller(&request)?.actor();
             let alarm_id = validation::uuid("alarm_id", &request.get_ref().alarm_id)?;
             let alarm = self.store.acknowledge_alarm(alarm_id, &actor).await?;
             tracing::info!(acknowledged_by = %actor.0, "alarm acknowledged");
             Ok(convert::alarm_to_proto(&alarm))
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 }
 

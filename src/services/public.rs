@@ -14,7 +14,7 @@ use ngalam112_store::{PublicCategoryStats, Store};
 use tonic::{Request, Response, Status};
 
 use crate::convert::category_to_proto;
-use crate::error::ApiResult;
+use crate::error::answer;
 
 /// Calls per second one client address may make.
 pub const CALLS_PER_SECOND: u32 = 10;
@@ -120,16 +120,15 @@ impl PublicService for PublicApi {
             .remote_addr()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |address| address.ip());
         self.admit(client)?;
-        let result: ApiResult<_> = async {
+        answer(async {
             let (month, since, until) = month_range(&request.get_ref().month, Utc::now())?;
             let rows = self.store.public_stats(since, until).await?;
             Ok(proto::GetPublicStatsResponse {
                 month,
                 categories: rows.iter().map(stats_to_proto).collect(),
             })
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 }
 

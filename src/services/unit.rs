@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 
 use crate::auth::caller;
 use crate::convert::{self, unit_to_proto};
-use crate::error::ApiResult;
+use crate::error::answer;
 
 pub struct UnitApi {
     store: Store,
@@ -50,35 +50,33 @@ impl UnitService for UnitApi {
         &self,
         request: Request<proto::RegisterUnitRequest>,
     ) -> Result<Response<proto::Unit>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let actor = caller(&request)?.actor();
             let new = new_unit(request.get_ref())?;
             let unit = self.store.register_unit(&new, &actor).await?;
             tracing::Span::current().record("unit_id", tracing::field::display(unit.id));
             tracing::info!(call_sign = %unit.call_sign, kind = %unit.kind, "unit registered");
             Ok(unit_to_proto(&unit))
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     async fn get_unit(
         &self,
         request: Request<proto::GetUnitRequest>,
     ) -> Result<Response<proto::Unit>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let id = UnitId::parse("id", &request.get_ref().id)?;
             Ok(unit_to_proto(&self.store.unit(id).await?))
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     async fn list_units(
         &self,
         request: Request<proto::ListUnitsRequest>,
     ) -> Result<Response<proto::ListUnitsResponse>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let request = request.get_ref();
             let statuses = convert::each(convert::unit_status, "statuses", &request.statuses)?;
             let kinds = convert::each(convert::unit_kind, "kinds", &request.kinds)?;
@@ -86,9 +84,8 @@ impl UnitService for UnitApi {
             Ok(proto::ListUnitsResponse {
                 units: units.iter().map(unit_to_proto).collect(),
             })
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, fields(unit_id = %request.get_ref().unit_id, in_service = request.get_ref().in_service))]
@@ -96,7 +93,7 @@ impl UnitService for UnitApi {
         &self,
         request: Request<proto::SetUnitInServiceRequest>,
     ) -> Result<Response<proto::Unit>, Status> {
-        let result: ApiResult<_> = async {
+        answer(async {
             let actor = caller(&request)?.actor();
             let unit_id = UnitId::parse("unit_id", &request.get_ref().unit_id)?;
             let unit = self
@@ -105,9 +102,8 @@ impl UnitService for UnitApi {
                 .await?;
             tracing::info!(status = %unit.status, "unit service status set");
             Ok(unit_to_proto(&unit))
-        }
-        .await;
-        Ok(Response::new(result?))
+        })
+        .await
     }
 
     type WatchUnitsStream = super::fleet::FleetStream<proto::Unit>;
