@@ -137,6 +137,28 @@ fn component(id: &str, updated: DateTime<Utc>, fields: Value) -> Value {
     Value::Object(map)
 }
 
+/// The identifiers of one incident's EIDO components.
+struct Uids {
+    incident: String,
+    call: String,
+    callback: String,
+    location: String,
+    device: String,
+}
+
+impl Uids {
+    fn of(incident: &IncidentRecord) -> Self {
+        let id = incident.id;
+        Self {
+            incident: format!("urn:emergency:uid:incidentid:{id}:{AGENCY_ID}"),
+            call: format!("urn:emergency:uid:callid:{id}:{AGENCY_ID}"),
+            callback: format!("urn:ngalam112:callback:{id}"),
+            location: format!("urn:ngalam112:location:incident:{id}"),
+            device: format!("urn:ngalam112:location:device:{id}"),
+        }
+    }
+}
+
 /// The EIDO document of an incident, with its timeline and the units of its
 /// assignments (for their positions).
 pub fn export(
@@ -144,32 +166,68 @@ pub fn export(
     timeline: &[TimelineRecord],
     units: &[UnitRecord],
 ) -> Value {
-    let id = incident.id;
-    let updated = incident.updated_at;
-    let incident_uid = format!("urn:emergency:uid:incidentid:{id}:{AGENCY_ID}");
-    let call_uid = format!("urn:emergency:uid:callid:{id}:{AGENCY_ID}");
-    let callback_uid = format!("urn:ngalam112:callback:{id}");
-    let location_uid = format!("urn:ngalam112:location:incident:{id}");
-    let device_uid = format!("urn:ngalam112:location:device:{id}");
+    let uids = Uids::of(incident);
+    let (mut locations, call_locations) = incident_locations(incident, &uids);
+    let resources = resources(incident, units, &uids, &mut locations);
+    let notes = notes(incident, timeline);
+    let note_references: Vec<Value> = notes
+        .iter()
+        .map(|note| json!({ "$ref": note["$id"] }))
+        .collect();
 
+    let mut document = prologue(&uids.incident, incident.updated_at);
+    let mut call = call_fields(incident, call_locations);
+    if let Some(callback) = callback_component(incident, &uids) {
+        call["callBackReference"] = json!({ "$ref": uids.callback });
+        document.insert("callbackComponent".to_owned(), json!([callback]));
+    }
+    document.insert("eidoVersion".to_owned(), json!("1.0"));
+    document.insert(
+        "issuingElementIdentification".to_owned(),
+        json!(ISSUING_ELEMENT),
+    );
+    document.insert(
+        "incidentComponent".to_owned(),
+        incident_component(incident, &uids, note_references),
+    );
+    document.insert(
+        "callComponent".to_owned(),
+        json!([component(&uids.call, incident.created_at, call)]),
+    );
+    document.insert("locationComponent".to_owned(), Value::Array(locations));
+    document.insert(
+        "emergencyResourceComponent".to_owned(),
+        Value::Array(resources),
+    );
+    document.insert("notesComponent".to_owned(), Value::Array(notes));
+    document.insert(
+        "agencyComponent".to_owned(),
+        Value::Array(agencies(incident)),
+    );
+    Value::Object(document)
+}
+
+/// The entered location, and the handset's fix when there is one; with the
+/// references the call component makes to them.
+fn incident_locations(incident: &IncidentRecord, uids: &Uids) -> (Vec<Value>, Vec<Value>) {
     let mut locations = vec![component(
-        &location_uid,
-        updated,
+        &uids.location,
+        incident.updated_at,
         json!({
             "locationTypeDescriptionRegistryText": "Incident",
-            "locationByValue": pidf_lo(&incident_uid, &incident.location, None, "Manual", &incident.address),
+            "locationByValue": pidf_lo(&uids.incident, &incident.location, None, "Manual", &incident.address),
             "locationDescriptionText": incident.address,
         }),
     )];
-    let mut call_locations = vec![json!({ "$ref": location_uid })];
+    let mut call_locations = vec![json!({ "$ref": uids.location })];
     if let Some(device) = &incident.device_location {
         locations.push(component(
-            &device_uid,
+            &uids.device,
             device.received_at,
             json!({
                 "locationTypeDescriptionRegistryText": "Caller",
                 "locationByValue": pidf_lo(
-                    &incident_uid,
+                    &uids.incident,
                     &device.fix.location,
                     Some(device.fix.radius_m),
                     device.fix.method.as_str(),
@@ -185,10 +243,20 @@ pub fn export(
                 ),
             }),
         ));
-        call_locations.push(json!({ "$ref": device_uid }));
+        call_locations.push(json!({ "$ref": uids.device }));
     }
+    (locations, call_locations)
+}
 
-    let resources: Vec<Value> = incident
+/// One resource component per assignment; the unit's last position goes
+/// into `locations`.
+fn resources(
+    incident: &IncidentRecord,
+    units: &[UnitRecord],
+    uids: &Uids,
+    locations: &mut Vec<Value>,
+) -> Vec<Value> {
+    incident
         .assignments
         .iter()
         .map(|assignment| {
@@ -202,7 +270,7 @@ pub fn export(
                 "primaryUnitStatusRegistryText": unit_status_registry_text(assignment.status),
                 "secondaryUnitStatusRegistryText": [],
                 "unitStatusInternal": [assignment.status.as_str()],
-                "activeOnIncidentId": incident_uid,
+                "activeOnIncidentId": uids.incident,
             });
             if let Some(unit) = unit {
                 let unit_location_uid = format!("urn:ngalam112:location:unit:{}:{}", unit.id, assignment.id);
@@ -219,9 +287,13 @@ pub fn export(
             }
             component(&format!("urn:ngalam112:resource:{}", assignment.id), assignment.updated_at, fields)
         })
-        .collect();
+        .collect()
+}
 
-    let notes: Vec<Value> = timeline
+/// The timeline, one note per event.
+fn notes(incident: &IncidentRecord, timeline: &[TimelineRecord]) -> Vec<Value> {
+    let id = incident.id;
+    timeline
         .iter()
         .enumerate()
         .map(|(index, event)| {
@@ -234,29 +306,38 @@ pub fn export(
                 }),
             )
         })
-        .collect();
-    let note_references: Vec<Value> = notes
-        .iter()
-        .map(|note| json!({ "$ref": note["$id"] }))
-        .collect();
+        .collect()
+}
 
-    let mut incident_fields = json!({
+fn incident_component(
+    incident: &IncidentRecord,
+    uids: &Uids,
+    note_references: Vec<Value>,
+) -> Value {
+    let mut fields = json!({
         "incidentTypeInternalCode": incident.category.as_str(),
         "incidentTypeInternalText": incident_type_registry_text(incident.category),
         "incidentTypeCommonRegistryText": incident_type_registry_text(incident.category),
         "incidentStatusInternalText": [incident.status.as_str()],
         "incidentStatusCommonRegistryText": [incident_status_registry_text(incident.status)],
-        "internalIncidentId": id.to_string(),
+        "internalIncidentId": incident.id.to_string(),
         "incidentPriorityInternalText": incident.priority.as_str(),
         "incidentCommonPriorityNumber": incident.priority.rank(),
-        "locationReference": [{ "$ref": location_uid }],
+        "locationReference": [{ "$ref": uids.location }],
         "notesReference": note_references,
     });
     if !incident.description.is_empty() {
-        incident_fields["documentIdentification"] = json!([incident.description]);
+        fields["documentIdentification"] = json!([incident.description]);
     }
+    component(
+        &format!("urn:ngalam112:incident:{}", incident.id),
+        incident.updated_at,
+        fields,
+    )
+}
 
-    let mut call = json!({
+fn call_fields(incident: &IncidentRecord, call_locations: Vec<Value>) -> Value {
+    json!({
         "standardPrimaryCallType": "emergency",
         "direction": "incoming",
         "callStartTimestamp": time(incident.created_at),
@@ -265,52 +346,35 @@ pub fn export(
         "queueIdentifier": "112@ngalam112.malangkota.go.id",
         "locationReference": call_locations,
         "agencyReference": [{ "$ref": AGENCY_ID }],
-    });
-    let mut document = prologue(&incident_uid, updated);
-    if !incident.caller_phone.is_empty() {
-        call["callBackReference"] = json!({ "$ref": callback_uid });
-        let mut callback =
-            json!({ "callBackInformationUri": [format!("tel:{}", incident.caller_phone)] });
-        if !incident.caller_name.is_empty() {
-            callback["updatedCbn"] = component(
-                &format!("urn:ngalam112:callback:{id}:caller"),
-                incident.created_at,
-                json!({
-                    "updatedCbnIdentifierUri": format!("tel:{}", incident.caller_phone),
-                    "updatedCbnCallerDescription": incident.caller_name,
-                }),
-            );
-        }
-        document.insert(
-            "callbackComponent".to_owned(),
-            json!([component(&callback_uid, incident.created_at, callback)]),
+    })
+}
+
+/// The caller's number (and name), unless withheld.
+fn callback_component(incident: &IncidentRecord, uids: &Uids) -> Option<Value> {
+    if incident.caller_phone.is_empty() {
+        return None;
+    }
+    let mut callback =
+        json!({ "callBackInformationUri": [format!("tel:{}", incident.caller_phone)] });
+    if !incident.caller_name.is_empty() {
+        callback["updatedCbn"] = component(
+            &format!("urn:ngalam112:callback:{}:caller", incident.id),
+            incident.created_at,
+            json!({
+                "updatedCbnIdentifierUri": format!("tel:{}", incident.caller_phone),
+                "updatedCbnCallerDescription": incident.caller_name,
+            }),
         );
     }
-    document.insert("eidoVersion".to_owned(), json!("1.0"));
-    document.insert(
-        "issuingElementIdentification".to_owned(),
-        json!(ISSUING_ELEMENT),
-    );
-    document.insert(
-        "incidentComponent".to_owned(),
-        component(
-            &format!("urn:ngalam112:incident:{id}"),
-            updated,
-            incident_fields,
-        ),
-    );
-    document.insert(
-        "callComponent".to_owned(),
-        json!([component(&call_uid, incident.created_at, call)]),
-    );
-    document.insert("locationComponent".to_owned(), Value::Array(locations));
-    document.insert(
-        "emergencyResourceComponent".to_owned(),
-        Value::Array(resources),
-    );
+    Some(component(&uids.callback, incident.created_at, callback))
+}
+
+/// The command centre, and the partner agencies the incident was referred
+/// to (their answers are in the notes: the timeline's referral events).
+fn agencies(incident: &IncidentRecord) -> Vec<Value> {
     let mut agencies = vec![component(
         AGENCY_ID,
-        updated,
+        incident.updated_at,
         json!({
             "agencyRoleDescriptionRegistryText": ["CallReceiving", "Dispatching"],
             "agencyType": ["psap"],
@@ -318,7 +382,6 @@ pub fn export(
             "agencyJcard": "[\"vcard\",[[\"version\",{},\"text\",\"4.0\"],[\"fn\",{},\"text\",\"Ngalam 112 — Command Centre, Balai Kota Malang\"],[\"adr\",{},\"text\",[\"\",\"\",\"Jl. Tugu No. 1\",\"Malang\",\"Jawa Timur\",\"65119\",\"Indonesia\"]],[\"geo\",{},\"uri\",\"geo:-7.9770,112.6340\"]]]",
         }),
     )];
-    // The partner agencies the incident was referred to, with their answer.
     for referral in &incident.referrals {
         let vcard = json!([
             "vcard",
@@ -327,20 +390,16 @@ pub fn export(
                 ["fn", {}, "text", referral.agency_short_name]
             ]
         ]);
-        let fields = json!({
-            "agencyRoleDescriptionRegistryText": ["Responding"],
-            "agencyType": ["other"],
-            "incidentOwningAgencyIndicator": false,
-            "agencyJcard": vcard.to_string(),
-        });
-        // The answer itself is in the notes (the timeline's referral_* events).
         agencies.push(component(
             &format!("urn:ngalam112:agency:{}", referral.agency_id),
             referral.updated_at,
-            fields,
+            json!({
+                "agencyRoleDescriptionRegistryText": ["Responding"],
+                "agencyType": ["other"],
+                "incidentOwningAgencyIndicator": false,
+                "agencyJcard": vcard.to_string(),
+            }),
         ));
     }
-    document.insert("notesComponent".to_owned(), Value::Array(notes));
-    document.insert("agencyComponent".to_owned(), Value::Array(agencies));
-    Value::Object(document)
+    agencies
 }

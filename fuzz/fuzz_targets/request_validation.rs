@@ -26,15 +26,15 @@ fuzz_target!(|data: &[u8]| {
                 && let Ok(incident) = new_incident(&request)
             {
                 // A number, or none exactly when it was withheld.
-                assert_eq!(incident.caller_phone.is_empty(), incident.caller_id_withheld);
-                assert!(incident.caller_phone.is_empty() || incident.caller_phone.starts_with('+'));
-                assert!(incident.caller_phone.chars().skip(1).all(|c| c.is_ascii_digit()));
-                assert!(incident.description.chars().count() <= DESCRIPTION_MAX_CHARS);
-                assert!(incident.address.chars().count() <= SHORT_TEXT_MAX_CHARS);
-                assert!(incident.caller_name.chars().count() <= SHORT_TEXT_MAX_CHARS);
-                assert!(!incident.required_kinds.is_empty());
-                assert!((-90.0..=90.0).contains(&incident.location.lat()));
-                assert!((-180.0..=180.0).contains(&incident.location.lon()));
+                assert_eq!(incident.caller_phone().is_empty(), incident.caller_id_withheld());
+                assert!(incident.caller_phone().is_empty() || incident.caller_phone().starts_with('+'));
+                assert!(incident.caller_phone().chars().skip(1).all(|c| c.is_ascii_digit()));
+                assert!(incident.description().chars().count() <= DESCRIPTION_MAX_CHARS);
+                assert!(incident.address().chars().count() <= SHORT_TEXT_MAX_CHARS);
+                assert!(incident.caller_name().chars().count() <= SHORT_TEXT_MAX_CHARS);
+                assert!(!incident.required_kinds().is_empty());
+                assert!((-90.0..=90.0).contains(&incident.location().lat()));
+                assert!((-180.0..=180.0).contains(&incident.location().lon()));
             }
         }
         1 => {

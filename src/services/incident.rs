@@ -1,11 +1,12 @@
 //! `IncidentService`: call-takers and dispatchers.
 
 use chrono::{DateTime, Utc};
-use ngalam112_core::validation::{self, DESCRIPTION_MAX_CHARS, SHORT_TEXT_MAX_CHARS};
+use ngalam112_core::validation::{self, SHORT_TEXT_MAX_CHARS};
+use ngalam112_core::{IncidentDraft, NewIncident};
 use ngalam112_core::{IncidentId, UnitId, ValidationError};
 use ngalam112_proto::v1 as proto;
 use ngalam112_proto::v1::incident_service_server::IncidentService;
-use ngalam112_store::{IncidentPageCursor, NewIncident, Store};
+use ngalam112_store::{IncidentPageCursor, Store};
 use tonic::{Request, Response, Status};
 
 use crate::auth::caller;
@@ -44,54 +45,28 @@ impl IncidentApi {
     }
 }
 
-/// Validates a CreateIncident request into the store's terms.
+/// Parses a CreateIncident request: the enums and the point here (each
+/// error names its field), the rest in `NewIncident::parse`.
 pub fn new_incident(
     request: &proto::CreateIncidentRequest,
 ) -> Result<NewIncident, ValidationError> {
-    let category = convert::category("category", request.category)?;
-    let priority = convert::priority("priority", request.priority)?;
-    let location = convert::geo_point("location", request.location.as_ref())?;
-    let mut required_kinds = convert::each(
-        convert::unit_kind,
-        "required_kinds",
-        &request.required_kinds,
-    )?;
-    if required_kinds.is_empty() {
-        required_kinds = category.default_kinds().to_vec();
-    }
-    let mut seen = Vec::new();
-    required_kinds.retain(|kind| {
-        let first = !seen.contains(kind);
-        seen.push(*kind);
-        first
-    });
-    let request_id = validation::text(
-        "request_id",
-        request.request_id.trim(),
-        SHORT_TEXT_MAX_CHARS,
-    )?;
-    let duplicate_of = if request.duplicate_of.is_empty() {
-        None
-    } else {
-        Some(IncidentId::parse("duplicate_of", &request.duplicate_of)?)
-    };
-    Ok(NewIncident {
-        request_id: (!request_id.is_empty()).then_some(request_id),
-        category,
-        priority,
-        caller_phone: validation::caller_number(&request.caller_phone, request.caller_id_withheld)?,
-        caller_id_withheld: request.caller_id_withheld,
-        caller_name: validation::text(
-            "caller_name",
-            request.caller_name.trim(),
-            SHORT_TEXT_MAX_CHARS,
+    NewIncident::parse(IncidentDraft {
+        category: convert::category("category", request.category)?,
+        priority: convert::priority("priority", request.priority)?,
+        location: convert::geo_point("location", request.location.as_ref())?,
+        required_kinds: convert::each(
+            convert::unit_kind,
+            "required_kinds",
+            &request.required_kinds,
         )?,
-        location,
-        address: validation::text("address", request.address.trim(), SHORT_TEXT_MAX_CHARS)?,
-        description: validation::text("description", &request.description, DESCRIPTION_MAX_CHARS)?,
-        required_kinds,
+        caller_phone: &request.caller_phone,
+        caller_id_withheld: request.caller_id_withheld,
+        caller_name: &request.caller_name,
+        address: &request.address,
+        description: &request.description,
+        request_id: &request.request_id,
+        duplicate_of: &request.duplicate_of,
         hold: request.hold,
-        duplicate_of,
     })
 }
 
@@ -130,8 +105,8 @@ impl IncidentService for IncidentApi {
                 .record("incident_id", tracing::field::display(outcome.incident.id));
             // Callers' identities stay out of the logs; debug shows them masked.
             tracing::debug!(
-                caller_phone = %validation::mask_phone(&new.caller_phone),
-                caller_name = %validation::mask_name(&new.caller_name),
+                caller_phone = %validation::mask_phone(new.caller_phone()),
+                caller_name = %validation::mask_name(new.caller_name()),
                 "caller"
             );
             tracing::info!(

@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ngalam112_client::Clients;
-use ngalam112_core::{GeoPoint, IncidentCategory, Priority, UnitKind};
+use ngalam112_core::{GeoPoint, IncidentCategory, IncidentDraft, NewIncident, Priority, UnitKind};
 use ngalam112_proto::v1 as proto;
-use ngalam112_store::{Actor, NewIncident};
+use ngalam112_store::Actor;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tokio::sync::watch;
@@ -134,19 +134,21 @@ pub async fn intake(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>> {
                 let Some(location) = random_location(&mut rng) else {
                     return false;
                 };
-                let incident = NewIncident {
-                    request_id: None,
+                let Ok(incident) = NewIncident::parse(IncidentDraft {
                     category: IncidentCategory::Medical,
                     priority: Priority::High,
-                    caller_phone: "+6281234567890".to_owned(),
-                    caller_id_withheld: false,
-                    caller_name: String::new(),
                     location,
-                    address: "Jl. Ijen".to_owned(),
-                    description: "bench".to_owned(),
                     required_kinds: vec![UnitKind::Ambulance],
+                    caller_phone: "+6281234567890",
+                    caller_id_withheld: false,
+                    caller_name: "",
+                    address: "Jl. Ijen",
+                    description: "bench",
+                    request_id: "",
+                    duplicate_of: "",
                     hold: false,
-                    duplicate_of: None,
+                }) else {
+                    return false;
                 };
                 store
                     .create_incident(&incident, &Actor("bench".to_owned()))

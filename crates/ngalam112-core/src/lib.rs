@@ -10,6 +10,7 @@ pub mod enums;
 pub mod geo_point;
 pub mod ids;
 pub mod incident;
+pub mod intake;
 pub mod ranking;
 pub mod validation;
 
@@ -19,4 +20,5 @@ pub use enums::{
 };
 pub use geo_point::GeoPoint;
 pub use ids::{AgencyId, AssignmentId, IncidentId, UnitId};
+pub use intake::{CallerNumber, IncidentDraft, NewIncident};
 pub use validation::ValidationError;

@@ -47,6 +47,36 @@ pub fn rank_nearest(incident: &GeoPoint, candidates: &[Candidate]) -> Vec<Ranked
         .collect()
 }
 
+/// How many index-nearest units of a kind the store fetches for the exact
+/// ranking here. Its index orders by planar distance in degrees; degrees of
+/// longitude shrink with cos(latitude), which anywhere in Indonesia
+/// (|lat| < 11°) changes distances by under 2 %, far less than this margin
+/// can reorder.
+pub const NEAREST_CANDIDATES: i64 = 64;
+
+/// The searches for a unit, in order: first among units with a fresh
+/// position only (`true`), then among all (`false`). The first search that
+/// finds an eligible unit decides.
+pub const FRESH_FIRST: [bool; 2] = [true, false];
+
+/// A waiting need as the queue sees it (dispatch rule 5).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Waiting {
+    pub priority: crate::Priority,
+    pub called_at: DateTime<Utc>,
+    pub incident_id: crate::IncidentId,
+}
+
+/// The queue's order (rule 5): most urgent first, then the oldest call,
+/// then the id so the order is total.
+pub fn queue_order(a: &Waiting, b: &Waiting) -> std::cmp::Ordering {
+    a.priority
+        .rank()
+        .cmp(&b.priority.rank())
+        .then(a.called_at.cmp(&b.called_at))
+        .then(a.incident_id.0.cmp(&b.incident_id.0))
+}
+
 /// The unit to offer an incident to: the nearest with a fresh position,
 /// else the nearest of those whose position is stale.
 pub fn pick_for_dispatch(incident: &GeoPoint, candidates: &[Candidate]) -> Option<Ranked> {
@@ -79,6 +109,33 @@ mod tests {
                 .unwrap(),
             location_fresh: true,
         }
+    }
+
+    #[test]
+    fn the_queue_serves_the_most_urgent_then_the_oldest_call() {
+        let at = |secs: i64| Utc.timestamp_opt(1_800_000_000 + secs, 0).unwrap();
+        let waiting = |priority, secs| Waiting {
+            priority,
+            called_at: at(secs),
+            incident_id: crate::IncidentId::new_random(),
+        };
+        let mut queue = [
+            waiting(crate::Priority::Normal, 0),
+            waiting(crate::Priority::Critical, 30),
+            waiting(crate::Priority::Normal, -10),
+            waiting(crate::Priority::Critical, 20),
+        ];
+        queue.sort_by(queue_order);
+        let order: Vec<_> = queue.iter().map(|w| (w.priority, w.called_at)).collect();
+        assert_eq!(
+            order,
+            [
+                (crate::Priority::Critical, at(20)),
+                (crate::Priority::Critical, at(30)),
+                (crate::Priority::Normal, at(-10)),
+                (crate::Priority::Normal, at(0)),
+            ]
+        );
     }
 
     #[test]

@@ -13,7 +13,9 @@
 
 use chrono::{DateTime, Utc};
 use ngalam112_core::incident::{AssignmentFact, derive_state};
-use ngalam112_core::ranking::{Candidate, Ranked, pick_for_dispatch};
+use ngalam112_core::ranking::{
+    Candidate, FRESH_FIRST, NEAREST_CANDIDATES, Ranked, Waiting, pick_for_dispatch, queue_order,
+};
 use ngalam112_core::{
     AssignmentId, AssignmentStatus, GeoPoint, IncidentId, IncidentStatus, UnitId, UnitKind,
     UnitStatus,
@@ -279,11 +281,6 @@ struct NearbyUnit {
     location_fresh: bool,
 }
 
-/// How many index-nearest units are ranked exactly. Degrees of longitude
-/// shrink with cos(latitude); anywhere in Indonesia (|lat| < 11°) that
-/// changes distances by under 2 %, far less than this margin can reorder.
-pub(crate) const NEAREST_CANDIDATES: i64 = 64;
-
 /// Available units of `kind` near `location`: the nearest `limit` by the
 /// index (of those with a fresh position only, when `fresh_only`), never
 /// one in `excluded`.
@@ -375,7 +372,7 @@ async fn best_unit_for(
     config: &StoreConfig,
     refused: &[Uuid],
 ) -> Result<Option<Ranked>, StoreError> {
-    for fresh_only in [true, false] {
+    for fresh_only in FRESH_FIRST {
         let candidates = nearest_available(
             connection,
             kind,
@@ -420,18 +417,30 @@ pub(crate) async fn settle_kind(
     kind: UnitKind,
     config: &StoreConfig,
 ) -> Result<Settled, StoreError> {
-    let needs = sqlx::query!(
-        "SELECT id, lat, lon FROM incidents \
+    // The queue's order is the core's (rule 5); the store only fetches.
+    let mut needs = Vec::new();
+    for need in sqlx::query!(
+        "SELECT id, lat, lon, priority, created_at FROM incidents \
          WHERE cardinality(pending_kinds) > 0 AND status NOT IN ('resolved', 'cancelled') \
-           AND $1 = ANY(pending_kinds) AND NOT hold \
-         ORDER BY priority, created_at, id",
+           AND $1 = ANY(pending_kinds) AND NOT hold",
         kind.as_str(),
     )
     .fetch_all(&mut *connection)
-    .await?;
+    .await?
+    {
+        let priority = ngalam112_core::Priority::from_rank(need.priority)
+            .ok_or_else(|| StoreError::Internal(format!("unknown priority {}", need.priority)))?;
+        let waiting = Waiting {
+            priority,
+            called_at: need.created_at,
+            incident_id: IncidentId(need.id),
+        };
+        needs.push((waiting, need.lat, need.lon));
+    }
+    needs.sort_by(|(a, _, _), (b, _, _)| queue_order(a, b));
     let mut settled = Settled::default();
-    for need in needs {
-        let (incident_uuid, lat, lon) = (need.id, need.lat, need.lon);
+    for (waiting, lat, lon) in needs {
+        let incident_uuid = waiting.incident_id.0;
         let refused: Vec<Uuid> = sqlx::query_scalar!(
             "SELECT unit_id FROM assignments \
              WHERE incident_id = $1 AND status IN ('declined', 'timed_out')",

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use ngalam112_core::{
-    AssignmentStatus, GeoPoint, IncidentCategory, IncidentId, IncidentStatus, Priority,
+    AssignmentStatus, GeoPoint, IncidentCategory, IncidentId, IncidentStatus, NewIncident,
     ResolutionCode, UnitId, UnitKind, UnitStatus,
 };
 use sqlx::PgConnection;
@@ -13,25 +13,6 @@ use crate::dispatch::{self, Offer};
 use crate::records::{IncidentRow, load_assignment, load_incident};
 use crate::timeline::{self, Event};
 use crate::{Actor, AssignmentRecord, IncidentRecord, Store, StoreError};
-
-/// A validated CreateIncident request.
-#[derive(Debug, Clone)]
-pub struct NewIncident {
-    pub request_id: Option<String>,
-    pub category: IncidentCategory,
-    pub priority: Priority,
-    /// E.164, or empty exactly when `caller_id_withheld`.
-    pub caller_phone: String,
-    pub caller_id_withheld: bool,
-    pub caller_name: String,
-    pub location: GeoPoint,
-    pub address: String,
-    pub description: String,
-    /// Non-empty, without repeats (the server applies the category default).
-    pub required_kinds: Vec<UnitKind>,
-    pub hold: bool,
-    pub duplicate_of: Option<IncidentId>,
-}
 
 /// What CreateIncident did.
 #[derive(Debug, Clone)]
@@ -74,7 +55,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<(CreateOutcome, Vec<UnitKind>), StoreError> {
         let mut transaction = self.pool.begin().await?;
-        if let Some(request_id) = &new.request_id
+        if let Some(request_id) = new.request_id()
             && let Some(existing) = claim_request_id(&mut transaction, request_id).await?
         {
             transaction.rollback().await?;
@@ -84,7 +65,7 @@ impl Store {
             };
             return Ok((outcome, Vec::new()));
         }
-        let (incident_id, created) = match new.duplicate_of {
+        let (incident_id, created) = match new.duplicate_of() {
             Some(original) => {
                 add_caller(&mut transaction, actor, original, new).await?;
                 (original, false)
@@ -92,12 +73,12 @@ impl Store {
             None => {
                 let id = IncidentId::new_random();
                 insert_incident(&mut transaction, actor, id, new).await?;
-                crate::device::attach_kept_fix(&mut transaction, actor, id, &new.caller_phone)
+                crate::device::attach_kept_fix(&mut transaction, actor, id, new.caller_phone())
                     .await?;
                 (id, true)
             }
         };
-        if let Some(request_id) = &new.request_id {
+        if let Some(request_id) = new.request_id() {
             sqlx::query!(
                 "INSERT INTO intake_requests (request_id, incident_id) VALUES ($1, $2)",
                 request_id,
@@ -107,15 +88,15 @@ impl Store {
             .await?;
         }
         let mut again = Vec::new();
-        if created && !new.hold {
+        if created && !new.hold() {
             // The kind locks are taken only now, so that storing the call
             // does not hold up other dispatches. Nothing is missed: a unit
             // freed by a transaction that held the lock before us is seen
             // (committed) by our matching below, and one freed after us
             // sees our incident (committed) in its own.
-            dispatch::lock_kinds(&mut transaction, &new.required_kinds).await?;
+            dispatch::lock_kinds(&mut transaction, new.required_kinds()).await?;
             again =
-                dispatch::settle_kinds(&mut transaction, actor, &new.required_kinds, &self.config)
+                dispatch::settle_kinds(&mut transaction, actor, new.required_kinds(), &self.config)
                     .await?;
         }
         transaction.commit().await?;
@@ -494,7 +475,7 @@ async fn insert_incident(
     new: &NewIncident,
 ) -> Result<(), StoreError> {
     let kinds: Vec<&str> = new
-        .required_kinds
+        .required_kinds()
         .iter()
         .map(|kind| kind.as_str())
         .collect();
@@ -505,21 +486,21 @@ async fn insert_incident(
          VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, \
          EXISTS (SELECT 1 FROM flagged_callers WHERE caller_phone = $4))",
         id.0,
-        new.category.as_str(),
-        new.priority.rank(),
-        &new.caller_phone,
-        &new.caller_name,
-        new.location.lat(),
-        new.location.lon(),
-        &new.address,
-        &new.description,
+        new.category().as_str(),
+        new.priority().rank(),
+        new.caller_phone(),
+        new.caller_name(),
+        new.location().lat(),
+        new.location().lon(),
+        new.address(),
+        new.description(),
         &kinds as &[&str],
-        new.hold,
-        new.caller_id_withheld,
+        new.hold(),
+        new.caller_id_withheld(),
     )
     .execute(&mut *connection)
     .await?;
-    let hold_note = if new.hold { ", on hold" } else { "" };
+    let hold_note = if new.hold() { ", on hold" } else { "" };
     timeline::append(
         connection,
         actor,
@@ -528,8 +509,8 @@ async fn insert_incident(
             "incident_created",
             format!(
                 "{} {} needing {}{hold_note}",
-                new.priority,
-                new.category,
+                new.priority(),
+                new.category(),
                 kinds.join(", ")
             ),
         ),
@@ -565,9 +546,9 @@ async fn add_caller(
         "INSERT INTO incident_callers (incident_id, caller_phone, caller_name, caller_id_withheld) \
          VALUES ($1, $2, $3, $4)",
         original.0,
-        &new.caller_phone,
-        &new.caller_name,
-        new.caller_id_withheld,
+        new.caller_phone(),
+        new.caller_name(),
+        new.caller_id_withheld(),
     )
     .execute(&mut *connection)
     .await?;

@@ -47,7 +47,9 @@ pub use cameras::CameraRecord;
 pub use device::IngestOutcome;
 pub use error::StoreError;
 pub use events::{ChangeFeed, FeedEvent, FleetEvent, IncidentChange};
-pub use incidents::{CreateOutcome, IncidentPageCursor, NewIncident};
+pub use incidents::{CreateOutcome, IncidentPageCursor};
+/// Validated by the core (`NewIncident::parse`); the store takes no other.
+pub use ngalam112_core::NewIncident;
 pub use public::PublicCategoryStats;
 pub use records::{
     AssignmentRecord, DeviceLocation, IncidentRecord, OtherCaller, TimelineRecord, UnitRecord,

@@ -183,7 +183,7 @@ impl Store {
         let mut candidates = Vec::new();
         let wanted = i64::try_from(limit)
             .unwrap_or(i64::MAX)
-            .saturating_add(dispatch::NEAREST_CANDIDATES);
+            .saturating_add(ngalam112_core::ranking::NEAREST_CANDIDATES);
         for kind in kinds {
             candidates.extend(
                 dispatch::nearest_available(
