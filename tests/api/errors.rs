@@ -209,112 +209,119 @@ async fn unknown_ids_are_not_found() {
     let mut incidents = app.operator.incidents.clone();
     let mut units = app.operator.units.clone();
     let mut field = app.admin.field.clone();
-    assert_eq!(
-        code_of(
-            incidents
-                .get_incident(proto::GetIncidentRequest {
-                    id: unknown.clone()
-                })
-                .await
-        ),
-        Code::NotFound
-    );
-    assert_eq!(
-        code_of(
-            incidents
-                .get_incident_timeline(proto::GetIncidentTimelineRequest {
-                    id: unknown.clone()
-                })
-                .await
-        ),
-        Code::NotFound
-    );
-    assert_eq!(
-        code_of(
-            incidents
-                .cancel_incident(proto::CancelIncidentRequest {
-                    id: unknown.clone(),
-                    reason: String::new(),
-                    ..Default::default()
-                })
-                .await
-        ),
-        Code::NotFound
-    );
-    assert_eq!(
-        code_of(
-            incidents
-                .recommend_units(proto::RecommendUnitsRequest {
-                    incident_id: unknown.clone(),
-                    kind: 0,
-                    limit: 0
-                })
-                .await
-        ),
-        Code::NotFound
-    );
     let mut duplicate = medical_call(places::BALAI_KOTA);
     duplicate.duplicate_of = unknown.clone();
-    assert_eq!(
-        code_of(incidents.create_incident(duplicate).await),
-        Code::NotFound
-    );
-    assert_eq!(
-        code_of(
-            units
-                .get_unit(proto::GetUnitRequest {
-                    id: unknown.clone()
-                })
-                .await
-        ),
-        Code::NotFound
-    );
-    assert_eq!(
-        code_of(
-            units
-                .set_unit_in_service(proto::SetUnitInServiceRequest {
-                    unit_id: unknown.clone(),
-                    in_service: false
-                })
-                .await
-        ),
-        Code::NotFound
-    );
-    assert_eq!(
-        code_of(
-            field
-                .accept_assignment(proto::AcceptAssignmentRequest {
-                    assignment_id: unknown.clone()
-                })
-                .await
-        ),
-        Code::NotFound
-    );
-    assert_eq!(
-        code_of(
-            field
-                .poll_assignment(proto::PollAssignmentRequest {
-                    unit_id: unknown.clone(),
-                    wait_seconds: 0
-                })
-                .await
-        ),
-        Code::NotFound
-    );
-    assert_eq!(
-        code_of(
-            field
-                .report_location(proto::ReportLocationRequest {
-                    unit_id: unknown,
-                    location: Some(proto::GeoPoint {
-                        lat: -7.9,
-                        lon: 112.6
+    // Every RPC that names something by id, with an id nobody has.
+    let answers = [
+        (
+            "GetIncident",
+            code_of(
+                incidents
+                    .get_incident(proto::GetIncidentRequest {
+                        id: unknown.clone(),
                     })
-                })
-                .await
+                    .await,
+            ),
         ),
-        Code::NotFound
-    );
+        (
+            "GetIncidentTimeline",
+            code_of(
+                incidents
+                    .get_incident_timeline(proto::GetIncidentTimelineRequest {
+                        id: unknown.clone(),
+                    })
+                    .await,
+            ),
+        ),
+        (
+            "CancelIncident",
+            code_of(
+                incidents
+                    .cancel_incident(proto::CancelIncidentRequest {
+                        id: unknown.clone(),
+                        reason: String::new(),
+                        ..Default::default()
+                    })
+                    .await,
+            ),
+        ),
+        (
+            "RecommendUnits",
+            code_of(
+                incidents
+                    .recommend_units(proto::RecommendUnitsRequest {
+                        incident_id: unknown.clone(),
+                        kind: 0,
+                        limit: 0,
+                    })
+                    .await,
+            ),
+        ),
+        (
+            "CreateIncident",
+            code_of(incidents.create_incident(duplicate).await),
+        ),
+        (
+            "GetUnit",
+            code_of(
+                units
+                    .get_unit(proto::GetUnitRequest {
+                        id: unknown.clone(),
+                    })
+                    .await,
+            ),
+        ),
+        (
+            "SetUnitInService",
+            code_of(
+                units
+                    .set_unit_in_service(proto::SetUnitInServiceRequest {
+                        unit_id: unknown.clone(),
+                        in_service: false,
+                    })
+                    .await,
+            ),
+        ),
+        (
+            "AcceptAssignment",
+            code_of(
+                field
+                    .accept_assignment(proto::AcceptAssignmentRequest {
+                        assignment_id: unknown.clone(),
+                    })
+                    .await,
+            ),
+        ),
+        (
+            "PollAssignment",
+            code_of(
+                field
+                    .poll_assignment(proto::PollAssignmentRequest {
+                        unit_id: unknown.clone(),
+                        wait_seconds: 0,
+                    })
+                    .await,
+            ),
+        ),
+        (
+            "ReportLocation",
+            code_of(
+                field
+                    .report_location(proto::ReportLocationRequest {
+                        unit_id: unknown,
+                        location: Some(proto::GeoPoint {
+                            lat: -7.9,
+                            lon: 112.6,
+                        }),
+                    })
+                    .await,
+            ),
+        ),
+    ];
+    assert_eq!(answers.len(), 10);
+    for (rpc, code) in answers {
+        assert_eq!(code, Code::NotFound, "{rpc}");
+    }
 }
 
 #[tokio::test]
