@@ -28,3 +28,4 @@ mod realtime;
 mod referrals;
 mod roles;
 mod units;
+mod wakeups;
