@@ -1,8 +1,8 @@
 //! `CallerService`: who is calling. A number's history, and flags that warn
 //! the call-taker (a flagged caller is dispatched like anyone else).
 
-use ngalam112_core::ValidationError;
 use ngalam112_core::validation::{self, SHORT_TEXT_MAX_CHARS};
+use ngalam112_core::{PhoneNumber, ValidationError};
 use ngalam112_proto::v1 as proto;
 use ngalam112_proto::v1::caller_service_server::CallerService;
 use ngalam112_store::Store;
@@ -26,12 +26,8 @@ impl CallerApi {
 }
 
 /// A caller's number as any service accepts it, normalised; required.
-fn required_phone(value: &str) -> Result<String, ValidationError> {
-    let phone = validation::phone_number("caller_phone", value)?;
-    if phone.is_empty() {
-        return Err(ValidationError::new("caller_phone", "must not be empty"));
-    }
-    Ok(phone)
+fn required_phone(value: &str) -> Result<PhoneNumber, ValidationError> {
+    PhoneNumber::parse("caller_phone", value)
 }
 
 fn count(value: i64) -> i32 {

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use ngalam112_core::validation::{self, SHORT_TEXT_MAX_CHARS};
-use ngalam112_core::{IncidentDraft, NewIncident};
+use ngalam112_core::{IncidentDraft, NewIncident, PhoneNumber};
 use ngalam112_core::{IncidentId, UnitId, ValidationError};
 use ngalam112_proto::v1 as proto;
 use ngalam112_proto::v1::incident_service_server::IncidentService;
@@ -427,10 +427,7 @@ impl IncidentService for IncidentApi {
         answer(async {
             let actor = caller(&request)?.actor();
             let request = request.get_ref();
-            let phone = validation::phone_number("caller_phone", &request.caller_phone)?;
-            if phone.is_empty() {
-                return Err(ValidationError::new("caller_phone", "must not be empty").into());
-            }
+            let phone = PhoneNumber::parse("caller_phone", &request.caller_phone)?;
             let payload = validation::text("payload", &request.payload, 2_000)?;
             let fix = ngalam112_core::aml::parse(&payload, Utc::now())?;
             let outcome = self.store.ingest_device_fix(&phone, &fix, &actor).await?;

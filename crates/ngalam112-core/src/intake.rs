@@ -2,29 +2,9 @@
 //! at the edge, into a [`NewIncident`], which only [`NewIncident::parse`]
 //! can make: the store never receives an unvalidated call.
 
+use crate::phone::CallerNumber;
 use crate::validation::{self, DESCRIPTION_MAX_CHARS, SHORT_TEXT_MAX_CHARS, ValidationError};
 use crate::{GeoPoint, IncidentCategory, IncidentId, Priority, UnitKind};
-
-/// The caller's number: E.164, or none when the network withheld it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CallerNumber(String);
-
-impl CallerNumber {
-    /// `raw` in any common Indonesian notation; empty exactly when
-    /// `withheld` (errors name `caller_phone`).
-    pub fn parse(raw: &str, withheld: bool) -> Result<Self, ValidationError> {
-        validation::caller_number(raw, withheld).map(Self)
-    }
-
-    /// E.164, or empty when withheld.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_withheld(&self) -> bool {
-        self.0.is_empty()
-    }
-}
 
 /// What a CreateIncident request says, in domain terms: the enums and the
 /// point already parsed by their own parsers (which name their fields), the

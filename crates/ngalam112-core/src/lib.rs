@@ -11,6 +11,7 @@ pub mod geo_point;
 pub mod ids;
 pub mod incident;
 pub mod intake;
+pub mod phone;
 pub mod ranking;
 pub mod validation;
 
@@ -20,5 +21,6 @@ pub use enums::{
 };
 pub use geo_point::GeoPoint;
 pub use ids::{AgencyId, AssignmentId, IncidentId, UnitId};
-pub use intake::{CallerNumber, IncidentDraft, NewIncident};
+pub use intake::{IncidentDraft, NewIncident};
+pub use phone::{CallerNumber, PhoneNumber};
 pub use validation::ValidationError;

@@ -2,7 +2,7 @@
 //! call-taker; nothing here touches dispatch.
 
 use chrono::{DateTime, Utc};
-use ngalam112_core::ResolutionCode;
+use ngalam112_core::{PhoneNumber, ResolutionCode};
 use sqlx::PgConnection;
 
 use crate::{Actor, IncidentRecord, Store, StoreError};
@@ -59,9 +59,10 @@ impl Store {
     /// The incidents of a normalised number created in the last `days`.
     pub async fn caller_history(
         &self,
-        caller_phone: &str,
+        caller: &PhoneNumber,
         days: i32,
     ) -> Result<CallerHistory, StoreError> {
+        let caller_phone = caller.as_str();
         let counts = sqlx::query!(
             r#"SELECT count(*) AS "incidents!", count(*) FILTER (WHERE resolution_code = $3) AS "pranks!"
                FROM incidents
@@ -107,10 +108,11 @@ impl Store {
     /// Flags a number. Flagging a flagged number keeps the first flag.
     pub async fn flag_caller(
         &self,
-        caller_phone: &str,
+        caller: &PhoneNumber,
         reason: &str,
         actor: &Actor,
     ) -> Result<(), StoreError> {
+        let caller_phone = caller.as_str();
         sqlx::query!(
             "INSERT INTO flagged_callers (caller_phone, reason, flagged_by, automatic) \
              VALUES ($1, $2, $3, false) ON CONFLICT (caller_phone) DO NOTHING",
@@ -125,7 +127,12 @@ impl Store {
     }
 
     /// Removes a number's flag (if any).
-    pub async fn unflag_caller(&self, caller_phone: &str, actor: &Actor) -> Result<(), StoreError> {
+    pub async fn unflag_caller(
+        &self,
+        caller: &PhoneNumber,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        let caller_phone = caller.as_str();
         sqlx::query!(
             "DELETE FROM flagged_callers WHERE caller_phone = $1",
             caller_phone,

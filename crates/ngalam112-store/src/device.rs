@@ -2,8 +2,8 @@
 //! kept for a while until the call is recorded.
 
 use chrono::{DateTime, Utc};
-use ngalam112_core::IncidentId;
 use ngalam112_core::aml::{DeviceFix, disagrees};
+use ngalam112_core::{IncidentId, PhoneNumber};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -156,10 +156,11 @@ impl Store {
     /// another), or kept 10 minutes for the call to be recorded.
     pub async fn ingest_device_fix(
         &self,
-        caller_phone: &str,
+        caller: &PhoneNumber,
         fix: &DeviceFix,
         actor: &Actor,
     ) -> Result<IngestOutcome, StoreError> {
+        let caller_phone = caller.as_str();
         let incidents: Vec<Uuid> = sqlx::query_scalar!(
             "SELECT id FROM incidents WHERE caller_phone = $1 \
                AND status IN ('pending', 'dispatched', 'on_scene') \
