@@ -2,7 +2,6 @@
 //! load, and the metrics an ops engineer scrapes.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,19 +13,9 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 use crate::helpers::{
-    Clients, TestApp, connect_as, free_port, medical_call, places, terminate, wait_until_serving,
+    Clients, TestApp, connect_as, free_port, medical_call, places, start_server, terminate,
+    wait_until_serving,
 };
-
-fn start_server(database_url: &str, port: u16, extra: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_ngalam112"))
-        .env("DATABASE_URL", database_url)
-        .env("RUST_LOG", "error")
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args(extra)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start ngalam112 serve")
-}
 
 /// A channel that reconnects by itself (lazily), as a real client's does.
 fn lazy_channel(port: u16) -> Channel {

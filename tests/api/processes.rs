@@ -3,7 +3,6 @@
 //! seeded random simulation of the crews (accept, decline, ignore until the
 //! offer times out, complete) for 30 s. Then the database is audited.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -16,26 +15,12 @@ use rand::{RngExt, SeedableRng};
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::helpers::{Clients, TestApp, connect_as, free_port, terminate, wait_until_serving};
+use crate::helpers::{
+    Clients, TestApp, connect_as, free_port, start_server, terminate, wait_until_serving,
+};
 
 const SEED: u64 = 0x112_2026;
 const SIMULATION: Duration = Duration::from_secs(30);
-
-fn start_server(database_url: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_ngalam112"))
-        .env("DATABASE_URL", database_url)
-        .env("RUST_LOG", "warn")
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--offer-timeout",
-            "2",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start ngalam112 serve")
-}
 
 /// A random point inside Kota Malang.
 fn point_in_malang(rng: &mut StdRng) -> proto::GeoPoint {
@@ -183,8 +168,8 @@ async fn two_server_processes_under_a_random_simulation_keep_every_dispatch_rule
     // A fresh database; the in-process server of TestApp only migrates it.
     let app = TestApp::spawn_with(StoreConfig::default()).await;
     let (port_a, port_b) = (free_port(), free_port());
-    let mut server_a = start_server(&app.database_url, port_a);
-    let mut server_b = start_server(&app.database_url, port_b);
+    let mut server_a = start_server(&app.database_url, port_a, &["--offer-timeout", "2"]);
+    let mut server_b = start_server(&app.database_url, port_b, &["--offer-timeout", "2"]);
     let channels: [Channel; 2] = [
         wait_until_serving(port_a).await,
         wait_until_serving(port_b).await,

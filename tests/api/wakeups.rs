@@ -19,23 +19,15 @@ use ngalam112_proto::v1 as proto;
 use ngalam112_store::{Role, StoreConfig};
 use tonic::transport::Channel;
 
-use crate::helpers::{TestApp, connect_as, free_port, places, terminate, wait_until_serving};
+use crate::helpers::{
+    TestApp, connect_as, free_port, places, start_server, terminate, wait_until_serving,
+};
 
 const MAX_ROUNDS: usize = 2_000;
 const MAX_TIME: Duration = Duration::from_secs(25);
 /// Calls arriving, and incidents resolved, in each round (half through each
 /// process).
 const PER_ROUND: usize = 4;
-
-fn start_server(database_url: &str, port: u16) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_ngalam112"))
-        .env("DATABASE_URL", database_url)
-        .env("RUST_LOG", "warn")
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("start ngalam112 serve")
-}
 
 async fn count(pool: &sqlx::PgPool, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql)
@@ -62,8 +54,8 @@ const OFFERS_NOT_ONCE: &str = "SELECT count(*) FROM assignments a \
 async fn a_freed_unit_and_a_new_call_never_miss_each_other_across_two_processes() {
     let app = TestApp::spawn_with(StoreConfig::default()).await;
     let (port_a, port_b) = (free_port(), free_port());
-    let mut server_a = start_server(&app.database_url, port_a);
-    let mut server_b = start_server(&app.database_url, port_b);
+    let mut server_a = start_server(&app.database_url, port_a, &[]);
+    let mut server_b = start_server(&app.database_url, port_b, &[]);
     let channels: [Channel; 2] = [
         wait_until_serving(port_a).await,
         wait_until_serving(port_b).await,

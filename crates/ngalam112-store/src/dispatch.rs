@@ -256,7 +256,7 @@ pub(crate) async fn refresh_incident(
 ///
 /// The kind is written into each statement so the planner can use that
 /// kind's partial index (migration 0002) also in a generic plan.
-macro_rules! nearest_available {
+macro_rules! nearest_available_of {
     ($kind:literal, $($arg:expr),* $(,)?) => {
         sqlx::query_as!(
             NearbyUnit,
@@ -272,7 +272,28 @@ macro_rules! nearest_available {
     };
 }
 
-/// A row of `nearest_available!`.
+/// `nearest_available_of!` for a kind known only at run time: one
+/// statement per kind, chosen here.
+macro_rules! nearest_available {
+    ($connection:expr, $kind:expr, $($arg:expr),* $(,)?) => {
+        match $kind {
+            UnitKind::Ambulance => {
+                nearest_available_of!("ambulance", $($arg),*).fetch_all($connection).await
+            }
+            UnitKind::FireEngine => {
+                nearest_available_of!("fire_engine", $($arg),*).fetch_all($connection).await
+            }
+            UnitKind::Police => {
+                nearest_available_of!("police", $($arg),*).fetch_all($connection).await
+            }
+            UnitKind::Rescue => {
+                nearest_available_of!("rescue", $($arg),*).fetch_all($connection).await
+            }
+        }
+    };
+}
+
+/// A row of `nearest_available_of!`.
 struct NearbyUnit {
     id: Uuid,
     lat: f64,
@@ -295,60 +316,16 @@ pub(crate) async fn nearest_available(
 ) -> Result<Vec<Candidate>, StoreError> {
     let (lon, lat) = (location.lon(), location.lat());
     let stale_after_s = config.stale_location_after.as_secs_f64();
-    let rows = match kind {
-        UnitKind::Ambulance => {
-            nearest_available!(
-                "ambulance",
-                lon,
-                lat,
-                stale_after_s,
-                excluded,
-                fresh_only,
-                limit
-            )
-            .fetch_all(&mut *connection)
-            .await?
-        }
-        UnitKind::FireEngine => {
-            nearest_available!(
-                "fire_engine",
-                lon,
-                lat,
-                stale_after_s,
-                excluded,
-                fresh_only,
-                limit
-            )
-            .fetch_all(&mut *connection)
-            .await?
-        }
-        UnitKind::Police => {
-            nearest_available!(
-                "police",
-                lon,
-                lat,
-                stale_after_s,
-                excluded,
-                fresh_only,
-                limit
-            )
-            .fetch_all(&mut *connection)
-            .await?
-        }
-        UnitKind::Rescue => {
-            nearest_available!(
-                "rescue",
-                lon,
-                lat,
-                stale_after_s,
-                excluded,
-                fresh_only,
-                limit
-            )
-            .fetch_all(&mut *connection)
-            .await?
-        }
-    };
+    let rows = nearest_available!(
+        &mut *connection,
+        kind,
+        lon,
+        lat,
+        stale_after_s,
+        excluded,
+        fresh_only,
+        limit
+    )?;
     rows.into_iter()
         .map(|row| {
             Ok(Candidate {
