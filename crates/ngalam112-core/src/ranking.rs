@@ -77,21 +77,26 @@ pub fn queue_order(a: &Waiting, b: &Waiting) -> std::cmp::Ordering {
         .then(a.incident_id.0.cmp(&b.incident_id.0))
 }
 
-/// The unit to offer an incident to: the nearest with a fresh position,
-/// else the nearest of those whose position is stale.
-pub fn pick_for_dispatch(incident: &GeoPoint, candidates: &[Candidate]) -> Option<Ranked> {
-    let ranked = rank_nearest(incident, candidates);
+/// The order in which to try to claim units for an incident: those with a
+/// fresh position nearest first, then the stale ones nearest first. The
+/// first one that can still be claimed gets the offer (another dispatch may
+/// be claiming the nearest at the same instant).
+pub fn dispatch_order(incident: &GeoPoint, candidates: &[Candidate]) -> Vec<Ranked> {
     let is_fresh = |ranked: &Ranked| {
         candidates
             .iter()
             .any(|candidate| candidate.unit_id == ranked.unit_id && candidate.location_fresh)
     };
-    let first_fresh = ranked.iter().position(is_fresh);
-    let mut ranked = ranked.into_iter();
-    match first_fresh {
-        Some(index) => ranked.nth(index),
-        None => ranked.next(),
-    }
+    let (fresh, stale): (Vec<Ranked>, Vec<Ranked>) = rank_nearest(incident, candidates)
+        .into_iter()
+        .partition(is_fresh);
+    fresh.into_iter().chain(stale).collect()
+}
+
+/// The unit to offer an incident to: the nearest with a fresh position,
+/// else the nearest of those whose position is stale.
+pub fn pick_for_dispatch(incident: &GeoPoint, candidates: &[Candidate]) -> Option<Ranked> {
+    dispatch_order(incident, candidates).into_iter().next()
 }
 
 #[cfg(test)]

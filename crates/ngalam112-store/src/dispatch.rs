@@ -14,7 +14,7 @@
 use chrono::{DateTime, Utc};
 use ngalam112_core::incident::{AssignmentFact, derive_state};
 use ngalam112_core::ranking::{
-    Candidate, FRESH_FIRST, NEAREST_CANDIDATES, Ranked, Waiting, pick_for_dispatch, queue_order,
+    Candidate, FRESH_FIRST, NEAREST_CANDIDATES, Ranked, Waiting, dispatch_order, queue_order,
 };
 use ngalam112_core::{
     AssignmentId, AssignmentStatus, GeoPoint, IncidentId, IncidentStatus, UnitId, UnitKind,
@@ -39,6 +39,29 @@ pub(crate) async fn lock_kinds(
     for key in keys {
         sqlx::query!(
             "SELECT pg_advisory_xact_lock($1, $2)",
+            crate::locks::DISPATCH,
+            key,
+        )
+        .execute(&mut *connection)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Takes the dispatch locks of `kinds` in shared mode: it waits for every
+/// transaction holding one exclusively (freeing a unit of that kind) to
+/// commit, but shared holders never wait for each other. A new call's
+/// second pass takes it (see `Store::settle_after_intake`).
+pub(crate) async fn lock_kinds_shared(
+    connection: &mut PgConnection,
+    kinds: &[UnitKind],
+) -> Result<(), StoreError> {
+    let mut keys: Vec<i32> = kinds.iter().copied().map(crate::locks::kind_key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        sqlx::query!(
+            "SELECT pg_advisory_xact_lock_shared($1, $2)",
             crate::locks::DISPATCH,
             key,
         )
@@ -341,7 +364,10 @@ pub(crate) async fn nearest_available(
 
 /// The unit to offer a need to (rule 2 and the stale-position rule): the
 /// nearest with a fresh position, else the nearest at all; never one that
-/// refused this incident.
+/// refused this incident. The unit's row is locked for the rest of the
+/// transaction (`SKIP LOCKED`): a unit another transaction is claiming or
+/// freeing at this instant is passed over, never waited for, so two
+/// dispatches never wait on each other and never take the same unit.
 async fn best_unit_for(
     connection: &mut PgConnection,
     kind: UnitKind,
@@ -360,8 +386,17 @@ async fn best_unit_for(
             NEAREST_CANDIDATES,
         )
         .await?;
-        if let Some(best) = pick_for_dispatch(location, &candidates) {
-            return Ok(Some(best));
+        for ranked in dispatch_order(location, &candidates) {
+            let claimed = sqlx::query_scalar!(
+                "SELECT id FROM units WHERE id = $1 AND status = 'available' \
+                 FOR NO KEY UPDATE SKIP LOCKED",
+                ranked.unit_id.0,
+            )
+            .fetch_optional(&mut *connection)
+            .await?;
+            if claimed.is_some() {
+                return Ok(Some(ranked));
+            }
         }
     }
     Ok(None)
@@ -502,9 +537,23 @@ impl crate::Store {
     /// committed already, and the periodic sweep (`settle_waiting`)
     /// catches anything left.
     pub(crate) async fn settle_again(&self, kinds: &[UnitKind], actor: &Actor) {
+        self.settle_again_locked(kinds, actor, false).await;
+    }
+
+    /// A new call's second pass, after its commit, for the kinds it still
+    /// waits for (or whose pass stopped early). It takes the kinds' locks
+    /// shared: it must wait for any transaction freeing a unit of the kind
+    /// to commit (so that it sees that unit; "Lost wake-ups" in
+    /// docs/ARCHITECTURE.md), but the second passes of calls arriving
+    /// together must not queue behind each other, nor hold up the crews.
+    pub(crate) async fn settle_after_intake(&self, kinds: &[UnitKind], actor: &Actor) {
+        self.settle_again_locked(kinds, actor, true).await;
+    }
+
+    async fn settle_again_locked(&self, kinds: &[UnitKind], actor: &Actor, shared: bool) {
         for kind in kinds {
             for attempt in 0..SETTLE_AGAIN_ATTEMPTS {
-                match self.settle_once(*kind, actor).await {
+                match self.settle_once(*kind, actor, shared).await {
                     Ok(settled) if !settled.stopped_early => break,
                     Ok(_) => {
                         // The holder commits within milliseconds.
@@ -520,10 +569,19 @@ impl crate::Store {
         }
     }
 
-    async fn settle_once(&self, kind: UnitKind, actor: &Actor) -> Result<Settled, StoreError> {
+    async fn settle_once(
+        &self,
+        kind: UnitKind,
+        actor: &Actor,
+        shared: bool,
+    ) -> Result<Settled, StoreError> {
         self.retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
-            lock_kinds(&mut transaction, &[kind]).await?;
+            if shared {
+                lock_kinds_shared(&mut transaction, &[kind]).await?;
+            } else {
+                lock_kinds(&mut transaction, &[kind]).await?;
+            }
             let settled = settle_kind(&mut transaction, actor, kind, &self.config).await?;
             transaction.commit().await?;
             Ok(settled)
@@ -551,7 +609,7 @@ impl crate::Store {
         for kind in kinds {
             let kind = UnitKind::from_stored(&kind)
                 .ok_or_else(|| StoreError::Internal(format!("unknown kind {kind}")))?;
-            let settled = self.settle_once(kind, &Actor::system()).await?;
+            let settled = self.settle_once(kind, &Actor::system(), false).await?;
             offers += settled.served.len();
             if settled.stopped_early {
                 self.settle_again(&[kind], &Actor::system()).await;

@@ -40,10 +40,19 @@ impl Store {
         new: &NewIncident,
         actor: &Actor,
     ) -> Result<CreateOutcome, StoreError> {
-        let (outcome, again) = self
+        let _turn = self
+            .intake
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Unavailable("the server is shutting down".to_owned()))?;
+        let (mut outcome, again) = self
             .retrying(move || self.try_create_incident(new, actor))
             .await?;
-        self.settle_again(&again, actor).await;
+        if !again.is_empty() {
+            self.settle_after_intake(&again, actor).await;
+            // The answer shows the offer if the second pass made one.
+            outcome.incident = self.incident(outcome.incident.id).await?;
+        }
         Ok(outcome)
     }
 
@@ -89,21 +98,28 @@ impl Store {
         }
         let mut again = Vec::new();
         if created && !new.hold() {
-            // The kind locks are taken only now, so that storing the call
-            // does not hold up other dispatches. Nothing is missed: a unit
-            // freed by a transaction that held the lock before us is seen
-            // (committed) by our matching below, and one freed after us
-            // sees our incident (committed) in its own.
-            dispatch::lock_kinds(&mut transaction, new.required_kinds()).await?;
+            // Intake takes no kind lock: calls arriving together are
+            // dispatched side by side, each claiming its unit's row
+            // (`SKIP LOCKED`, never waiting). A unit freed at the same
+            // instant may be invisible to this pass (not committed yet),
+            // and our call to the freeing transaction's: so whatever this
+            // call still waits for is settled again after our commit,
+            // under the kind's lock, which the freeing transaction holds
+            // until it commits (see docs/ARCHITECTURE.md, "Lost wake-ups").
             again =
                 dispatch::settle_kinds(&mut transaction, actor, new.required_kinds(), &self.config)
                     .await?;
         }
         transaction.commit().await?;
-        let outcome = CreateOutcome {
-            incident: self.incident(incident_id).await?,
-            created,
-        };
+        let incident = self.incident(incident_id).await?;
+        if created && !new.hold() && !incident.pending_kinds.is_empty() {
+            for kind in &incident.pending_kinds {
+                if !again.contains(kind) {
+                    again.push(*kind);
+                }
+            }
+        }
+        let outcome = CreateOutcome { incident, created };
         Ok((outcome, again))
     }
 

@@ -119,11 +119,23 @@ impl Actor {
 pub struct Store {
     pool: PgPool,
     config: StoreConfig,
+    /// Calls being taken at once by this process: a surge of calls must
+    /// leave connections for the crews accepting and finishing their work
+    /// (intake no longer queues on a kind lock; see `create_incident`).
+    intake: std::sync::Arc<tokio::sync::Semaphore>,
 }
+
+/// How many CreateIncident transactions one process runs at once; the rest
+/// wait their turn without holding a database connection.
+pub const INTAKE_CONCURRENCY: usize = 8;
 
 impl Store {
     pub fn new(pool: PgPool, config: StoreConfig) -> Self {
-        Self { pool, config }
+        Self {
+            pool,
+            config,
+            intake: std::sync::Arc::new(tokio::sync::Semaphore::new(INTAKE_CONCURRENCY)),
+        }
     }
 
     /// A pool that never hangs a request on a dead database: acquiring a
