@@ -33,19 +33,7 @@ pub(crate) async fn lock_kinds(
     connection: &mut PgConnection,
     kinds: &[UnitKind],
 ) -> Result<(), StoreError> {
-    let mut keys: Vec<i32> = kinds.iter().copied().map(crate::locks::kind_key).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    for key in keys {
-        sqlx::query!(
-            "SELECT pg_advisory_xact_lock($1, $2)",
-            crate::locks::DISPATCH,
-            key,
-        )
-        .execute(&mut *connection)
-        .await?;
-    }
-    Ok(())
+    lock_kind_keys(connection, kinds, false).await
 }
 
 /// Takes the dispatch locks of `kinds` in shared mode: it waits for every
@@ -56,17 +44,32 @@ pub(crate) async fn lock_kinds_shared(
     connection: &mut PgConnection,
     kinds: &[UnitKind],
 ) -> Result<(), StoreError> {
+    lock_kind_keys(connection, kinds, true).await
+}
+
+async fn lock_kind_keys(
+    connection: &mut PgConnection,
+    kinds: &[UnitKind],
+    shared: bool,
+) -> Result<(), StoreError> {
     let mut keys: Vec<i32> = kinds.iter().copied().map(crate::locks::kind_key).collect();
     keys.sort_unstable();
     keys.dedup();
     for key in keys {
-        sqlx::query!(
-            "SELECT pg_advisory_xact_lock_shared($1, $2)",
-            crate::locks::DISPATCH,
-            key,
-        )
-        .execute(&mut *connection)
-        .await?;
+        let namespace = crate::locks::DISPATCH;
+        if shared {
+            sqlx::query!(
+                "SELECT pg_advisory_xact_lock_shared($1, $2)",
+                namespace,
+                key
+            )
+            .execute(&mut *connection)
+            .await?;
+        } else {
+            sqlx::query!("SELECT pg_advisory_xact_lock($1, $2)", namespace, key)
+                .execute(&mut *connection)
+                .await?;
+        }
     }
     Ok(())
 }
