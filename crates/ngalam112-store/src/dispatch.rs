@@ -23,56 +23,10 @@ use ngalam112_core::{
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+pub(crate) use crate::locks::{lock_kinds, lock_kinds_shared};
 use crate::records::stored_kinds;
 use crate::timeline::{self, Event};
 use crate::{Actor, StoreConfig, StoreError};
-
-/// Takes the dispatch locks of `kinds` for the rest of the transaction, in
-/// one global order so that two transactions never wait on each other.
-pub(crate) async fn lock_kinds(
-    connection: &mut PgConnection,
-    kinds: &[UnitKind],
-) -> Result<(), StoreError> {
-    lock_kind_keys(connection, kinds, false).await
-}
-
-/// Takes the dispatch locks of `kinds` in shared mode: it waits for every
-/// transaction holding one exclusively (freeing a unit of that kind) to
-/// commit, but shared holders never wait for each other. A new call's
-/// second pass takes it (see `Store::settle_after_intake`).
-pub(crate) async fn lock_kinds_shared(
-    connection: &mut PgConnection,
-    kinds: &[UnitKind],
-) -> Result<(), StoreError> {
-    lock_kind_keys(connection, kinds, true).await
-}
-
-async fn lock_kind_keys(
-    connection: &mut PgConnection,
-    kinds: &[UnitKind],
-    shared: bool,
-) -> Result<(), StoreError> {
-    let mut keys: Vec<i32> = kinds.iter().copied().map(crate::locks::kind_key).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    for key in keys {
-        let namespace = crate::locks::DISPATCH;
-        if shared {
-            sqlx::query!(
-                "SELECT pg_advisory_xact_lock_shared($1, $2)",
-                namespace,
-                key
-            )
-            .execute(&mut *connection)
-            .await?;
-        } else {
-            sqlx::query!("SELECT pg_advisory_xact_lock($1, $2)", namespace, key)
-                .execute(&mut *connection)
-                .await?;
-        }
-    }
-    Ok(())
-}
 
 /// An offer to make: which unit, to which incident, how far.
 pub(crate) struct Offer {

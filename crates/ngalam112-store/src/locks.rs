@@ -3,6 +3,9 @@
 //! transaction may take them is in docs/ARCHITECTURE.md ("Lock order").
 
 use ngalam112_core::UnitKind;
+use sqlx::PgConnection;
+
+use crate::StoreError;
 
 /// Dispatch of one unit kind (second key: [`kind_key`]).
 pub const DISPATCH: i32 = 112;
@@ -19,4 +22,51 @@ pub fn kind_key(kind: UnitKind) -> i32 {
         UnitKind::Police => 3,
         UnitKind::Rescue => 4,
     }
+}
+
+/// Takes the dispatch locks of `kinds` for the rest of the transaction, in
+/// one global order so that two transactions never wait on each other.
+pub(crate) async fn lock_kinds(
+    connection: &mut PgConnection,
+    kinds: &[UnitKind],
+) -> Result<(), StoreError> {
+    lock_kind_keys(connection, kinds, false).await
+}
+
+/// Takes the dispatch locks of `kinds` in shared mode: it waits for every
+/// transaction holding one exclusively (freeing a unit of that kind) to
+/// commit, but shared holders never wait for each other. A new call's
+/// second pass takes it (see `Store::settle_after_intake`).
+pub(crate) async fn lock_kinds_shared(
+    connection: &mut PgConnection,
+    kinds: &[UnitKind],
+) -> Result<(), StoreError> {
+    lock_kind_keys(connection, kinds, true).await
+}
+
+async fn lock_kind_keys(
+    connection: &mut PgConnection,
+    kinds: &[UnitKind],
+    shared: bool,
+) -> Result<(), StoreError> {
+    let mut keys: Vec<i32> = kinds.iter().copied().map(kind_key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        let namespace = DISPATCH;
+        if shared {
+            sqlx::query!(
+                "SELECT pg_advisory_xact_lock_shared($1, $2)",
+                namespace,
+                key
+            )
+            .execute(&mut *connection)
+            .await?;
+        } else {
+            sqlx::query!("SELECT pg_advisory_xact_lock($1, $2)", namespace, key)
+                .execute(&mut *connection)
+                .await?;
+        }
+    }
+    Ok(())
 }
