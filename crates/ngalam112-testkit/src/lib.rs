@@ -193,17 +193,9 @@ impl TestApp {
         if wait_until_ready {
             // Like a load balancer: calls only once health says SERVING
             // (schema there, change feed listening).
-            let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
-                let serving = health
-                    .check(tonic_health::pb::HealthCheckRequest {
-                        service: String::new(),
-                    })
-                    .await
-                    .map(|answer| answer.into_inner().status() == ServingStatus::Serving)
-                    .unwrap_or(false);
-                if serving {
+                if is_serving(channel.clone()).await {
                     break;
                 }
                 assert!(
@@ -457,6 +449,17 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Whether the server's health says SERVING (an error counts as not yet).
+async fn is_serving(channel: Channel) -> bool {
+    tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .map(|answer| answer.into_inner().status() == ServingStatus::Serving)
+        .unwrap_or(false)
+}
+
 /// Waits until health says SERVING (the embedded database is up and
 /// migrated).
 pub async fn wait_until_serving(port: u16) -> Channel {
@@ -466,18 +469,9 @@ pub async fn wait_until_serving(port: u16) -> Channel {
             .expect("uri")
             .connect()
             .await
+            && is_serving(channel.clone()).await
         {
-            let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
-            let serving = health
-                .check(tonic_health::pb::HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await
-                .map(|answer| answer.into_inner().status() == ServingStatus::Serving)
-                .unwrap_or(false);
-            if serving {
-                return channel;
-            }
+            return channel;
         }
         assert!(
             Instant::now() < deadline,
