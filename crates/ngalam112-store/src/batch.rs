@@ -17,6 +17,15 @@ pub(crate) struct Batcher<K, V> {
     lanes: Vec<mpsc::Sender<Item<K, V>>>,
 }
 
+impl<K, V> std::fmt::Debug for Batcher<K, V> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Batcher")
+            .field("lanes", &self.lanes.len())
+            .finish()
+    }
+}
+
 impl<K, V> Clone for Batcher<K, V> {
     fn clone(&self) -> Self {
         Self {

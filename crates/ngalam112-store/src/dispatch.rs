@@ -127,10 +127,7 @@ pub(crate) async fn make_offer(
             assignment_id,
             offer.unit_id,
             "assignment_offered",
-            format!(
-                "{} ({}) offered, {:.0} m away",
-                call_sign, offer.kind, offer.distance_m
-            ),
+            offered_detail(&call_sign, offer.kind, offer.distance_m),
         ),
     )
     .await?;
@@ -139,6 +136,11 @@ pub(crate) async fn make_offer(
         incident.record("ngalam112_call_to_first_offer_seconds");
     }
     Ok(assignment_id)
+}
+
+/// The timeline's words for an offer.
+pub(crate) fn offered_detail(call_sign: &str, kind: UnitKind, distance_m: f64) -> String {
+    format!("{call_sign} ({kind}) offered, {distance_m:.0} m away")
 }
 
 /// Ends a unit's assignment: AVAILABLE again (idle from now) or, when it
@@ -240,7 +242,7 @@ macro_rules! nearest_available_of {
     ($kind:literal, $($arg:expr),* $(,)?) => {
         sqlx::query_as!(
             NearbyUnit,
-            r#"SELECT id, lat, lon, available_since,
+            r#"SELECT id, call_sign, lat, lon, available_since,
                  location_updated_at >= now() - make_interval(secs => $3) AS "location_fresh!"
                FROM units WHERE status = 'available' AND kind = '"#
                 + $kind
@@ -276,15 +278,16 @@ macro_rules! nearest_available {
 /// A row of `nearest_available_of!`.
 struct NearbyUnit {
     id: Uuid,
+    call_sign: String,
     lat: f64,
     lon: f64,
     available_since: DateTime<Utc>,
     location_fresh: bool,
 }
 
-/// Available units of `kind` near `location`: the nearest `limit` by the
-/// index (of those with a fresh position only, when `fresh_only`), never
-/// one in `excluded`.
+/// Available units of `kind` near `location`, with their call signs: the
+/// nearest `limit` by the index (of those with a fresh position only, when
+/// `fresh_only`), never one in `excluded`.
 pub(crate) async fn nearest_available(
     connection: &mut PgConnection,
     kind: UnitKind,
@@ -293,7 +296,7 @@ pub(crate) async fn nearest_available(
     excluded: &[Uuid],
     fresh_only: bool,
     limit: i64,
-) -> Result<Vec<Candidate>, StoreError> {
+) -> Result<Vec<(Candidate, String)>, StoreError> {
     let (lon, lat) = (location.lon(), location.lat());
     let stale_after_s = config.stale_location_after.as_secs_f64();
     let rows = nearest_available!(
@@ -308,13 +311,14 @@ pub(crate) async fn nearest_available(
     )?;
     rows.into_iter()
         .map(|row| {
-            Ok(Candidate {
+            let candidate = Candidate {
                 unit_id: UnitId(row.id),
                 location: GeoPoint::new("location", row.lat, row.lon)
                     .map_err(|error| StoreError::Internal(error.to_string()))?,
                 available_since: row.available_since,
                 location_fresh: row.location_fresh,
-            })
+            };
+            Ok((candidate, row.call_sign))
         })
         .collect()
 }
@@ -343,6 +347,10 @@ async fn best_unit_for(
             NEAREST_CANDIDATES,
         )
         .await?;
+        let candidates: Vec<Candidate> = candidates
+            .into_iter()
+            .map(|(candidate, _)| candidate)
+            .collect();
         for ranked in dispatch_order(location, &candidates) {
             let claimed = sqlx::query_scalar!(
                 "SELECT id FROM units WHERE id = $1 AND status = 'available' \

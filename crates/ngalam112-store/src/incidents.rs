@@ -35,11 +35,19 @@ impl Store {
     /// Stores an incident and dispatches it in the same transaction (unless
     /// held); or, with `duplicate_of`, records another caller for that
     /// incident. A `request_id` seen before returns that first outcome.
+    /// A call that can be served at once goes with the calls arriving with
+    /// it (`intake_group`); any other, in a transaction of its own.
     pub async fn create_incident(
         &self,
         new: &NewIncident,
         actor: &Actor,
     ) -> Result<CreateOutcome, StoreError> {
+        if let Some(incident) = self.create_in_group(new, actor).await? {
+            return Ok(CreateOutcome {
+                incident,
+                created: true,
+            });
+        }
         let _turn = self
             .intake
             .acquire()
@@ -516,22 +524,28 @@ async fn insert_incident(
     )
     .execute(&mut *connection)
     .await?;
-    let hold_note = if new.hold() { ", on hold" } else { "" };
     timeline::append(
         connection,
         actor,
-        Event::incident(
-            id,
-            "incident_created",
-            format!(
-                "{} {} needing {}{hold_note}",
-                new.priority(),
-                new.category(),
-                kinds.join(", ")
-            ),
-        ),
+        Event::incident(id, "incident_created", created_detail(new)),
     )
     .await
+}
+
+/// The timeline's words for a new incident.
+pub(crate) fn created_detail(new: &NewIncident) -> String {
+    let kinds: Vec<&str> = new
+        .required_kinds()
+        .iter()
+        .map(|kind| kind.as_str())
+        .collect();
+    let hold_note = if new.hold() { ", on hold" } else { "" };
+    format!(
+        "{} {} needing {}{hold_note}",
+        new.priority(),
+        new.category(),
+        kinds.join(", ")
+    )
 }
 
 /// Another caller for an active incident: nothing is dispatched.

@@ -24,6 +24,7 @@ mod events;
 mod field;
 mod hold;
 mod incidents;
+mod intake_group;
 pub mod locks;
 mod public;
 mod referrals;
@@ -123,6 +124,8 @@ pub struct Store {
     /// leave connections for the crews accepting and finishing their work
     /// (intake no longer queues on a kind lock; see `create_incident`).
     intake: std::sync::Arc<tokio::sync::Semaphore>,
+    /// The worker taking new calls in groups (`intake_group`).
+    intake_groups: intake_group::IntakeGroups,
 }
 
 /// How many CreateIncident transactions one process runs at once; the rest
@@ -135,6 +138,7 @@ impl Store {
             pool,
             config,
             intake: std::sync::Arc::new(tokio::sync::Semaphore::new(INTAKE_CONCURRENCY)),
+            intake_groups: Default::default(),
         }
     }
 

@@ -195,7 +195,9 @@ impl Store {
                     false,
                     wanted,
                 )
-                .await?,
+                .await?
+                .into_iter()
+                .map(|(candidate, _)| candidate),
             );
         }
         let ranked: Vec<_> = rank_nearest(&incident_location, &candidates)
