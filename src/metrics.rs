@@ -11,6 +11,9 @@
 //!   `call_to_on_scene_seconds` {category,priority} (recorded by the store
 //!   in the process that made the change)
 //! - `offers_refused_total{outcome=declined|timed_out}`
+//! - `intake_total{path=group|single}`: new calls stored with the calls
+//!   arriving with them, or in a transaction of their own (queued, held,
+//!   another caller, …); `intake_group_calls`: calls per group statement
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -88,6 +91,14 @@ fn describe() {
     describe_counter!(
         "ngalam112_offers_refused_total",
         "offers declined or timed out"
+    );
+    describe_counter!(
+        "ngalam112_intake_total",
+        "calls stored, by path: with the calls arriving with them (group) or alone (single)"
+    );
+    describe_histogram!(
+        "ngalam112_intake_group_calls",
+        "calls one intake group statement tried to store"
     );
 }
 

@@ -43,6 +43,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<CreateOutcome, StoreError> {
         if let Some(incident) = self.create_in_group(new, actor).await? {
+            metrics::counter!("ngalam112_intake_total", "path" => "group").increment(1);
             return Ok(CreateOutcome {
                 incident,
                 created: true,
@@ -56,6 +57,7 @@ impl Store {
         let (mut outcome, again) = self
             .retrying(move || self.try_create_incident(new, actor))
             .await?;
+        metrics::counter!("ngalam112_intake_total", "path" => "single").increment(1);
         if !again.is_empty() {
             self.settle_after_intake(&again, actor).await;
             // The answer shows the offer if the second pass made one.

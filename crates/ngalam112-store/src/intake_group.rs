@@ -305,8 +305,7 @@ impl Group {
         self.status_notes.push(status_note);
         self.actors.push(call.actor.0.clone());
         self.kind_counts.push(units.len() as i32);
-        for (seq, (kind, (ranked, call_sign))) in
-            new.required_kinds().iter().zip(units).enumerate()
+        for (seq, (kind, (ranked, call_sign))) in new.required_kinds().iter().zip(units).enumerate()
         {
             self.offer_calls.push(place);
             self.offer_kinds.push(kind.as_str());
@@ -417,6 +416,7 @@ async fn try_group(
     if grouped.is_empty() {
         return Ok(Default::default());
     }
+    metrics::histogram!("ngalam112_intake_group_calls").record(grouped.len() as f64);
     let rows = store_group(&mut connection, config, &group, &kinds).await?;
     let mut stored = std::collections::HashMap::new();
     for (place, call) in grouped.iter().enumerate() {
