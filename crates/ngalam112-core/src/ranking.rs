@@ -54,6 +54,38 @@ pub fn rank_nearest(incident: &GeoPoint, candidates: &[Candidate]) -> Vec<Ranked
 /// can reorder.
 pub const NEAREST_CANDIDATES: i64 = 64;
 
+/// How many index-nearest units of a kind group intake fetches per call
+/// (`store/intake_group.rs`); enough when `nearer_than_unfetched` says so,
+/// otherwise the call goes the full way (with `NEAREST_CANDIDATES`).
+pub const GROUP_CANDIDATES: i64 = 8;
+
+/// Whether `chosen` is surely nearer (great-circle) to `incident` than
+/// every unit the index did not return, when `fetched` are the index's
+/// nearest by planar distance in degrees (as `<->` on `point(lon, lat)`
+/// orders them) and possibly more exist. Any path leaving the planar disc
+/// of radius r (the farthest fetched) around the incident is at least
+/// R·cos(|lat| + r)·r long, and `chosen` is at most R·p(chosen) away; so it
+/// is sure when p(farthest)·cos(|lat| + p(farthest)) > p(chosen) · 1.01 (a
+/// percent for the small-angle approximations, exact within 0.1 % below a
+/// degree). A tie is never sure: the unit idle longest might be unfetched.
+pub fn nearer_than_unfetched(
+    incident: &GeoPoint,
+    chosen: &GeoPoint,
+    fetched: &[Candidate],
+) -> bool {
+    let planar =
+        |point: &GeoPoint| (point.lon() - incident.lon()).hypot(point.lat() - incident.lat());
+    let radius = fetched
+        .iter()
+        .map(|candidate| planar(&candidate.location))
+        .fold(0.0, f64::max);
+    if radius > 1.0 {
+        return false;
+    }
+    let band = (incident.lat().abs() + radius).min(90.0).to_radians();
+    radius * band.cos() > planar(chosen) * 1.01
+}
+
 /// The searches for a unit, in order: first among units with a fresh
 /// position only (`true`), then among all (`false`). The first search that
 /// finds an eligible unit decides.
@@ -114,6 +146,46 @@ mod tests {
                 .unwrap(),
             location_fresh: true,
         }
+    }
+
+    #[test]
+    fn a_unit_is_surely_nearest_only_well_inside_the_fetched_disc() {
+        // Kota Malang, about 111 m per 0.001 degree.
+        let incident = GeoPoint::new("location", -7.98, 112.63).unwrap();
+        let at = |lat: f64, lon: f64| GeoPoint::new("location", lat, lon).unwrap();
+        let fetched_to = |lat: f64, lon: f64| vec![candidate(lat, lon, 0)];
+        // 1 km away, the farthest fetched 2 km: nothing unfetched is nearer.
+        assert!(nearer_than_unfetched(
+            &incident,
+            &at(-7.989, 112.63),
+            &fetched_to(-7.998, 112.63)
+        ));
+        // The farthest fetched barely farther: an unfetched unit just
+        // outside could be nearer on the sphere (or tie).
+        assert!(!nearer_than_unfetched(
+            &incident,
+            &at(-7.989, 112.63),
+            &fetched_to(-7.98, 112.6391)
+        ));
+        // Every fetched unit at the chosen one's spot: the one idle longest
+        // may be unfetched.
+        assert!(!nearer_than_unfetched(
+            &incident,
+            &at(-7.989, 112.63),
+            &fetched_to(-7.989, 112.63)
+        ));
+        // A unit at the incident itself, the others anywhere farther.
+        assert!(nearer_than_unfetched(
+            &incident,
+            &incident,
+            &fetched_to(-7.9801, 112.63)
+        ));
+        // Fetched as far as two degrees: not judged, the full search decides.
+        assert!(!nearer_than_unfetched(
+            &incident,
+            &incident,
+            &fetched_to(-5.98, 112.63)
+        ));
     }
 
     #[test]

@@ -34,7 +34,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use ngalam112_core::incident::{AssignmentFact, derive_state};
 use ngalam112_core::ranking::{
-    Candidate, FRESH_FIRST, NEAREST_CANDIDATES, Ranked, Waiting, dispatch_order, queue_order,
+    Candidate, FRESH_FIRST, GROUP_CANDIDATES, Ranked, Waiting, dispatch_order,
+    nearer_than_unfetched, queue_order,
 };
 use ngalam112_core::{
     AssignmentId, AssignmentStatus, GeoPoint, IncidentId, IncidentStatus, NewIncident, UnitId,
@@ -53,7 +54,10 @@ use crate::{
 /// The most calls one statement takes.
 const MAX_GROUP: usize = 64;
 
-/// Groups taken at once by one process.
+/// Groups taken at once by one process: one reads while the other
+/// commits (measured: 1 lane ~1,930 calls/s, 2 lanes ~1,930–2,500, 4 lanes
+/// ~1,250, as lanes then claim each other's units and send calls the full
+/// way).
 const GROUP_LANES: usize = 2;
 
 /// The worker that takes calls in groups (one per process, started on
@@ -82,9 +86,9 @@ impl Store {
             return Ok(None);
         }
         let groups = self.intake_groups.get_or_init(|| {
-            // The worker holds the pool, not the store: it ends when the
+            // The worker holds its pool, not the store: it ends when the
             // last handle on this store is gone.
-            let (pool, config) = (self.pool.clone(), self.config.clone());
+            let (pool, config) = (group_pool(&self.pool), self.config.clone());
             Batcher::start(GROUP_LANES, MAX_GROUP, move |calls: Vec<GroupCall>| {
                 let (pool, config) = (pool.clone(), config.clone());
                 async move { Ok(take_group(&pool, &config, calls).await) }
@@ -99,6 +103,25 @@ impl Store {
         let lane = u64::from(call.id.0.as_bytes()[0]);
         groups.submit(lane, call).await
     }
+}
+
+/// The group worker's own connections. Its two statements are planned
+/// once per connection (`plan_cache_mode = force_generic_plan`: planning
+/// the write statement at every group cost a fifth of the database's
+/// time) and never choose a sequential scan (`enable_seqscan = off`):
+/// every table they touch is reached by an index, but a plan made while a
+/// new database's tables were nearly empty would scan them whole as they
+/// grow, until PostgreSQL next analyzes them (a full benchmark run lost a
+/// quarter of its throughput that way).
+fn group_pool(pool: &PgPool) -> PgPool {
+    let options = (*pool.connect_options()).clone().options([
+        ("plan_cache_mode", "force_generic_plan"),
+        ("enable_seqscan", "off"),
+    ]);
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(GROUP_LANES as u32)
+        .acquire_timeout(pool.options().get_acquire_timeout())
+        .connect_lazy_with(options)
 }
 
 /// Takes a group; answers each call with its incident, or `None` to send
@@ -156,20 +179,51 @@ macro_rules! nearest_available_for_each {
     };
 }
 
-/// The nearest available units of `kind` for each point, in dispatch
-/// order (the core's), with call signs: those with a fresh position, else
-/// (for a point with none) any.
+/// What the group's read found for one call and kind.
+#[derive(Clone, Default)]
+struct Fetched {
+    /// In dispatch order (the core's), with call signs.
+    order: Vec<(Ranked, String)>,
+    candidates: Vec<Candidate>,
+    /// Fewer than asked for: every available unit of the kind is here.
+    complete: bool,
+}
+
+impl Fetched {
+    /// The first unit in dispatch order not in `taken`, if it is surely
+    /// the one the full search would choose (`nearer_than_unfetched`).
+    fn first_free(
+        &self,
+        incident: &GeoPoint,
+        taken: &HashSet<UnitId>,
+    ) -> Option<&(Ranked, String)> {
+        let unit = self
+            .order
+            .iter()
+            .find(|(ranked, _)| !taken.contains(&ranked.unit_id))?;
+        let location = self
+            .candidates
+            .iter()
+            .find(|candidate| candidate.unit_id == unit.0.unit_id)?
+            .location;
+        (self.complete || nearer_than_unfetched(incident, &location, &self.candidates))
+            .then_some(unit)
+    }
+}
+
+/// The nearest available units of `kind` for each point: those with a
+/// fresh position, else (for a point with none) any.
 async fn units_for_each(
     connection: &mut PgConnection,
     config: &StoreConfig,
     kind: UnitKind,
     points: &[GeoPoint],
-) -> Result<Vec<Vec<(Ranked, String)>>, StoreError> {
-    let mut orders: Vec<Vec<(Ranked, String)>> = vec![Vec::new(); points.len()];
+) -> Result<Vec<Fetched>, StoreError> {
+    let mut found: Vec<Fetched> = vec![Fetched::default(); points.len()];
     let stale_after_s = config.stale_location_after.as_secs_f64();
     for fresh_only in FRESH_FIRST {
         let wanted: Vec<usize> = (0..points.len())
-            .filter(|index| orders[*index].is_empty())
+            .filter(|index| found[*index].order.is_empty())
             .collect();
         if wanted.is_empty() {
             break;
@@ -177,7 +231,7 @@ async fn units_for_each(
         let lons: Vec<f64> = wanted.iter().map(|index| points[*index].lon()).collect();
         let lats: Vec<f64> = wanted.iter().map(|index| points[*index].lat()).collect();
         let connection = &mut *connection;
-        let args = (&lons, &lats, stale_after_s, fresh_only, NEAREST_CANDIDATES);
+        let args = (&lons, &lats, stale_after_s, fresh_only, GROUP_CANDIDATES);
         let rows = match kind {
             UnitKind::Ambulance => {
                 nearest_available_for_each!("ambulance", args.0, args.1, args.2, args.3, args.4)
@@ -217,16 +271,21 @@ async fn units_for_each(
                     })
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            orders[*index] = dispatch_order(&points[*index], &candidates)
+            let order = dispatch_order(&points[*index], &candidates)
                 .into_iter()
                 .filter_map(|ranked| {
                     let row = nearby.iter().find(|row| row.id == ranked.unit_id.0)?;
                     Some((ranked, row.call_sign.clone()))
                 })
                 .collect();
+            found[*index] = Fetched {
+                order,
+                complete: (candidates.len() as i64) < GROUP_CANDIDATES,
+                candidates,
+            };
         }
     }
-    Ok(orders)
+    Ok(found)
 }
 
 /// What the statement takes: one entry per call (`calls`) and one per
@@ -393,14 +452,11 @@ async fn try_group(
     for call in &order {
         let mut units = Vec::new();
         for kind in call.new.required_kinds() {
+            let location = call.new.location();
             let first_free = orders
                 .iter()
                 .find(|(id, of_kind, _)| *id == call.id && of_kind == kind)
-                .and_then(|(_, _, units)| {
-                    units
-                        .iter()
-                        .find(|(ranked, _)| !taken.contains(&ranked.unit_id))
-                });
+                .and_then(|(_, _, fetched)| fetched.first_free(&location, &taken));
             match first_free {
                 Some(unit) => units.push(unit.clone()),
                 None => break,
