@@ -24,7 +24,7 @@ use crate::helpers::{
 };
 
 const MAX_ROUNDS: usize = 2_000;
-const MAX_TIME: Duration = Duration::from_secs(40);
+const MAX_TIME: Duration = Duration::from_secs(90);
 /// Calls arriving, and incidents resolved, in each round (half through each
 /// process).
 const PER_ROUND: usize = 4;

@@ -4,6 +4,8 @@
 //! Where things are:
 //! - `dispatch`: the SQL that claims a unit, the pending queue (rule 5), the
 //!   per-kind locks that make dispatch safe across server processes.
+//! - `intake_group`: new calls that can be served at once, stored and
+//!   dispatched many per statement and per commit.
 //! - `incidents`, `units`, `field`: one module per service's state changes.
 //! - `records`: the rows as domain values.
 //!
