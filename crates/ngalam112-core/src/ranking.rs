@@ -55,7 +55,7 @@ pub fn rank_nearest(incident: &GeoPoint, candidates: &[Candidate]) -> Vec<Ranked
 pub const NEAREST_CANDIDATES: i64 = 64;
 
 /// How many index-nearest units of a kind group intake fetches per call
-/// (`store/intake_group.rs`); enough when `nearer_than_unfetched` says so,
+/// (`store/intake_group/`); enough when `nearer_than_unfetched` says so,
 /// otherwise the call goes the full way (with `NEAREST_CANDIDATES`).
 pub const GROUP_CANDIDATES: i64 = 8;
 

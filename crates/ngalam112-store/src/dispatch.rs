@@ -1,15 +1,15 @@
-//! The dispatch engine's SQL: the per-kind locks, the query that claims a
-//! unit, the pending queue (rule 5) and the derivation of an incident's
-//! status after every assignment change (rule 6).
+//! The dispatch engine's SQL: the query that claims a unit, the pending
+//! queue (rule 5) and the derivation of an incident's status after every
+//! assignment change (rule 6).
 //!
-//! Why per-kind locks: a unit freed in one transaction and an incident
-//! waiting in another could each miss the other (each sees no match before
-//! the other commits). Every transaction that changes which units of a kind
-//! are available, or which incidents wait for that kind, first takes that
-//! kind's transaction-scoped advisory lock, always in the same order, so
-//! matching across all server processes happens one transaction at a time
-//! per kind. The partial unique index `one_open_assignment_per_unit` stays
-//! the last line of defence for rule 3.
+//! A unit is claimed by locking its row (`SKIP LOCKED`) and re-checking
+//! that it is AVAILABLE; the partial unique index
+//! `one_open_assignment_per_unit` stays the last line of defence for rule
+//! 3. Every transaction that frees a unit takes that kind's advisory lock
+//! (`locks.rs`) and settles the kind before it commits; a new call takes no
+//! kind lock, and settles again after its commit whatever it still waits
+//! for (docs/ARCHITECTURE.md, "Lost wake-ups"). New calls that can be
+//! served at once go in groups (`intake_group/`).
 
 use chrono::{DateTime, Utc};
 use ngalam112_core::incident::{AssignmentFact, derive_state};

@@ -1,0 +1,231 @@
+//! Intake in groups: new calls that can be served at once are stored and
+//! dispatched together, many calls per statement and per commit, instead
+//! of a transaction of a dozen round trips each.
+//!
+//! Calls arriving together queue for one worker per process. It takes
+//! everything queued (up to `MAX_GROUP`), reads the nearest available
+//! units of each kind for all of them (one statement per kind), ranks them
+//! in the core and hands each call, most urgent and then oldest first
+//! (rule 5), its nearest unit of each kind that no call before it in the
+//! group got. One statement then claims those units and, for each call
+//! whose every unit it could claim, stores the incident, its offers and
+//! its timeline, and commits once for the group. A call it cannot serve
+//! that way (no unit free, calls already waiting for its kinds, a kept
+//! handset fix to attach, a unit claimed elsewhere in between, a request
+//! id stored before) is not written here: it goes the full way
+//! (`Store::create_incident`'s own transaction).
+//!
+//! Why this is as safe as the full way (docs/ARCHITECTURE.md, "Intake in
+//! groups"):
+//! - A unit is claimed by locking its row (`FOR NO KEY UPDATE SKIP LOCKED`)
+//!   and re-checking that it is AVAILABLE, as `best_unit_for` does; the
+//!   calls of a group never share a unit; the `one_open_assignment_per_unit`
+//!   index stays the last line of defence.
+//! - A call is written only when every required kind got a unit, so it
+//!   never leaves a waiting need behind, and the group frees no unit: it
+//!   cannot lose a wake-up, as there is nothing for another transaction to
+//!   miss.
+//! - It does not overtake: a call steps aside when any need for one of its
+//!   kinds is waiting, and the queue (rule 5) decides.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use ngalam112_core::ranking::{Waiting, queue_order};
+use ngalam112_core::{GeoPoint, IncidentId, NewIncident, UnitId, UnitKind};
+use sqlx::PgPool;
+
+mod read;
+mod write;
+
+use crate::batch::Batcher;
+use crate::{Actor, IncidentRecord, Store, StoreConfig, StoreError};
+use read::units_for_each;
+use write::{Group, OfferRow, record, store_group};
+
+/// The most calls one statement takes.
+const MAX_GROUP: usize = 64;
+
+/// Groups taken at once by one process: one reads while the other
+/// commits. Measured (full `intake` runs, 16 callers): 1 lane 2,200–2,250
+/// calls/s, 2 lanes 2,460–2,500; 4 lanes did worse (lanes claim each
+/// other's units and send calls the full way).
+const GROUP_LANES: usize = 2;
+
+/// The worker that takes calls in groups (one per process, started on
+/// first use).
+pub(crate) type IntakeGroups = Arc<std::sync::OnceLock<Batcher<GroupCall, Option<IncidentRecord>>>>;
+
+/// A call queued for the next group.
+pub(crate) struct GroupCall {
+    new: NewIncident,
+    actor: Actor,
+    /// Its id if the group stores it; also its place in the queue order.
+    id: IncidentId,
+    called_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Stores and dispatches `new` with the calls arriving with it, when it
+    /// can be served at once (see the module's comment). `None`: nothing
+    /// was written for it.
+    pub(crate) async fn create_in_group(
+        &self,
+        new: &NewIncident,
+        actor: &Actor,
+    ) -> Result<Option<IncidentRecord>, StoreError> {
+        if new.duplicate_of().is_some() || new.hold() || new.required_kinds().is_empty() {
+            return Ok(None);
+        }
+        let groups = self.intake_groups.get_or_init(|| {
+            // The worker holds its pool, not the store: it ends when the
+            // last handle on this store is gone.
+            let (pool, config) = (group_pool(&self.pool), self.config.clone());
+            Batcher::start(GROUP_LANES, MAX_GROUP, move |calls: Vec<GroupCall>| {
+                let (pool, config) = (pool.clone(), config.clone());
+                async move { Ok(take_group(&pool, &config, calls).await) }
+            })
+        });
+        let call = GroupCall {
+            new: new.clone(),
+            actor: actor.clone(),
+            id: IncidentId::new_random(),
+            called_at: Utc::now(),
+        };
+        let lane = u64::from(call.id.0.as_bytes()[0]);
+        groups.submit(lane, call).await
+    }
+}
+
+/// The group worker's own connections. Its two statements are planned
+/// once per connection (`plan_cache_mode = force_generic_plan`: planning
+/// the write statement at every group cost a fifth of the database's
+/// time) and never choose a sequential scan (`enable_seqscan = off`):
+/// every table they touch is reached by an index, but a plan made while a
+/// new database's tables were nearly empty would scan them whole as they
+/// grow, until PostgreSQL next analyzes them (a full benchmark run lost a
+/// quarter of its throughput that way).
+fn group_pool(pool: &PgPool) -> PgPool {
+    let options = (*pool.connect_options()).clone().options([
+        ("plan_cache_mode", "force_generic_plan"),
+        ("enable_seqscan", "off"),
+    ]);
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(GROUP_LANES as u32)
+        .acquire_timeout(pool.options().get_acquire_timeout())
+        .connect_lazy_with(options)
+}
+
+/// Takes a group; answers each call with its incident, or `None` to send
+/// it the full way. A failed statement sends every call the full way.
+async fn take_group(
+    pool: &PgPool,
+    config: &StoreConfig,
+    calls: Vec<GroupCall>,
+) -> Vec<Result<Option<IncidentRecord>, StoreError>> {
+    let count = calls.len();
+    match try_group(pool, config, &calls).await {
+        Ok(mut stored) => calls
+            .iter()
+            .map(|call| Ok(stored.remove(&call.id)))
+            .collect(),
+        Err(error) => {
+            tracing::warn!(%error, calls = count, "intake group failed; each call goes the full way");
+            (0..count).map(|_| Ok(None)).collect()
+        }
+    }
+}
+
+/// The group's reads, the allocation of units and the statement; returns
+/// the incidents it stored, by id.
+async fn try_group(
+    pool: &PgPool,
+    config: &StoreConfig,
+    calls: &[GroupCall],
+) -> Result<std::collections::HashMap<IncidentId, IncidentRecord>, StoreError> {
+    // Most urgent, then oldest first (rule 5): who gets a contested unit.
+    let mut order: Vec<&GroupCall> = Vec::with_capacity(calls.len());
+    let mut request_ids = HashSet::new();
+    for call in calls {
+        // A request id twice in one group: the second waits for the
+        // first's commit on the full way, and gets its incident.
+        if call
+            .new
+            .request_id()
+            .is_none_or(|request_id| request_ids.insert(request_id))
+        {
+            order.push(call);
+        }
+    }
+    let waiting = |call: &GroupCall| Waiting {
+        priority: call.new.priority(),
+        called_at: call.called_at,
+        incident_id: call.id,
+    };
+    order.sort_by(|a, b| queue_order(&waiting(a), &waiting(b)));
+
+    let mut connection = pool.acquire().await?;
+    let mut kinds: Vec<UnitKind> = Vec::new();
+    for call in &order {
+        for kind in call.new.required_kinds() {
+            if !kinds.contains(kind) {
+                kinds.push(*kind);
+            }
+        }
+    }
+    // Per kind: for each call that needs it, its units in dispatch order.
+    let mut orders = Vec::new();
+    for kind in &kinds {
+        let needing: Vec<&GroupCall> = order
+            .iter()
+            .copied()
+            .filter(|call| call.new.required_kinds().contains(kind))
+            .collect();
+        let points: Vec<GeoPoint> = needing.iter().map(|call| call.new.location()).collect();
+        let ranked = units_for_each(&mut connection, config, *kind, &points).await?;
+        for (call, units) in needing.iter().zip(ranked) {
+            orders.push((call.id, *kind, units));
+        }
+    }
+    // Each call its nearest unit of each kind that no call before it got.
+    let mut taken: HashSet<UnitId> = HashSet::new();
+    let mut group = Group::default();
+    let mut grouped = Vec::new();
+    for call in &order {
+        let mut units = Vec::new();
+        for kind in call.new.required_kinds() {
+            let location = call.new.location();
+            let first_free = orders
+                .iter()
+                .find(|(id, of_kind, _)| *id == call.id && of_kind == kind)
+                .and_then(|(_, _, fetched)| fetched.first_free(&location, &taken));
+            match first_free {
+                Some(unit) => units.push(unit.clone()),
+                None => break,
+            }
+        }
+        if units.len() != call.new.required_kinds().len() {
+            continue;
+        }
+        taken.extend(units.iter().map(|(ranked, _)| ranked.unit_id));
+        group.push(call, &units);
+        grouped.push(*call);
+    }
+    if grouped.is_empty() {
+        return Ok(Default::default());
+    }
+    metrics::histogram!("ngalam112_intake_group_calls").record(grouped.len() as f64);
+    let rows = store_group(&mut connection, config, &group, &kinds).await?;
+    let mut stored = std::collections::HashMap::new();
+    for (place, call) in grouped.iter().enumerate() {
+        let rows: Vec<&OfferRow> = rows
+            .iter()
+            .filter(|row| row.call == place as i64 + 1)
+            .collect();
+        if let Some(record) = record(call, &rows)? {
+            stored.insert(call.id, record);
+        }
+    }
+    Ok(stored)
+}

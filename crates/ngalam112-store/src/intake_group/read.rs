@@ -1,0 +1,158 @@
+//! The group's read: for every call of a group, the nearest available
+//! units of each kind it needs, ranked by the core. It never writes.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use ngalam112_core::ranking::{
+    Candidate, FRESH_FIRST, GROUP_CANDIDATES, Ranked, dispatch_order, nearer_than_unfetched,
+};
+use ngalam112_core::{GeoPoint, UnitId, UnitKind};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::{StoreConfig, StoreError};
+
+/// A unit as the group's read finds it for one call.
+struct Nearby {
+    call: i64,
+    id: Uuid,
+    call_sign: String,
+    lat: f64,
+    lon: f64,
+    available_since: DateTime<Utc>,
+    location_fresh: bool,
+}
+
+/// For each of `points` (lon, lat), the nearest available units of a kind
+/// by the GiST index's planar order, for the exact ranking in the core;
+/// `call` is the point's place in `points`, from 1. `$3`: stale-after
+/// seconds; `$4`: fresh positions only; `$5`: how many per point.
+macro_rules! nearest_available_for_each {
+    ($kind:literal, $($arg:expr),* $(,)?) => {
+        sqlx::query_as!(
+            Nearby,
+            r#"SELECT p.call AS "call!", u.id AS "id!", u.call_sign AS "call_sign!",
+                 u.lat AS "lat!", u.lon AS "lon!", u.available_since AS "available_since!",
+                 u.location_fresh AS "location_fresh!"
+               FROM unnest($1::float8[], $2::float8[]) WITH ORDINALITY AS p(lon, lat, call)
+               CROSS JOIN LATERAL (
+                 SELECT id, call_sign, lat, lon, available_since,
+                   location_updated_at >= now() - make_interval(secs => $3) AS location_fresh
+                 FROM units WHERE status = 'available' AND kind = '"#
+                + $kind
+                + r#"' AND (NOT $4 OR location_updated_at >= now() - make_interval(secs => $3))
+                 ORDER BY point(units.lon, units.lat) <-> point(p.lon, p.lat) LIMIT $5) u"#,
+            $($arg),*
+        )
+    };
+}
+
+/// What the group's read found for one call and kind.
+#[derive(Clone, Default)]
+pub(super) struct Fetched {
+    /// In dispatch order (the core's), with call signs.
+    order: Vec<(Ranked, String)>,
+    candidates: Vec<Candidate>,
+    /// Fewer than asked for: every available unit of the kind is here.
+    complete: bool,
+}
+
+impl Fetched {
+    /// The first unit in dispatch order not in `taken`, if it is surely
+    /// the one the full search would choose (`nearer_than_unfetched`).
+    pub(super) fn first_free(
+        &self,
+        incident: &GeoPoint,
+        taken: &HashSet<UnitId>,
+    ) -> Option<&(Ranked, String)> {
+        let unit = self
+            .order
+            .iter()
+            .find(|(ranked, _)| !taken.contains(&ranked.unit_id))?;
+        let location = self
+            .candidates
+            .iter()
+            .find(|candidate| candidate.unit_id == unit.0.unit_id)?
+            .location;
+        (self.complete || nearer_than_unfetched(incident, &location, &self.candidates))
+            .then_some(unit)
+    }
+}
+
+/// The nearest available units of `kind` for each point: those with a
+/// fresh position, else (for a point with none) any.
+pub(super) async fn units_for_each(
+    connection: &mut PgConnection,
+    config: &StoreConfig,
+    kind: UnitKind,
+    points: &[GeoPoint],
+) -> Result<Vec<Fetched>, StoreError> {
+    let mut found: Vec<Fetched> = vec![Fetched::default(); points.len()];
+    let stale_after_s = config.stale_location_after.as_secs_f64();
+    for fresh_only in FRESH_FIRST {
+        let wanted: Vec<usize> = (0..points.len())
+            .filter(|index| found[*index].order.is_empty())
+            .collect();
+        if wanted.is_empty() {
+            break;
+        }
+        let lons: Vec<f64> = wanted.iter().map(|index| points[*index].lon()).collect();
+        let lats: Vec<f64> = wanted.iter().map(|index| points[*index].lat()).collect();
+        let connection = &mut *connection;
+        let args = (&lons, &lats, stale_after_s, fresh_only, GROUP_CANDIDATES);
+        let rows = match kind {
+            UnitKind::Ambulance => {
+                nearest_available_for_each!("ambulance", args.0, args.1, args.2, args.3, args.4)
+                    .fetch_all(connection)
+                    .await
+            }
+            UnitKind::FireEngine => {
+                nearest_available_for_each!("fire_engine", args.0, args.1, args.2, args.3, args.4)
+                    .fetch_all(connection)
+                    .await
+            }
+            UnitKind::Police => {
+                nearest_available_for_each!("police", args.0, args.1, args.2, args.3, args.4)
+                    .fetch_all(connection)
+                    .await
+            }
+            UnitKind::Rescue => {
+                nearest_available_for_each!("rescue", args.0, args.1, args.2, args.3, args.4)
+                    .fetch_all(connection)
+                    .await
+            }
+        }?;
+        for (place, index) in wanted.iter().enumerate() {
+            let nearby: Vec<&Nearby> = rows
+                .iter()
+                .filter(|row| row.call == place as i64 + 1)
+                .collect();
+            let candidates = nearby
+                .iter()
+                .map(|row| {
+                    Ok(Candidate {
+                        unit_id: UnitId(row.id),
+                        location: GeoPoint::new("location", row.lat, row.lon)
+                            .map_err(|error| StoreError::Internal(error.to_string()))?,
+                        available_since: row.available_since,
+                        location_fresh: row.location_fresh,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let order = dispatch_order(&points[*index], &candidates)
+                .into_iter()
+                .filter_map(|ranked| {
+                    let row = nearby.iter().find(|row| row.id == ranked.unit_id.0)?;
+                    Some((ranked, row.call_sign.clone()))
+                })
+                .collect();
+            found[*index] = Fetched {
+                order,
+                complete: (candidates.len() as i64) < GROUP_CANDIDATES,
+                candidates,
+            };
+        }
+    }
+    Ok(found)
+}
