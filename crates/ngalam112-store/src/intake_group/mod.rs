@@ -32,7 +32,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use ngalam112_core::ranking::{Waiting, queue_order};
+use ngalam112_core::ranking::{Ranked, Waiting, queue_order};
 use ngalam112_core::{GeoPoint, IncidentId, NewIncident, UnitId, UnitKind};
 use sqlx::PgPool;
 
@@ -41,7 +41,7 @@ mod write;
 
 use crate::batch::Batcher;
 use crate::{Actor, IncidentRecord, Store, StoreConfig, StoreError};
-use read::units_for_each;
+use read::{Fetched, units_for_each};
 use write::{Group, OfferRow, record, store_group};
 
 /// The most calls one statement takes.
@@ -137,6 +137,46 @@ async fn take_group(
     }
 }
 
+/// Each call of a group, most urgent and then oldest first (rule 5), its
+/// nearest unit of each kind that no call before it got; a call that
+/// cannot have one of each (none left, or not surely the nearest) is left
+/// out, to go the full way.
+fn allocate<'a>(
+    calls: &[&'a GroupCall],
+    fetched: &[(IncidentId, UnitKind, Fetched)],
+) -> Vec<(&'a GroupCall, Vec<(Ranked, String)>)> {
+    let waiting = |call: &GroupCall| Waiting {
+        priority: call.new.priority(),
+        called_at: call.called_at,
+        incident_id: call.id,
+    };
+    let mut order = calls.to_vec();
+    order.sort_by(|a, b| queue_order(&waiting(a), &waiting(b)));
+    let mut taken: HashSet<UnitId> = HashSet::new();
+    let mut allocated = Vec::new();
+    for call in order {
+        let location = call.new.location();
+        let units: Option<Vec<(Ranked, String)>> = call
+            .new
+            .required_kinds()
+            .iter()
+            .map(|kind| {
+                fetched
+                    .iter()
+                    .find(|(id, of_kind, _)| *id == call.id && of_kind == kind)
+                    .and_then(|(_, _, fetched)| fetched.first_free(&location, &taken))
+                    .cloned()
+            })
+            .collect();
+        let Some(units) = units else {
+            continue;
+        };
+        taken.extend(units.iter().map(|(ranked, _)| ranked.unit_id));
+        allocated.push((call, units));
+    }
+    allocated
+}
+
 /// The group's reads, the allocation of units and the statement; returns
 /// the incidents it stored, by id.
 async fn try_group(
@@ -144,7 +184,6 @@ async fn try_group(
     config: &StoreConfig,
     calls: &[GroupCall],
 ) -> Result<std::collections::HashMap<IncidentId, IncidentRecord>, StoreError> {
-    // Most urgent, then oldest first (rule 5): who gets a contested unit.
     let mut order: Vec<&GroupCall> = Vec::with_capacity(calls.len());
     let mut request_ids = HashSet::new();
     for call in calls {
@@ -158,13 +197,6 @@ async fn try_group(
             order.push(call);
         }
     }
-    let waiting = |call: &GroupCall| Waiting {
-        priority: call.new.priority(),
-        called_at: call.called_at,
-        incident_id: call.id,
-    };
-    order.sort_by(|a, b| queue_order(&waiting(a), &waiting(b)));
-
     let mut connection = pool.acquire().await?;
     let mut kinds: Vec<UnitKind> = Vec::new();
     for call in &order {
@@ -188,29 +220,11 @@ async fn try_group(
             orders.push((call.id, *kind, units));
         }
     }
-    // Each call its nearest unit of each kind that no call before it got.
-    let mut taken: HashSet<UnitId> = HashSet::new();
     let mut group = Group::default();
     let mut grouped = Vec::new();
-    for call in &order {
-        let mut units = Vec::new();
-        for kind in call.new.required_kinds() {
-            let location = call.new.location();
-            let first_free = orders
-                .iter()
-                .find(|(id, of_kind, _)| *id == call.id && of_kind == kind)
-                .and_then(|(_, _, fetched)| fetched.first_free(&location, &taken));
-            match first_free {
-                Some(unit) => units.push(unit.clone()),
-                None => break,
-            }
-        }
-        if units.len() != call.new.required_kinds().len() {
-            continue;
-        }
-        taken.extend(units.iter().map(|(ranked, _)| ranked.unit_id));
+    for (call, units) in allocate(&order, &orders) {
         group.push(call, &units);
-        grouped.push(*call);
+        grouped.push(call);
     }
     if grouped.is_empty() {
         return Ok(Default::default());
@@ -228,4 +242,156 @@ async fn try_group(
         }
     }
     Ok(stored)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use ngalam112_core::ranking::Candidate;
+    use ngalam112_core::{IncidentCategory, IncidentDraft, Priority};
+
+    use super::*;
+
+    /// Balai Kota Malang; about 111 m per 0.001 degree of latitude.
+    const HERE: (f64, f64) = (-7.9771, 112.6340);
+
+    fn at(lat: f64, lon: f64) -> GeoPoint {
+        GeoPoint::new("location", lat, lon).expect("a point in Malang")
+    }
+
+    fn call(priority: Priority, kinds: Vec<UnitKind>, called_at_s: i64) -> GroupCall {
+        let new = NewIncident::parse(IncidentDraft {
+            category: IncidentCategory::TrafficAccident,
+            priority,
+            location: at(HERE.0, HERE.1),
+            required_kinds: kinds,
+            caller_phone: "",
+            caller_id_withheld: true,
+            caller_name: "",
+            address: "Jl. Tugu",
+            description: "",
+            request_id: "",
+            duplicate_of: "",
+            hold: false,
+        })
+        .expect("a valid call");
+        GroupCall {
+            new,
+            actor: Actor::system(),
+            id: IncidentId::new_random(),
+            called_at: Utc
+                .timestamp_opt(1_800_000_000 + called_at_s, 0)
+                .single()
+                .expect("a time"),
+        }
+    }
+
+    /// A unit `metres_south` of the incident.
+    fn unit(call_sign: &str, metres_south: f64) -> (Candidate, String) {
+        let candidate = Candidate {
+            unit_id: UnitId::new_random(),
+            location: at(HERE.0 - metres_south / 111_000.0, HERE.1),
+            available_since: Utc
+                .timestamp_opt(1_800_000_000, 0)
+                .single()
+                .expect("a time"),
+            location_fresh: true,
+        };
+        (candidate, call_sign.to_owned())
+    }
+
+    fn call_signs(units: &[(Ranked, String)]) -> Vec<&str> {
+        units
+            .iter()
+            .map(|(_, call_sign)| call_sign.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn a_contested_unit_goes_to_the_more_urgent_call_and_the_other_takes_its_next_nearest() {
+        let earlier_low = call(Priority::Low, vec![UnitKind::Ambulance], 0);
+        let later_critical = call(Priority::Critical, vec![UnitKind::Ambulance], 5);
+        let units = vec![unit("AMB-NEAR", 100.0), unit("AMB-NEXT", 300.0)];
+        let incident = at(HERE.0, HERE.1);
+        let fetched = vec![
+            (
+                earlier_low.id,
+                UnitKind::Ambulance,
+                Fetched::new(&incident, units.clone(), true),
+            ),
+            (
+                later_critical.id,
+                UnitKind::Ambulance,
+                Fetched::new(&incident, units, true),
+            ),
+        ];
+        let allocated = allocate(&[&earlier_low, &later_critical], &fetched);
+        let by_call: Vec<(IncidentId, Vec<&str>)> = allocated
+            .iter()
+            .map(|(call, units)| (call.id, call_signs(units)))
+            .collect();
+        assert_eq!(
+            by_call,
+            vec![
+                (later_critical.id, vec!["AMB-NEAR"]),
+                (earlier_low.id, vec!["AMB-NEXT"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_call_is_left_out_when_the_fetched_units_cannot_vouch_for_the_nearest() {
+        let alone = call(Priority::High, vec![UnitKind::Ambulance], 0);
+        let incident = at(HERE.0, HERE.1);
+        // Eight fetched (more exist), the farthest barely farther than the
+        // nearest: an unfetched unit could be as near.
+        let units = vec![unit("AMB-A", 1_000.0), unit("AMB-B", 1_005.0)];
+        let fetched = vec![(
+            alone.id,
+            UnitKind::Ambulance,
+            Fetched::new(&incident, units.clone(), false),
+        )];
+        assert!(allocate(&[&alone], &fetched).is_empty());
+        // The same units, but every available one fetched: it is served.
+        let fetched = vec![(
+            alone.id,
+            UnitKind::Ambulance,
+            Fetched::new(&incident, units, true),
+        )];
+        let allocated = allocate(&[&alone], &fetched);
+        assert_eq!(call_signs(&allocated[0].1), vec!["AMB-A"]);
+    }
+
+    #[test]
+    fn a_call_gets_a_unit_of_every_kind_or_none_and_leaves_its_unit_to_the_next_call() {
+        let crash = call(
+            Priority::Critical,
+            vec![UnitKind::Ambulance, UnitKind::Police],
+            0,
+        );
+        let medical = call(Priority::Normal, vec![UnitKind::Ambulance], 1);
+        let incident = at(HERE.0, HERE.1);
+        let ambulances = vec![unit("AMB-1", 200.0)];
+        let fetched = vec![
+            (
+                crash.id,
+                UnitKind::Ambulance,
+                Fetched::new(&incident, ambulances.clone(), true),
+            ),
+            (
+                crash.id,
+                UnitKind::Police,
+                Fetched::new(&incident, Vec::new(), true),
+            ),
+            (
+                medical.id,
+                UnitKind::Ambulance,
+                Fetched::new(&incident, ambulances, true),
+            ),
+        ];
+        let allocated = allocate(&[&crash, &medical], &fetched);
+        assert_eq!(allocated.len(), 1, "only the medical call is served here");
+        assert_eq!(allocated[0].0.id, medical.id);
+        assert_eq!(call_signs(&allocated[0].1), vec!["AMB-1"]);
+    }
 }

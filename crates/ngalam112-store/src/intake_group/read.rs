@@ -59,6 +59,38 @@ pub(super) struct Fetched {
 }
 
 impl Fetched {
+    /// `candidates` (with their call signs) as the index returned them for
+    /// `incident`, ranked by the core; `complete`: fewer than asked for.
+    pub(super) fn new(
+        incident: &GeoPoint,
+        candidates: Vec<(Candidate, String)>,
+        complete: bool,
+    ) -> Fetched {
+        let order = dispatch_order(
+            incident,
+            &candidates
+                .iter()
+                .map(|(candidate, _)| candidate.clone())
+                .collect::<Vec<_>>(),
+        )
+        .into_iter()
+        .filter_map(|ranked| {
+            let (_, call_sign) = candidates
+                .iter()
+                .find(|(candidate, _)| candidate.unit_id == ranked.unit_id)?;
+            Some((ranked, call_sign.clone()))
+        })
+        .collect();
+        Fetched {
+            order,
+            candidates: candidates
+                .into_iter()
+                .map(|(candidate, _)| candidate)
+                .collect(),
+            complete,
+        }
+    }
+
     /// The first unit in dispatch order not in `taken`, if it is surely
     /// the one the full search would choose (`nearer_than_unfetched`).
     pub(super) fn first_free(
@@ -124,34 +156,22 @@ pub(super) async fn units_for_each(
             }
         }?;
         for (place, index) in wanted.iter().enumerate() {
-            let nearby: Vec<&Nearby> = rows
+            let candidates = rows
                 .iter()
                 .filter(|row| row.call == place as i64 + 1)
-                .collect();
-            let candidates = nearby
-                .iter()
                 .map(|row| {
-                    Ok(Candidate {
+                    let candidate = Candidate {
                         unit_id: UnitId(row.id),
                         location: GeoPoint::new("location", row.lat, row.lon)
                             .map_err(|error| StoreError::Internal(error.to_string()))?,
                         available_since: row.available_since,
                         location_fresh: row.location_fresh,
-                    })
+                    };
+                    Ok((candidate, row.call_sign.clone()))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            let order = dispatch_order(&points[*index], &candidates)
-                .into_iter()
-                .filter_map(|ranked| {
-                    let row = nearby.iter().find(|row| row.id == ranked.unit_id.0)?;
-                    Some((ranked, row.call_sign.clone()))
-                })
-                .collect();
-            found[*index] = Fetched {
-                order,
-                complete: (candidates.len() as i64) < GROUP_CANDIDATES,
-                candidates,
-            };
+            let complete = (candidates.len() as i64) < GROUP_CANDIDATES;
+            found[*index] = Fetched::new(&points[*index], candidates, complete);
         }
     }
     Ok(found)
