@@ -254,23 +254,16 @@ macro_rules! nearest_available_of {
     };
 }
 
-/// `nearest_available_of!` for a kind known only at run time: one
-/// statement per kind, chosen here.
-macro_rules! nearest_available {
-    ($connection:expr, $kind:expr, $($arg:expr),* $(,)?) => {
+/// `$query!("<kind>", args…).fetch_all($connection)` for a kind known
+/// only at run time: the kind is written into each statement (one per
+/// kind, chosen here) so that the planner uses that kind's partial index.
+macro_rules! fetch_all_of_kind {
+    ($query:ident, $connection:expr, $kind:expr, $($arg:expr),* $(,)?) => {
         match $kind {
-            UnitKind::Ambulance => {
-                nearest_available_of!("ambulance", $($arg),*).fetch_all($connection).await
-            }
-            UnitKind::FireEngine => {
-                nearest_available_of!("fire_engine", $($arg),*).fetch_all($connection).await
-            }
-            UnitKind::Police => {
-                nearest_available_of!("police", $($arg),*).fetch_all($connection).await
-            }
-            UnitKind::Rescue => {
-                nearest_available_of!("rescue", $($arg),*).fetch_all($connection).await
-            }
+            UnitKind::Ambulance => $query!("ambulance", $($arg),*).fetch_all($connection).await,
+            UnitKind::FireEngine => $query!("fire_engine", $($arg),*).fetch_all($connection).await,
+            UnitKind::Police => $query!("police", $($arg),*).fetch_all($connection).await,
+            UnitKind::Rescue => $query!("rescue", $($arg),*).fetch_all($connection).await,
         }
     };
 }
@@ -299,7 +292,8 @@ pub(crate) async fn nearest_available(
 ) -> Result<Vec<(Candidate, String)>, StoreError> {
     let (lon, lat) = (location.lon(), location.lat());
     let stale_after_s = config.stale_location_after.as_secs_f64();
-    let rows = nearest_available!(
+    let rows = fetch_all_of_kind!(
+        nearest_available_of,
         &mut *connection,
         kind,
         lon,
@@ -311,16 +305,33 @@ pub(crate) async fn nearest_available(
     )?;
     rows.into_iter()
         .map(|row| {
-            let candidate = Candidate {
-                unit_id: UnitId(row.id),
-                location: GeoPoint::new("location", row.lat, row.lon)
-                    .map_err(|error| StoreError::Internal(error.to_string()))?,
-                available_since: row.available_since,
-                location_fresh: row.location_fresh,
-            };
+            let candidate = candidate(
+                row.id,
+                row.lat,
+                row.lon,
+                row.available_since,
+                row.location_fresh,
+            )?;
             Ok((candidate, row.call_sign))
         })
         .collect()
+}
+
+/// A unit as the core's ranking sees it, from its stored columns.
+pub(crate) fn candidate(
+    id: Uuid,
+    lat: f64,
+    lon: f64,
+    available_since: DateTime<Utc>,
+    location_fresh: bool,
+) -> Result<Candidate, StoreError> {
+    Ok(Candidate {
+        unit_id: UnitId(id),
+        location: GeoPoint::new("location", lat, lon)
+            .map_err(|error| StoreError::Internal(error.to_string()))?,
+        available_since,
+        location_fresh,
+    })
 }
 
 /// The unit to offer a need to (rule 2 and the stale-position rule): the

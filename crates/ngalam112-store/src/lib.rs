@@ -20,6 +20,7 @@ mod batch;
 mod callers;
 mod cameras;
 mod device;
+#[macro_use]
 mod dispatch;
 mod error;
 mod events;

@@ -11,6 +11,7 @@ use ngalam112_core::{GeoPoint, UnitId, UnitKind};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::dispatch::candidate;
 use crate::{StoreConfig, StoreError};
 
 /// A unit as the group's read finds it for one call.
@@ -132,41 +133,28 @@ pub(super) async fn units_for_each(
         let lons: Vec<f64> = wanted.iter().map(|index| points[*index].lon()).collect();
         let lats: Vec<f64> = wanted.iter().map(|index| points[*index].lat()).collect();
         let connection = &mut *connection;
-        let args = (&lons, &lats, stale_after_s, fresh_only, GROUP_CANDIDATES);
-        let rows = match kind {
-            UnitKind::Ambulance => {
-                nearest_available_for_each!("ambulance", args.0, args.1, args.2, args.3, args.4)
-                    .fetch_all(connection)
-                    .await
-            }
-            UnitKind::FireEngine => {
-                nearest_available_for_each!("fire_engine", args.0, args.1, args.2, args.3, args.4)
-                    .fetch_all(connection)
-                    .await
-            }
-            UnitKind::Police => {
-                nearest_available_for_each!("police", args.0, args.1, args.2, args.3, args.4)
-                    .fetch_all(connection)
-                    .await
-            }
-            UnitKind::Rescue => {
-                nearest_available_for_each!("rescue", args.0, args.1, args.2, args.3, args.4)
-                    .fetch_all(connection)
-                    .await
-            }
-        }?;
+        let rows = fetch_all_of_kind!(
+            nearest_available_for_each,
+            connection,
+            kind,
+            &lons,
+            &lats,
+            stale_after_s,
+            fresh_only,
+            GROUP_CANDIDATES,
+        )?;
         for (place, index) in wanted.iter().enumerate() {
             let candidates = rows
                 .iter()
                 .filter(|row| row.call == place as i64 + 1)
                 .map(|row| {
-                    let candidate = Candidate {
-                        unit_id: UnitId(row.id),
-                        location: GeoPoint::new("location", row.lat, row.lon)
-                            .map_err(|error| StoreError::Internal(error.to_string()))?,
-                        available_since: row.available_since,
-                        location_fresh: row.location_fresh,
-                    };
+                    let candidate = candidate(
+                        row.id,
+                        row.lat,
+                        row.lon,
+                        row.available_since,
+                        row.location_fresh,
+                    )?;
                     Ok((candidate, row.call_sign.clone()))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
