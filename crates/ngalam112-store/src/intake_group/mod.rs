@@ -106,15 +106,22 @@ impl Store {
 /// new database's tables were nearly empty would scan them whole as they
 /// grow, until PostgreSQL next analyzes them (a full benchmark run lost a
 /// quarter of its throughput that way).
+///
+/// The settings are sent after connecting (not as startup options), so that
+/// a session-mode PgBouncer in front passes them on.
 fn group_pool(pool: &PgPool) -> PgPool {
-    let options = (*pool.connect_options()).clone().options([
-        ("plan_cache_mode", "force_generic_plan"),
-        ("enable_seqscan", "off"),
-    ]);
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(GROUP_LANES as u32)
         .acquire_timeout(pool.options().get_acquire_timeout())
-        .connect_lazy_with(options)
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                sqlx::raw_sql("SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off")
+                    .execute(connection)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .connect_lazy_with((*pool.connect_options()).clone())
 }
 
 /// Takes a group; answers each call with its incident, or `None` to send
