@@ -125,7 +125,8 @@ fn group_pool(pool: &PgPool) -> PgPool {
 }
 
 /// Takes a group; answers each call with its incident, or `None` to send
-/// it the full way. A failed statement sends every call the full way.
+/// it the full way. A failed statement sends every call the full way; a
+/// lost connection fails every call (UNAVAILABLE).
 async fn take_group(
     pool: &PgPool,
     config: &StoreConfig,
@@ -137,6 +138,16 @@ async fn take_group(
             .iter()
             .map(|call| Ok(stored.remove(&call.id)))
             .collect(),
+        // The connection broke: the group may have committed before the
+        // answer was lost, so a call must not be stored again the full
+        // way; the caller gets UNAVAILABLE and retries (with its request
+        // id, it then finds its incident).
+        Err(error @ StoreError::Unavailable(_)) => {
+            tracing::warn!(%error, calls = count, "intake group lost its connection");
+            (0..count).map(|_| Err(error.duplicate())).collect()
+        }
+        // The statement failed, so it wrote nothing: every call goes the
+        // full way.
         Err(error) => {
             tracing::warn!(%error, calls = count, "intake group failed; each call goes the full way");
             (0..count).map(|_| Ok(None)).collect()
