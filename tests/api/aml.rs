@@ -86,6 +86,11 @@ async fn a_handset_fix_is_attached_beside_the_entered_location_of_the_callers_in
 #[tokio::test]
 async fn a_fix_that_arrives_before_the_call_is_recorded_is_attached_when_it_is() {
     let app = TestApp::spawn().await;
+    // A free ambulance: the call could be served at once, and must still
+    // get its kept fix (an intake group leaves such a call to its own
+    // transaction, which attaches it).
+    app.register_at("AMB-1", proto::UnitKind::Ambulance, places::RSSA)
+        .await;
     let mut gateway = gateway(&app).await;
     let answer = gateway
         .incidents
@@ -98,6 +103,7 @@ async fn a_fix_that_arrives_before_the_call_is_recorded_is_attached_when_it_is()
     let incident = app.create(medical_call(places::BALAI_KOTA)).await;
     let device = incident.device_location.expect("attached at creation");
     assert_eq!(device.method, "Wi-Fi");
+    assert_eq!(incident.assignments.len(), 1, "and dispatched at once");
     assert!(
         app.timeline_kinds(&incident.id)
             .await

@@ -125,12 +125,6 @@ pub fn dispatch_order(incident: &GeoPoint, candidates: &[Candidate]) -> Vec<Rank
     fresh.into_iter().chain(stale).collect()
 }
 
-/// The unit to offer an incident to: the nearest with a fresh position,
-/// else the nearest of those whose position is stale.
-pub fn pick_for_dispatch(incident: &GeoPoint, candidates: &[Candidate]) -> Option<Ranked> {
-    dispatch_order(incident, candidates).into_iter().next()
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -247,11 +241,11 @@ mod tests {
         let mut stale_near = candidate(-7.9725, 112.6315, 0);
         stale_near.location_fresh = false;
         let fresh_far = candidate(-7.9370, 112.6090, 0);
-        let picked =
-            pick_for_dispatch(&incident, &[stale_near.clone(), fresh_far.clone()]).unwrap();
-        assert_eq!(picked.unit_id, fresh_far.unit_id);
-        let alone = pick_for_dispatch(&incident, &[stale_near.clone()]).unwrap();
-        assert_eq!(alone.unit_id, stale_near.unit_id);
-        assert!(pick_for_dispatch(&incident, &[]).is_none());
+        let order = dispatch_order(&incident, &[stale_near.clone(), fresh_far.clone()]);
+        let ids: Vec<_> = order.iter().map(|ranked| ranked.unit_id).collect();
+        assert_eq!(ids, vec![fresh_far.unit_id, stale_near.unit_id]);
+        let alone = dispatch_order(&incident, &[stale_near.clone()]);
+        assert_eq!(alone[0].unit_id, stale_near.unit_id);
+        assert!(dispatch_order(&incident, &[]).is_empty());
     }
 }

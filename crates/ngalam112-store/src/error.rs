@@ -83,8 +83,8 @@ impl From<sqlx::Error> for StoreError {
                     "23505" if database_error.constraint() == Some("users_username_key") => {
                         StoreError::AlreadyExists("username is already in use".to_owned())
                     }
-                    // A call with this request id was stored (in one
-                    // statement, `at_once`) while this try was under way:
+                    // A call with this request id was stored (by an intake
+                    // group, `intake_group`) while this try was under way:
                     // the retry returns it.
                     "23505" if database_error.constraint() == Some("intake_requests_pkey") => {
                         StoreError::Conflict(database_error.message().to_owned())

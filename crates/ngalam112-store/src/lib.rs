@@ -2,8 +2,9 @@
 //! crate, with the transactions that keep the dispatch rules true.
 //!
 //! Where things are:
-//! - `dispatch`: the SQL that claims a unit, the pending queue (rule 5), the
-//!   per-kind locks that make dispatch safe across server processes.
+//! - `dispatch`: the SQL that claims a unit, the pending queue (rule 5) and
+//!   the status derivation (rule 6); `locks`: the per-kind advisory locks
+//!   that keep a freed unit and a waiting call from missing each other.
 //! - `intake_group`: new calls that can be served at once, stored and
 //!   dispatched many per statement and per commit.
 //! - `incidents`, `units`, `field`: one module per service's state changes.

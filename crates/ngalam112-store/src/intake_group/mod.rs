@@ -134,9 +134,11 @@ async fn take_group(
 ) -> Vec<Result<Option<IncidentRecord>, StoreError>> {
     let count = calls.len();
     match try_group(pool, config, &calls).await {
+        // After the commit, a call's record that cannot be made is that
+        // call's error: it is stored, so it must not go the full way.
         Ok(mut stored) => calls
             .iter()
-            .map(|call| Ok(stored.remove(&call.id)))
+            .map(|call| stored.remove(&call.id).transpose())
             .collect(),
         // The connection broke: the group may have committed before the
         // answer was lost, so a call must not be stored again the full
@@ -196,13 +198,14 @@ fn allocate<'a>(
 }
 
 /// The group's reads, the allocation of units and the statement; returns
-/// the incidents it stored, by id.
+/// the incidents it stored, by id (an error before or in the statement
+/// means nothing was stored).
 async fn try_group(
     pool: &PgPool,
     config: &StoreConfig,
     calls: &[GroupCall],
-) -> Result<std::collections::HashMap<IncidentId, IncidentRecord>, StoreError> {
-    let mut order: Vec<&GroupCall> = Vec::with_capacity(calls.len());
+) -> Result<std::collections::HashMap<IncidentId, Result<IncidentRecord, StoreError>>, StoreError> {
+    let mut distinct: Vec<&GroupCall> = Vec::with_capacity(calls.len());
     let mut request_ids = HashSet::new();
     for call in calls {
         // A request id twice in one group: the second waits for the
@@ -212,12 +215,12 @@ async fn try_group(
             .request_id()
             .is_none_or(|request_id| request_ids.insert(request_id))
         {
-            order.push(call);
+            distinct.push(call);
         }
     }
     let mut connection = pool.acquire().await?;
     let mut kinds: Vec<UnitKind> = Vec::new();
-    for call in &order {
+    for call in &distinct {
         for kind in call.new.required_kinds() {
             if !kinds.contains(kind) {
                 kinds.push(*kind);
@@ -225,9 +228,9 @@ async fn try_group(
         }
     }
     // Per kind: for each call that needs it, its units in dispatch order.
-    let mut orders = Vec::new();
+    let mut fetched = Vec::new();
     for kind in &kinds {
-        let needing: Vec<&GroupCall> = order
+        let needing: Vec<&GroupCall> = distinct
             .iter()
             .copied()
             .filter(|call| call.new.required_kinds().contains(kind))
@@ -235,12 +238,12 @@ async fn try_group(
         let points: Vec<GeoPoint> = needing.iter().map(|call| call.new.location()).collect();
         let ranked = units_for_each(&mut connection, config, *kind, &points).await?;
         for (call, units) in needing.iter().zip(ranked) {
-            orders.push((call.id, *kind, units));
+            fetched.push((call.id, *kind, units));
         }
     }
     let mut group = Group::default();
     let mut grouped = Vec::new();
-    for (call, units) in allocate(&order, &orders) {
+    for (call, units) in allocate(&distinct, &fetched) {
         group.push(call, &units);
         grouped.push(call);
     }
@@ -255,7 +258,7 @@ async fn try_group(
             .iter()
             .filter(|row| row.call == place as i64 + 1)
             .collect();
-        if let Some(record) = record(call, &rows)? {
+        if let Some(record) = record(call, &rows).transpose() {
             stored.insert(call.id, record);
         }
     }
