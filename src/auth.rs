@@ -9,7 +9,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use ngalam112_core::UnitId;
-use ngalam112_store::{Actor, Role, SessionUser, Store, StoreError, TokenRecord, TokenVerifier};
+use ngalam112_store::{
+    Actor, Revocation, Role, SessionUser, Store, StoreError, TokenRecord, TokenVerifier,
+};
 use sha2::{Digest, Sha256};
 use tonic::Status;
 
@@ -29,11 +31,13 @@ pub struct Caller {
     credential: Credential,
 }
 
-/// A presented secret's hash and the verifier to re-check it with.
+/// A presented secret's hash, the verifier to re-check it with, and the
+/// change feed's revocations (streams end as soon as theirs is heard).
 #[derive(Clone)]
 struct Credential {
     tokens: TokenVerifier,
     secret_hash: Vec<u8>,
+    revocations: tokio::sync::broadcast::Sender<Revocation>,
 }
 
 impl std::fmt::Debug for Credential {
@@ -64,6 +68,35 @@ impl Caller {
                 .await,
             Ok(None)
         )
+    }
+
+    /// Resolves once the token is no longer live: at once when the change
+    /// feed announces its revocation (from any server process), else at
+    /// the next check of `every` (expiry; a feed that missed something).
+    pub async fn until_revoked(&self, every: std::time::Duration) {
+        let mut revocations = self.credential.revocations.subscribe();
+        // A revocation committed before we subscribed is seen here.
+        if self.revoked().await {
+            return;
+        }
+        loop {
+            let check = tokio::select! {
+                heard = revocations.recv() => match heard {
+                    Ok(Revocation::Token(id)) => id == self.token_id,
+                    Ok(Revocation::MaybeMissed)
+                    | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
+                    // No feed any more (shutting down): the timer alone.
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                        tokio::time::sleep(every).await;
+                        true
+                    }
+                },
+                () = tokio::time::sleep(every) => true,
+            };
+            if check && self.revoked().await {
+                return;
+            }
+        }
     }
 
     /// How the timeline names this caller: `role:username` for a person,
@@ -191,6 +224,7 @@ fn cross_origin(request: &http::request::Parts) -> bool {
 
 async fn authenticate(
     tokens: &TokenVerifier,
+    revocations: &tokio::sync::broadcast::Sender<Revocation>,
     request: &http::request::Parts,
 ) -> Result<Caller, Status> {
     let header = request
@@ -217,6 +251,7 @@ async fn authenticate(
         Credential {
             tokens: tokens.clone(),
             secret_hash,
+            revocations: revocations.clone(),
         },
     );
     let path = request.uri.path();
@@ -235,13 +270,19 @@ async fn authenticate(
 pub struct AuthLayer {
     tokens: TokenVerifier,
     watchers: Watchers,
+    revocations: tokio::sync::broadcast::Sender<Revocation>,
 }
 
 impl AuthLayer {
-    pub fn new(store: Store, watchers: Watchers) -> Self {
+    pub fn new(
+        store: Store,
+        watchers: Watchers,
+        revocations: tokio::sync::broadcast::Sender<Revocation>,
+    ) -> Self {
         Self {
             tokens: TokenVerifier::start(store),
             watchers,
+            revocations,
         }
     }
 }
@@ -252,8 +293,7 @@ impl<S> tower::Layer<S> for AuthLayer {
     fn layer(&self, inner: S) -> Self::Service {
         AuthService {
             inner,
-            tokens: self.tokens.clone(),
-            watchers: self.watchers.clone(),
+            layer: self.clone(),
         }
     }
 }
@@ -261,8 +301,7 @@ impl<S> tower::Layer<S> for AuthLayer {
 #[derive(Clone)]
 pub struct AuthService<S> {
     inner: S,
-    tokens: TokenVerifier,
-    watchers: Watchers,
+    layer: AuthLayer,
 }
 
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
@@ -288,8 +327,11 @@ where
         // The readied service goes into the future; a clone stays behind.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let tokens = self.tokens.clone();
-        let watchers = self.watchers.clone();
+        let AuthLayer {
+            tokens,
+            watchers,
+            revocations,
+        } = self.layer.clone();
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
             if parts.uri.path().starts_with("/ngalam112.") && cross_origin(&parts) {
@@ -301,7 +343,7 @@ where
             if is_open(parts.uri.path()) {
                 return inner.call(http::Request::from_parts(parts, body)).await;
             }
-            let caller = match authenticate(&tokens, &parts).await {
+            let caller = match authenticate(&tokens, &revocations, &parts).await {
                 Ok(caller) => caller,
                 Err(status) => return Ok(status.into_http()),
             };

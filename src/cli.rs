@@ -100,6 +100,17 @@ pub struct ServeArgs {
     /// closed; then they are blanked (0 keeps them).
     #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u64).range(0..=36_500))]
     pub caller_retention_days: u64,
+    /// A load balancer or reverse proxy in front (repeat for several): the
+    /// client address of its calls is read from its `X-Forwarded-For`, for
+    /// the per-address limits of logins and public figures. Without it
+    /// the header is ignored (anyone could write it).
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// A host name the pages and gRPC-Web answer for (repeat for several),
+    /// e.g. `cad.malangkota.go.id`; any other `Host` is refused (no DNS
+    /// rebinding). Default: the listen address and `localhost`.
+    #[arg(long = "public-host", value_name = "NAME")]
+    pub public_hosts: Vec<String>,
 }
 
 impl ServeArgs {
@@ -273,6 +284,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             web: crate::web::WebConfig {
                 map_tiles: Some(args.map_tiles.clone()).filter(|tiles| !tiles.is_empty()),
             },
+            trusted_proxies: crate::client_address::TrustedProxies::new(
+                args.trusted_proxies.clone(),
+            ),
+            public_hosts: args.public_hosts.clone(),
             ..crate::ServerConfig::default()
         },
         async move {

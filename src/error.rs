@@ -44,6 +44,9 @@ impl From<ApiError> for Status {
                 StoreError::NotFound { .. } => Status::not_found(store.to_string()),
                 StoreError::AlreadyExists(message) => Status::already_exists(message),
                 StoreError::FailedPrecondition(message) => Status::failed_precondition(message),
+                StoreError::CallNotStored(message) | StoreError::OutcomeUnknown(message) => {
+                    Status::unavailable(message)
+                }
                 StoreError::Unavailable(cause) => {
                     tracing::warn!(%cause, "database unavailable");
                     Status::unavailable("the dispatch database is unreachable; retry shortly")

@@ -1,5 +1,7 @@
 //! What every server process does in the background besides rule 4's
-//! clock: the dispatch safety net and the retention of callers' data.
+//! clock: the dispatch safety net, the retention of callers' data, and
+//! failed logins past their window (a flood of made-up usernames must not
+//! grow the table without bound).
 //! Each step is safe to run in any number of processes at once.
 
 use std::time::{Duration, Instant};
@@ -30,6 +32,11 @@ pub async fn run(store: Store, caller_retention: Option<Duration>) {
             continue;
         }
         last_retention = Some(Instant::now());
+        match store.purge_login_failures().await {
+            Ok(0) => {}
+            Ok(purged) => tracing::debug!(purged, "failed logins past their window deleted"),
+            Err(error) => tracing::warn!(%error, "cannot delete old failed logins now"),
+        }
         match store.purge_kept_fixes().await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "unclaimed handset fixes deleted"),

@@ -7,11 +7,13 @@
 
 pub mod auth;
 pub mod cli;
+pub mod client_address;
 pub mod convert;
 pub mod demo_server;
 pub mod eido;
 pub mod embedded_postgres;
 pub mod error;
+pub mod hosts;
 pub mod housekeeping;
 pub mod metrics;
 pub mod offer_timer;

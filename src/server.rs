@@ -76,6 +76,11 @@ pub struct ServerConfig {
     pub max_watchers_per_token: usize,
     /// HTTP/2 streams (calls in flight) one connection may hold open.
     pub max_streams_per_connection: u32,
+    /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted_proxies: crate::client_address::TrustedProxies,
+    /// Host names the pages and gRPC-Web answer for (`--public-host`);
+    /// empty: the listen address and `localhost`.
+    pub public_hosts: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -92,6 +97,8 @@ impl Default for ServerConfig {
             caller_retention: Some(Duration::from_secs(365 * 24 * 3600)),
             max_watchers_per_token: 16,
             max_streams_per_connection: 256,
+            trusted_proxies: Default::default(),
+            public_hosts: Vec::new(),
         }
     }
 }
@@ -107,6 +114,14 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let limit = config.max_request_bytes;
+    // Open to anyone, so capped like every other service.
+    let health_service = health_service.max_decoding_message_size(limit);
+    let public_hosts = crate::hosts::PublicHosts::new(
+        &config.public_hosts,
+        listener.local_addr().ok().map(|address| address.ip()),
+    );
+    tracing::info!(names = ?public_hosts.names(), "pages and gRPC-Web answer for these hosts");
     // Not serving until the first check has seen a migrated database.
     for name in std::iter::once("").chain(SERVICE_NAMES.iter().copied()) {
         health_reporter
@@ -114,6 +129,7 @@ pub async fn run(
             .await;
     }
     let (feed, feed_task) = ChangeFeed::start(store.pool().clone(), config.watch_feed_buffer);
+    let revocations = feed.revocations();
     let readiness = tokio::spawn(report_readiness(
         store.clone(),
         feed.connection(),
@@ -123,11 +139,13 @@ pub async fn run(
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(ngalam112_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+        .build_v1()?
+        .max_decoding_message_size(limit);
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(ngalam112_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
+        .build_v1alpha()?
+        .max_decoding_message_size(limit);
     // Long-polls and watch streams end as soon as shutdown begins, so the
     // graceful shutdown only waits for short calls in flight.
     let (stopping_sender, stopping) = tokio::sync::watch::channel(false);
@@ -143,7 +161,6 @@ pub async fn run(
         store.clone(),
         config.caller_retention,
     ));
-    let limit = config.max_request_bytes;
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &config.tls {
         let identity =
@@ -177,8 +194,12 @@ pub async fn run(
                 .max_decoding_message_size(limit),
         )
         .add_service(
-            AuthServiceServer::new(AuthApi::new(store.clone(), config.session_lifetime))
-                .max_decoding_message_size(limit),
+            AuthServiceServer::new(AuthApi::new(
+                store.clone(),
+                config.session_lifetime,
+                config.trusted_proxies.clone(),
+            ))
+            .max_decoding_message_size(limit),
         )
         .add_service(
             CallerServiceServer::new(CallerApi::new(store.clone()))
@@ -193,8 +214,11 @@ pub async fn run(
                 .max_decoding_message_size(limit),
         )
         .add_service(
-            PublicServiceServer::new(PublicApi::new(store.clone()))
-                .max_decoding_message_size(limit),
+            PublicServiceServer::new(PublicApi::new(
+                store.clone(),
+                config.trusted_proxies.clone(),
+            ))
+            .max_decoding_message_size(limit),
         );
     let routes = services.routes().prepare();
     // The console and the crew page share the address: gRPC, gRPC-Web
@@ -207,11 +231,13 @@ pub async fn run(
     let result = builder
         .accept_http1(true)
         .max_concurrent_streams(config.max_streams_per_connection)
+        .layer(crate::hosts::HostCheck(public_hosts))
         .layer(crate::metrics::RpcLayer)
         .layer(crate::web::GrpcWebForCalls)
         .layer(AuthLayer::new(
             store.clone(),
             crate::streams::Watchers::new(config.max_watchers_per_token),
+            revocations,
         ))
         .add_routes(routes)
         .serve_with_incoming_shutdown(

@@ -1,7 +1,8 @@
 //! Bounds on the long-lived streams (`WatchIncidents`, `WatchUnits`,
 //! `WatchAlarms`): a stream carries callers' names and numbers, so it lives
-//! only as long as its token does (re-checked every few seconds, then it
-//! ends UNAUTHENTICATED), and one token holds at most a few at once
+//! only as long as its token does (it ends UNAUTHENTICATED as soon as the
+//! change feed announces the token's revocation, and expiry is checked
+//! every few seconds), and one token holds at most a few at once
 //! (RESOURCE_EXHAUSTED beyond).
 
 use std::collections::HashMap;
@@ -15,7 +16,8 @@ use tonic::Status;
 
 use crate::auth::Caller;
 
-/// How often a stream re-checks that its token is still live.
+/// How often a stream re-checks that its token is still live besides
+/// the revocations it hears (expiry, a feed that was down).
 pub const RECHECK_EVERY: Duration = Duration::from_secs(5);
 
 /// The RPCs that stream until the client leaves.
@@ -126,20 +128,15 @@ impl http_body::Body for PermittedBody {
 }
 
 /// Resolves with the status a stream must end with: the server is
-/// stopping, or the caller's token was revoked, expired, or its user
-/// disabled (checked every [`RECHECK_EVERY`]). A database that does not
-/// answer ends nothing: the stream's own feed reports that.
+/// stopping, or the caller's token was revoked (heard at once), expired,
+/// or its user disabled (checked every [`RECHECK_EVERY`]). A database that
+/// does not answer ends nothing: the stream's own feed reports that.
 pub async fn end_of_stream(mut stopping: watch::Receiver<bool>, caller: Option<Caller>) -> Status {
     let revoked = async {
         let Some(caller) = caller else {
             return std::future::pending().await;
         };
-        loop {
-            tokio::time::sleep(RECHECK_EVERY).await;
-            if caller.revoked().await {
-                return;
-            }
-        }
+        caller.until_revoked(RECHECK_EVERY).await;
     };
     tokio::select! {
         _ = stopping.wait_for(|stopping| *stopping) => Status::unavailable(

@@ -41,7 +41,15 @@ pub enum UserCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
-    /// Set a user's password, read from stdin.
+    /// Enable a disabled user again: they may log in (their old sessions
+    /// stay ended).
+    Enable {
+        username: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Set a user's password, read from stdin; every session of theirs
+    /// ends at once.
     Password {
         username: String,
         #[command(flatten)]
@@ -68,6 +76,7 @@ pub async fn run(command: UserCommand) -> anyhow::Result<()> {
         UserCommand::Add { database, .. }
         | UserCommand::List { database }
         | UserCommand::Disable { database, .. }
+        | UserCommand::Enable { database, .. }
         | UserCommand::Password { database, .. } => database.clone(),
     };
     // Everything a user typed is checked before the database is opened.
@@ -135,11 +144,16 @@ pub async fn run(command: UserCommand) -> anyhow::Result<()> {
                 store.disable_user(&username).await?;
                 eprintln!("user {username} disabled; their sessions have ended");
             }
+            UserCommand::Enable { username, .. } => {
+                let username = validation::username("username", &username)?;
+                store.enable_user(&username).await?;
+                eprintln!("user {username} enabled; they may log in again");
+            }
             UserCommand::Password { username, .. } => {
                 let username = validation::username("username", &username)?;
                 let hash = password_from_stdin().await?;
                 store.set_password(&username, &hash).await?;
-                eprintln!("password of {username} changed");
+                eprintln!("password of {username} changed; their sessions have ended");
             }
         }
         anyhow::Ok(())

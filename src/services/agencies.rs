@@ -49,10 +49,8 @@ impl AgencyService for AgencyApi {
     ) -> Result<Response<proto::Agency>, Status> {
         answer(async {
             let request = request.get_ref();
-            let name =
-                validation::required_text("name", request.name.trim(), SHORT_TEXT_MAX_CHARS)?;
-            let short_name =
-                validation::required_text("short_name", request.short_name.trim(), 32)?;
+            let name = validation::label("name", &request.name, SHORT_TEXT_MAX_CHARS)?;
+            let short_name = validation::label("short_name", &request.short_name, 32)?;
             let contact =
                 validation::text("contact", request.contact.trim(), SHORT_TEXT_MAX_CHARS)?;
             let agency = self

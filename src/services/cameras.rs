@@ -43,8 +43,7 @@ impl CameraService for CameraApi {
     ) -> Result<Response<proto::Camera>, Status> {
         answer(async {
             let request = request.get_ref();
-            let name =
-                validation::required_text("name", request.name.trim(), SHORT_TEXT_MAX_CHARS)?;
+            let name = validation::label("name", &request.name, SHORT_TEXT_MAX_CHARS)?;
             let location = convert::geo_point("location", request.location.as_ref())?;
             let stream_url = validation::stream_url("stream_url", &request.stream_url)?;
             let camera = self

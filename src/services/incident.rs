@@ -451,15 +451,17 @@ impl IncidentService for IncidentApi {
     ) -> Result<Response<proto::GetIncidentEidoResponse>, Status> {
         answer(async {
             let id = IncidentId::parse("id", &request.get_ref().id)?;
-            let incident = self.store.incident_detail(id).await?;
-            let timeline = self.store.timeline(id).await?;
+            // An export reads on the side connections (never dispatch's).
+            let store = self.store.side();
+            let incident = store.incident_detail(id).await?;
+            let timeline = store.timeline(id).await?;
             let mut unit_ids: Vec<UnitId> =
                 incident.assignments.iter().map(|a| a.unit_id).collect();
             unit_ids.sort();
             unit_ids.dedup();
             let mut units = Vec::with_capacity(unit_ids.len());
             for unit_id in unit_ids {
-                units.push(self.store.unit(unit_id).await?);
+                units.push(store.unit(unit_id).await?);
             }
             let document = crate::eido::export(&incident, &timeline, &units);
             Ok(proto::GetIncidentEidoResponse {

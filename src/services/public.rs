@@ -2,7 +2,7 @@
 //! monthly aggregates per category leave; each client address may ask at
 //! most 10 times a second.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
@@ -13,6 +13,7 @@ use ngalam112_proto::v1::public_service_server::PublicService;
 use ngalam112_store::{PublicCategoryStats, Store};
 use tonic::{Request, Response, Status};
 
+use crate::client_address::TrustedProxies;
 use crate::convert::category_to_proto;
 use crate::error::answer;
 
@@ -27,14 +28,16 @@ type Limiter = RateLimiter<
 
 pub struct PublicApi {
     store: Store,
+    proxies: TrustedProxies,
     limiter: Limiter,
 }
 
 impl PublicApi {
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: Store, proxies: TrustedProxies) -> Self {
         let per_second = NonZeroU32::new(CALLS_PER_SECOND).unwrap_or(NonZeroU32::MIN);
         Self {
             store,
+            proxies,
             limiter: RateLimiter::hashmap(Quota::per_second(per_second)),
         }
     }
@@ -55,6 +58,16 @@ impl PublicApi {
 /// Western Indonesia Time, in which the city counts its months.
 fn wib() -> FixedOffset {
     FixedOffset::east_opt(7 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"))
+}
+
+/// Midnight (WIB) at the start of `now`'s day, in UTC: the current
+/// month is published as of then.
+pub fn start_of_today(now: DateTime<Utc>) -> DateTime<Utc> {
+    let today = now.with_timezone(&wib()).date_naive();
+    wib()
+        .from_local_datetime(&today.and_hms_opt(0, 0, 0).unwrap_or_default())
+        .single()
+        .map_or(now, |local| local.with_timezone(&Utc))
 }
 
 /// `YYYY-MM` (empty: the current month in WIB) as its first day and the
@@ -107,6 +120,7 @@ fn stats_to_proto(row: &PublicCategoryStats) -> proto::CategoryStats {
         share_offered_within_60s: row.share_offered_within_60s.unwrap_or(0.0),
         prank: count(row.prank),
         referred: count(row.referred),
+        suppressed: row.suppressed,
     }
 }
 
@@ -116,12 +130,12 @@ impl PublicService for PublicApi {
         &self,
         request: Request<proto::GetPublicStatsRequest>,
     ) -> Result<Response<proto::GetPublicStatsResponse>, Status> {
-        let client = request
-            .remote_addr()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |address| address.ip());
-        self.admit(client)?;
+        self.admit(self.proxies.client_of(&request))?;
         answer(async {
-            let (month, since, until) = month_range(&request.get_ref().month, Utc::now())?;
+            let now = Utc::now();
+            let (month, since, until) = month_range(&request.get_ref().month, now)?;
+            // Today's calls are not published until the day is over.
+            let until = until.min(start_of_today(now));
             let rows = self.store.public_stats(since, until).await?;
             Ok(proto::GetPublicStatsResponse {
                 month,
@@ -147,6 +161,11 @@ mod tests {
         assert_eq!(month, "2026-12");
         assert_eq!(since.to_rfc3339(), "2026-11-30T17:00:00+00:00");
         assert_eq!(until.to_rfc3339(), "2026-12-31T17:00:00+00:00");
+        // 1 Dec 01:00 WIB: published up to 1 Dec 00:00 WIB.
+        assert_eq!(
+            start_of_today(now).to_rfc3339(),
+            "2026-11-30T17:00:00+00:00"
+        );
         let (_, since, until) = month_range("2026-02", now).expect("February");
         assert_eq!((until - since).num_days(), 28);
         for bad in [

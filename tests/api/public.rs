@@ -11,39 +11,37 @@ use crate::helpers::{TestApp, medical_call, places};
 #[tokio::test]
 async fn anyone_reads_the_months_figures_per_category_and_nothing_personal_leaves() {
     let app = TestApp::spawn().await;
-    let unit = app
-        .register_at("AMB-1", UnitKind::Ambulance, places::RSSA)
-        .await;
-    let mut crew = app.unit_clients(&unit.id).await.field;
-    let mut call = medical_call((-7.96613, 112.61872));
-    call.caller_name = "Sri Wahyuningsih".to_owned();
-    call.caller_phone = "0812 9988 7766".to_owned();
-    call.address = "Jl. Kawi Atas 17".to_owned();
-    call.description = "ibu jatuh dari tangga".to_owned();
-    let reached = app.create(call).await;
-    let offer = reached.assignments[0].id.clone();
-    for step in [
-        None,
-        Some(AssignmentStatus::EnRoute),
-        Some(AssignmentStatus::OnScene),
-    ] {
-        match step {
-            None => {
-                crew.accept_assignment(proto::AcceptAssignmentRequest {
-                    assignment_id: offer.clone(),
-                })
-                .await
-                .expect("accept");
-            }
-            Some(status) => {
-                crew.update_assignment_status(proto::UpdateAssignmentStatusRequest {
-                    assignment_id: offer.clone(),
-                    status: status.into(),
-                })
-                .await
-                .expect("progress");
-            }
+    // Five ambulances each reach a medical call: enough incidents for
+    // every figure to be published.
+    let mut reached_ids = Vec::new();
+    let mut units = Vec::new();
+    for index in 0..5 {
+        let unit = app
+            .register_at(&format!("AMB-{index}"), UnitKind::Ambulance, places::RSSA)
+            .await;
+        units.push(unit.id.clone());
+        let mut crew = app.unit_clients(&unit.id).await.field;
+        let mut call = medical_call((-7.96613, 112.61872));
+        call.caller_name = "Sri Wahyuningsih".to_owned();
+        call.caller_phone = "0812 9988 7766".to_owned();
+        call.address = "Jl. Kawi Atas 17".to_owned();
+        call.description = "ibu jatuh dari tangga".to_owned();
+        let reached = app.create(call).await;
+        let offer = reached.assignments[0].id.clone();
+        crew.accept_assignment(proto::AcceptAssignmentRequest {
+            assignment_id: offer.clone(),
+        })
+        .await
+        .expect("accept");
+        for status in [AssignmentStatus::EnRoute, AssignmentStatus::OnScene] {
+            crew.update_assignment_status(proto::UpdateAssignmentStatusRequest {
+                assignment_id: offer.clone(),
+                status: status.into(),
+            })
+            .await
+            .expect("progress");
         }
+        reached_ids.push(reached.id);
     }
     let prank = app.create(medical_call(places::BALAI_KOTA)).await;
     app.operator
@@ -59,48 +57,55 @@ async fn anyone_reads_the_months_figures_per_category_and_nothing_personal_leave
     let mut fire = medical_call(places::DAMKAR);
     fire.category = IncidentCategory::Fire.into();
     let fire = app.create(fire).await;
+    let month = app.incidents_as_if_yesterday().await;
 
     // No token at all.
     let mut public = app.clients_with_token(None).public;
     let answer = public
-        .get_public_stats(proto::GetPublicStatsRequest::default())
+        .get_public_stats(proto::GetPublicStatsRequest {
+            month: month.clone(),
+        })
         .await
         .expect("stats without a token")
         .into_inner();
-    assert_eq!(answer.month.len(), 7, "YYYY-MM: {}", answer.month);
+    assert_eq!(answer.month, month);
     let medical = answer
         .categories
         .iter()
         .find(|row| row.category() == IncidentCategory::Medical)
         .expect("a medical row");
-    assert_eq!(medical.incidents, 2);
-    assert_eq!(
-        medical.dispatched, 1,
-        "the one ambulance was busy for the second"
-    );
+    assert!(!medical.suppressed);
+    assert_eq!(medical.incidents, 6);
+    assert_eq!(medical.dispatched, 5, "no ambulance was left for the prank");
     assert_eq!(medical.prank, 1);
     assert!(medical.median_call_to_on_scene_s > 0.0);
     assert!(medical.p90_call_to_on_scene_s >= medical.median_call_to_on_scene_s);
     assert_eq!(medical.share_offered_within_60s, 1.0);
+    // One fire call: too few to publish anything of it.
     let fire_row = answer
         .categories
         .iter()
         .find(|row| row.category() == IncidentCategory::Fire)
         .expect("a fire row");
+    assert!(fire_row.suppressed);
     assert_eq!(
-        (fire_row.incidents, fire_row.dispatched),
-        (1, 0),
-        "no fire engine"
+        (
+            fire_row.incidents,
+            fire_row.dispatched,
+            fire_row.prank,
+            fire_row.median_call_to_on_scene_s
+        ),
+        (0, 0, 0, 0.0)
     );
-    assert_eq!(fire_row.median_call_to_on_scene_s, 0.0);
-
+    let reached = &reached_ids[0];
+    let unit = &units[0];
     // On the wire: no id, name, number, address, coordinate or free text.
     let bytes = answer.encode_to_vec();
     let mut secrets: Vec<Vec<u8>> = [
-        reached.id.as_str(),
+        reached.as_str(),
         prank.id.as_str(),
         fire.id.as_str(),
-        unit.id.as_str(),
+        unit.as_str(),
         "Sri",
         "Wahyuningsih",
         "99887766",
@@ -152,6 +157,37 @@ async fn anyone_reads_the_months_figures_per_category_and_nothing_personal_leave
         .unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
     assert!(bad.message().starts_with("month"), "{}", bad.message());
+}
+
+#[tokio::test]
+async fn a_call_recorded_today_changes_no_published_figure_until_tomorrow() {
+    let app = TestApp::spawn().await;
+    for _ in 0..6 {
+        app.create(medical_call(places::BALAI_KOTA)).await;
+    }
+    let month = app.incidents_as_if_yesterday().await;
+    let mut public = app.clients_with_token(None).public;
+    let ask = |month: &str| proto::GetPublicStatsRequest {
+        month: month.to_owned(),
+    };
+    let before = public.get_public_stats(ask(&month)).await.expect("stats");
+    let current_before = public.get_public_stats(ask("")).await.expect("stats");
+    // Today: one more call, closed as a prank.
+    let today = app.create(medical_call(places::BALAI_KOTA)).await;
+    app.operator
+        .incidents
+        .clone()
+        .cancel_incident(proto::CancelIncidentRequest {
+            id: today.id.clone(),
+            reason: "iseng".to_owned(),
+            resolution_code: proto::ResolutionCode::Prank.into(),
+        })
+        .await
+        .expect("cancel");
+    let after = public.get_public_stats(ask(&month)).await.expect("stats");
+    let current_after = public.get_public_stats(ask("")).await.expect("stats");
+    assert_eq!(before.into_inner(), after.into_inner());
+    assert_eq!(current_before.into_inner(), current_after.into_inner());
 }
 
 #[tokio::test]

@@ -75,6 +75,22 @@ export function codeOf(error: unknown): Code | null {
 
 export { Code };
 
+/**
+ * A new request id for one call (a UUID v4). `crypto.randomUUID` exists only
+ * on HTTPS or localhost; a console opened over plain HTTP by address on the
+ * centre's LAN uses `crypto.getRandomValues`, which exists everywhere.
+ */
+export function newRequestId(): string {
+  if (typeof crypto.randomUUID === "function" && window.isSecureContext) {
+    return crypto.randomUUID();
+  }
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  const hex = Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /** Waits `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -5,13 +5,15 @@
 
 import "./console.css";
 import * as L from "leaflet";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { api, codeOf, Code, messageOf, setToken, sleep, token } from "./api";
+import { api, codeOf, Code, messageOf, newRequestId, setToken, sleep, token } from "./api";
 import { t, toggleLanguage, type Key } from "./i18n";
 import { age, byName, choices, enumName, h, km, nodes, secondsSince, short, wib } from "./format";
 import { addCityOutline, MALANG_BOUNDS, tileLayer } from "./map";
 import {
   type Alarm,
+  type CreateIncidentRequestSchema,
   AssignmentStatus,
   AssignmentStatusSchema,
   type Incident,
@@ -377,7 +379,11 @@ function placeUnit(unit: Unit): void {
     });
     unitMarkers.set(unit.id, marker);
   }
-  marker.bindTooltip(`${unit.callSign} · ${short(UnitStatusSchema, unit.status)}`);
+  // A call sign is the user's text: given to Leaflet as a text node's
+  // element, never as a string (Leaflet would parse a string as HTML).
+  const label = document.createElement("span");
+  label.textContent = `${unit.callSign} · ${short(UnitStatusSchema, unit.status)}`;
+  marker.bindTooltip(label);
   marker.getElement()?.setAttribute("data-unit-id", unit.id);
 }
 
@@ -653,12 +659,16 @@ function intakeForm(): HTMLElement {
     error,
     submit,
   );
+  // One request id per call, kept across every retry of it: the server
+  // stores a call at most once per id, so a retry after a lost answer
+  // never sends a second crew.
+  const requestId = newRequestId();
+  form.dataset.requestId = requestId;
   const send = async (duplicateOf: string) => {
     error.textContent = "";
     form.querySelectorAll(".invalid").forEach((element) => element.classList.remove("invalid"));
     try {
-      const incident = await api.incidents.createIncident({
-        requestId: crypto.randomUUID(),
+      const incident = await createWithRetries(requestId, error, {
         category: byName(IncidentCategorySchema, category.value),
         priority: byName(PrioritySchema, priority.value),
         callerPhone: phone.value,
@@ -669,6 +679,7 @@ function intakeForm(): HTMLElement {
         location: { lat: Number(lat.value || "NaN"), lon: Number(lon.value || "NaN") },
         duplicateOf,
       });
+      error.textContent = "";
       upsertIncident(incident);
       renderView();
       openPanel({ kind: "incident", id: incident.id });
@@ -690,6 +701,35 @@ function intakeForm(): HTMLElement {
     }
   });
   return form;
+}
+
+/** Attempts at recording one call while the server answers UNAVAILABLE. */
+const INTAKE_ATTEMPTS = 6;
+
+type CreateRequest = Omit<MessageInitShape<typeof CreateIncidentRequestSchema>, "requestId" | "$typeName">;
+
+/**
+ * Records a call, retrying by itself (1, 2, 4, 8, 8 s apart) while the
+ * server answers UNAVAILABLE, always with the same request id, and saying
+ * so in `status` so the call-taker knows it is being retried.
+ */
+async function createWithRetries(requestId: string, status: HTMLElement, request: CreateRequest) {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await api.incidents.createIncident({ ...request, requestId });
+    } catch (failure) {
+      const retryable = codeOf(failure) === Code.Unavailable || codeOf(failure) === Code.Unknown;
+      if (!retryable || attempt >= INTAKE_ATTEMPTS) {
+        throw failure;
+      }
+      status.textContent = t("intakeRetrying")
+        .replace("{attempt}", String(attempt + 1))
+        .replace("{attempts}", String(INTAKE_ATTEMPTS));
+      status.dataset.testid = "intake-retrying";
+      await sleep(1000 * Math.min(8, 2 ** (attempt - 1)));
+      delete status.dataset.testid;
+    }
+  }
 }
 
 function setIntakeLocation(lat: number, lon: number): void {

@@ -33,7 +33,7 @@ const text = {
     prank: "Iseng",
     referred: "Dirujuk",
     none: "Belum ada kejadian pada bulan ini.",
-    note: "Waktu tiba dihitung dari panggilan masuk sampai unit pertama di lokasi, tanpa panggilan iseng dan ganda. Bulan dihitung dalam WIB.",
+    note: "Waktu tiba dihitung dari panggilan masuk sampai unit pertama di lokasi, tanpa panggilan iseng dan ganda. Bulan dihitung dalam WIB; bulan berjalan dihitung sampai akhir hari kemarin. Kategori dengan kurang dari 5 kejadian ditampilkan sebagai \"< 5\" tanpa angka lain, agar tidak ada satu panggilan pun yang bisa dikenali.",
     busy: "Terlalu banyak permintaan; coba lagi sebentar lagi.",
     minutes: "mnt",
     categories: {
@@ -60,7 +60,7 @@ const text = {
     prank: "Prank",
     referred: "Referred",
     none: "No incidents in this month yet.",
-    note: "Arrival time runs from the call to the first unit on scene, leaving out prank and duplicate calls. Months are counted in WIB (UTC+7).",
+    note: "Arrival time runs from the call to the first unit on scene, leaving out prank and duplicate calls. Months are counted in WIB (UTC+7); the current month runs to the end of yesterday. A category with fewer than 5 incidents shows \"< 5\" and no other figure, so that no single call can be picked out.",
     busy: "Too many requests; try again in a moment.",
     minutes: "min",
     categories: {
@@ -85,6 +85,16 @@ function minutes(seconds: number): string {
 
 function row(stats: CategoryStats): HTMLElement {
   const w = words();
+  if (stats.suppressed) {
+    // Fewer than 5 incidents: nothing of the row is published.
+    return h(
+      "tr",
+      { "data-testid": "public-row", "data-category": IncidentCategory[stats.category] ?? "", class: "suppressed" },
+      h("td", {}, w.categories[stats.category] ?? "?"),
+      h("td", {}, "< 5"),
+      ...Array.from({ length: 6 }, () => h("td", {}, "—")),
+    );
+  }
   return h(
     "tr",
     { "data-testid": "public-row", "data-category": IncidentCategory[stats.category] ?? "" },

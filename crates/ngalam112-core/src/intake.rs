@@ -90,6 +90,16 @@ impl NewIncident {
         self.request_id.as_deref()
     }
 
+    /// The call with a request id: its own, or else `make()`'s. Every call
+    /// the server stores has one, so whether a call was stored can always
+    /// be looked up (after a connection lost during the commit).
+    pub fn with_request_id_or(mut self, make: impl FnOnce() -> String) -> Self {
+        if self.request_id.is_none() {
+            self.request_id = Some(make());
+        }
+        self
+    }
+
     pub fn category(&self) -> IncidentCategory {
         self.category
     }

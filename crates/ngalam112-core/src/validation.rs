@@ -57,15 +57,34 @@ pub fn required_text(
     text(field, value, max_chars)
 }
 
-/// A call sign such as `AMB-RSSA-1`: printable, no control characters,
-/// surrounding blanks trimmed.
+/// A call sign such as `AMB-RSSA-1`: printable, no control or markup
+/// characters, surrounding blanks trimmed.
 pub fn call_sign(value: &str) -> Result<String, ValidationError> {
+    label("call_sign", value, SHORT_TEXT_MAX_CHARS)
+}
+
+/// Characters that mean markup to a browser or a spreadsheet.
+const MARKUP: [char; 5] = ['<', '>', '"', '&', '`'];
+
+/// A short name shown on maps, lists and tooltips (call signs, agency
+/// and camera names): required, at most `max_chars`, surrounding blanks
+/// trimmed, and neither control characters (not even newlines) nor
+/// markup characters (`<`, `>`, `"`, `&`, backtick). The pages render
+/// every text as text anyway; the server refuses what could only ever be
+/// an attempt at markup.
+pub fn label(field: &str, value: &str, max_chars: usize) -> Result<String, ValidationError> {
     let trimmed = value.trim();
-    required_text("call_sign", trimmed, SHORT_TEXT_MAX_CHARS)?;
+    required_text(field, trimmed, max_chars)?;
     if trimmed.chars().any(char::is_control) {
         return Err(ValidationError::new(
-            "call_sign",
+            field,
             "must not contain control characters",
+        ));
+    }
+    if trimmed.chars().any(|c| MARKUP.contains(&c)) {
+        return Err(ValidationError::new(
+            field,
+            "must not contain markup characters (< > \" & `)",
         ));
     }
     Ok(trimmed.to_owned())
@@ -409,6 +428,18 @@ mod tests {
     #[test]
     fn control_characters_are_refused() {
         assert!(call_sign("AMB\u{0007}-1").is_err());
+        for markup in ["<b>AMB</b>", "AMB \"1\"", "AMB&1", "AMB`1`"] {
+            assert_eq!(
+                call_sign(markup).unwrap_err().field,
+                "call_sign",
+                "{markup}"
+            );
+        }
+        assert_eq!(
+            label("name", " Pos Damkar Blimbing ", 80).unwrap(),
+            "Pos Damkar Blimbing"
+        );
+        assert!(label("name", "Pos\nDamkar", 80).is_err());
         assert!(text("address", "a\u{0000}b", 200).is_err());
         assert_eq!(call_sign("  AMB-RSSA-1 ").unwrap(), "AMB-RSSA-1");
         assert!(call_sign("   ").is_err());

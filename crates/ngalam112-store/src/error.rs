@@ -16,6 +16,15 @@ pub enum StoreError {
     /// PostgreSQL cannot be reached right now.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The connection broke while a call was being stored and it was
+    /// found out that it was not stored (the message is for the client).
+    #[error("{0}")]
+    CallNotStored(String),
+    /// The connection broke while a call's commit was under way and the
+    /// database stayed away too long to find out whether it committed (the
+    /// message is for the client: retry with the same request id).
+    #[error("{0}")]
+    OutcomeUnknown(String),
     /// Deadlock or serialization failure: the transaction may be retried.
     #[error("transaction conflict: {0}")]
     Conflict(String),
@@ -38,6 +47,8 @@ impl StoreError {
             }
             StoreError::Unavailable(message) => StoreError::Unavailable(message.clone()),
             StoreError::Conflict(message) => StoreError::Conflict(message.clone()),
+            StoreError::CallNotStored(message) => StoreError::CallNotStored(message.clone()),
+            StoreError::OutcomeUnknown(message) => StoreError::OutcomeUnknown(message.clone()),
             StoreError::Internal(message) => StoreError::Internal(message.clone()),
         }
     }

@@ -7,6 +7,9 @@
 //! - `ngalam112_offers`, payload the unit id: an offer was made to it.
 //! - `ngalam112_incidents`, payload `<incident id> <event kind>`: a
 //!   timeline event was appended.
+//! - `ngalam112_tokens`, payload the token id: a token was revoked (by
+//!   Logout, `token revoke`, a disabled user or a changed password; a
+//!   trigger on `api_tokens` sends it).
 //!
 //! While the LISTEN connection is down notifications are lost, so after
 //! every reconnect the feed wakes every waiter and tells every watcher to
@@ -26,6 +29,16 @@ const OFFERS_CHANNEL: &str = "ngalam112_offers";
 const INCIDENTS_CHANNEL: &str = "ngalam112_incidents";
 const UNITS_CHANNEL: &str = "ngalam112_units";
 const ALARMS_CHANNEL: &str = "ngalam112_alarms";
+const TOKENS_CHANNEL: &str = "ngalam112_tokens";
+
+/// A token revoked anywhere, as the feed heard it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    Token(uuid::Uuid),
+    /// The feed lost its connection or is back: revocations may have gone
+    /// unheard, so every stream checks its token again.
+    MaybeMissed,
+}
 
 /// One incident change, as announced by PostgreSQL.
 #[derive(Debug, Clone)]
@@ -69,6 +82,7 @@ struct FeedInner {
     unit_waiters: Mutex<HashMap<UnitId, Weak<Notify>>>,
     incidents: broadcast::Sender<FeedEvent>,
     fleet: broadcast::Sender<FleetEvent>,
+    revocations: broadcast::Sender<Revocation>,
     /// Woken by every offer anywhere: the offer timer re-reads the next
     /// deadline.
     offers_made: Notify,
@@ -84,11 +98,13 @@ impl ChangeFeed {
     pub fn start(pool: PgPool, watch_buffer: usize) -> (ChangeFeed, tokio::task::JoinHandle<()>) {
         let (incidents, _) = broadcast::channel(watch_buffer.max(1));
         let (fleet, _) = broadcast::channel(watch_buffer.max(1));
+        let (revocations, _) = broadcast::channel(256);
         let feed = ChangeFeed {
             inner: Arc::new(FeedInner {
                 unit_waiters: Mutex::new(HashMap::new()),
                 incidents,
                 fleet,
+                revocations,
                 offers_made: Notify::new(),
                 connected: watch::Sender::new(false),
             }),
@@ -126,6 +142,12 @@ impl ChangeFeed {
         self.inner.fleet.subscribe()
     }
 
+    /// Tokens revoked from now on (a sender, to subscribe to whenever a
+    /// stream starts).
+    pub fn revocations(&self) -> broadcast::Sender<Revocation> {
+        self.inner.revocations.clone()
+    }
+
     pub fn connection(&self) -> watch::Receiver<bool> {
         self.inner.connected.subscribe()
     }
@@ -154,6 +176,7 @@ impl ChangeFeed {
         self.inner.connected.send_replace(false);
         let _ = self.inner.incidents.send(FeedEvent::Lost);
         let _ = self.inner.fleet.send(FleetEvent::Lost);
+        let _ = self.inner.revocations.send(Revocation::MaybeMissed);
     }
 
     fn resync(&self) {
@@ -165,6 +188,7 @@ impl ChangeFeed {
         self.inner.offers_made.notify_one();
         let _ = self.inner.incidents.send(FeedEvent::Resync);
         let _ = self.inner.fleet.send(FleetEvent::Resync);
+        let _ = self.inner.revocations.send(Revocation::MaybeMissed);
     }
 
     fn handle(&self, notification: &PgNotification) {
@@ -201,6 +225,11 @@ impl ChangeFeed {
                     let _ = self.inner.fleet.send(FleetEvent::Alarm(alarm));
                 }
             }
+            TOKENS_CHANNEL => {
+                if let Ok(token) = uuid::Uuid::parse_str(notification.payload()) {
+                    let _ = self.inner.revocations.send(Revocation::Token(token));
+                }
+            }
             _ => {}
         }
     }
@@ -221,6 +250,7 @@ impl ChangeFeed {
                     INCIDENTS_CHANNEL,
                     UNITS_CHANNEL,
                     ALARMS_CHANNEL,
+                    TOKENS_CHANNEL,
                 ])
                 .await
             {

@@ -10,6 +10,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::dispatch::{self, Offer};
+use crate::intake_group::GroupAnswer;
+use crate::outcome::InFlight;
 use crate::records::{IncidentRow, load_assignment, load_incident};
 use crate::timeline::{self, Event};
 use crate::{Actor, AssignmentRecord, IncidentRecord, Store, StoreError};
@@ -42,21 +44,36 @@ impl Store {
         new: &NewIncident,
         actor: &Actor,
     ) -> Result<CreateOutcome, StoreError> {
-        if let Some(incident) = self.create_in_group(new, actor).await? {
-            metrics::counter!("ngalam112_intake_total", "path" => "group").increment(1);
-            return Ok(CreateOutcome {
-                incident,
-                created: true,
-            });
-        }
+        // Every call has a request id, so whether it was stored can always
+        // be looked up (`outcome`).
+        let new = &new
+            .clone()
+            .with_request_id_or(|| format!("server-{}", Uuid::new_v4()));
+        let settle_again = match self.create_in_group(new, actor).await? {
+            GroupAnswer::Stored(incident) => {
+                metrics::counter!("ngalam112_intake_total", "path" => "group").increment(1);
+                return Ok(CreateOutcome {
+                    incident: *incident,
+                    created: true,
+                });
+            }
+            GroupAnswer::FullWay { settle_again } => settle_again,
+        };
         let _turn = self
             .intake
             .acquire()
             .await
             .map_err(|_| StoreError::Unavailable("the server is shutting down".to_owned()))?;
-        let (mut outcome, again) = self
+        let (mut outcome, mut again) = self
             .retrying(move || self.try_create_incident(new, actor))
             .await?;
+        if settle_again {
+            for kind in new.required_kinds() {
+                if !again.contains(kind) {
+                    again.push(*kind);
+                }
+            }
+        }
         metrics::counter!("ngalam112_intake_total", "path" => "single").increment(1);
         if !again.is_empty() {
             self.settle_after_intake(&again, actor).await;
@@ -74,6 +91,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<(CreateOutcome, Vec<UnitKind>), StoreError> {
         let mut transaction = self.pool.begin().await?;
+        let in_flight = InFlight::note(&mut transaction).await?;
         if let Some(request_id) = new.request_id()
             && let Some(existing) = claim_request_id(&mut transaction, request_id).await?
         {
@@ -120,7 +138,21 @@ impl Store {
                 dispatch::settle_kinds(&mut transaction, actor, new.required_kinds(), &self.config)
                     .await?;
         }
-        transaction.commit().await?;
+        if let Err(error) = transaction.commit().await {
+            // The answer is lost, not necessarily the commit: find out.
+            let request_ids: Vec<String> =
+                new.request_id().map(str::to_owned).into_iter().collect();
+            let found = in_flight
+                .find_out(&self.pool, error.into(), &request_ids)
+                .await?;
+            if found.first().copied().flatten().is_none() {
+                return Err(StoreError::CallNotStored(
+                    "the connection to the database broke before the call was stored; \
+                     it was not stored: try again"
+                        .to_owned(),
+                ));
+            }
+        }
         let incident = self.incident(incident_id).await?;
         if created && !new.hold() && !incident.pending_kinds.is_empty() {
             for kind in &incident.pending_kinds {

@@ -30,6 +30,7 @@ mod hold;
 mod incidents;
 mod intake_group;
 pub mod locks;
+mod outcome;
 mod public;
 mod referrals;
 mod report;
@@ -51,11 +52,11 @@ pub use callers::{AUTOMATIC_FLAG_DAYS, AUTOMATIC_FLAG_PRANKS, CallerFlag, Caller
 pub use cameras::CameraRecord;
 pub use device::IngestOutcome;
 pub use error::StoreError;
-pub use events::{ChangeFeed, FeedEvent, FleetEvent, IncidentChange};
+pub use events::{ChangeFeed, FeedEvent, FleetEvent, IncidentChange, Revocation};
 pub use incidents::{CreateOutcome, IncidentPageCursor};
 /// Validated by the core (`NewIncident::parse`); the store takes no other.
 pub use ngalam112_core::NewIncident;
-pub use public::PublicCategoryStats;
+pub use public::{PUBLISHED_MINIMUM, PublicCategoryStats};
 pub use records::{
     AssignmentRecord, DeviceLocation, IncidentRecord, OtherCaller, TimelineRecord, UnitRecord,
 };
@@ -65,7 +66,10 @@ pub use retention::KEPT_FIX_MINUTES;
 pub use stats::Snapshot;
 pub use tokens::{Role, SessionUser, TokenRecord, TokenVerifier};
 pub use units::{NewUnit, UnitRecommendation};
-pub use users::{LOGIN_FAILURE_WINDOW, LOGIN_FAILURES_ALLOWED, LoginOutcome, NewUser, UserRecord};
+pub use users::{
+    LOGIN_FAILURE_WINDOW, LOGIN_FAILURES_ALLOWED, LoginAdmission, LoginOutcome, NewUser,
+    PendingLogin, UserRecord,
+};
 
 /// The migrations of `migrations/`, embedded in the binary. Schema changes
 /// are expand/contract (every migration keeps the previous release
@@ -122,7 +126,14 @@ impl Actor {
 /// A handle on the database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// The connections of the work that dispatches: intake, the crews'
+    /// calls, offer deadlines, the sweep, token checks, the operators'
+    /// reads and changes.
     pool: PgPool,
+    /// The connections of everything else (logins, public figures,
+    /// reports, exports): a flood of those waits here, never for a
+    /// connection dispatch needs.
+    side_pool: PgPool,
     config: StoreConfig,
     /// Calls being taken at once by this process: a surge of calls must
     /// leave connections for the crews accepting and finishing their work
@@ -136,10 +147,21 @@ pub struct Store {
 /// wait their turn without holding a database connection.
 pub const INTAKE_CONCURRENCY: usize = 8;
 
+/// Connections of the side pool (logins, public figures, reports,
+/// exports) per process, besides the dispatch pool.
+pub const SIDE_CONNECTIONS: u32 = 4;
+
 impl Store {
+    /// A store on `pool` (the work that dispatches) and a side pool of
+    /// [`SIDE_CONNECTIONS`] to the same database for everything else.
     pub fn new(pool: PgPool, config: StoreConfig) -> Self {
+        let side_pool = PgPoolOptions::new()
+            .max_connections(SIDE_CONNECTIONS)
+            .acquire_timeout(pool.options().get_acquire_timeout())
+            .connect_lazy_with((*pool.connect_options()).clone());
         Self {
             pool,
+            side_pool,
             config,
             intake: std::sync::Arc::new(tokio::sync::Semaphore::new(INTAKE_CONCURRENCY)),
             intake_groups: Default::default(),
@@ -160,6 +182,21 @@ impl Store {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The side pool (logins, public figures, reports, exports).
+    pub fn side_pool(&self) -> &PgPool {
+        &self.side_pool
+    }
+
+    /// This store with every statement on the side pool: for reads made
+    /// on behalf of work that must never take dispatch's connections
+    /// (exports).
+    pub fn side(&self) -> Store {
+        Store {
+            pool: self.side_pool.clone(),
+            ..self.clone()
+        }
     }
 
     /// Drops and creates the database `ngalam112_demo` on the server of

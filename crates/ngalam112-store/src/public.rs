@@ -1,5 +1,7 @@
 //! Monthly figures for citizens: per category only, nothing finer, and no
-//! value that could point at a caller or a place.
+//! value that could point at a caller or a place: a row of fewer than
+//! [`PUBLISHED_MINIMUM`] incidents is suppressed, and times and shares
+//! from fewer than that are omitted.
 
 use chrono::{DateTime, Utc};
 use ngalam112_core::{IncidentCategory, ResolutionCode};
@@ -21,6 +23,17 @@ pub struct PublicCategoryStats {
     pub share_offered_within_60s: Option<f64>,
     pub prank: i64,
     pub referred: i64,
+    /// Fewer than [`PUBLISHED_MINIMUM`] incidents: every figure above is 0.
+    pub suppressed: bool,
+}
+
+/// No figure made from fewer incidents than this is published: a
+/// difference of one would point at one call.
+pub const PUBLISHED_MINIMUM: i64 = 5;
+
+/// A value computed from `base` incidents, or None when they are too few.
+fn published<T>(value: Option<T>, base: i64) -> Option<T> {
+    value.filter(|_| base >= PUBLISHED_MINIMUM)
 }
 
 impl Store {
@@ -50,6 +63,7 @@ impl Store {
                  FILTER (WHERE NOT not_response) AS median,
                percentile_cont(0.9) WITHIN GROUP (ORDER BY to_scene)
                  FILTER (WHERE NOT not_response) AS p90,
+               count(to_scene) FILTER (WHERE NOT not_response) AS "timed!",
                (count(*) FILTER (WHERE to_offer <= 60))::float8 / nullif(count(to_offer), 0)
                  AS share,
                count(*) FILTER (WHERE resolution_code = $4) AS "prank!",
@@ -61,22 +75,37 @@ impl Store {
             ResolutionCode::Prank.as_str(),
             ResolutionCode::Referred.as_str()
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.side_pool)
         .await?;
         let mut stats = rows
             .into_iter()
             .map(|row| {
+                let category = IncidentCategory::from_stored(&row.category).ok_or_else(|| {
+                    StoreError::Internal(format!("unknown category {}", row.category))
+                })?;
+                if row.incidents < PUBLISHED_MINIMUM {
+                    return Ok(PublicCategoryStats {
+                        category,
+                        incidents: 0,
+                        dispatched: 0,
+                        median_call_to_on_scene_s: None,
+                        p90_call_to_on_scene_s: None,
+                        share_offered_within_60s: None,
+                        prank: 0,
+                        referred: 0,
+                        suppressed: true,
+                    });
+                }
                 Ok(PublicCategoryStats {
-                    category: IncidentCategory::from_stored(&row.category).ok_or_else(|| {
-                        StoreError::Internal(format!("unknown category {}", row.category))
-                    })?,
+                    category,
                     incidents: row.incidents,
                     dispatched: row.dispatched,
-                    median_call_to_on_scene_s: row.median,
-                    p90_call_to_on_scene_s: row.p90,
-                    share_offered_within_60s: row.share,
+                    median_call_to_on_scene_s: published(row.median, row.timed),
+                    p90_call_to_on_scene_s: published(row.p90, row.timed),
+                    share_offered_within_60s: published(row.share, row.dispatched),
                     prank: row.prank,
                     referred: row.referred,
+                    suppressed: false,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;

@@ -75,7 +75,7 @@ impl Store {
             target_seconds,
             &left_out as &[&str],
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.side_pool)
         .await?;
         let counts = sqlx::query!(
             r#"SELECT count(*) FILTER (WHERE resolution_code = $3) AS "pranks!",
@@ -86,7 +86,7 @@ impl Store {
             ResolutionCode::Prank.as_str(),
             ResolutionCode::Duplicate.as_str(),
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&self.side_pool)
         .await?;
         let (prank_incidents, duplicate_incidents) = (counts.pranks, counts.duplicates);
         let rows = rows
@@ -122,7 +122,7 @@ impl Store {
             until,
             target_seconds,
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&self.side_pool)
         .await?;
         let (sent, within, unanswered, p90) = (
             answered.sent,

@@ -22,7 +22,7 @@ impl Store {
         let incidents_by_status = sqlx::query!(
             r#"SELECT status, count(*) AS "count!" FROM incidents GROUP BY status ORDER BY status"#
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.side_pool)
         .await?
         .into_iter()
         .map(|row| (row.status, row.count))
@@ -31,7 +31,7 @@ impl Store {
             r#"SELECT kind, status, count(*) AS "count!" FROM units
                GROUP BY kind, status ORDER BY kind, status"#
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.side_pool)
         .await?
         .into_iter()
         .map(|row| (row.kind, row.status, row.count))
@@ -43,14 +43,14 @@ impl Store {
                WHERE cardinality(pending_kinds) > 0 AND status NOT IN ('resolved', 'cancelled')
                  AND NOT hold"#
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&self.side_pool)
         .await?;
         let (pending_needs, oldest_pending_seconds) = (pending.needs, pending.oldest_seconds);
         let held_incidents: i64 = sqlx::query_scalar!(
             r#"SELECT count(*) AS "count!" FROM incidents
                WHERE hold AND status NOT IN ('resolved', 'cancelled')"#
         )
-        .fetch_one(&self.pool)
+        .fetch_one(&self.side_pool)
         .await?;
         Ok(Snapshot {
             incidents_by_status,

@@ -1,10 +1,9 @@
 //! People who log in: users, their sessions, and the failed-login counter
-//! that every server process shares.
+//! that every server process shares (per account and client address).
 //!
 //! Password hashes are made and checked by the server (argon2id); this
 //! module only stores the PHC strings and never sees a password.
 
-use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -14,8 +13,9 @@ use uuid::Uuid;
 use crate::tokens::insert_token_row;
 use crate::{Role, SessionUser, Store, StoreError, TokenRecord};
 
-/// Failed logins of one username allowed within [`LOGIN_FAILURE_WINDOW`];
-/// past them every attempt is refused until the window passes.
+/// Failed logins of one account from one client address allowed within
+/// [`LOGIN_FAILURE_WINDOW`]; past them every attempt from that address is
+/// refused until the window passes (other addresses are not affected).
 pub const LOGIN_FAILURES_ALLOWED: i64 = 5;
 /// How far back failed logins count.
 pub const LOGIN_FAILURE_WINDOW: Duration = Duration::from_secs(5 * 60);
@@ -44,12 +44,61 @@ pub struct UserRecord {
 /// What a login attempt came to.
 #[derive(Debug, Clone)]
 pub enum LoginOutcome {
-    /// Too many failures for this username lately; not even checked.
-    Locked,
     /// Unknown user, wrong password or disabled user (one answer for all).
     Refused,
     /// A new session.
     Session(TokenRecord),
+}
+
+/// Whether a login attempt may be checked at all.
+#[derive(Debug)]
+pub enum LoginAdmission {
+    /// Too many failures of this account from this address lately; not
+    /// even checked.
+    Locked,
+    /// Counted; the password is to be checked against `stored_hash`.
+    Admitted(Box<PendingLogin>),
+}
+
+/// A login attempt between [`Store::begin_login`] and
+/// [`Store::finish_login`].
+#[derive(Debug)]
+pub struct PendingLogin {
+    username: String,
+    client_address: String,
+    /// Its row in `login_failures`, deleted if the password matches.
+    attempt: i64,
+    prior_failures: i64,
+    user: Option<UserRow>,
+}
+
+impl PendingLogin {
+    /// Failures of this account from this address within the window,
+    /// before this attempt (the server slows each further try down).
+    pub fn prior_failures(&self) -> i64 {
+        self.prior_failures
+    }
+
+    /// The stored password hash; None for an unknown username (the server
+    /// then checks a dummy hash, so both take the same time).
+    pub fn stored_hash(&self) -> Option<String> {
+        self.user.as_ref().map(|user| user.password_hash.clone())
+    }
+}
+
+/// Ends every open session of a user (the change feed tells every server
+/// process, whose streams of those sessions end at once).
+async fn revoke_sessions_of(
+    connection: &mut sqlx::PgConnection,
+    user_id: Uuid,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+        user_id,
+    )
+    .execute(&mut *connection)
+    .await?;
+    Ok(())
 }
 
 /// `SELECT` a user's columns, then `$sql` (`FROM users …`), checked at
@@ -66,6 +115,7 @@ macro_rules! select_users {
     };
 }
 
+#[derive(Debug)]
 struct UserRow {
     id: Uuid,
     username: String,
@@ -148,26 +198,38 @@ impl Store {
         .fetch_optional(&mut *transaction)
         .await?
         .ok_or_else(|| StoreError::not_found("user", username))?;
-        sqlx::query!(
-            "UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
-            id,
-        )
-        .execute(&mut *transaction)
-        .await?;
+        revoke_sessions_of(&mut transaction, id).await?;
         transaction.commit().await?;
         Ok(())
     }
 
-    /// Replaces a user's password hash. Sessions already open stay open.
+    /// Replaces a user's password hash and ends every session of theirs
+    /// (whoever knew the old password is logged out everywhere).
     pub async fn set_password(
         &self,
         username: &str,
         password_hash: &str,
     ) -> Result<(), StoreError> {
-        let result = sqlx::query!(
-            "UPDATE users SET password_hash = $2, updated_at = now() WHERE username = $1",
+        let mut transaction = self.pool.begin().await?;
+        let id: Uuid = sqlx::query_scalar!(
+            "UPDATE users SET password_hash = $2, updated_at = now() WHERE username = $1 \
+             RETURNING id",
             username,
             password_hash,
+        )
+        .fetch_optional(&mut *transaction)
+        .await?
+        .ok_or_else(|| StoreError::not_found("user", username))?;
+        revoke_sessions_of(&mut transaction, id).await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Lets a disabled user log in again (their old sessions stay ended).
+    pub async fn enable_user(&self, username: &str) -> Result<(), StoreError> {
+        let result = sqlx::query!(
+            "UPDATE users SET disabled_at = NULL, updated_at = now() WHERE username = $1",
+            username,
         )
         .execute(&self.pool)
         .await?;
@@ -177,65 +239,88 @@ impl Store {
         Ok(())
     }
 
-    /// One login attempt. Attempts for one username are taken one at a
-    /// time (an advisory lock held while the password is checked), so the
-    /// failure count is exact across server processes. `password_matches`
-    /// gets the stored hash, or None for an unknown username (it should
-    /// then check a dummy hash, so both take the same time).
-    pub async fn login<F, Fut>(
+    /// The first half of a login attempt: unless this account has failed
+    /// too often from this address lately, the attempt is counted as a
+    /// failure now (so attempts made at once count too, on every server
+    /// process) and the stored hash is returned for the server to check,
+    /// outside any transaction. [`Store::finish_login`] takes the failure
+    /// back when the password matched. A short transaction on the side
+    /// connections: logins never hold a connection that dispatch needs.
+    pub async fn begin_login(
         &self,
         username: &str,
-        password_matches: F,
-        session_secret_hash: &[u8],
-        session_lifetime: Duration,
-    ) -> Result<LoginOutcome, StoreError>
-    where
-        F: FnOnce(Option<String>) -> Fut,
-        Fut: Future<Output = bool>,
-    {
-        let mut transaction = self.pool.begin().await?;
+        client_address: &str,
+    ) -> Result<LoginAdmission, StoreError> {
+        let mut transaction = self.side_pool.begin().await?;
         sqlx::query!(
-            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+            "SELECT pg_advisory_xact_lock($1, hashtext($2 || ' ' || $3))",
             crate::locks::LOGIN,
             username,
+            client_address,
         )
         .execute(&mut *transaction)
         .await?;
-        let failures: i64 = sqlx::query_scalar!(
+        let prior_failures: i64 = sqlx::query_scalar!(
             r#"SELECT count(*) AS "failures!" FROM login_failures
-               WHERE username = $1 AND at > now() - $2 * interval '1 second'"#,
+               WHERE username = $1 AND client_address = $2
+                 AND at > now() - $3 * interval '1 second'"#,
             username,
+            client_address,
             LOGIN_FAILURE_WINDOW.as_secs_f64(),
         )
         .fetch_one(&mut *transaction)
         .await?;
-        if failures >= LOGIN_FAILURES_ALLOWED {
+        if prior_failures >= LOGIN_FAILURES_ALLOWED {
             transaction.rollback().await?;
-            return Ok(LoginOutcome::Locked);
+            return Ok(LoginAdmission::Locked);
         }
-        let row = select_users!("FROM users WHERE username = $1", username)
+        let attempt: i64 = sqlx::query_scalar!(
+            "INSERT INTO login_failures (username, client_address) VALUES ($1, $2) RETURNING id",
+            username,
+            client_address,
+        )
+        .fetch_one(&mut *transaction)
+        .await?;
+        let user = select_users!("FROM users WHERE username = $1", username)
             .fetch_optional(&mut *transaction)
             .await?;
-        let matches = password_matches(row.as_ref().map(|row| row.password_hash.clone())).await;
-        let user = match row {
-            Some(row) if matches && row.disabled_at.is_none() => row,
-            _ => {
-                sqlx::query!(
-                    "INSERT INTO login_failures (username) VALUES ($1)",
-                    username,
-                )
-                .execute(&mut *transaction)
-                .await?;
-                transaction.commit().await?;
-                return Ok(LoginOutcome::Refused);
-            }
+        transaction.commit().await?;
+        Ok(LoginAdmission::Admitted(Box::new(PendingLogin {
+            username: username.to_owned(),
+            client_address: client_address.to_owned(),
+            attempt,
+            prior_failures,
+            user,
+        })))
+    }
+
+    /// The second half: with a matching password of an enabled user, the
+    /// account's failures from this address are forgotten and a session
+    /// begins; otherwise the attempt stays counted as a failure.
+    pub async fn finish_login(
+        &self,
+        pending: Box<PendingLogin>,
+        password_matched: bool,
+        session_secret_hash: &[u8],
+        session_lifetime: Duration,
+    ) -> Result<LoginOutcome, StoreError> {
+        let user = match pending.user {
+            Some(user) if password_matched && user.disabled_at.is_none() => user,
+            _ => return Ok(LoginOutcome::Refused),
         };
-        sqlx::query!("DELETE FROM login_failures WHERE username = $1", username,)
-            .execute(&mut *transaction)
-            .await?;
         let lifetime = chrono::Duration::from_std(session_lifetime)
             .map_err(|error| StoreError::Internal(error.to_string()))?;
         let role = Role::from_stored(&user.role, user.unit_id, user.agency_id)?;
+        let mut transaction = self.side_pool.begin().await?;
+        sqlx::query!(
+            "DELETE FROM login_failures \
+             WHERE (username = $1 AND client_address = $2) OR id = $3",
+            pending.username,
+            pending.client_address,
+            pending.attempt,
+        )
+        .execute(&mut *transaction)
+        .await?;
         let mut session = insert_token_row(
             &mut transaction,
             role,
@@ -250,6 +335,18 @@ impl Store {
             display_name: user.display_name,
         });
         Ok(LoginOutcome::Session(session))
+    }
+
+    /// Deletes failed logins older than the window (they count for
+    /// nothing any more); returns how many went.
+    pub async fn purge_login_failures(&self) -> Result<u64, StoreError> {
+        let result = sqlx::query!(
+            "DELETE FROM login_failures WHERE at < now() - $1 * interval '1 second'",
+            LOGIN_FAILURE_WINDOW.as_secs_f64(),
+        )
+        .execute(&self.side_pool)
+        .await?;
+        Ok(result.rows_affected())
     }
 
     /// NOT_FOUND unless the agency exists.

@@ -29,6 +29,8 @@ fn with_database(url: &str, database: &str) -> String {
     format!("{base}/{database}")
 }
 
+pub mod proxy;
+
 pub use jsonschema;
 pub use ngalam112_client::Clients;
 
@@ -109,6 +111,40 @@ impl TestApp {
             true,
         )
         .await
+    }
+
+    /// Another server process on the same database whose connections to
+    /// PostgreSQL go through a proxy that can cut them (`proxy::Cut`).
+    pub async fn another_server_behind_proxy(&self) -> (TestApp, proxy::CuttingProxy) {
+        use std::str::FromStr;
+        let options =
+            sqlx::postgres::PgConnectOptions::from_str(&self.database_url).expect("a database URL");
+        let upstream = tokio::net::lookup_host((options.get_host(), options.get_port()))
+            .await
+            .expect("resolve PostgreSQL")
+            .next()
+            .expect("an address");
+        let proxy = proxy::CuttingProxy::start(upstream).await;
+        let through = options
+            .host(&proxy.address.ip().to_string())
+            .port(proxy.address.port());
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .acquire_timeout(Duration::from_secs(3))
+            .connect_with(through)
+            .await
+            .expect("connect through the proxy");
+        let store = Store::new(pool, StoreConfig::default());
+        // Direct SQL checks bypass the proxy.
+        let direct = self.pool.clone();
+        let app = Self::serve(
+            store,
+            direct,
+            self.database_url.clone(),
+            ServerConfig::default(),
+            true,
+        )
+        .await;
+        (app, proxy)
     }
 
     /// A server with small watch buffers, to see a slow watcher fall behind.
@@ -361,6 +397,29 @@ impl TestApp {
             .into_iter()
             .map(|event| event.kind)
             .collect()
+    }
+
+    /// Moves this test's incidents (and their offers) back by a day, as if
+    /// they had been recorded yesterday: the public figures of the current
+    /// month run to the end of the previous day. Returns yesterday's month
+    /// (`YYYY-MM`, WIB). The timeline is append-only, so its times stay.
+    pub async fn incidents_as_if_yesterday(&self) -> String {
+        for sql in [
+            "UPDATE incidents SET created_at = created_at - interval '1 day', \
+             updated_at = updated_at - interval '1 day'",
+            "UPDATE assignments SET offered_at = offered_at - interval '1 day'",
+        ] {
+            sqlx::query(sql)
+                .execute(&self.pool)
+                .await
+                .expect("backdate");
+        }
+        sqlx::query_scalar(
+            "SELECT to_char((now() - interval '1 day') AT TIME ZONE 'Asia/Jakarta', 'YYYY-MM')",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .expect("yesterday's month")
     }
 
     /// Counts rows of a table, to prove a refused request stored nothing.

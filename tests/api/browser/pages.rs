@@ -7,12 +7,16 @@ async fn the_public_page_shows_the_months_figures_without_a_login_in_both_langua
     let app = TestApp::spawn().await;
     app.register_at("AMB-1", proto::UnitKind::Ambulance, places::RSSA)
         .await;
-    let mut call = medical_call(places::BALAI_KOTA);
-    call.caller_name = "Sri Wahyuningsih".to_owned();
-    app.create(call).await;
+    for _ in 0..5 {
+        let mut call = medical_call(places::BALAI_KOTA);
+        call.caller_name = "Sri Wahyuningsih".to_owned();
+        app.create(call).await;
+    }
     let mut fire = medical_call(places::DAMKAR);
     fire.category = proto::IncidentCategory::Fire.into();
     app.create(fire).await;
+    // Published as of the end of yesterday: the calls were yesterday's.
+    let month = app.incidents_as_if_yesterday().await;
 
     let browser = Browser::open(1000, 600).await;
     browser
@@ -20,6 +24,17 @@ async fn the_public_page_shows_the_months_figures_without_a_login_in_both_langua
         .goto(&format!("{}/publik", base(&app)))
         .await
         .expect("public page");
+    browser
+        .client
+        .execute(
+            &format!(
+                "const input = document.querySelector('[data-testid=public-month]'); \
+                 input.value = '{month}'; input.dispatchEvent(new Event('change'));"
+            ),
+            vec![],
+        )
+        .await
+        .expect("pick yesterday's month");
     browser
         .until(
             "two category rows",
@@ -32,6 +47,11 @@ async fn the_public_page_shows_the_months_figures_without_a_login_in_both_langua
         "{table}"
     );
     assert!(table.contains("Kejadian"), "Indonesian by default: {table}");
+    // One fire call: too few to publish, shown as "< 5".
+    let fire_row = browser
+        .text("[data-testid=public-row][data-category=FIRE]")
+        .await;
+    assert!(fire_row.contains("< 5"), "{fire_row}");
     let page = browser.text("body").await;
     assert!(!page.contains("Sri") && !page.contains("Tugu"), "{page}");
     browser.screenshot("public.png").await;

@@ -127,6 +127,7 @@ pub struct CreateArgs {
     #[arg(long)]
     pub hold: bool,
     /// Idempotency key: retrying with the same key creates nothing twice.
+    /// Default: a new one for this call, kept across n112's own retries.
     #[arg(long)]
     pub request_id: Option<String>,
     /// This caller reports that incident: link, dispatch nothing.
@@ -365,7 +366,9 @@ async fn create(api: &mut Api, output: Output, args: CreateArgs) -> anyhow::Resu
         }
     }
     let request = proto::CreateIncidentRequest {
-        request_id: args.request_id.unwrap_or_default(),
+        request_id: args
+            .request_id
+            .unwrap_or_else(|| format!("n112-{}", uuid::Uuid::new_v4())),
         category: category.into(),
         priority: proto::Priority::from(args.priority).into(),
         caller_phone: phone,
@@ -385,9 +388,40 @@ async fn create(api: &mut Api, output: Output, args: CreateArgs) -> anyhow::Resu
         duplicate_of,
         caller_id_withheld: args.withheld,
     };
-    let incident = api.incidents.create_incident(request).await?.into_inner();
+    let incident = create_with_retries(api, request).await?;
     output.incident(&incident);
     Ok(())
+}
+
+/// Tries at recording one call while the server answers UNAVAILABLE.
+const CREATE_ATTEMPTS: u32 = 5;
+
+/// Records a call, retrying UNAVAILABLE (1, 2, 4, 8 s apart) with the
+/// same request id: the server stores a call at most once per id, so a
+/// retry after a lost answer never sends a second crew.
+async fn create_with_retries(
+    api: &Api,
+    request: proto::CreateIncidentRequest,
+) -> anyhow::Result<proto::Incident> {
+    let mut attempt = 1;
+    loop {
+        match api.incidents.clone().create_incident(request.clone()).await {
+            Ok(incident) => return Ok(incident.into_inner()),
+            Err(status)
+                if status.code() == tonic::Code::Unavailable && attempt < CREATE_ATTEMPTS =>
+            {
+                eprintln!(
+                    "server unavailable ({}); retrying with request id {} ({}/{CREATE_ATTEMPTS})",
+                    status.message(),
+                    request.request_id,
+                    attempt + 1
+                );
+                tokio::time::sleep(std::time::Duration::from_secs(1 << (attempt - 1))).await;
+                attempt += 1;
+            }
+            Err(status) => return Err(status.into()),
+        }
+    }
 }
 
 /// Shows nearby incidents and asks whether the caller reports one of them.

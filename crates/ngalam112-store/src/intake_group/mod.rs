@@ -27,8 +27,17 @@
 //!   miss.
 //! - It does not overtake: a call steps aside when any need for one of its
 //!   kinds is waiting, and the queue (rule 5) decides.
+//! - Its answers are never in doubt: the statement runs in a transaction
+//!   whose id is noted first, and if the commit's answer is lost the
+//!   worker finds out which calls were stored (`outcome`) before it
+//!   answers any of them.
+//! - A call whose request id is already stored is left out before units
+//!   are allocated (its units would be held for nothing); one that meets
+//!   a request id stored meanwhile is dropped by the statement, and its
+//!   full way settles its kinds again afterwards (the units held for it
+//!   during the statement may have been skipped by a freeing transaction).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -40,6 +49,7 @@ mod read;
 mod write;
 
 use crate::batch::Batcher;
+use crate::outcome::InFlight;
 use crate::{Actor, IncidentRecord, Store, StoreConfig, StoreError};
 use read::{Fetched, units_for_each};
 use write::{Group, OfferRow, record, store_group};
@@ -55,7 +65,17 @@ const GROUP_LANES: usize = 2;
 
 /// The worker that takes calls in groups (one per process, started on
 /// first use).
-pub(crate) type IntakeGroups = Arc<std::sync::OnceLock<Batcher<GroupCall, Option<IncidentRecord>>>>;
+pub(crate) type IntakeGroups = Arc<std::sync::OnceLock<Batcher<GroupCall, GroupAnswer>>>;
+
+/// What the group did with a call.
+pub(crate) enum GroupAnswer {
+    /// Stored and dispatched.
+    Stored(Box<IncidentRecord>),
+    /// Nothing written for it: it goes the full way. `settle_again`: units
+    /// were held for it during the group's statement, so its kinds are
+    /// settled again after its full way.
+    FullWay { settle_again: bool },
+}
 
 /// A call queued for the next group.
 pub(crate) struct GroupCall {
@@ -68,15 +88,20 @@ pub(crate) struct GroupCall {
 
 impl Store {
     /// Stores and dispatches `new` with the calls arriving with it, when it
-    /// can be served at once (see the module's comment). `None`: nothing
-    /// was written for it.
+    /// can be served at once (see the module's comment).
     pub(crate) async fn create_in_group(
         &self,
         new: &NewIncident,
         actor: &Actor,
-    ) -> Result<Option<IncidentRecord>, StoreError> {
-        if new.duplicate_of().is_some() || new.hold() || new.required_kinds().is_empty() {
-            return Ok(None);
+    ) -> Result<GroupAnswer, StoreError> {
+        if new.duplicate_of().is_some()
+            || new.hold()
+            || new.required_kinds().is_empty()
+            || new.request_id().is_none()
+        {
+            return Ok(GroupAnswer::FullWay {
+                settle_again: false,
+            });
         }
         let groups = self.intake_groups.get_or_init(|| {
             // The worker holds its pool, not the store: it ends when the
@@ -124,35 +149,34 @@ fn group_pool(pool: &PgPool) -> PgPool {
         .connect_lazy_with((*pool.connect_options()).clone())
 }
 
-/// Takes a group; answers each call with its incident, or `None` to send
-/// it the full way. A failed statement sends every call the full way; a
-/// lost connection fails every call (UNAVAILABLE).
+/// Takes a group; answers each call with its incident, or sends it the
+/// full way. A failed statement sends every call the full way (nothing was
+/// committed); a commit whose answer was lost is found out first.
 async fn take_group(
     pool: &PgPool,
     config: &StoreConfig,
     calls: Vec<GroupCall>,
-) -> Vec<Result<Option<IncidentRecord>, StoreError>> {
+) -> Vec<Result<GroupAnswer, StoreError>> {
     let count = calls.len();
     match try_group(pool, config, &calls).await {
-        // After the commit, a call's record that cannot be made is that
-        // call's error: it is stored, so it must not go the full way.
-        Ok(mut stored) => calls
+        Ok(mut answers) => calls
             .iter()
-            .map(|call| stored.remove(&call.id).transpose())
+            .map(|call| {
+                answers.remove(&call.id).unwrap_or(Ok(GroupAnswer::FullWay {
+                    settle_again: false,
+                }))
+            })
             .collect(),
-        // The connection broke: the group may have committed before the
-        // answer was lost, so a call must not be stored again the full
-        // way; the caller gets UNAVAILABLE and retries (with its request
-        // id, it then finds its incident).
-        Err(error @ StoreError::Unavailable(_)) => {
-            tracing::warn!(%error, calls = count, "intake group lost its connection");
-            (0..count).map(|_| Err(error.duplicate())).collect()
-        }
-        // The statement failed, so it wrote nothing: every call goes the
-        // full way.
+        // Nothing was committed: every call goes the full way.
         Err(error) => {
             tracing::warn!(%error, calls = count, "intake group failed; each call goes the full way");
-            (0..count).map(|_| Ok(None)).collect()
+            (0..count)
+                .map(|_| {
+                    Ok(GroupAnswer::FullWay {
+                        settle_again: false,
+                    })
+                })
+                .collect()
         }
     }
 }
@@ -198,27 +222,40 @@ fn allocate<'a>(
 }
 
 /// The group's reads, the allocation of units and the statement; returns
-/// the incidents it stored, by id (an error before or in the statement
-/// means nothing was stored).
+/// each call's answer by id (a call missing there goes the full way). An
+/// error means nothing was committed.
 async fn try_group(
     pool: &PgPool,
     config: &StoreConfig,
     calls: &[GroupCall],
-) -> Result<std::collections::HashMap<IncidentId, Result<IncidentRecord, StoreError>>, StoreError> {
+) -> Result<HashMap<IncidentId, Result<GroupAnswer, StoreError>>, StoreError> {
+    let mut connection = pool.acquire().await?;
+    // Request ids already stored (retries): those calls go the full way,
+    // which returns their incident, before any unit is held for them.
+    let request_ids: Vec<String> = calls
+        .iter()
+        .filter_map(|call| call.new.request_id().map(str::to_owned))
+        .collect();
+    let seen: HashSet<String> = sqlx::query_scalar!(
+        "SELECT request_id FROM intake_requests WHERE request_id = ANY($1)",
+        &request_ids,
+    )
+    .fetch_all(&mut *connection)
+    .await?
+    .into_iter()
+    .collect();
     let mut distinct: Vec<&GroupCall> = Vec::with_capacity(calls.len());
-    let mut request_ids = HashSet::new();
+    let mut in_group = HashSet::new();
     for call in calls {
         // A request id twice in one group: the second waits for the
         // first's commit on the full way, and gets its incident.
-        if call
-            .new
-            .request_id()
-            .is_none_or(|request_id| request_ids.insert(request_id))
+        if let Some(request_id) = call.new.request_id()
+            && !seen.contains(request_id)
+            && in_group.insert(request_id)
         {
             distinct.push(call);
         }
     }
-    let mut connection = pool.acquire().await?;
     let mut kinds: Vec<UnitKind> = Vec::new();
     for call in &distinct {
         for kind in call.new.required_kinds() {
@@ -248,21 +285,75 @@ async fn try_group(
         grouped.push(call);
     }
     if grouped.is_empty() {
-        return Ok(Default::default());
+        return Ok(HashMap::new());
     }
     metrics::histogram!("ngalam112_intake_group_calls").record(grouped.len() as f64);
-    let rows = store_group(&mut connection, config, &group, &kinds).await?;
-    let mut stored = std::collections::HashMap::new();
+    let mut transaction = sqlx::Connection::begin(&mut *connection).await?;
+    let in_flight = InFlight::note(&mut transaction).await?;
+    let rows = store_group(&mut transaction, config, &group, &kinds).await?;
+    if let Err(error) = transaction.commit().await {
+        drop(connection);
+        return found_out(pool, &in_flight, error.into(), &grouped).await;
+    }
+    let mut answers = HashMap::new();
     for (place, call) in grouped.iter().enumerate() {
         let rows: Vec<&OfferRow> = rows
             .iter()
             .filter(|row| row.call == place as i64 + 1)
             .collect();
-        if let Some(record) = record(call, &rows).transpose() {
-            stored.insert(call.id, record);
-        }
+        // After the commit, a call's record that cannot be made is that
+        // call's error: it is stored, so it must not go the full way.
+        let answer = match record(call, &rows) {
+            Ok(Some(record)) => Ok(GroupAnswer::Stored(Box::new(record))),
+            // Units were held for it while the statement ran.
+            Ok(None) => Ok(GroupAnswer::FullWay { settle_again: true }),
+            Err(error) => Err(error),
+        };
+        answers.insert(call.id, answer);
     }
-    Ok(stored)
+    Ok(answers)
+}
+
+/// The group's commit lost its answer: which calls were stored, found out
+/// on another connection. A stored call is answered with its incident as
+/// stored; one that was not goes the full way (safe: nothing of it was
+/// written). If it cannot be found out, every call is answered UNAVAILABLE
+/// saying so.
+async fn found_out(
+    pool: &PgPool,
+    in_flight: &InFlight,
+    error: StoreError,
+    grouped: &[&GroupCall],
+) -> Result<HashMap<IncidentId, Result<GroupAnswer, StoreError>>, StoreError> {
+    let request_ids: Vec<String> = grouped
+        .iter()
+        .filter_map(|call| call.new.request_id().map(str::to_owned))
+        .collect();
+    let found = match in_flight.find_out(pool, error, &request_ids).await {
+        Ok(found) => found,
+        Err(error @ StoreError::OutcomeUnknown(_)) => {
+            return Ok(grouped
+                .iter()
+                .map(|call| (call.id, Err(error.duplicate())))
+                .collect());
+        }
+        // PostgreSQL answered the commit with an error: nothing committed.
+        Err(error) => return Err(error),
+    };
+    let mut answers = HashMap::new();
+    for (call, stored) in grouped.iter().zip(found) {
+        let answer = match stored {
+            Some(incident_id) => match pool.acquire().await {
+                Ok(mut connection) => crate::records::load_incident(&mut connection, incident_id)
+                    .await
+                    .map(|record| GroupAnswer::Stored(Box::new(record))),
+                Err(error) => Err(error.into()),
+            },
+            None => Ok(GroupAnswer::FullWay { settle_again: true }),
+        };
+        answers.insert(call.id, answer);
+    }
+    Ok(answers)
 }
 
 #[cfg(test)]
