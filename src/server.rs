@@ -231,8 +231,8 @@ pub async fn run(
     let result = builder
         .accept_http1(true)
         .max_concurrent_streams(config.max_streams_per_connection)
-        .layer(crate::hosts::HostCheck(public_hosts))
         .layer(crate::metrics::RpcLayer)
+        .layer(crate::hosts::HostCheck(public_hosts))
         .layer(crate::web::GrpcWebForCalls)
         .layer(AuthLayer::new(
             store.clone(),

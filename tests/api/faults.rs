@@ -506,7 +506,7 @@ async fn metrics_move_as_the_system_is_driven() {
         stream
             .write_all(
                 format!(
-                    "POST {junk} HTTP/1.1\r\nHost: x\r\nContent-Type: application/grpc-web\r\n\
+                    "POST {junk} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/grpc-web\r\n\
                      Content-Length: 0\r\nConnection: close\r\n\r\n"
                 )
                 .as_bytes(),

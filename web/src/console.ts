@@ -725,9 +725,9 @@ async function createWithRetries(requestId: string, status: HTMLElement, request
       status.textContent = t("intakeRetrying")
         .replace("{attempt}", String(attempt + 1))
         .replace("{attempts}", String(INTAKE_ATTEMPTS));
-      status.dataset.testid = "intake-retrying";
+      status.dataset.retrying = `${attempt + 1}/${INTAKE_ATTEMPTS}`;
       await sleep(1000 * Math.min(8, 2 ** (attempt - 1)));
-      delete status.dataset.testid;
+      delete status.dataset.retrying;
     }
   }
 }

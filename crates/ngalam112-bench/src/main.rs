@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 mod ceiling;
+mod flood;
 mod load;
 mod server;
 mod workloads;
@@ -159,6 +160,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let rows = workloads::intake(&target, &plan).await?;
         rows.iter().for_each(|row| print(row, args.json));
         all.extend(rows);
+        let row = flood::intake_under_flood(&target, &plan).await?;
+        print(&row, args.json);
+        all.push(row);
     }
     if wanted("avl") {
         let rows = workloads::avl(&target, &plan).await?;
@@ -179,6 +183,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let rows = workloads::fleet_size(&target, &plan).await?;
         rows.iter().for_each(|row| print(row, args.json));
         all.extend(rows);
+    }
+    if let (Some(plain), Some(flooded)) = (find(&all, "intake"), find(&all, "intake under flood")) {
+        print(
+            &Row {
+                workload: "flood/intake p99".to_owned(),
+                ops_per_s: flooded.p99_ms / plain.p99_ms,
+                p50_ms: f64::NAN,
+                p99_ms: f64::NAN,
+                max_ms: f64::NAN,
+                errors: 0,
+                note: format!(
+                    "intake's p99 under the flood / without it ({:.2} ms / {:.2} ms)",
+                    flooded.p99_ms, plain.p99_ms
+                ),
+            },
+            args.json,
+        );
     }
     for (name, over, under) in [
         ("intake/ceiling", "intake", "ceiling"),
@@ -208,6 +229,10 @@ async fn main() -> anyhow::Result<()> {
             listen,
             "--offer-timeout",
             offer_timeout,
+            // The flood workload speaks from many client addresses, as
+            // through a load balancer.
+            "--trusted-proxy",
+            "127.0.0.1",
         ])?;
         let ngalam112::cli::Command::Serve(serve) = cli.command else {
             anyhow::bail!("not a serve command");

@@ -49,7 +49,7 @@ fn random_point(rng: &mut StdRng) -> proto::GeoPoint {
     }
 }
 
-fn medical_call(rng: &mut StdRng) -> proto::CreateIncidentRequest {
+pub(crate) fn medical_call(rng: &mut StdRng) -> proto::CreateIncidentRequest {
     proto::CreateIncidentRequest {
         category: proto::IncidentCategory::Medical.into(),
         priority: proto::Priority::High.into(),
@@ -61,7 +61,10 @@ fn medical_call(rng: &mut StdRng) -> proto::CreateIncidentRequest {
     }
 }
 
-async fn clients(server: &BenchServer, connections: usize) -> anyhow::Result<Vec<Clients>> {
+pub(crate) async fn clients(
+    server: &BenchServer,
+    connections: usize,
+) -> anyhow::Result<Vec<Clients>> {
     Ok(server
         .channels(connections)
         .await?

@@ -171,12 +171,7 @@ async fn the_console_logs_in_records_a_call_and_shows_it_on_the_queue_and_map() 
         .type_into("[data-testid=intake-lat]", "-7.97710")
         .await;
     browser.click("[data-testid=intake-submit]").await;
-    let detail = browser.find("[data-testid=incident-detail]").await;
-    let id = detail
-        .attr("data-incident-id")
-        .await
-        .expect("attr")
-        .expect("an id");
+    let id = browser.detail_incident_id().await;
     let camera = browser.find("[data-testid=camera-link]").await;
     assert!(
         camera
@@ -293,6 +288,12 @@ async fn the_console_logs_in_records_a_call_and_shows_it_on_the_queue_and_map() 
 
     // Reports: the response-time table of the last 24 hours.
     browser.click("[data-view=reports]").await;
+    browser
+        .until(
+            "the report's rows",
+            "return document.querySelector('[data-testid=report]')?.textContent.includes('SEMUA')",
+        )
+        .await;
     let report = browser.text("[data-testid=report]").await;
     assert!(
         report.contains("SEMUA") && report.contains("iseng"),
@@ -347,5 +348,84 @@ async fn the_console_logs_in_records_a_call_and_shows_it_on_the_queue_and_map() 
     let released = app.incident(&held.id).await;
     assert!(!released.hold);
     assert_eq!(released.assignments.len(), 1);
+    browser.close().await;
+}
+
+/// The connection to PostgreSQL breaks as the call's commit is sent: the
+/// server answers UNAVAILABLE ("not stored"), the console says it retries
+/// and retries by itself with the same request id, and the call is stored
+/// exactly once.
+#[tokio::test]
+async fn the_console_retries_an_unavailable_call_by_itself_with_the_same_request_id() {
+    let direct = TestApp::spawn().await;
+    let (app, proxy) = direct.another_server_behind_proxy().await;
+    app.add_user("sri", Role::Operator, "kopi-tubruk-2026")
+        .await;
+    let browser = Browser::open(1400, 900).await;
+    browser
+        .log_in(&format!("{}/", base(&app)), "sri", "kopi-tubruk-2026")
+        .await;
+    browser.click("[data-testid=new-incident]").await;
+    browser
+        .find("[data-testid=intake-category]")
+        .await
+        .select_by_value("INCIDENT_CATEGORY_MEDICAL")
+        .await
+        .expect("category");
+    browser
+        .find("[data-testid=intake-priority]")
+        .await
+        .select_by_value("PRIORITY_HIGH")
+        .await
+        .expect("priority");
+    browser.click("[data-testid=intake-withheld]").await;
+    browser
+        .type_into("[data-testid=intake-address]", "Jl. Tugu 3")
+        .await;
+    browser
+        .type_into("[data-testid=intake-lat]", "-7.97710")
+        .await;
+    browser
+        .type_into("[data-testid=intake-lon]", "112.63410\t")
+        .await;
+    // Remember whether the console ever says it is retrying.
+    let request_id = browser
+        .client
+        .execute(
+            "window.sawRetry = false; \
+             const status = document.querySelector('[data-testid=intake-error]'); \
+             new MutationObserver(() => { if (status.dataset.retrying) { window.sawRetry = true; } }) \
+               .observe(status, { attributes: true }); \
+             return document.querySelector('form.intake').dataset.requestId;",
+            vec![],
+        )
+        .await
+        .expect("request id")
+        .as_str()
+        .expect("a request id on the form")
+        .to_owned();
+
+    // No ambulance: the call waits, on the single path; its commit is cut.
+    proxy.arm(crate::helpers::proxy::Cut::BeforeCommit);
+    browser.click("[data-testid=intake-submit]").await;
+    let id = browser.detail_incident_id().await;
+    assert_eq!(proxy.cuts(), 1, "the first try was cut");
+    let saw_retry = browser
+        .client
+        .execute("return window.sawRetry", vec![])
+        .await
+        .expect("flag");
+    assert_eq!(saw_retry, Value::Bool(true), "the console said it retried");
+    let stored: Vec<(String, String)> =
+        sqlx::query_as("SELECT request_id, incident_id::text FROM intake_requests")
+            .fetch_all(&direct.pool)
+            .await
+            .expect("requests");
+    assert_eq!(
+        stored,
+        vec![(request_id, id)],
+        "stored once, under the form's id"
+    );
+    assert_eq!(direct.count("incidents").await, 1);
     browser.close().await;
 }

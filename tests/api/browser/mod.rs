@@ -163,6 +163,21 @@ impl Browser {
         }
     }
 
+    /// The id of the incident the detail panel shows, once it shows one
+    /// (read in the page: the panel re-renders as updates arrive).
+    async fn detail_incident_id(&self) -> String {
+        self.find("[data-testid=incident-detail]").await;
+        let id = self
+            .client
+            .execute(
+                "return document.querySelector('[data-testid=incident-detail]').dataset.incidentId",
+                vec![],
+            )
+            .await
+            .expect("the detail's incident id");
+        id.as_str().expect("an id").to_owned()
+    }
+
     async fn log_in(&self, url: &str, username: &str, password: &str) {
         self.client.goto(url).await.expect("open the page");
         self.type_into("[data-testid=login-username]", username)

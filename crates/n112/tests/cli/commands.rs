@@ -532,3 +532,54 @@ async fn a_call_is_referred_to_pln_and_the_liaison_answers_from_the_command_line
         "{shown}"
     );
 }
+
+/// The connection to PostgreSQL breaks as the call's commit is sent: the
+/// server answers UNAVAILABLE ("not stored"), and `n112 incident create`
+/// retries by itself with the request id it made for the call; the call
+/// is stored exactly once.
+#[tokio::test]
+async fn incident_create_retries_an_unavailable_call_with_the_same_request_id() {
+    let direct = TestApp::spawn().await;
+    let (app, proxy) = direct.another_server_behind_proxy().await;
+    let operator = app
+        .token(ngalam112_testkit::Role::Operator)
+        .await
+        .expect("token");
+    // No ambulance: the call waits, on the single path; its commit is cut.
+    proxy.arm(ngalam112_testkit::proxy::Cut::BeforeCommit);
+    let output = n112(
+        &app,
+        &operator,
+        &[
+            "--json",
+            "incident",
+            "create",
+            "--category",
+            "medical",
+            "--lat",
+            "-7.9770",
+            "--lon",
+            "112.6340",
+            "--address",
+            "Jl. Tugu 1",
+            "--withheld",
+            "--yes",
+        ],
+    )
+    .await;
+    let created = json_lines(&output);
+    assert_eq!(proxy.cuts(), 1, "the first try was cut");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("retrying with request id n112-"),
+        "{stderr}"
+    );
+    let stored: Vec<(String, String)> =
+        sqlx::query_as("SELECT request_id, incident_id::text FROM intake_requests")
+            .fetch_all(&direct.pool)
+            .await
+            .expect("requests");
+    assert_eq!(stored.len(), 1, "stored once: {stored:?}");
+    assert!(stored[0].0.starts_with("n112-"), "{stored:?}");
+    assert_eq!(created[0]["id"], stored[0].1.as_str());
+}
