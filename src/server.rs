@@ -78,6 +78,8 @@ pub struct ServerConfig {
     pub max_streams_per_connection: u32,
     /// Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
     pub trusted_proxies: crate::client_address::TrustedProxies,
+    /// How long one computation of the public figures is served again.
+    pub public_figures_fresh_for: Duration,
     /// Host names the pages and gRPC-Web answer for (`--public-host`);
     /// empty: the listen address and `localhost`.
     pub public_hosts: Vec<String>,
@@ -98,6 +100,7 @@ impl Default for ServerConfig {
             max_watchers_per_token: 16,
             max_streams_per_connection: 256,
             trusted_proxies: Default::default(),
+            public_figures_fresh_for: Duration::from_secs(10),
             public_hosts: Vec::new(),
         }
     }
@@ -217,6 +220,7 @@ pub async fn run(
             PublicServiceServer::new(PublicApi::new(
                 store.clone(),
                 config.trusted_proxies.clone(),
+                config.public_figures_fresh_for,
             ))
             .max_decoding_message_size(limit),
         );

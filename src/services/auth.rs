@@ -43,8 +43,9 @@ pub const LOGIN_BURST: u32 = 30;
 /// answered RESOURCE_EXHAUSTED.
 pub const HASHING_WAIT: Duration = Duration::from_millis(500);
 
-/// Password checks at once: half the cores (at least one), so that the
-/// other half stays free for dispatch whatever the login traffic.
+/// Password checks at once: half the cores (at least one); they run at
+/// the lowest CPU priority besides (`passwords::PasswordChecker`), so that
+/// dispatch keeps the CPU whatever the login traffic.
 pub fn hashing_slots() -> usize {
     std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1))
 }
@@ -71,6 +72,7 @@ pub struct AuthApi {
     proxies: TrustedProxies,
     limiter: Limiter,
     hashing: Arc<Semaphore>,
+    checker: crate::passwords::PasswordChecker,
 }
 
 impl AuthApi {
@@ -83,6 +85,7 @@ impl AuthApi {
             proxies,
             limiter: RateLimiter::hashmap(Quota::per_second(per_second).allow_burst(burst)),
             hashing: Arc::new(Semaphore::new(hashing_slots())),
+            checker: crate::passwords::PasswordChecker::start(hashing_slots()),
         }
     }
 
@@ -99,8 +102,9 @@ impl AuthApi {
         })
     }
 
-    /// Checks `password` against `stored` on a blocking thread, once a
-    /// hashing slot is free (RESOURCE_EXHAUSTED if none frees in time).
+    /// Checks `password` against `stored` on a password-check thread (at
+    /// the lowest CPU priority), once a slot is free (RESOURCE_EXHAUSTED if
+    /// none frees in time).
     async fn password_matches(
         &self,
         stored: Option<String>,
@@ -115,11 +119,7 @@ impl AuthApi {
             .await
             .map_err(|_| busy())?
             .map_err(|_| busy())?;
-        Ok(tokio::task::spawn_blocking(move || {
-            crate::passwords::verify_password(stored.as_deref(), &password)
-        })
-        .await
-        .unwrap_or(false))
+        Ok(self.checker.matches(stored, password).await)
     }
 }
 

@@ -2,8 +2,11 @@
 //! monthly aggregates per category leave; each client address may ask at
 //! most 10 times a second.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
 use governor::{Quota, RateLimiter};
@@ -11,11 +14,12 @@ use ngalam112_core::ValidationError;
 use ngalam112_proto::v1 as proto;
 use ngalam112_proto::v1::public_service_server::PublicService;
 use ngalam112_store::{PublicCategoryStats, Store};
+use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status};
 
 use crate::client_address::TrustedProxies;
 use crate::convert::category_to_proto;
-use crate::error::answer;
+use crate::error::{ApiError, answer};
 
 /// Calls per second one client address may make.
 pub const CALLS_PER_SECOND: u32 = 10;
@@ -26,20 +30,79 @@ type Limiter = RateLimiter<
     governor::clock::DefaultClock,
 >;
 
+/// A month's figures as computed, by (first day, end), with when.
+type Figures = HashMap<(DateTime<Utc>, DateTime<Utc>), (Instant, Vec<proto::CategoryStats>)>;
+
 pub struct PublicApi {
     store: Store,
     proxies: TrustedProxies,
     limiter: Limiter,
+    figures: Mutex<Figures>,
+    /// How long one computation is served again (`ServerConfig`).
+    fresh_for: Duration,
+    /// One computation at a time per process.
+    computing: Semaphore,
 }
 
 impl PublicApi {
-    pub fn new(store: Store, proxies: TrustedProxies) -> Self {
+    /// `fresh_for`: how long one computation of a month's figures is
+    /// served again, so that a flood from many addresses costs the
+    /// database one query per month and period, not one per call.
+    pub fn new(store: Store, proxies: TrustedProxies, fresh_for: Duration) -> Self {
         let per_second = NonZeroU32::new(CALLS_PER_SECOND).unwrap_or(NonZeroU32::MIN);
         Self {
             store,
             proxies,
             limiter: RateLimiter::hashmap(Quota::per_second(per_second)),
+            figures: Mutex::default(),
+            fresh_for,
+            computing: Semaphore::new(1),
         }
+    }
+
+    fn cached(&self, period: (DateTime<Utc>, DateTime<Utc>)) -> Option<Vec<proto::CategoryStats>> {
+        let figures = self.figures.lock().unwrap_or_else(PoisonError::into_inner);
+        figures
+            .get(&period)
+            .filter(|(at, _)| at.elapsed() < self.fresh_for)
+            .map(|(_, rows)| rows.clone())
+    }
+
+    /// The figures of `[since, until)`: computed at most once per
+    /// `fresh_for` and one computation at a time (a call that
+    /// waits over a second for it is answered RESOURCE_EXHAUSTED).
+    async fn figures(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<proto::CategoryStats>, ApiError> {
+        if let Some(rows) = self.cached((since, until)) {
+            return Ok(rows);
+        }
+        let _turn = tokio::time::timeout(Duration::from_secs(1), self.computing.acquire())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or_else(|| {
+                ApiError::ResourceExhausted(
+                    "the figures are being computed; try again in a moment".to_owned(),
+                )
+            })?;
+        // Computed by the call we waited for?
+        if let Some(rows) = self.cached((since, until)) {
+            return Ok(rows);
+        }
+        let rows: Vec<proto::CategoryStats> = self
+            .store
+            .public_stats(since, until)
+            .await?
+            .iter()
+            .map(stats_to_proto)
+            .collect();
+        let mut figures = self.figures.lock().unwrap_or_else(PoisonError::into_inner);
+        figures.retain(|_, (at, _)| at.elapsed() < self.fresh_for);
+        figures.insert((since, until), (Instant::now(), rows.clone()));
+        Ok(rows)
     }
 
     fn admit(&self, client: IpAddr) -> Result<(), Status> {
@@ -136,10 +199,9 @@ impl PublicService for PublicApi {
             let (month, since, until) = month_range(&request.get_ref().month, now)?;
             // Today's calls are not published until the day is over.
             let until = until.min(start_of_today(now));
-            let rows = self.store.public_stats(since, until).await?;
             Ok(proto::GetPublicStatsResponse {
                 month,
-                categories: rows.iter().map(stats_to_proto).collect(),
+                categories: self.figures(since, until).await?,
             })
         })
         .await

@@ -470,3 +470,24 @@ async fn a_retried_request_id_in_a_group_leaves_the_nearest_unit_to_the_next_cal
     assert_eq!(low.assignments[0].unit_id, second_unit.id, "{low:?}");
     assert_eq!(app.count("incidents").await, 2);
 }
+
+#[tokio::test]
+async fn failed_logins_past_their_window_are_purged_and_recent_ones_kept() {
+    let app = TestApp::spawn().await;
+    // A flood of made-up usernames long ago, and one failure just now.
+    sqlx::query(
+        "INSERT INTO login_failures (username, client_address, at) \
+         SELECT 'nobody-' || n, '203.0.113.9', now() - interval '6 minutes' \
+         FROM generate_series(1, 500) AS n",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("old failures");
+    assert_eq!(
+        code_of(app.login("sri", "tebakan-salah").await),
+        Code::Unauthenticated
+    );
+    let purged = app.store.purge_login_failures().await.expect("purge");
+    assert_eq!(purged, 500);
+    assert_eq!(app.count("login_failures").await, 1, "the recent one stays");
+}

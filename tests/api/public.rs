@@ -161,7 +161,13 @@ async fn anyone_reads_the_months_figures_per_category_and_nothing_personal_leave
 
 #[tokio::test]
 async fn a_call_recorded_today_changes_no_published_figure_until_tomorrow() {
-    let app = TestApp::spawn().await;
+    // Figures computed afresh for every call, so that only the rule can
+    // keep them still.
+    let app = TestApp::spawn_with_server_config(ngalam112::ServerConfig {
+        public_figures_fresh_for: std::time::Duration::ZERO,
+        ..ngalam112::ServerConfig::default()
+    })
+    .await;
     for _ in 0..6 {
         app.create(medical_call(places::BALAI_KOTA)).await;
     }
@@ -188,6 +194,24 @@ async fn a_call_recorded_today_changes_no_published_figure_until_tomorrow() {
     let current_after = public.get_public_stats(ask("")).await.expect("stats");
     assert_eq!(before.into_inner(), after.into_inner());
     assert_eq!(current_before.into_inner(), current_after.into_inner());
+    // Tomorrow (today's call moved back a day, rather than waited for), the
+    // call is in: the figures do move, so the checks above could fail.
+    sqlx::query(
+        "UPDATE incidents SET created_at = created_at - interval '1 day' WHERE id = $1::uuid",
+    )
+    .bind(&today.id)
+    .execute(&app.pool)
+    .await
+    .expect("backdate today's call");
+    let later = public.get_public_stats(ask(&month)).await.expect("stats");
+    let medical = |answer: &proto::GetPublicStatsResponse| {
+        answer
+            .categories
+            .iter()
+            .find(|row| row.category() == IncidentCategory::Medical)
+            .map(|row| (row.incidents, row.prank))
+    };
+    assert_eq!(medical(later.get_ref()), Some((7, 1)));
 }
 
 #[tokio::test]

@@ -12,13 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ngalam112_client::Clients;
 use ngalam112_proto::v1 as proto;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 use tokio::sync::watch;
 
 use crate::load::{Row, measure};
 use crate::server::{BenchServer, Target, free_units_while, insert_units};
-use crate::workloads::{Plan, clients, medical_call};
+use crate::workloads::{Plan, clients, record_calls};
 
 /// Connections flooding at once.
 const FLOODERS: usize = 100;
@@ -101,17 +99,7 @@ pub async fn intake_under_flood(target: &Target, plan: &Plan) -> anyhow::Result<
         plan.intake_workers,
         plan.warmup,
         plan.duration,
-        move |worker, iteration| {
-            let mut client = clients[worker % clients.len()].clone();
-            let mut rng = StdRng::seed_from_u64((worker as u64) << 32 | iteration);
-            async move {
-                client
-                    .incidents
-                    .create_incident(medical_call(&mut rng))
-                    .await
-                    .is_ok()
-            }
-        },
+        record_calls(clients),
     )
     .await;
     stop.send_replace(true);

@@ -49,7 +49,7 @@ fn random_point(rng: &mut StdRng) -> proto::GeoPoint {
     }
 }
 
-pub(crate) fn medical_call(rng: &mut StdRng) -> proto::CreateIncidentRequest {
+fn medical_call(rng: &mut StdRng) -> proto::CreateIncidentRequest {
     proto::CreateIncidentRequest {
         category: proto::IncidentCategory::Medical.into(),
         priority: proto::Priority::High.into(),
@@ -58,6 +58,28 @@ pub(crate) fn medical_call(rng: &mut StdRng) -> proto::CreateIncidentRequest {
         address: "Jl. Ijen".to_owned(),
         description: "bench".to_owned(),
         ..Default::default()
+    }
+}
+
+/// The intake workloads' operation: worker `w`'s `i`th call, a random
+/// medical call recorded through gRPC on one of `clients`.
+pub(crate) fn record_calls(
+    clients: Vec<Clients>,
+) -> impl Fn(usize, u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>
++ Clone
++ Send
++ Sync
++ 'static {
+    move |worker, iteration| {
+        let mut client = clients[worker % clients.len()].clone();
+        let mut rng = StdRng::seed_from_u64((worker as u64) << 32 | iteration);
+        Box::pin(async move {
+            client
+                .incidents
+                .create_incident(medical_call(&mut rng))
+                .await
+                .is_ok()
+        })
     }
 }
 
@@ -88,17 +110,7 @@ pub async fn intake(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>> {
         plan.intake_workers,
         plan.warmup,
         plan.duration,
-        move |worker, iteration| {
-            let mut client = clients[worker % clients.len()].clone();
-            let mut rng = StdRng::seed_from_u64((worker as u64) << 32 | iteration);
-            async move {
-                client
-                    .incidents
-                    .create_incident(medical_call(&mut rng))
-                    .await
-                    .is_ok()
-            }
-        },
+        record_calls(clients),
     )
     .await;
     stop.send_replace(true);

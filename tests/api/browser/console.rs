@@ -111,17 +111,8 @@ async fn the_console_logs_in_records_a_call_and_shows_it_on_the_queue_and_map() 
     // incident as a duplicate candidate, then a new incident.
     browser.click("[data-testid=new-incident]").await;
     browser
-        .find("[data-testid=intake-category]")
-        .await
-        .select_by_value("INCIDENT_CATEGORY_MEDICAL")
-        .await
-        .expect("category");
-    browser
-        .find("[data-testid=intake-priority]")
-        .await
-        .select_by_value("PRIORITY_HIGH")
-        .await
-        .expect("priority");
+        .choose_call("INCIDENT_CATEGORY_MEDICAL", "PRIORITY_HIGH")
+        .await;
     browser
         .type_into("[data-testid=intake-phone]", "0813 3333 4444")
         .await;
@@ -361,23 +352,52 @@ async fn the_console_retries_an_unavailable_call_by_itself_with_the_same_request
     let (app, proxy) = direct.another_server_behind_proxy().await;
     app.add_user("sri", Role::Operator, "kopi-tubruk-2026")
         .await;
+    // A police car whose call sign is markup (stored before the server
+    // refused such names): the map shows it as text.
+    let police = app
+        .register("POL-1", proto::UnitKind::Police, -7.9700, 112.6320)
+        .await;
+    sqlx::query("UPDATE units SET call_sign = '<b id=injected>POL</b>' WHERE id = $1::uuid")
+        .bind(&police.id)
+        .execute(&direct.pool)
+        .await
+        .expect("legacy call sign");
     let browser = Browser::open(1400, 900).await;
     browser
         .log_in(&format!("{}/", base(&app)), "sri", "kopi-tubruk-2026")
         .await;
+    browser
+        .find(&format!(
+            ".leaflet-marker-icon[data-unit-id='{}']",
+            police.id
+        ))
+        .await;
+    let tooltip = browser
+        .client
+        .execute(
+            &format!(
+                "document.querySelector(\".leaflet-marker-icon[data-unit-id='{}']\") \
+                   .dispatchEvent(new MouseEvent('mouseover', {{ bubbles: true }})); \
+                 const tip = document.querySelector('.leaflet-tooltip'); \
+                 return [tip ? tip.textContent : '', document.getElementById('injected') === null];",
+                police.id
+            ),
+            vec![],
+        )
+        .await
+        .expect("tooltip");
+    assert!(
+        tooltip[0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("<b id=injected>POL</b>"),
+        "the call sign is shown as text: {tooltip}"
+    );
+    assert_eq!(tooltip[1], Value::Bool(true), "no element made from it");
     browser.click("[data-testid=new-incident]").await;
     browser
-        .find("[data-testid=intake-category]")
-        .await
-        .select_by_value("INCIDENT_CATEGORY_MEDICAL")
-        .await
-        .expect("category");
-    browser
-        .find("[data-testid=intake-priority]")
-        .await
-        .select_by_value("PRIORITY_HIGH")
-        .await
-        .expect("priority");
+        .choose_call("INCIDENT_CATEGORY_MEDICAL", "PRIORITY_HIGH")
+        .await;
     browser.click("[data-testid=intake-withheld]").await;
     browser
         .type_into("[data-testid=intake-address]", "Jl. Tugu 3")

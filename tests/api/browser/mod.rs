@@ -163,6 +163,20 @@ impl Browser {
         }
     }
 
+    /// Picks the new call's category and priority in the intake form.
+    async fn choose_call(&self, category: &str, priority: &str) {
+        for (select, value) in [
+            ("[data-testid=intake-category]", category),
+            ("[data-testid=intake-priority]", priority),
+        ] {
+            self.find(select)
+                .await
+                .select_by_value(value)
+                .await
+                .expect("an option of the form");
+        }
+    }
+
     /// The id of the incident the detail panel shows, once it shows one
     /// (read in the page: the panel re-renders as updates arrive).
     async fn detail_incident_id(&self) -> String {
