@@ -103,7 +103,8 @@ function row(stats: CategoryStats): HTMLElement {
     h("td", {}, String(stats.dispatched)),
     h("td", {}, minutes(stats.medianCallToOnSceneS)),
     h("td", {}, minutes(stats.p90CallToOnSceneS)),
-    h("td", {}, stats.dispatched > 0 ? `${Math.round(stats.shareOfferedWithin60s * 100)} %` : "—"),
+    // The server omits the share when fewer than 5 calls were dispatched.
+    h("td", {}, stats.dispatched >= 5 ? `${Math.round(stats.shareOfferedWithin60s * 100)} %` : "—"),
     h("td", {}, String(stats.prank)),
     h("td", {}, String(stats.referred)),
   );
