@@ -422,6 +422,31 @@ async fn health_and_reflection_refuse_messages_larger_than_every_other_service_t
             .await
             .is_ok()
     );
+    // Reflection, also open to anyone: an oversized request is not
+    // decoded, so it gets no answer (tonic-reflection ends the stream);
+    // the same request of a normal size is answered.
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    let mut reflection = ServerReflectionClient::new(app.channel.clone());
+    for (host_bytes, answered) in [(200 * 1024, false), (16, true)] {
+        let request = ServerReflectionRequest {
+            host: "x".repeat(host_bytes),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let outcome = match reflection
+            .server_reflection_info(tokio_stream::once(request))
+            .await
+        {
+            Err(status) => Err(status),
+            Ok(responses) => responses.into_inner().message().await,
+        };
+        assert_eq!(
+            matches!(outcome, Ok(Some(_))),
+            answered,
+            "{host_bytes} bytes: {outcome:?}"
+        );
+    }
 }
 
 #[tokio::test]
