@@ -275,3 +275,63 @@ async fn referrals_of_closed_or_unknown_things_are_refused() {
     assert_eq!(closed.code(), Code::FailedPrecondition);
     assert_eq!(app.count("referrals").await, 0, "nothing stored");
 }
+
+/// 112's part ends before the agency's (PLN repairs the line after the
+/// ambulance has left): the agency's answer is still accepted and put on
+/// the closed incident's timeline; nothing of 112's response changes.
+#[tokio::test]
+async fn an_agency_answers_a_referral_after_the_incident_closed() {
+    let app = TestApp::spawn().await;
+    let pln = app
+        .admin
+        .agencies
+        .clone()
+        .register_agency(proto::RegisterAgencyRequest {
+            name: "PLN UP3 Malang".to_owned(),
+            short_name: "PLN".to_owned(),
+            contact: "123".to_owned(),
+        })
+        .await
+        .expect("register")
+        .into_inner();
+    let incident = app.create(medical_call(places::BALAI_KOTA)).await;
+    let mut incidents = app.operator.incidents.clone();
+    let referral = incidents
+        .refer_incident(proto::ReferIncidentRequest {
+            incident_id: incident.id.clone(),
+            agency_id: pln.id.clone(),
+            note: "kabel putus".to_owned(),
+        })
+        .await
+        .expect("refer")
+        .into_inner();
+    incidents
+        .resolve_incident(proto::ResolveIncidentRequest {
+            id: incident.id.clone(),
+            resolution: "pasien dibawa ke RSSA".to_owned(),
+            resolution_code: proto::ResolutionCode::Handled.into(),
+        })
+        .await
+        .expect("resolve");
+
+    let mut liaison = liaison(&app, &pln.id).await.agencies;
+    let answered = liaison
+        .update_referral(update(&referral.id, ReferralStatus::Done, "kabel diganti"))
+        .await
+        .expect("the agency's answer after the close")
+        .into_inner();
+    assert_eq!(answered.status(), ReferralStatus::Done);
+    let closed = app.incident(&incident.id).await;
+    assert_eq!(closed.status(), proto::IncidentStatus::Resolved);
+    let kinds = app.timeline_kinds(&incident.id).await;
+    assert_eq!(
+        kinds
+            .iter()
+            .rev()
+            .take(2)
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        vec!["referral_done", "incident_resolved"],
+        "{kinds:?}"
+    );
+}
