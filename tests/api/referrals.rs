@@ -16,6 +16,21 @@ async fn liaison(app: &TestApp, agency: &str) -> Clients {
     app.clients_with_token(Some(&token))
 }
 
+/// PLN, registered by the admin.
+async fn register_pln(app: &TestApp) -> proto::Agency {
+    app.admin
+        .agencies
+        .clone()
+        .register_agency(proto::RegisterAgencyRequest {
+            name: "PLN UP3 Malang".to_owned(),
+            short_name: "PLN".to_owned(),
+            contact: "123".to_owned(),
+        })
+        .await
+        .expect("register")
+        .into_inner()
+}
+
 fn update(id: &str, status: ReferralStatus, answer: &str) -> proto::UpdateReferralRequest {
     proto::UpdateReferralRequest {
         referral_id: id.to_owned(),
@@ -223,18 +238,7 @@ async fn a_referral_reaches_only_its_agency_without_the_callers_data_and_moves_f
 #[tokio::test]
 async fn referrals_of_closed_or_unknown_things_are_refused() {
     let app = TestApp::spawn().await;
-    let pln = app
-        .admin
-        .agencies
-        .clone()
-        .register_agency(proto::RegisterAgencyRequest {
-            name: "PLN".to_owned(),
-            short_name: "PLN".to_owned(),
-            contact: String::new(),
-        })
-        .await
-        .expect("register")
-        .into_inner();
+    let pln = register_pln(&app).await;
     let incident = app.create(medical_call(places::BALAI_KOTA)).await;
     let mut incidents = app.operator.incidents.clone();
     let unknown_agency = incidents
@@ -282,18 +286,7 @@ async fn referrals_of_closed_or_unknown_things_are_refused() {
 #[tokio::test]
 async fn an_agency_answers_a_referral_after_the_incident_closed() {
     let app = TestApp::spawn().await;
-    let pln = app
-        .admin
-        .agencies
-        .clone()
-        .register_agency(proto::RegisterAgencyRequest {
-            name: "PLN UP3 Malang".to_owned(),
-            short_name: "PLN".to_owned(),
-            contact: "123".to_owned(),
-        })
-        .await
-        .expect("register")
-        .into_inner();
+    let pln = register_pln(&app).await;
     let incident = app.create(medical_call(places::BALAI_KOTA)).await;
     let mut incidents = app.operator.incidents.clone();
     let referral = incidents
