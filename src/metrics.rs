@@ -94,7 +94,7 @@ fn describe() {
     );
     describe_counter!(
         "ngalam112_intake_total",
-        "calls stored, by path: with the calls arriving with them (group) or alone (single)"
+        "new calls stored, by outcome: dispatched at once, queued (waiting for a unit of some kind) or held"
     );
     describe_histogram!(
         "ngalam112_intake_group_calls",

@@ -569,20 +569,19 @@ async fn metrics_move_as_the_system_is_driven() {
         2.0,
         "{metrics}"
     );
-    // The first call found its unit free and went with the group path;
-    // the other two had none and were queued, each in its own
-    // transaction.
+    // The first call found its unit free and was dispatched at once; the
+    // other two had none and were queued. Each came alone: three groups.
     assert_eq!(
-        sample(&metrics, r#"ngalam112_intake_total{path="group"}"#),
+        sample(&metrics, r#"ngalam112_intake_total{outcome="dispatched"}"#),
         1.0,
         "{metrics}"
     );
     assert_eq!(
-        sample(&metrics, r#"ngalam112_intake_total{path="single"}"#),
+        sample(&metrics, r#"ngalam112_intake_total{outcome="queued"}"#),
         2.0,
         "{metrics}"
     );
-    assert_eq!(sample(&metrics, "ngalam112_intake_group_calls_count"), 1.0);
+    assert_eq!(sample(&metrics, "ngalam112_intake_group_calls_count"), 3.0);
     assert_eq!(sample(&metrics, "ngalam112_incidents{"), 3.0);
     assert!(sample(&metrics, r#"ngalam112_units{kind="ambulance""#) >= 1.0);
     assert!(metrics.contains("ngalam112_pending_needs"));

@@ -13,6 +13,7 @@ mod ceiling;
 mod flood;
 mod load;
 mod server;
+mod surge;
 mod workloads;
 
 use load::Row;
@@ -41,7 +42,7 @@ struct Args {
     /// workload (then --database-url must be that server's database).
     #[arg(long)]
     server: Option<String>,
-    /// Only these workloads (intake, avl, poll, watch, fleet-size).
+    /// Only these workloads (intake, surge, avl, poll, watch, fleet-size).
     #[arg(long = "only")]
     only: Vec<String>,
     #[command(subcommand)]
@@ -120,7 +121,7 @@ fn print(row: &Row, json: bool) {
 
 fn ratio(name: &str, over: Option<&Row>, under: Option<&Row>) -> Option<Row> {
     let (over, under) = (over?, under?);
-    let of = if under.workload == "ceiling" {
+    let of = if under.workload.ends_with("ceiling") {
         "the hardware's minimal transaction (ops/s ratio)"
     } else {
         "the same statements issued directly (ops/s ratio)"
@@ -164,6 +165,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
         print(&row, args.json);
         all.push(row);
     }
+    if wanted("surge") {
+        for row in [
+            surge::surge(&target, &plan).await?,
+            surge::surge_ceiling(&target, &plan).await?,
+        ] {
+            print(&row, args.json);
+            all.push(row);
+        }
+    }
     if wanted("avl") {
         let rows = workloads::avl(&target, &plan).await?;
         rows.iter().for_each(|row| print(row, args.json));
@@ -204,6 +214,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     for (name, over, under) in [
         ("intake/ceiling", "intake", "ceiling"),
         ("intake/store-only", "intake", "intake store-only"),
+        ("surge/surge ceiling", "surge", "surge ceiling"),
         ("avl/store-only", "avl", "avl store-only"),
     ] {
         if let Some(row) = ratio(name, find(&all, over).as_ref(), find(&all, under).as_ref()) {

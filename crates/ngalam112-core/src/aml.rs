@@ -41,6 +41,14 @@ impl FixMethod {
     }
 }
 
+impl crate::StoredName for FixMethod {
+    const WHAT: &'static str = "FixMethod";
+
+    fn from_stored(text: &str) -> Option<Self> {
+        FixMethod::from_stored(text)
+    }
+}
+
 /// A handset's own fix.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceFix {

@@ -2,6 +2,16 @@
 //! attached to them (default kinds per category, the assignment state
 //! machine).
 
+/// A value stored in PostgreSQL by its name (`as_str`): the store reads
+/// every such column back through one decoder, which fails loudly on a
+/// name this binary does not know.
+pub trait StoredName: Sized + Copy + 'static {
+    /// What the value is, for an error message ("UnitKind").
+    const WHAT: &'static str;
+    /// Reads a stored name back; None for a name this binary does not know.
+    fn from_stored(text: &str) -> Option<Self>;
+}
+
 macro_rules! stored_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
@@ -26,6 +36,14 @@ macro_rules! stored_enum {
                     $($text => Some($name::$variant),)+
                     _ => None,
                 }
+            }
+        }
+
+        impl StoredName for $name {
+            const WHAT: &'static str = stringify!($name);
+
+            fn from_stored(text: &str) -> Option<Self> {
+                $name::from_stored(text)
             }
         }
 
@@ -125,6 +143,60 @@ stored_enum!(
         Done => "done",
     }
 );
+
+stored_enum!(
+    /// What a timeline event records. The database and the wire keep the
+    /// name (`as_str`); clients translate it for their readers.
+    EventKind {
+        IncidentCreated => "incident_created",
+        CallerAdded => "caller_added",
+        HoldReleased => "hold_released",
+        StatusChanged => "status_changed",
+        DeviceLocation => "device_location",
+        IncidentResolved => "incident_resolved",
+        IncidentCancelled => "incident_cancelled",
+        AssignmentOffered => "assignment_offered",
+        AssignmentAccepted => "assignment_accepted",
+        AssignmentDeclined => "assignment_declined",
+        AssignmentTimedOut => "assignment_timed_out",
+        AssignmentEnRoute => "assignment_en_route",
+        AssignmentOnScene => "assignment_on_scene",
+        AssignmentCompleted => "assignment_completed",
+        AssignmentCancelled => "assignment_cancelled",
+        ReferralSent => "referral_sent",
+        ReferralAcknowledged => "referral_acknowledged",
+        ReferralAccepted => "referral_accepted",
+        ReferralRejected => "referral_rejected",
+        ReferralDone => "referral_done",
+    }
+);
+
+impl EventKind {
+    /// The event that records an assignment reaching `status`.
+    pub fn of_assignment(status: AssignmentStatus) -> EventKind {
+        match status {
+            AssignmentStatus::Offered => EventKind::AssignmentOffered,
+            AssignmentStatus::Accepted => EventKind::AssignmentAccepted,
+            AssignmentStatus::EnRoute => EventKind::AssignmentEnRoute,
+            AssignmentStatus::OnScene => EventKind::AssignmentOnScene,
+            AssignmentStatus::Completed => EventKind::AssignmentCompleted,
+            AssignmentStatus::Declined => EventKind::AssignmentDeclined,
+            AssignmentStatus::TimedOut => EventKind::AssignmentTimedOut,
+            AssignmentStatus::Cancelled => EventKind::AssignmentCancelled,
+        }
+    }
+
+    /// The event that records a referral reaching `status`.
+    pub fn of_referral(status: ReferralStatus) -> EventKind {
+        match status {
+            ReferralStatus::Sent => EventKind::ReferralSent,
+            ReferralStatus::Acknowledged => EventKind::ReferralAcknowledged,
+            ReferralStatus::Accepted => EventKind::ReferralAccepted,
+            ReferralStatus::Rejected => EventKind::ReferralRejected,
+            ReferralStatus::Done => EventKind::ReferralDone,
+        }
+    }
+}
 
 impl ReferralStatus {
     fn rank(self) -> u8 {

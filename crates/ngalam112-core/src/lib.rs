@@ -12,12 +12,13 @@ pub mod ids;
 pub mod incident;
 pub mod intake;
 pub mod phone;
+pub mod plan;
 pub mod ranking;
 pub mod validation;
 
 pub use enums::{
-    AssignmentStatus, IncidentCategory, IncidentStatus, Priority, ReferralStatus, ResolutionCode,
-    UnitKind, UnitStatus,
+    AssignmentStatus, EventKind, IncidentCategory, IncidentStatus, Priority, ReferralStatus,
+    ResolutionCode, StoredName, UnitKind, UnitStatus,
 };
 pub use geo_point::GeoPoint;
 pub use ids::{AgencyId, AssignmentId, IncidentId, UnitId};

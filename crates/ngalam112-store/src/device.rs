@@ -3,11 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use ngalam112_core::aml::{DeviceFix, disagrees};
-use ngalam112_core::{IncidentId, PhoneNumber};
+use ngalam112_core::{EventKind, IncidentId, PhoneNumber};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::dispatch::lock_incident;
+use crate::records::decode;
 use crate::retention::KEPT_FIX_MINUTES;
 use crate::timeline::{self, Event};
 use crate::{Actor, Store, StoreError};
@@ -49,7 +50,7 @@ pub(crate) async fn attach(
             actor,
             Event::incident(
                 incident_id,
-                "device_location",
+                EventKind::DeviceLocation,
                 format!(
                     "older handset {} fix (taken {}) ignored: a newer fix is kept",
                     fix.method.as_str(),
@@ -91,7 +92,7 @@ pub(crate) async fn attach(
         actor,
         Event::incident(
             incident_id,
-            "device_location",
+            EventKind::DeviceLocation,
             format!(
                 "handset {} fix ±{:.0} m ({} %), {:.0} m from the entered location{warning}",
                 fix.method.as_str(),
@@ -135,8 +136,7 @@ pub(crate) async fn attach_kept_fix(
             .map_err(|error| StoreError::Internal(error.to_string()))?,
         radius_m: kept.radius_m,
         confidence_pct: u8::try_from(kept.confidence_pct).unwrap_or(100),
-        method: ngalam112_core::aml::FixMethod::from_stored(&kept.method)
-            .ok_or_else(|| StoreError::Internal(format!("unknown fix method {}", kept.method)))?,
+        method: decode::<ngalam112_core::aml::FixMethod>(&kept.method)?,
         fix_time: kept.fix_time,
     };
     attach(connection, actor, incident_id, &fix, kept.received_at).await?;
@@ -147,6 +147,21 @@ pub(crate) async fn attach_kept_fix(
     .execute(&mut *connection)
     .await?;
     Ok(())
+}
+
+/// Of `phones`, those with a handset fix kept for their call.
+pub(crate) async fn phones_with_kept_fixes(
+    connection: &mut PgConnection,
+    phones: &[&str],
+) -> Result<Vec<String>, StoreError> {
+    Ok(sqlx::query_scalar!(
+        "SELECT DISTINCT caller_phone FROM device_fixes \
+         WHERE caller_phone = ANY($1) AND received_at >= now() - make_interval(mins => $2)",
+        phones as &[&str],
+        KEPT_FIX_MINUTES,
+    )
+    .fetch_all(&mut *connection)
+    .await?)
 }
 
 impl Store {

@@ -5,27 +5,24 @@
 //! A unit is claimed by locking its row (`SKIP LOCKED`) and re-checking
 //! that it is AVAILABLE; the partial unique index
 //! `one_open_assignment_per_unit` stays the last line of defence for rule
-//! 3. Every transaction that frees a unit takes that kind's advisory lock
-//! (`locks.rs`) and settles the kind before it commits; a new call takes no
-//! kind lock, and settles again after its commit whatever it still waits
-//! for (docs/ARCHITECTURE.md, "Lost wake-ups"). New calls that can be
-//! served at once go in groups (`intake_group/`).
+//! 3. The lock protocol around it (kind locks, settle, commit, settle
+//! again) is `unit_of_work`'s; new calls are written by `intake_group`.
 
 use chrono::{DateTime, Utc};
 use ngalam112_core::incident::{AssignmentFact, derive_state};
+use ngalam112_core::plan::{PlannedOffer, offered_detail, status_changed_detail};
 use ngalam112_core::ranking::{
     Candidate, FRESH_FIRST, NEAREST_CANDIDATES, Ranked, Waiting, dispatch_order, queue_order,
 };
 use ngalam112_core::{
-    AssignmentId, AssignmentStatus, GeoPoint, IncidentId, IncidentStatus, UnitId, UnitKind,
-    UnitStatus,
+    AssignmentId, EventKind, GeoPoint, IncidentId, IncidentStatus, UnitId, UnitKind, UnitStatus,
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-pub(crate) use crate::locks::{lock_kinds, lock_kinds_shared};
-use crate::records::stored_kinds;
+use crate::records::{decode, stored_kinds};
 use crate::timeline::{self, Event};
+use crate::unit_of_work::{DispatchTx, HoldsKindLock};
 use crate::{Actor, StoreConfig, StoreError};
 
 /// An offer to make: which unit, to which incident, how far.
@@ -33,6 +30,7 @@ pub(crate) struct Offer {
     pub incident_id: IncidentId,
     pub unit_id: UnitId,
     pub kind: UnitKind,
+    pub call_sign: String,
     pub distance_m: f64,
 }
 
@@ -70,20 +68,31 @@ pub(crate) struct LockedIncident {
 }
 
 impl LockedIncident {
-    /// Records a call→`milestone` time (first offer, first accept, first on
-    /// scene) by category and priority.
+    /// Records a call→`metric` time (first offer, first accept, first on
+    /// scene) for this incident.
     pub(crate) fn record(&self, metric: &'static str) {
-        let priority = ngalam112_core::Priority::from_rank(self.priority)
-            .map_or("unknown", |priority| priority.as_str());
-        metrics::histogram!(metric, "category" => self.category.clone(), "priority" => priority)
-            .record(self.seconds_since_call);
+        record_milestone(
+            metric,
+            &self.category,
+            self.priority,
+            self.seconds_since_call,
+        );
     }
 }
 
+/// Records a call→`metric` time by category and priority (rank).
+pub(crate) fn record_milestone(metric: &'static str, category: &str, priority: i16, seconds: f64) {
+    let priority = ngalam112_core::Priority::from_rank(priority)
+        .map_or("unknown", |priority| priority.as_str());
+    metrics::histogram!(metric, "category" => category.to_owned(), "priority" => priority)
+        .record(seconds);
+}
+
 /// Claims an AVAILABLE unit and creates its OFFERED assignment, with the
-/// offer's deadline. Fails with FAILED_PRECONDITION if the unit is not
-/// available (any more). At commit, the unit's waiting long-polls (in any
-/// server process) are woken.
+/// offer's deadline, its timeline event and the incident's new status.
+/// Fails with FAILED_PRECONDITION if the unit is not available (any
+/// more). At commit, the unit's waiting long-polls (in any server process)
+/// are woken.
 pub(crate) async fn make_offer(
     connection: &mut PgConnection,
     actor: &Actor,
@@ -91,56 +100,96 @@ pub(crate) async fn make_offer(
     config: &StoreConfig,
 ) -> Result<AssignmentId, StoreError> {
     let incident = lock_incident(connection, offer.incident_id).await?;
-    let assignment_id = AssignmentId::new_random();
-    let call_sign = sqlx::query!(
-        "UPDATE units SET status = 'assigned', current_assignment_id = $2, updated_at = now() \
-         WHERE id = $1 AND status = 'available' \
-         RETURNING call_sign, pg_notify('ngalam112_offers', id::text)",
-        offer.unit_id.0,
-        assignment_id.0,
-    )
-    .fetch_optional(&mut *connection)
-    .await?
-    .ok_or_else(|| {
-        StoreError::FailedPrecondition(format!("unit {} is not available", offer.unit_id))
-    })?
-    .call_sign;
-    let timeout_ms = i64::try_from(config.offer_timeout.as_millis()).unwrap_or(i64::MAX);
-    sqlx::query!(
-        "INSERT INTO assignments (id, incident_id, unit_id, unit_kind, status, distance_m, \
-         offer_deadline) \
-         VALUES ($1, $2, $3, $4, 'offered', $5, clock_timestamp() + make_interval(secs => $6::double precision / 1000))",
-        assignment_id.0,
-        offer.incident_id.0,
-        offer.unit_id.0,
-        offer.kind.as_str(),
-        offer.distance_m,
-        timeout_ms as f64,
-    )
-    .execute(&mut *connection)
-    .await?;
+    let planned = PlannedOffer {
+        assignment_id: AssignmentId::new_random(),
+        unit_id: offer.unit_id,
+        kind: offer.kind,
+        call_sign: offer.call_sign.clone(),
+        distance_m: offer.distance_m,
+    };
+    let written = write_offers(connection, config, &[(offer.incident_id, &planned)]).await?;
+    if written.len() != 1 {
+        return Err(StoreError::FailedPrecondition(format!(
+            "unit {} is not available",
+            offer.unit_id
+        )));
+    }
     timeline::append(
         connection,
         actor,
         Event::assignment(
             offer.incident_id,
-            assignment_id,
+            planned.assignment_id,
             offer.unit_id,
-            "assignment_offered",
-            offered_detail(&call_sign, offer.kind, offer.distance_m),
+            EventKind::AssignmentOffered,
+            offered_detail(&offer.call_sign, offer.kind, offer.distance_m),
         ),
     )
     .await?;
     refresh_incident(connection, actor, offer.incident_id).await?;
     if incident.never_offered {
-        incident.record("ngalam112_call_to_first_offer_seconds");
+        record_milestone(
+            "ngalam112_call_to_first_offer_seconds",
+            &incident.category,
+            incident.priority,
+            incident.seconds_since_call,
+        );
     }
-    Ok(assignment_id)
+    Ok(planned.assignment_id)
 }
 
-/// The timeline's words for an offer.
-pub(crate) fn offered_detail(call_sign: &str, kind: UnitKind, distance_m: f64) -> String {
-    format!("{call_sign} ({kind}) offered, {distance_m:.0} m away")
+/// An offer as stored.
+pub(crate) struct WrittenOffer {
+    pub id: Uuid,
+    pub offered_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub offer_deadline: Option<DateTime<Utc>>,
+}
+
+/// The one writer of offers: for each (incident, offer), the unit becomes
+/// ASSIGNED to it (only if still AVAILABLE) and its OFFERED assignment is
+/// inserted with the deadline of rule 4; at commit the unit's long-polls
+/// are woken. Returns the offers written: one whose unit was not available
+/// is missing (the caller decides whether that is an error). The timeline
+/// events are the caller's (`timeline::append_all`).
+pub(crate) async fn write_offers(
+    connection: &mut PgConnection,
+    config: &StoreConfig,
+    offers: &[(IncidentId, &PlannedOffer)],
+) -> Result<Vec<WrittenOffer>, StoreError> {
+    let assignment_ids: Vec<Uuid> = offers.iter().map(|(_, o)| o.assignment_id.0).collect();
+    let incident_ids: Vec<Uuid> = offers.iter().map(|(id, _)| id.0).collect();
+    let unit_ids: Vec<Uuid> = offers.iter().map(|(_, o)| o.unit_id.0).collect();
+    let kinds: Vec<&str> = offers.iter().map(|(_, o)| o.kind.as_str()).collect();
+    let distances: Vec<f64> = offers.iter().map(|(_, o)| o.distance_m).collect();
+    let written = sqlx::query_as!(
+        WrittenOffer,
+        r#"WITH o AS (
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::float8[])
+               AS o(assignment_id, incident_id, unit_id, kind, distance_m)
+           ),
+           claimed AS (
+             UPDATE units SET status = 'assigned', current_assignment_id = o.assignment_id,
+               updated_at = now()
+             FROM o WHERE units.id = o.unit_id AND units.status = 'available'
+             RETURNING units.id, pg_notify('ngalam112_offers', units.id::text)
+           )
+           INSERT INTO assignments (id, incident_id, unit_id, unit_kind, status, distance_m,
+             offer_deadline)
+           SELECT o.assignment_id, o.incident_id, o.unit_id, o.kind, 'offered', o.distance_m,
+             clock_timestamp() + make_interval(secs => $6)
+           FROM o JOIN claimed ON claimed.id = o.unit_id
+           RETURNING id, offered_at, updated_at, offer_deadline"#,
+        &assignment_ids,
+        &incident_ids,
+        &unit_ids,
+        &kinds as &[&str],
+        &distances,
+        config.offer_timeout.as_secs_f64(),
+    )
+    .fetch_all(&mut *connection)
+    .await?;
+    Ok(written)
 }
 
 /// Ends a unit's assignment: AVAILABLE again (idle from now) or, when it
@@ -180,7 +229,7 @@ pub(crate) async fn refresh_incident(
         incident.required_kinds,
         incident.ever_on_scene,
     );
-    let status = crate::records::stored(IncidentStatus::from_stored, &status, "incident status")?;
+    let status: IncidentStatus = decode(&status)?;
     if status.is_closed() {
         return Ok(());
     }
@@ -193,12 +242,9 @@ pub(crate) async fn refresh_incident(
     let facts = assignment_rows
         .iter()
         .map(|row| {
-            let (kind, status) = (&row.unit_kind, &row.status);
             Ok(AssignmentFact {
-                kind: UnitKind::from_stored(kind)
-                    .ok_or_else(|| StoreError::Internal(format!("unknown kind {kind}")))?,
-                status: AssignmentStatus::from_stored(status)
-                    .ok_or_else(|| StoreError::Internal(format!("unknown status {status}")))?,
+                kind: decode(&row.unit_kind)?,
+                status: decode(&row.status)?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -222,8 +268,8 @@ pub(crate) async fn refresh_incident(
             actor,
             Event::incident(
                 incident_id,
-                "status_changed",
-                format!("{status} -> {}", state.status),
+                EventKind::StatusChanged,
+                status_changed_detail(status, state.status),
             ),
         )
         .await?;
@@ -346,9 +392,9 @@ async fn best_unit_for(
     location: &GeoPoint,
     config: &StoreConfig,
     refused: &[Uuid],
-) -> Result<Option<Ranked>, StoreError> {
+) -> Result<Option<(Ranked, String)>, StoreError> {
     for fresh_only in FRESH_FIRST {
-        let candidates = nearest_available(
+        let found = nearest_available(
             connection,
             kind,
             location,
@@ -358,9 +404,9 @@ async fn best_unit_for(
             NEAREST_CANDIDATES,
         )
         .await?;
-        let candidates: Vec<Candidate> = candidates
-            .into_iter()
-            .map(|(candidate, _)| candidate)
+        let candidates: Vec<Candidate> = found
+            .iter()
+            .map(|(candidate, _)| candidate.clone())
             .collect();
         for ranked in dispatch_order(location, &candidates) {
             let claimed = sqlx::query_scalar!(
@@ -371,7 +417,12 @@ async fn best_unit_for(
             .fetch_optional(&mut *connection)
             .await?;
             if claimed.is_some() {
-                return Ok(Some(ranked));
+                let call_sign = found
+                    .iter()
+                    .find(|(candidate, _)| candidate.unit_id == ranked.unit_id)
+                    .map(|(_, call_sign)| call_sign.clone())
+                    .unwrap_or_default();
+                return Ok(Some((ranked, call_sign)));
             }
         }
     }
@@ -390,21 +441,34 @@ pub(crate) struct Settled {
 
 /// Matches the waiting needs for `kind` with its available units, most
 /// urgent and then oldest need first, each to its nearest eligible unit
-/// (never one that declined or timed out on that incident). Call it, with
-/// the kind's lock held, after anything that adds a need or frees a unit.
+/// (never one that declined or timed out on that incident). Only a
+/// dispatch transaction holding the kind's lock can call it
+/// ([`DispatchTx::settle`]).
 ///
 /// It never waits for another incident's row lock (`SKIP LOCKED`): the
-/// caller may hold an incident of its own, and two such transactions
+/// transaction may hold an incident of its own, and two such transactions
 /// settling different kinds would otherwise wait on each other's incident.
 /// At a need whose incident is held elsewhere it stops (so no less urgent
-/// need takes the unit first) and says so; the caller settles the kind
-/// again after its commit (`Store::settle_again`).
-pub(crate) async fn settle_kind(
-    connection: &mut PgConnection,
-    actor: &Actor,
+/// need takes the unit first) and says so; the kind is settled again after
+/// the commit.
+pub(crate) async fn settle_kind<M: HoldsKindLock>(
+    transaction: &mut DispatchTx<'_, M>,
     kind: UnitKind,
     config: &StoreConfig,
 ) -> Result<Settled, StoreError> {
+    let actor = transaction.actor().clone();
+    let connection: &mut PgConnection = transaction;
+    // No unit of the kind free (a surge): nothing to match, and the queue
+    // is not read at all.
+    let any_free: bool = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM units WHERE kind = $1 AND status = 'available') AS "free!""#,
+        kind.as_str(),
+    )
+    .fetch_one(&mut *connection)
+    .await?;
+    if !any_free {
+        return Ok(Settled::default());
+    }
     // The queue's order is the core's (rule 5); the store only fetches.
     let mut needs = Vec::new();
     for need in sqlx::query!(
@@ -416,10 +480,8 @@ pub(crate) async fn settle_kind(
     .fetch_all(&mut *connection)
     .await?
     {
-        let priority = ngalam112_core::Priority::from_rank(need.priority)
-            .ok_or_else(|| StoreError::Internal(format!("unknown priority {}", need.priority)))?;
         let waiting = Waiting {
-            priority,
+            priority: stored_rank(need.priority)?,
             called_at: need.created_at,
             incident_id: IncidentId(need.id),
         };
@@ -438,7 +500,9 @@ pub(crate) async fn settle_kind(
         .await?;
         let location = GeoPoint::new("location", lat, lon)
             .map_err(|error| StoreError::Internal(error.to_string()))?;
-        let Some(best) = best_unit_for(connection, kind, &location, config, &refused).await? else {
+        let Some((best, call_sign)) =
+            best_unit_for(connection, kind, &location, config, &refused).await?
+        else {
             if refused.is_empty() {
                 // Not a single unit of this kind is available: the other
                 // needs cannot be served either.
@@ -467,11 +531,12 @@ pub(crate) async fn settle_kind(
         let incident_id = IncidentId(incident_uuid);
         make_offer(
             connection,
-            actor,
+            &actor,
             &Offer {
                 incident_id,
                 unit_id: best.unit_id,
                 kind,
+                call_sign,
                 distance_m: best.distance_m,
             },
             config,
@@ -482,89 +547,13 @@ pub(crate) async fn settle_kind(
     Ok(settled)
 }
 
-/// Settles each of `kinds` (see `settle_kind`); returns the kinds whose
-/// pass stopped early, to settle again after the commit.
-pub(crate) async fn settle_kinds(
-    connection: &mut PgConnection,
-    actor: &Actor,
-    kinds: &[UnitKind],
-    config: &StoreConfig,
-) -> Result<Vec<UnitKind>, StoreError> {
-    let mut again = Vec::new();
-    for kind in kinds {
-        if settle_kind(connection, actor, *kind, config)
-            .await?
-            .stopped_early
-        {
-            again.push(*kind);
-        }
-    }
-    Ok(again)
+/// A stored priority rank as the core's priority.
+fn stored_rank(rank: i16) -> Result<ngalam112_core::Priority, StoreError> {
+    ngalam112_core::Priority::from_rank(rank)
+        .ok_or_else(|| StoreError::Internal(format!("unknown priority {rank} in database")))
 }
 
-/// How often `Store::settle_again` tries before leaving a kind to the
-/// periodic sweep.
-const SETTLE_AGAIN_ATTEMPTS: u32 = 40;
-
 impl crate::Store {
-    /// Settles each of `kinds` in a transaction of its own (after the
-    /// caller's commit), until a pass is not stopped by an incident held
-    /// elsewhere. Errors are logged, not returned: the caller's change is
-    /// committed already, and the periodic sweep (`settle_waiting`)
-    /// catches anything left.
-    pub(crate) async fn settle_again(&self, kinds: &[UnitKind], actor: &Actor) {
-        self.settle_again_locked(kinds, actor, false).await;
-    }
-
-    /// A new call's second pass, after its commit, for the kinds it still
-    /// waits for (or whose pass stopped early). It takes the kinds' locks
-    /// shared: it must wait for any transaction freeing a unit of the kind
-    /// to commit (so that it sees that unit; "Lost wake-ups" in
-    /// docs/ARCHITECTURE.md), but the second passes of calls arriving
-    /// together must not queue behind each other, nor hold up the crews.
-    pub(crate) async fn settle_after_intake(&self, kinds: &[UnitKind], actor: &Actor) {
-        self.settle_again_locked(kinds, actor, true).await;
-    }
-
-    async fn settle_again_locked(&self, kinds: &[UnitKind], actor: &Actor, shared: bool) {
-        for kind in kinds {
-            for attempt in 0..SETTLE_AGAIN_ATTEMPTS {
-                match self.settle_once(*kind, actor, shared).await {
-                    Ok(settled) if !settled.stopped_early => break,
-                    Ok(_) => {
-                        // The holder commits within milliseconds.
-                        let pause = 2_u64.saturating_pow(attempt.min(5));
-                        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, %kind, "cannot settle now; the sweep will");
-                        break;
-                    }
-                }
-            }
-        }
-    }
-
-    async fn settle_once(
-        &self,
-        kind: UnitKind,
-        actor: &Actor,
-        shared: bool,
-    ) -> Result<Settled, StoreError> {
-        self.retrying(move || async move {
-            let mut transaction = self.pool.begin().await?;
-            if shared {
-                lock_kinds_shared(&mut transaction, &[kind]).await?;
-            } else {
-                lock_kinds(&mut transaction, &[kind]).await?;
-            }
-            let settled = settle_kind(&mut transaction, actor, kind, &self.config).await?;
-            transaction.commit().await?;
-            Ok(settled)
-        })
-        .await
-    }
-
     /// The safety net every server process runs every few seconds: settles
     /// each kind that has both a waiting need and an available unit (after
     /// a crash between a commit and its `settle_again`, say). Returns how
@@ -582,13 +571,18 @@ impl crate::Store {
         .fetch_all(&self.pool)
         .await?;
         let mut offers = 0;
+        let dispatcher = self.dispatcher();
         for kind in kinds {
-            let kind = UnitKind::from_stored(&kind)
-                .ok_or_else(|| StoreError::Internal(format!("unknown kind {kind}")))?;
-            let settled = self.settle_once(kind, &Actor::system(), false).await?;
+            let kind: UnitKind = decode(&kind)?;
+            let settled = dispatcher
+                .settle_once(kind, &Actor::system(), false)
+                .await?;
             offers += settled.served.len();
             if settled.stopped_early {
-                self.settle_again(&[kind], &Actor::system()).await;
+                offers += dispatcher
+                    .settle_again(&[kind], &Actor::system(), false)
+                    .await
+                    .len();
             }
         }
         Ok(offers)

@@ -1,13 +1,17 @@
 //! The crews' side: polling for the open assignment, accepting, declining
 //! and reporting progress.
 
-use ngalam112_core::{AssignmentId, AssignmentStatus, IncidentId, UnitId, UnitKind, UnitStatus};
+use ngalam112_core::{
+    AssignmentId, AssignmentStatus, EventKind, IncidentId, UnitId, UnitKind, UnitStatus,
+};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::dispatch;
+use crate::records::decode;
 use crate::records::{load_assignment, load_incident};
 use crate::timeline::{self, Event};
+use crate::unit_of_work::{DispatchTx, Exclusive};
 use crate::{Actor, AssignmentRecord, IncidentRecord, Store, StoreError};
 
 /// The assignment row as a state change needs it, locked.
@@ -54,10 +58,8 @@ async fn lock_assignment(
         id,
         incident_id: IncidentId(incident_id),
         unit_id: UnitId(unit_id),
-        kind: UnitKind::from_stored(&kind)
-            .ok_or_else(|| StoreError::Internal(format!("unknown kind {kind}")))?,
-        status: AssignmentStatus::from_stored(&status)
-            .ok_or_else(|| StoreError::Internal(format!("unknown status {status}")))?,
+        kind: decode::<UnitKind>(&kind)?,
+        status: decode::<AssignmentStatus>(&status)?,
         deadline_passed,
     })
 }
@@ -86,8 +88,7 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?
                 .ok_or_else(|| StoreError::not_found("assignment", id))?;
-        UnitKind::from_stored(&kind)
-            .ok_or_else(|| StoreError::Internal(format!("unknown kind {kind}")))
+        decode::<UnitKind>(&kind)
     }
 
     /// The unit that holds an assignment (for authorising a crew's call).
@@ -169,7 +170,7 @@ impl Store {
                     assignment.incident_id,
                     id,
                     assignment.unit_id,
-                    "assignment_accepted",
+                    EventKind::AssignmentAccepted,
                     "",
                 ),
             )
@@ -190,41 +191,36 @@ impl Store {
         actor: &Actor,
     ) -> Result<AssignmentRecord, StoreError> {
         let kind = self.assignment_kind(id).await?;
-        let (record, again) = self
-            .retrying(move || async move {
-                let mut transaction = self.pool.begin().await?;
-                dispatch::lock_kinds(&mut transaction, &[kind]).await?;
-                let assignment = lock_assignment(&mut transaction, id).await?;
-                if assignment.status != AssignmentStatus::Offered {
-                    return Err(StoreError::FailedPrecondition(format!(
-                        "assignment is {}; only an offered assignment can be declined",
-                        assignment.status
-                    )));
-                }
-                // Rule 4: past its deadline an offer is unanswered, whatever
-                // comes after; the offer timer times it out (unit out of
-                // service), a late decline does not free the unit.
-                if assignment.deadline_passed {
-                    return Err(StoreError::FailedPrecondition(
-                        "the offer has expired; it times out and goes to another unit".to_owned(),
-                    ));
-                }
-                let again = self
-                    .end_assignment(
-                        &mut transaction,
-                        actor,
-                        &assignment,
-                        AssignmentStatus::Declined,
-                        reason,
-                    )
-                    .await?;
-                let record = load_assignment(&mut transaction, id.0).await?;
-                transaction.commit().await?;
-                Ok((record, again))
-            })
+        self.retrying(move || async move {
+            let mut transaction = self.dispatcher().exclusive(&[kind], actor).await?;
+            let assignment = lock_assignment(&mut transaction, id).await?;
+            if assignment.status != AssignmentStatus::Offered {
+                return Err(StoreError::FailedPrecondition(format!(
+                    "assignment is {}; only an offered assignment can be declined",
+                    assignment.status
+                )));
+            }
+            // Rule 4: past its deadline an offer is unanswered, whatever
+            // comes after; the offer timer times it out (unit out of
+            // service), a late decline does not free the unit.
+            if assignment.deadline_passed {
+                return Err(StoreError::FailedPrecondition(
+                    "the offer has expired; it times out and goes to another unit".to_owned(),
+                ));
+            }
+            end_assignment(
+                &mut transaction,
+                actor,
+                &assignment,
+                AssignmentStatus::Declined,
+                reason,
+            )
             .await?;
-        self.settle_again(&again, actor).await;
-        Ok(record)
+            let record = load_assignment(&mut transaction, id.0).await?;
+            transaction.finish().await?;
+            Ok(record)
+        })
+        .await
     }
 
     /// A crew's progress report: forward only along ACCEPTED → EN_ROUTE →
@@ -237,69 +233,63 @@ impl Store {
         actor: &Actor,
     ) -> Result<AssignmentRecord, StoreError> {
         let kind = self.assignment_kind(id).await?;
-        let (record, again) = self
-            .retrying(move || async move {
-                let mut transaction = self.pool.begin().await?;
-                let mut again = Vec::new();
-                if next == AssignmentStatus::Completed {
-                    dispatch::lock_kinds(&mut transaction, &[kind]).await?;
-                }
-                let assignment = lock_assignment(&mut transaction, id).await?;
-                if !assignment.status.can_progress_to(next) {
-                    let hint = if assignment.status == AssignmentStatus::Offered {
-                        "; accept the offer first"
-                    } else {
-                        ""
-                    };
-                    return Err(StoreError::FailedPrecondition(format!(
-                        "assignment is {}; it cannot become {next}{hint}",
-                        assignment.status
-                    )));
-                }
-                if next == AssignmentStatus::Completed {
-                    again = self
-                        .end_assignment(&mut transaction, actor, &assignment, next, "")
-                        .await?;
+        // Only completing frees the unit: only then the kind's lock.
+        let frees: &[UnitKind] = if next == AssignmentStatus::Completed {
+            &[kind]
+        } else {
+            &[]
+        };
+        self.retrying(move || async move {
+            let mut transaction = self.dispatcher().exclusive(frees, actor).await?;
+            let assignment = lock_assignment(&mut transaction, id).await?;
+            if !assignment.status.can_progress_to(next) {
+                let hint = if assignment.status == AssignmentStatus::Offered {
+                    "; accept the offer first"
                 } else {
-                    set_assignment_status(&mut transaction, id, next).await?;
-                    timeline::append(
-                        &mut transaction,
-                        actor,
-                        Event::assignment(
-                            assignment.incident_id,
-                            id,
-                            assignment.unit_id,
-                            match next {
-                                AssignmentStatus::EnRoute => "assignment_en_route",
-                                _ => "assignment_on_scene",
-                            },
-                            "",
-                        ),
-                    )
-                    .await?;
-                    if next == AssignmentStatus::OnScene {
-                        if !assignment.incident.ever_on_scene {
-                            assignment
-                                .incident
-                                .record("ngalam112_call_to_on_scene_seconds");
-                        }
-                        sqlx::query!(
-                            "UPDATE incidents SET ever_on_scene = true WHERE id = $1",
-                            assignment.incident_id.0,
-                        )
-                        .execute(&mut *transaction)
-                        .await?;
-                        dispatch::refresh_incident(&mut transaction, actor, assignment.incident_id)
-                            .await?;
+                    ""
+                };
+                return Err(StoreError::FailedPrecondition(format!(
+                    "assignment is {}; it cannot become {next}{hint}",
+                    assignment.status
+                )));
+            }
+            if next == AssignmentStatus::Completed {
+                end_assignment(&mut transaction, actor, &assignment, next, "").await?;
+            } else {
+                set_assignment_status(&mut transaction, id, next).await?;
+                timeline::append(
+                    &mut transaction,
+                    actor,
+                    Event::assignment(
+                        assignment.incident_id,
+                        id,
+                        assignment.unit_id,
+                        EventKind::of_assignment(next),
+                        "",
+                    ),
+                )
+                .await?;
+                if next == AssignmentStatus::OnScene {
+                    if !assignment.incident.ever_on_scene {
+                        assignment
+                            .incident
+                            .record("ngalam112_call_to_on_scene_seconds");
                     }
+                    sqlx::query!(
+                        "UPDATE incidents SET ever_on_scene = true WHERE id = $1",
+                        assignment.incident_id.0,
+                    )
+                    .execute(&mut *transaction)
+                    .await?;
+                    dispatch::refresh_incident(&mut transaction, actor, assignment.incident_id)
+                        .await?;
                 }
-                let record = load_assignment(&mut transaction, id.0).await?;
-                transaction.commit().await?;
-                Ok((record, again))
-            })
-            .await?;
-        self.settle_again(&again, actor).await;
-        Ok(record)
+            }
+            let record = load_assignment(&mut transaction, id.0).await?;
+            transaction.finish().await?;
+            Ok(record)
+        })
+        .await
     }
 
     /// Times out every OFFERED assignment whose deadline has passed (rule
@@ -318,13 +308,14 @@ impl Store {
         let mut expired = 0;
         for row in due {
             let (id, kind) = (row.id, row.unit_kind);
-            let kind = UnitKind::from_stored(&kind)
-                .ok_or_else(|| StoreError::Internal(format!("unknown kind {kind}")))?;
+            let kind = decode::<UnitKind>(&kind)?;
             let id = AssignmentId(id);
             let timed_out = self
                 .retrying(move || async move {
-                    let mut transaction = self.pool.begin().await?;
-                    dispatch::lock_kinds(&mut transaction, &[kind]).await?;
+                    let mut transaction = self
+                        .dispatcher()
+                        .exclusive(&[kind], &Actor::system())
+                        .await?;
                     let assignment = lock_assignment(&mut transaction, id).await?;
                     if assignment.status != AssignmentStatus::Offered || !assignment.deadline_passed
                     {
@@ -332,21 +323,19 @@ impl Store {
                         // another server process).
                         return Ok(None);
                     }
-                    let again = self
-                        .end_assignment(
-                            &mut transaction,
-                            &Actor::system(),
-                            &assignment,
-                            AssignmentStatus::TimedOut,
-                            "no answer before the offer deadline; unit set out of service",
-                        )
-                        .await?;
-                    transaction.commit().await?;
-                    Ok(Some(again))
+                    end_assignment(
+                        &mut transaction,
+                        &Actor::system(),
+                        &assignment,
+                        AssignmentStatus::TimedOut,
+                        "no answer before the offer deadline; unit set out of service",
+                    )
+                    .await?;
+                    transaction.finish().await?;
+                    Ok(Some(()))
                 })
                 .await?;
-            if let Some(again) = timed_out {
-                self.settle_again(&again, &Actor::system()).await;
+            if timed_out.is_some() {
                 tracing::info!(assignment_id = %id, "offer timed out");
                 expired += 1;
             }
@@ -366,49 +355,43 @@ impl Store {
         .await?;
         Ok(seconds)
     }
+}
 
-    /// Ends an open assignment (completed, declined, timed out), frees its
-    /// unit, re-derives the incident and lets the kind's dispatch settle.
-    /// The caller holds the kind's lock and the assignment's row lock;
-    /// returns the kinds to settle again after the commit.
-    async fn end_assignment(
-        &self,
-        connection: &mut PgConnection,
-        actor: &Actor,
-        assignment: &LockedAssignment,
-        end: AssignmentStatus,
-        detail: &str,
-    ) -> Result<Vec<UnitKind>, StoreError> {
-        set_assignment_status(connection, assignment.id, end).await?;
-        // Rule 4: a crew that did not answer gets no more emergencies until
-        // it is put back in service.
-        let unit_status = if end == AssignmentStatus::TimedOut {
-            UnitStatus::OutOfService
-        } else {
-            UnitStatus::Available
-        };
-        dispatch::release_unit(connection, assignment.unit_id, unit_status).await?;
-        if end != AssignmentStatus::Completed {
-            metrics::counter!("ngalam112_offers_refused_total", "outcome" => end.as_str())
-                .increment(1);
-        }
-        timeline::append(
-            connection,
-            actor,
-            Event::assignment(
-                assignment.incident_id,
-                assignment.id,
-                assignment.unit_id,
-                match end {
-                    AssignmentStatus::Completed => "assignment_completed",
-                    AssignmentStatus::Declined => "assignment_declined",
-                    _ => "assignment_timed_out",
-                },
-                detail,
-            ),
-        )
-        .await?;
-        dispatch::refresh_incident(connection, actor, assignment.incident_id).await?;
-        dispatch::settle_kinds(connection, actor, &[assignment.kind], &self.config).await
+/// Ends an open assignment (completed, declined, timed out), frees its
+/// unit, re-derives the incident and settles the kind. The transaction
+/// holds the kind's lock; the assignment's row is locked.
+async fn end_assignment(
+    transaction: &mut DispatchTx<'_, Exclusive>,
+    actor: &Actor,
+    assignment: &LockedAssignment,
+    end: AssignmentStatus,
+    detail: &str,
+) -> Result<(), StoreError> {
+    set_assignment_status(transaction, assignment.id, end).await?;
+    // Rule 4: a crew that did not answer gets no more emergencies until it
+    // is put back in service.
+    let unit_status = if end == AssignmentStatus::TimedOut {
+        UnitStatus::OutOfService
+    } else {
+        UnitStatus::Available
+    };
+    dispatch::release_unit(transaction, assignment.unit_id, unit_status).await?;
+    if end != AssignmentStatus::Completed {
+        metrics::counter!("ngalam112_offers_refused_total", "outcome" => end.as_str()).increment(1);
     }
+    timeline::append(
+        transaction,
+        actor,
+        Event::assignment(
+            assignment.incident_id,
+            assignment.id,
+            assignment.unit_id,
+            EventKind::of_assignment(end),
+            detail,
+        ),
+    )
+    .await?;
+    dispatch::refresh_incident(transaction, actor, assignment.incident_id).await?;
+    transaction.settle(&[assignment.kind]).await?;
+    Ok(())
 }

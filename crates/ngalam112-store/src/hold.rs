@@ -2,9 +2,8 @@
 //! operator releases them, and from then on they are dispatched like any
 //! other call.
 
-use ngalam112_core::{IncidentId, UnitKind};
+use ngalam112_core::{EventKind, IncidentId, UnitKind};
 
-use crate::dispatch;
 use crate::incidents::refuse_if_closed;
 use crate::records::stored_kinds;
 use crate::timeline::{self, Event};
@@ -20,47 +19,47 @@ impl Store {
         incident_id: IncidentId,
         actor: &Actor,
     ) -> Result<IncidentRecord, StoreError> {
-        let again = self
-            .retrying(|| async {
-                let mut transaction = self.pool.begin().await?;
-                dispatch::lock_kinds(&mut transaction, UnitKind::ALL).await?;
-                // Every kind's lock: a dispatcher's assignment may add kinds.
-                let incident = sqlx::query!(
-                    "SELECT status, hold, required_kinds FROM incidents WHERE id = $1 \
+        self.retrying(|| async {
+            // Every kind's lock: a dispatcher's assignment may add kinds.
+            let mut transaction = self.dispatcher().exclusive(UnitKind::ALL, actor).await?;
+            let incident = sqlx::query!(
+                "SELECT status, hold, required_kinds FROM incidents WHERE id = $1 \
                      FOR NO KEY UPDATE",
-                    incident_id.0,
-                )
-                .fetch_optional(&mut *transaction)
-                .await?
-                .ok_or_else(|| StoreError::not_found("incident", incident_id))?;
-                let (status, hold, required) =
-                    (incident.status, incident.hold, incident.required_kinds);
-                let kinds = stored_kinds(&required)?;
-                refuse_if_closed(&status)?;
-                if !hold {
-                    return Err(StoreError::FailedPrecondition(
-                        "incident is not on hold".to_owned(),
-                    ));
-                }
-                sqlx::query!(
-                    "UPDATE incidents SET hold = false, updated_at = now() WHERE id = $1",
-                    incident_id.0,
-                )
-                .execute(&mut *transaction)
-                .await?;
-                timeline::append(
-                    &mut transaction,
-                    actor,
-                    Event::incident(incident_id, "hold_released", "released for dispatch"),
-                )
-                .await?;
-                let again =
-                    dispatch::settle_kinds(&mut transaction, actor, &kinds, &self.config).await?;
-                transaction.commit().await?;
-                Ok(again)
-            })
+                incident_id.0,
+            )
+            .fetch_optional(&mut *transaction)
+            .await?
+            .ok_or_else(|| StoreError::not_found("incident", incident_id))?;
+            let (status, hold, required) =
+                (incident.status, incident.hold, incident.required_kinds);
+            let kinds = stored_kinds(&required)?;
+            refuse_if_closed(&status)?;
+            if !hold {
+                return Err(StoreError::FailedPrecondition(
+                    "incident is not on hold".to_owned(),
+                ));
+            }
+            sqlx::query!(
+                "UPDATE incidents SET hold = false, updated_at = now() WHERE id = $1",
+                incident_id.0,
+            )
+            .execute(&mut *transaction)
             .await?;
-        self.settle_again(&again, actor).await;
+            timeline::append(
+                &mut transaction,
+                actor,
+                Event::incident(
+                    incident_id,
+                    EventKind::HoldReleased,
+                    "released for dispatch",
+                ),
+            )
+            .await?;
+            transaction.settle(&kinds).await?;
+            transaction.finish().await?;
+            Ok(())
+        })
+        .await?;
         self.incident(incident_id).await
     }
 }

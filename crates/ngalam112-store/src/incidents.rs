@@ -3,15 +3,16 @@
 
 use chrono::{DateTime, Utc};
 use ngalam112_core::{
-    AssignmentStatus, GeoPoint, IncidentCategory, IncidentId, IncidentStatus, NewIncident,
-    ResolutionCode, UnitId, UnitKind, UnitStatus,
+    AssignmentId, AssignmentStatus, EventKind, GeoPoint, IncidentCategory, IncidentId,
+    IncidentStatus, NewIncident, ResolutionCode, UnitId, UnitKind, UnitStatus,
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::dispatch::{self, Offer};
-use crate::intake_group::GroupAnswer;
+use crate::intake_group::{GROUP_ATTEMPTS, GroupAnswer};
 use crate::outcome::InFlight;
+use crate::records::decode;
 use crate::records::{IncidentRow, load_assignment, load_incident};
 use crate::timeline::{self, Event};
 use crate::{Actor, AssignmentRecord, IncidentRecord, Store, StoreError};
@@ -34,11 +35,13 @@ pub struct IncidentPageCursor {
 }
 
 impl Store {
-    /// Stores an incident and dispatches it in the same transaction (unless
-    /// held); or, with `duplicate_of`, records another caller for that
-    /// incident. A `request_id` seen before returns that first outcome.
-    /// A call that can be served at once goes with the calls arriving with
-    /// it (`intake_group`); any other, in a transaction of its own.
+    /// Stores a new call and dispatches it at once (unless held): the
+    /// nearest available unit of each kind it needs, the kinds it cannot
+    /// fill waiting in the queue. Every new call goes with the calls
+    /// arriving with it (`intake_group`: one writer for groups of one and
+    /// of 64). With `duplicate_of` it records another caller for that
+    /// incident instead. A `request_id` seen before returns that first
+    /// outcome.
     pub async fn create_incident(
         &self,
         new: &NewIncident,
@@ -49,120 +52,90 @@ impl Store {
         let new = &new
             .clone()
             .with_request_id_or(|| format!("server-{}", Uuid::new_v4()));
-        let settle_again = match self.create_in_group(new, actor).await? {
-            GroupAnswer::Stored(incident) => {
-                metrics::counter!("ngalam112_intake_total", "path" => "group").increment(1);
-                return Ok(CreateOutcome {
-                    incident: *incident,
-                    created: true,
-                });
+        if let Some(original) = new.duplicate_of() {
+            return self.add_another_caller(original, new, actor).await;
+        }
+        for _ in 0..GROUP_ATTEMPTS {
+            match self.create_in_group(new, actor).await? {
+                GroupAnswer::Stored(incident) => {
+                    let outcome = if incident.hold {
+                        "held"
+                    } else if incident.pending_kinds.is_empty() {
+                        "dispatched"
+                    } else {
+                        "queued"
+                    };
+                    metrics::counter!("ngalam112_intake_total", "outcome" => outcome).increment(1);
+                    return Ok(CreateOutcome {
+                        incident: *incident,
+                        created: true,
+                    });
+                }
+                GroupAnswer::Seen(id) => {
+                    return Ok(CreateOutcome {
+                        incident: self.incident(id).await?,
+                        created: false,
+                    });
+                }
+                GroupAnswer::Again => {}
             }
-            GroupAnswer::FullWay { settle_again } => settle_again,
-        };
+        }
+        Err(StoreError::CallNotStored(
+            "the database did not take the call; it was not stored: try again".to_owned(),
+        ))
+    }
+
+    /// Another caller for an active incident, in a transaction of its own
+    /// (nothing is dispatched).
+    async fn add_another_caller(
+        &self,
+        original: IncidentId,
+        new: &NewIncident,
+        actor: &Actor,
+    ) -> Result<CreateOutcome, StoreError> {
         let _turn = self
             .intake
             .acquire()
             .await
             .map_err(|_| StoreError::Unavailable("the server is shutting down".to_owned()))?;
-        let (mut outcome, mut again) = self
-            .retrying(move || self.try_create_incident(new, actor))
-            .await?;
-        if settle_again {
-            for kind in new.required_kinds() {
-                if !again.contains(kind) {
-                    again.push(*kind);
-                }
+        let request_id = new.request_id().unwrap_or_default();
+        self.retrying(move || async move {
+            let mut transaction = self.pool.begin().await?;
+            let in_flight = InFlight::note(&mut transaction).await?;
+            if let Some(existing) = claim_request_id(&mut transaction, request_id).await? {
+                transaction.rollback().await?;
+                return Ok(CreateOutcome {
+                    incident: self.incident(existing).await?,
+                    created: false,
+                });
             }
-        }
-        metrics::counter!("ngalam112_intake_total", "path" => "single").increment(1);
-        if !again.is_empty() {
-            self.settle_after_intake(&again, actor).await;
-            // The answer shows the offer if the second pass made one.
-            outcome.incident = self.incident(outcome.incident.id).await?;
-        }
-        Ok(outcome)
-    }
-
-    /// One try of `create_incident`; also returns the kinds to settle again
-    /// after the commit.
-    async fn try_create_incident(
-        &self,
-        new: &NewIncident,
-        actor: &Actor,
-    ) -> Result<(CreateOutcome, Vec<UnitKind>), StoreError> {
-        let mut transaction = self.pool.begin().await?;
-        let in_flight = InFlight::note(&mut transaction).await?;
-        if let Some(request_id) = new.request_id()
-            && let Some(existing) = claim_request_id(&mut transaction, request_id).await?
-        {
-            transaction.rollback().await?;
-            let outcome = CreateOutcome {
-                incident: self.incident(existing).await?,
-                created: false,
-            };
-            return Ok((outcome, Vec::new()));
-        }
-        let (incident_id, created) = match new.duplicate_of() {
-            Some(original) => {
-                add_caller(&mut transaction, actor, original, new).await?;
-                (original, false)
-            }
-            None => {
-                let id = IncidentId::new_random();
-                insert_incident(&mut transaction, actor, id, new).await?;
-                crate::device::attach_kept_fix(&mut transaction, actor, id, new.caller_phone())
-                    .await?;
-                (id, true)
-            }
-        };
-        if let Some(request_id) = new.request_id() {
+            add_caller(&mut transaction, actor, original, new).await?;
             sqlx::query!(
                 "INSERT INTO intake_requests (request_id, incident_id) VALUES ($1, $2)",
                 request_id,
-                incident_id.0,
+                original.0,
             )
             .execute(&mut *transaction)
             .await?;
-        }
-        let mut again = Vec::new();
-        if created && !new.hold() {
-            // Intake takes no kind lock: calls arriving together are
-            // dispatched side by side, each claiming its unit's row
-            // (`SKIP LOCKED`, never waiting). A unit freed at the same
-            // instant may be invisible to this pass (not committed yet),
-            // and our call to the freeing transaction's: so whatever this
-            // call still waits for is settled again after our commit,
-            // under the kind's lock, which the freeing transaction holds
-            // until it commits (see docs/ARCHITECTURE.md, "Lost wake-ups").
-            again =
-                dispatch::settle_kinds(&mut transaction, actor, new.required_kinds(), &self.config)
+            if let Err(error) = transaction.commit().await {
+                // The answer is lost, not necessarily the commit: find out.
+                let found = in_flight
+                    .find_out(&self.pool, error.into(), &[request_id.to_owned()])
                     .await?;
-        }
-        if let Err(error) = transaction.commit().await {
-            // The answer is lost, not necessarily the commit: find out.
-            let request_ids: Vec<String> =
-                new.request_id().map(str::to_owned).into_iter().collect();
-            let found = in_flight
-                .find_out(&self.pool, error.into(), &request_ids)
-                .await?;
-            if found.first().copied().flatten().is_none() {
-                return Err(StoreError::CallNotStored(
-                    "the connection to the database broke before the call was stored; \
-                     it was not stored: try again"
-                        .to_owned(),
-                ));
-            }
-        }
-        let incident = self.incident(incident_id).await?;
-        if created && !new.hold() && !incident.pending_kinds.is_empty() {
-            for kind in &incident.pending_kinds {
-                if !again.contains(kind) {
-                    again.push(*kind);
+                if found.first().copied().flatten().is_none() {
+                    return Err(StoreError::CallNotStored(
+                        "the connection to the database broke before the call was stored; \
+                         it was not stored: try again"
+                            .to_owned(),
+                    ));
                 }
             }
-        }
-        let outcome = CreateOutcome { incident, created };
-        Ok((outcome, again))
+            Ok(CreateOutcome {
+                incident: self.incident(original).await?,
+                created: false,
+            })
+        })
+        .await
     }
 
     /// One incident with its assignments, oldest first.
@@ -260,8 +233,7 @@ impl Store {
         actor: &Actor,
     ) -> Result<AssignmentRecord, StoreError> {
         self.retrying(move || async move {
-            let mut transaction = self.pool.begin().await?;
-            dispatch::lock_kinds(&mut transaction, UnitKind::ALL).await?;
+            let mut transaction = self.dispatcher().exclusive(UnitKind::ALL, actor).await?;
             let incident = sqlx::query!(
                 "SELECT status, lat, lon, required_kinds FROM incidents WHERE id = $1 FOR NO KEY UPDATE",
                 incident_id.0,
@@ -273,23 +245,22 @@ impl Store {
                 (incident.status, incident.lat, incident.lon, incident.required_kinds);
             refuse_if_closed(&status)?;
             let unit = sqlx::query!(
-                "SELECT status, kind, lat, lon FROM units WHERE id = $1 FOR UPDATE",
+                "SELECT status, kind, call_sign, lat, lon FROM units WHERE id = $1 FOR UPDATE",
                 unit_id.0,
             )
             .fetch_optional(&mut *transaction)
             .await?
             .ok_or_else(|| StoreError::not_found("unit", unit_id))?;
-            let (unit_status, unit_kind, unit_lat, unit_lon) =
-                (unit.status, unit.kind, unit.lat, unit.lon);
-            if crate::records::stored(UnitStatus::from_stored, &unit_status, "unit status")?
+            let (unit_status, unit_kind, call_sign, unit_lat, unit_lon) =
+                (unit.status, unit.kind, unit.call_sign, unit.lat, unit.lon);
+            if decode::<UnitStatus>(&unit_status)?
                 != UnitStatus::Available
             {
                 return Err(StoreError::FailedPrecondition(format!(
                     "unit {unit_id} is not available (it is {unit_status})"
                 )));
             }
-            let kind = UnitKind::from_stored(&unit_kind)
-                .ok_or_else(|| StoreError::Internal(format!("unknown kind {unit_kind}")))?;
+            let kind = decode::<UnitKind>(&unit_kind)?;
             if !required.contains(&unit_kind) {
                 // The dispatcher sends a kind the call-taker did not ask for:
                 // the incident now needs it too.
@@ -314,13 +285,14 @@ impl Store {
                     incident_id,
                     unit_id,
                     kind,
+                    call_sign,
                     distance_m,
                 },
                 &self.config,
             )
             .await?;
             let assignment = load_assignment(&mut transaction, assignment_id.0).await?;
-            transaction.commit().await?;
+            transaction.finish().await?;
             Ok(assignment)
         })
         .await
@@ -359,22 +331,8 @@ impl Store {
         text: &str,
         actor: &Actor,
     ) -> Result<IncidentRecord, StoreError> {
-        let (incident_status, assignment_status, event_kind) = match closing {
-            Closing::Cancel => (
-                IncidentStatus::Cancelled,
-                AssignmentStatus::Cancelled,
-                "incident_cancelled",
-            ),
-            Closing::Resolve => (
-                IncidentStatus::Resolved,
-                AssignmentStatus::Completed,
-                "incident_resolved",
-            ),
-        };
-        let again = self
-            .retrying(move || async move {
-            let mut transaction = self.pool.begin().await?;
-            dispatch::lock_kinds(&mut transaction, UnitKind::ALL).await?;
+        self.retrying(move || async move {
+            let mut transaction = self.dispatcher().exclusive(UnitKind::ALL, actor).await?;
             let incident = sqlx::query!(
                 "SELECT status, caller_phone FROM incidents WHERE id = $1 FOR NO KEY UPDATE",
                 incident_id.0,
@@ -382,77 +340,17 @@ impl Store {
             .fetch_optional(&mut *transaction)
             .await?
             .ok_or_else(|| StoreError::not_found("incident", incident_id))?;
-            let (status, caller_phone) = (incident.status, incident.caller_phone);
-            refuse_if_closed(&status)?;
-            let open: Vec<(Uuid, Uuid, String)> = sqlx::query!(
-                "UPDATE assignments SET status = $2, updated_at = now() \
-                 WHERE incident_id = $1 AND status IN ('offered', 'accepted', 'en_route', 'on_scene') \
-                 RETURNING id, unit_id, unit_kind",
-                incident_id.0,
-                assignment_status.as_str(),
-            )
-            .fetch_all(&mut *transaction)
-            .await?
-            .into_iter()
-            .map(|row| (row.id, row.unit_id, row.unit_kind))
-            .collect();
-            for (assignment_uuid, unit_uuid, _) in &open {
-                dispatch::release_unit(&mut transaction, UnitId(*unit_uuid), UnitStatus::Available)
-                    .await?;
-                timeline::append(
-                    &mut transaction,
-                    actor,
-                    Event::assignment(
-                        incident_id,
-                        ngalam112_core::AssignmentId(*assignment_uuid),
-                        UnitId(*unit_uuid),
-                        match closing {
-                            Closing::Cancel => "assignment_cancelled",
-                            Closing::Resolve => "assignment_completed",
-                        },
-                        "closed with the incident",
-                    ),
-                )
-                .await?;
-            }
-            sqlx::query!(
-                "UPDATE incidents SET status = $2, resolution = $3, resolution_code = $4, \
-                 pending_kinds = '{}', resolved_at = now(), updated_at = now() WHERE id = $1",
-                incident_id.0,
-                incident_status.as_str(),
-                text,
-                code.as_str(),
-            )
-            .execute(&mut *transaction)
-            .await?;
-            let detail = if text.is_empty() {
-                code.as_str().to_owned()
-            } else {
-                format!("{code}: {text}")
-            };
-            timeline::append(
-                &mut transaction,
-                actor,
-                Event::incident(incident_id, event_kind, detail),
-            )
-            .await?;
+            refuse_if_closed(&incident.status)?;
+            let freed = close_assignments(&mut transaction, actor, incident_id, closing).await?;
+            close_record(&mut transaction, actor, incident_id, closing, code, text).await?;
             if code == ResolutionCode::Prank {
-                crate::callers::flag_after_pranks(&mut transaction, &caller_phone).await?;
+                crate::callers::flag_after_pranks(&mut transaction, &incident.caller_phone).await?;
             }
-            let mut freed_kinds: Vec<UnitKind> = open
-                .iter()
-                .filter_map(|(_, _, kind)| UnitKind::from_stored(kind))
-                .collect();
-            freed_kinds.sort_unstable();
-            freed_kinds.dedup();
-            let again =
-                dispatch::settle_kinds(&mut transaction, actor, &freed_kinds, &self.config)
-                    .await?;
-            transaction.commit().await?;
-            Ok(again)
+            transaction.settle(&freed).await?;
+            transaction.finish().await?;
+            Ok(())
         })
         .await?;
-        self.settle_again(&again, actor).await;
         self.incident(incident_id).await
     }
 
@@ -490,9 +388,102 @@ enum Closing {
     Resolve,
 }
 
+impl Closing {
+    /// What the incident and its open assignments become.
+    fn statuses(self) -> (IncidentStatus, AssignmentStatus, EventKind) {
+        match self {
+            Closing::Cancel => (
+                IncidentStatus::Cancelled,
+                AssignmentStatus::Cancelled,
+                EventKind::IncidentCancelled,
+            ),
+            Closing::Resolve => (
+                IncidentStatus::Resolved,
+                AssignmentStatus::Completed,
+                EventKind::IncidentResolved,
+            ),
+        }
+    }
+}
+
+/// Ends every open assignment of a closing incident and frees its unit;
+/// returns the kinds freed (to settle).
+async fn close_assignments(
+    connection: &mut PgConnection,
+    actor: &Actor,
+    incident_id: IncidentId,
+    closing: Closing,
+) -> Result<Vec<UnitKind>, StoreError> {
+    let (_, assignment_status, _) = closing.statuses();
+    let open = sqlx::query!(
+        "UPDATE assignments SET status = $2, updated_at = now() \
+         WHERE incident_id = $1 AND status IN ('offered', 'accepted', 'en_route', 'on_scene') \
+         RETURNING id, unit_id, unit_kind",
+        incident_id.0,
+        assignment_status.as_str(),
+    )
+    .fetch_all(&mut *connection)
+    .await?;
+    let mut freed = Vec::new();
+    let mut events = Vec::new();
+    for row in &open {
+        let unit_id = UnitId(row.unit_id);
+        dispatch::release_unit(connection, unit_id, UnitStatus::Available).await?;
+        events.push((
+            actor,
+            Event::assignment(
+                incident_id,
+                AssignmentId(row.id),
+                unit_id,
+                EventKind::of_assignment(assignment_status),
+                "closed with the incident",
+            ),
+        ));
+        let kind: UnitKind = decode(&row.unit_kind)?;
+        if !freed.contains(&kind) {
+            freed.push(kind);
+        }
+    }
+    timeline::append_all(connection, &events).await?;
+    Ok(freed)
+}
+
+/// The incident's closing: its status, resolution and timeline event.
+async fn close_record(
+    connection: &mut PgConnection,
+    actor: &Actor,
+    incident_id: IncidentId,
+    closing: Closing,
+    code: ResolutionCode,
+    text: &str,
+) -> Result<(), StoreError> {
+    let (incident_status, _, event_kind) = closing.statuses();
+    sqlx::query!(
+        "UPDATE incidents SET status = $2, resolution = $3, resolution_code = $4, \
+         pending_kinds = '{}', resolved_at = now(), updated_at = now() WHERE id = $1",
+        incident_id.0,
+        incident_status.as_str(),
+        text,
+        code.as_str(),
+    )
+    .execute(&mut *connection)
+    .await?;
+    let detail = if text.is_empty() {
+        code.as_str().to_owned()
+    } else {
+        format!("{code}: {text}")
+    };
+    timeline::append(
+        connection,
+        actor,
+        Event::incident(incident_id, event_kind, detail),
+    )
+    .await
+}
+
 /// Rule 7: RESOLVED and CANCELLED are final. `status` as stored.
 pub(crate) fn refuse_if_closed(status: &str) -> Result<(), StoreError> {
-    let status = crate::records::stored(IncidentStatus::from_stored, status, "incident status")?;
+    let status = decode::<IncidentStatus>(status)?;
     if status.is_closed() {
         return Err(StoreError::FailedPrecondition(format!(
             "incident is {status}; closed incidents cannot change"
@@ -524,62 +515,6 @@ async fn claim_request_id(
     .fetch_optional(&mut *connection)
     .await?;
     Ok(existing.map(IncidentId))
-}
-
-async fn insert_incident(
-    connection: &mut PgConnection,
-    actor: &Actor,
-    id: IncidentId,
-    new: &NewIncident,
-) -> Result<(), StoreError> {
-    let kinds: Vec<&str> = new
-        .required_kinds()
-        .iter()
-        .map(|kind| kind.as_str())
-        .collect();
-    sqlx::query!(
-        "INSERT INTO incidents (id, status, category, priority, caller_phone, caller_name, lat, \
-         lon, address, description, required_kinds, pending_kinds, hold, caller_id_withheld, \
-         caller_flagged) \
-         VALUES ($1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, \
-         EXISTS (SELECT 1 FROM flagged_callers WHERE caller_phone = $4))",
-        id.0,
-        new.category().as_str(),
-        new.priority().rank(),
-        new.caller_phone(),
-        new.caller_name(),
-        new.location().lat(),
-        new.location().lon(),
-        new.address(),
-        new.description(),
-        &kinds as &[&str],
-        new.hold(),
-        new.caller_id_withheld(),
-    )
-    .execute(&mut *connection)
-    .await?;
-    timeline::append(
-        connection,
-        actor,
-        Event::incident(id, "incident_created", created_detail(new)),
-    )
-    .await
-}
-
-/// The timeline's words for a new incident.
-pub(crate) fn created_detail(new: &NewIncident) -> String {
-    let kinds: Vec<&str> = new
-        .required_kinds()
-        .iter()
-        .map(|kind| kind.as_str())
-        .collect();
-    let hold_note = if new.hold() { ", on hold" } else { "" };
-    format!(
-        "{} {} needing {}{hold_note}",
-        new.priority(),
-        new.category(),
-        kinds.join(", ")
-    )
 }
 
 /// Another caller for an active incident: nothing is dispatched.
@@ -621,7 +556,7 @@ async fn add_caller(
         actor,
         Event::incident(
             original,
-            "caller_added",
+            EventKind::CallerAdded,
             format!("another caller (caller {number}); see the incident's callers"),
         ),
     )

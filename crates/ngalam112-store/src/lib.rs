@@ -38,6 +38,7 @@ mod retention;
 mod stats;
 mod timeline;
 mod tokens;
+mod unit_of_work;
 mod units;
 mod users;
 
@@ -262,24 +263,41 @@ impl Store {
         }
     }
 
-    /// Runs `operation` again when PostgreSQL aborted it for a deadlock or a
-    /// serialization failure; both are safe to retry because the whole
-    /// operation is one transaction.
-    async fn retrying<T, F, Fut>(&self, mut operation: F) -> Result<T, StoreError>
+    /// The part of the store the dispatch protocol needs (`unit_of_work`).
+    pub(crate) fn dispatcher(&self) -> unit_of_work::Dispatcher {
+        unit_of_work::Dispatcher {
+            pool: self.pool.clone(),
+            config: self.config.clone(),
+        }
+    }
+
+    /// [`retrying`] `operation`.
+    async fn retrying<T, F, Fut>(&self, operation: F) -> Result<T, StoreError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, StoreError>>,
     {
-        let mut attempt = 0;
-        loop {
-            match operation().await {
-                Err(StoreError::Conflict(cause)) if attempt < 5 => {
-                    attempt += 1;
-                    tracing::debug!(attempt, %cause, "transaction conflicted, retrying");
-                }
-                Err(StoreError::Conflict(cause)) => return Err(StoreError::Internal(cause)),
-                other => return other,
+        retrying(operation).await
+    }
+}
+
+/// Runs `operation` again when PostgreSQL aborted it for a deadlock or a
+/// serialization failure; both are safe to retry because the whole
+/// operation is one transaction.
+pub(crate) async fn retrying<T, F, Fut>(mut operation: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match operation().await {
+            Err(StoreError::Conflict(cause)) if attempt < 5 => {
+                attempt += 1;
+                tracing::debug!(attempt, %cause, "transaction conflicted, retrying");
             }
+            Err(StoreError::Conflict(cause)) => return Err(StoreError::Internal(cause)),
+            other => return other,
         }
     }
 }

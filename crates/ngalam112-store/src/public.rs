@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use ngalam112_core::{IncidentCategory, ResolutionCode};
 
+use crate::records::decode;
 use crate::{Store, StoreError};
 
 /// One category's month.
@@ -80,9 +81,7 @@ impl Store {
         let mut stats = rows
             .into_iter()
             .map(|row| {
-                let category = IncidentCategory::from_stored(&row.category).ok_or_else(|| {
-                    StoreError::Internal(format!("unknown category {}", row.category))
-                })?;
+                let category = decode::<IncidentCategory>(&row.category)?;
                 if row.incidents < PUBLISHED_MINIMUM {
                     return Ok(PublicCategoryStats {
                         category,

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::dispatch::lock_incident;
 use crate::incidents::refuse_if_closed;
+use crate::records::decode;
 use crate::timeline::{self, Event};
 use crate::{Actor, Store, StoreError};
 
@@ -82,16 +83,13 @@ impl TryFrom<ReferralRow> for ReferralRecord {
             incident_id: IncidentId(row.incident_id),
             agency_id: AgencyId(row.agency_id),
             agency_short_name: row.short_name,
-            status: ReferralStatus::from_stored(&row.status)
-                .ok_or_else(|| StoreError::Internal(format!("unknown status {}", row.status)))?,
+            status: decode::<ReferralStatus>(&row.status)?,
             note: row.note,
             answer: row.answer,
             sent_at: row.sent_at,
             updated_at: row.updated_at,
             acknowledged_at: row.acknowledged_at,
-            category: IncidentCategory::from_stored(&row.category).ok_or_else(|| {
-                StoreError::Internal(format!("unknown category {}", row.category))
-            })?,
+            category: decode::<IncidentCategory>(&row.category)?,
             location: GeoPoint::new("location", row.lat, row.lon)
                 .map_err(|error| StoreError::Internal(error.to_string()))?,
             address: row.address,
@@ -194,7 +192,7 @@ impl Store {
                 actor,
                 Event::incident(
                     incident_id,
-                    "referral_sent",
+                    ngalam112_core::EventKind::ReferralSent,
                     format!("referred to {short_name}"),
                 ),
             )
@@ -257,8 +255,7 @@ impl Store {
             .fetch_one(&mut *transaction)
             .await?;
             let (status, short_name) = (referral.status, referral.short_name);
-            let current = ReferralStatus::from_stored(&status)
-                .ok_or_else(|| StoreError::Internal(format!("unknown status {status}")))?;
+            let current = decode::<ReferralStatus>(&status)?;
             if !current.can_become(next) {
                 return Err(StoreError::FailedPrecondition(format!(
                     "referral is {current}; it cannot become {next} (forward only; rejected is final)"
@@ -280,17 +277,14 @@ impl Store {
             } else {
                 format!("{short_name}: {next} — {answer}")
             };
-            let kind = match next {
-                ReferralStatus::Sent => "referral_sent",
-                ReferralStatus::Acknowledged => "referral_acknowledged",
-                ReferralStatus::Accepted => "referral_accepted",
-                ReferralStatus::Rejected => "referral_rejected",
-                ReferralStatus::Done => "referral_done",
-            };
             timeline::append(
                 &mut transaction,
                 actor,
-                Event::incident(IncidentId(incident), kind, detail),
+                Event::incident(
+                    IncidentId(incident),
+                    ngalam112_core::EventKind::of_referral(next),
+                    detail,
+                ),
             )
             .await?;
             transaction.commit().await?;

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use ngalam112_core::{IncidentCategory, Priority, ResolutionCode};
 
+use crate::records::decode;
 use crate::{Store, StoreError};
 
 /// One group of incidents; `None` category and priority = all of them.
@@ -94,10 +95,7 @@ impl Store {
             .map(|row| {
                 let category = row
                     .category
-                    .map(|name| {
-                        IncidentCategory::from_stored(&name)
-                            .ok_or_else(|| StoreError::Internal(format!("unknown category {name}")))
-                    })
+                    .map(|name| decode::<IncidentCategory>(&name))
                     .transpose()?;
                 Ok(ResponseTimeRow {
                     category,

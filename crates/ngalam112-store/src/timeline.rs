@@ -2,78 +2,129 @@
 //! assignments writes one row here, in the transaction that makes the
 //! change. (A trigger in the schema refuses UPDATE, DELETE and TRUNCATE.)
 
-use ngalam112_core::{AssignmentId, IncidentId, UnitId};
+use ngalam112_core::plan::PlannedEvent;
+use ngalam112_core::{AssignmentId, EventKind, IncidentId, UnitId};
 use sqlx::PgConnection;
+use uuid::Uuid;
 
 use crate::records::TimelineRow;
 use crate::{Actor, StoreError, TimelineRecord};
 
 /// One event to append.
-pub(crate) struct Event<'a> {
+pub(crate) struct Event {
     pub incident_id: IncidentId,
-    pub kind: &'a str,
+    pub kind: EventKind,
     pub detail: String,
     pub assignment_id: Option<AssignmentId>,
     pub unit_id: Option<UnitId>,
 }
 
-impl<'a> Event<'a> {
+impl Event {
     pub(crate) fn incident(
         incident_id: IncidentId,
-        kind: &'a str,
+        kind: EventKind,
         detail: impl Into<String>,
     ) -> Self {
-        Self {
-            incident_id,
-            kind,
-            detail: detail.into(),
-            assignment_id: None,
-            unit_id: None,
-        }
+        Self::planned(incident_id, PlannedEvent::incident(kind, detail))
     }
 
     pub(crate) fn assignment(
         incident_id: IncidentId,
         assignment_id: AssignmentId,
         unit_id: UnitId,
-        kind: &'a str,
+        kind: EventKind,
         detail: impl Into<String>,
     ) -> Self {
+        Self::planned(
+            incident_id,
+            PlannedEvent::assignment(kind, assignment_id, unit_id, detail),
+        )
+    }
+
+    /// An event the core planned, for `incident_id`.
+    pub(crate) fn planned(incident_id: IncidentId, event: PlannedEvent) -> Self {
         Self {
             incident_id,
-            kind,
-            detail: detail.into(),
-            assignment_id: Some(assignment_id),
-            unit_id: Some(unit_id),
+            kind: event.kind,
+            detail: event.detail,
+            assignment_id: event.assignment_id,
+            unit_id: event.unit_id,
         }
     }
 }
 
+/// Appends one event (see [`append_all`]).
 pub(crate) async fn append(
     connection: &mut PgConnection,
     actor: &Actor,
-    event: Event<'_>,
+    event: Event,
 ) -> Result<(), StoreError> {
-    // Numbers the event (locking the incident row, so one incident's events
-    // are appended one at a time) and tells every server process's
-    // watchers, at commit, that the incident changed.
-    sqlx::query!(
-        "WITH next AS ( \
-           UPDATE incidents SET last_timeline_seq = last_timeline_seq + 1 WHERE id = $1 \
-           RETURNING last_timeline_seq) \
-         INSERT INTO timeline_events \
-           (incident_id, incident_seq, kind, actor, detail, assignment_id, unit_id) \
-         SELECT $1, last_timeline_seq, $2, $3, $4, $5, $6 FROM next \
-         RETURNING pg_notify('ngalam112_incidents', $1::text || ' ' || $2)",
-        event.incident_id.0,
-        event.kind,
-        &actor.0,
-        &event.detail,
-        event.assignment_id.map(|id| id.0),
-        event.unit_id.map(|id| id.0),
+    append_all(connection, &[(actor, event)]).await
+}
+
+/// The one writer of the timeline: appends `events` (each with who made
+/// it) in order, numbering each incident's events on from its last one.
+/// Numbering updates the incident's row, so one incident's events are
+/// appended one transaction at a time; at commit every server process's
+/// watchers hear that the incident changed. Fails if an incident is
+/// missing (nothing of the statement stays).
+pub(crate) async fn append_all(
+    connection: &mut PgConnection,
+    events: &[(&Actor, Event)],
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let incident_ids: Vec<Uuid> = events.iter().map(|(_, e)| e.incident_id.0).collect();
+    let kinds: Vec<&str> = events.iter().map(|(_, e)| e.kind.as_str()).collect();
+    let actors: Vec<&str> = events.iter().map(|(actor, _)| actor.0.as_str()).collect();
+    let details: Vec<&str> = events.iter().map(|(_, e)| e.detail.as_str()).collect();
+    let assignment_ids: Vec<Option<Uuid>> = events
+        .iter()
+        .map(|(_, e)| e.assignment_id.map(|id| id.0))
+        .collect();
+    let unit_ids: Vec<Option<Uuid>> = events
+        .iter()
+        .map(|(_, e)| e.unit_id.map(|id| id.0))
+        .collect();
+    let appended = sqlx::query_scalar!(
+        r#"WITH e AS (
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[],
+                 $6::uuid[]) WITH ORDINALITY
+               AS e(incident_id, kind, actor, detail, assignment_id, unit_id, n)
+           ),
+           counted AS (SELECT incident_id, count(*)::int4 AS events FROM e GROUP BY incident_id),
+           next AS (
+             UPDATE incidents SET last_timeline_seq = last_timeline_seq + counted.events
+             FROM counted WHERE incidents.id = counted.incident_id
+             RETURNING incidents.id, last_timeline_seq - counted.events AS before
+           ),
+           inserted AS (
+             INSERT INTO timeline_events
+               (incident_id, incident_seq, kind, actor, detail, assignment_id, unit_id)
+             SELECT e.incident_id,
+               next.before + row_number() OVER (PARTITION BY e.incident_id ORDER BY e.n),
+               e.kind, e.actor, e.detail, e.assignment_id, e.unit_id
+             FROM e JOIN next ON next.id = e.incident_id
+             ORDER BY e.n
+             RETURNING pg_notify('ngalam112_incidents', incident_id::text || ' ' || kind)
+           )
+           SELECT count(*) AS "appended!" FROM inserted"#,
+        &incident_ids,
+        &kinds as &[&str],
+        &actors as &[&str],
+        &details as &[&str],
+        &assignment_ids as &[Option<Uuid>],
+        &unit_ids as &[Option<Uuid>],
     )
-    .execute(&mut *connection)
+    .fetch_one(&mut *connection)
     .await?;
+    if appended != events.len() as i64 {
+        return Err(StoreError::Internal(format!(
+            "{appended} of {} timeline events appended: an incident is missing",
+            events.len()
+        )));
+    }
     Ok(())
 }
 

@@ -5,6 +5,7 @@ use ngalam112_core::ranking::rank_nearest;
 use ngalam112_core::{GeoPoint, IncidentId, UnitId, UnitKind, UnitStatus};
 
 use crate::dispatch;
+use crate::records::decode;
 use crate::records::{UnitRow, stored_kinds};
 use crate::{Actor, Store, StoreError, UnitRecord};
 
@@ -36,31 +37,26 @@ impl Store {
         actor: &Actor,
     ) -> Result<UnitRecord, StoreError> {
         let id = UnitId::new_random();
-        let again = self
-            .retrying(move || async move {
-                let mut transaction = self.pool.begin().await?;
-                dispatch::lock_kinds(&mut transaction, &[new.kind]).await?;
-                sqlx::query!(
-                    "INSERT INTO units (id, call_sign, kind, agency, status, lat, lon, \
+        self.retrying(move || async move {
+            let mut transaction = self.dispatcher().exclusive(&[new.kind], actor).await?;
+            sqlx::query!(
+                "INSERT INTO units (id, call_sign, kind, agency, status, lat, lon, \
                      location_updated_at, available_since) \
                      VALUES ($1, $2, $3, $4, 'available', $5, $6, now(), now())",
-                    id.0,
-                    &new.call_sign,
-                    new.kind.as_str(),
-                    &new.agency,
-                    new.location.lat(),
-                    new.location.lon(),
-                )
-                .execute(&mut *transaction)
-                .await?;
-                let again =
-                    dispatch::settle_kinds(&mut transaction, actor, &[new.kind], &self.config)
-                        .await?;
-                transaction.commit().await?;
-                Ok(again)
-            })
+                id.0,
+                &new.call_sign,
+                new.kind.as_str(),
+                &new.agency,
+                new.location.lat(),
+                new.location.lon(),
+            )
+            .execute(&mut *transaction)
             .await?;
-        self.settle_again(&again, actor).await;
+            transaction.settle(&[new.kind]).await?;
+            transaction.finish().await?;
+            Ok(())
+        })
+        .await?;
         self.unit(id).await
     }
 
@@ -103,14 +99,13 @@ impl Store {
         actor: &Actor,
     ) -> Result<UnitRecord, StoreError> {
         let kind = self.unit(unit_id).await?.kind;
-        let again = self.retrying(move || async move {
-            let mut transaction = self.pool.begin().await?;
-            dispatch::lock_kinds(&mut transaction, &[kind]).await?;
+        self.retrying(move || async move {
+            let mut transaction = self.dispatcher().exclusive(&[kind], actor).await?;
             let status =
                 sqlx::query_scalar!("SELECT status FROM units WHERE id = $1 FOR UPDATE", unit_id.0)
                     .fetch_one(&mut *transaction)
                     .await?;
-            let status = crate::records::stored(UnitStatus::from_stored, &status, "unit status")?;
+            let status = decode::<UnitStatus>(&status)?;
             match (in_service, status) {
                 (false, UnitStatus::Assigned) => {
                     return Err(StoreError::FailedPrecondition(
@@ -127,20 +122,15 @@ impl Store {
                 }
                 (true, UnitStatus::OutOfService) => {
                     dispatch::release_unit(&mut transaction, unit_id, UnitStatus::Available).await?;
-                    let again =
-                        dispatch::settle_kinds(&mut transaction, actor, &[kind], &self.config)
-                            .await?;
-                    transaction.commit().await?;
-                    return Ok(again);
+                    transaction.settle(&[kind]).await?;
                 }
                 // Already as asked: nothing to change.
                 _ => {}
             }
-            transaction.commit().await?;
-            Ok(Vec::new())
+            transaction.finish().await?;
+            Ok(())
         })
         .await?;
-        self.settle_again(&again, actor).await;
         self.unit(unit_id).await
     }
 

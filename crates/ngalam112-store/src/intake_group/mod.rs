@@ -1,66 +1,74 @@
-//! Intake in groups: new calls that can be served at once are stored and
-//! dispatched together, many calls per statement and per commit, instead
-//! of a transaction of a dozen round trips each.
+//! Intake in groups: every new call (all but a further caller of an
+//! existing incident) is planned and written together with the calls
+//! arriving with it, many calls per statement and per commit: a group of
+//! 64 in a surge, a group of one on a quiet night, by the same code.
 //!
-//! Calls arriving together queue for one worker per process. It takes
-//! everything queued (up to `MAX_GROUP`), reads the nearest available
-//! units of each kind for all of them (one statement per kind), ranks them
-//! in the core and hands each call, most urgent and then oldest first
-//! (rule 5), its nearest unit of each kind that no call before it in the
-//! group got. One statement then claims those units and, for each call
-//! whose every unit it could claim, stores the incident, its offers and
-//! its timeline, and commits once for the group. A call it cannot serve
-//! that way (no unit free, calls already waiting for its kinds, a kept
-//! handset fix to attach, a unit claimed elsewhere in between, a request
-//! id stored before) is not written here: it goes the full way
-//! (`Store::create_incident`'s own transaction).
+//! Calls arriving together queue for a few workers per process. A worker
+//! takes everything queued (up to `MAX_GROUP`) and:
+//! 1. answers a call whose request id is stored already with that incident;
+//! 2. reads, for each kind nobody waits for, the nearest available units of
+//!    that kind for all its calls (one statement per kind), ranked in the
+//!    core;
+//! 3. hands each call, most urgent and then oldest first (rule 5), its
+//!    nearest unit of each kind that no call before it got (`allocate`);
+//! 4. in one dispatch transaction without kind locks (`unit_of_work`,
+//!    `Claims`): claims those units' rows (`SKIP LOCKED`), has the core
+//!    plan each call with the units it could claim (`CallPlan`), writes
+//!    the plans (`write`), attaches kept handset fixes, commits, and then
+//!    settles whatever the calls still wait for, each kind under its lock
+//!    held shared (the second pass of "Lost wake-ups").
 //!
-//! Why this is as safe as the full way (docs/ARCHITECTURE.md, "Intake in
-//! groups"):
-//! - A unit is claimed by locking its row (`FOR NO KEY UPDATE SKIP LOCKED`)
-//!   and re-checking that it is AVAILABLE, as `best_unit_for` does; the
-//!   calls of a group never share a unit; the `one_open_assignment_per_unit`
-//!   index stays the last line of defence.
-//! - A call is written only when every required kind got a unit, so it
-//!   never leaves a waiting need behind, and the group frees no unit: it
-//!   cannot lose a wake-up, as there is nothing for another transaction to
-//!   miss.
-//! - It does not overtake: a call steps aside when any need for one of its
-//!   kinds is waiting, and the queue (rule 5) decides.
-//! - Its answers are never in doubt: the statement runs in a transaction
-//!   whose id is noted first, and if the commit's answer is lost the
-//!   worker finds out which calls were stored (`outcome`) before it
-//!   answers any of them.
-//! - A call whose request id is already stored is left out before units
-//!   are allocated (its units would be held for nothing); one that meets
-//!   a request id stored meanwhile is dropped by the statement, and its
-//!   full way settles its kinds again afterwards (the units held for it
-//!   during the statement may have been skipped by a freeing transaction).
+//! Why this is safe (docs/ARCHITECTURE.md, "Intake in groups"):
+//! - A unit is claimed by locking its row and re-checking that it is
+//!   AVAILABLE; the calls of a group never share a unit; the
+//!   `one_open_assignment_per_unit` index stays the last line of defence.
+//! - It does not overtake: for a kind somebody already waits for, the
+//!   group's calls get no unit here; they join the queue and the second
+//!   pass serves the queue in its order.
+//! - A call that gets no unit of a kind (none free, none surely the
+//!   nearest, its unit claimed elsewhere in between) is stored waiting for
+//!   it, and the second pass settles the kind after the commit: a unit
+//!   freed meanwhile is found (the freeing transaction holds the kind's
+//!   lock exclusively until it commits).
+//! - Its answers are never in doubt: the transaction's id is noted first,
+//!   and if the commit's answer is lost the worker finds out which calls
+//!   were stored (`outcome`) before it answers any: a stored call gets its
+//!   incident, one that was not is submitted again.
+//! - A statement that fails stores nothing; each of its calls is then
+//!   written alone, so one call's error is that call's alone.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use ngalam112_core::plan::{CallPlan, PlannedOffer};
 use ngalam112_core::ranking::{Ranked, Waiting, queue_order};
-use ngalam112_core::{GeoPoint, IncidentId, NewIncident, UnitId, UnitKind};
-use sqlx::PgPool;
+use ngalam112_core::{AssignmentId, GeoPoint, IncidentId, NewIncident, UnitId, UnitKind};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
 mod read;
 mod write;
 
 use crate::batch::Batcher;
-use crate::outcome::InFlight;
-use crate::{Actor, IncidentRecord, Store, StoreConfig, StoreError};
+use crate::records::decode;
+use crate::unit_of_work::{Committed, Dispatcher};
+use crate::{Actor, IncidentRecord, Store, StoreError};
 use read::{Fetched, units_for_each};
-use write::{Group, OfferRow, record, store_group};
+use write::{record, write_calls};
 
-/// The most calls one statement takes.
+/// The most calls one group takes.
 const MAX_GROUP: usize = 64;
+
+/// How often a call is submitted to a group before it is answered
+/// UNAVAILABLE "not stored" (a group whose commit was lost and found not
+/// to have happened, a request id twice in one group).
+pub(crate) const GROUP_ATTEMPTS: usize = 3;
 
 /// Groups taken at once by one process: one reads while the other
 /// commits. Measured (full `intake` runs, 16 callers): 1 lane 2,200–2,250
 /// calls/s, 2 lanes 2,460–2,500; 4 lanes did worse (lanes claim each
-/// other's units and send calls the full way).
+/// other's units).
 const GROUP_LANES: usize = 2;
 
 /// The worker that takes calls in groups (one per process, started on
@@ -69,12 +77,12 @@ pub(crate) type IntakeGroups = Arc<std::sync::OnceLock<Batcher<GroupCall, GroupA
 
 /// What the group did with a call.
 pub(crate) enum GroupAnswer {
-    /// Stored and dispatched.
+    /// Stored (and dispatched as far as units allow).
     Stored(Box<IncidentRecord>),
-    /// Nothing written for it: it goes the full way. `settle_again`: units
-    /// were held for it during the group's statement, so its kinds are
-    /// settled again after its full way.
-    FullWay { settle_again: bool },
+    /// Its request id was stored before, for this incident.
+    Seen(IncidentId),
+    /// Not stored: submit it again.
+    Again,
 }
 
 /// A call queued for the next group.
@@ -86,30 +94,24 @@ pub(crate) struct GroupCall {
     called_at: DateTime<Utc>,
 }
 
+/// A call's unit of one kind, as the allocation chose it.
+type Allotted = (UnitKind, Ranked, String);
+
 impl Store {
-    /// Stores and dispatches `new` with the calls arriving with it, when it
-    /// can be served at once (see the module's comment).
+    /// Plans and writes `new` with the calls arriving with it (see the
+    /// module's comment).
     pub(crate) async fn create_in_group(
         &self,
         new: &NewIncident,
         actor: &Actor,
     ) -> Result<GroupAnswer, StoreError> {
-        if new.duplicate_of().is_some()
-            || new.hold()
-            || new.required_kinds().is_empty()
-            || new.request_id().is_none()
-        {
-            return Ok(GroupAnswer::FullWay {
-                settle_again: false,
-            });
-        }
         let groups = self.intake_groups.get_or_init(|| {
-            // The worker holds its pool, not the store: it ends when the
-            // last handle on this store is gone.
-            let (pool, config) = (group_pool(&self.pool), self.config.clone());
+            // The worker holds pools, not the store: it ends when the last
+            // handle on this store is gone.
+            let (pool, dispatcher) = (group_pool(&self.pool), self.dispatcher());
             Batcher::start(GROUP_LANES, MAX_GROUP, move |calls: Vec<GroupCall>| {
-                let (pool, config) = (pool.clone(), config.clone());
-                async move { Ok(take_group(&pool, &config, calls).await) }
+                let (pool, dispatcher) = (pool.clone(), dispatcher.clone());
+                async move { Ok(take_group(&pool, &dispatcher, calls).await) }
             })
         });
         let call = GroupCall {
@@ -123,14 +125,14 @@ impl Store {
     }
 }
 
-/// The group worker's own connections. Its two statements are planned
-/// once per connection (`plan_cache_mode = force_generic_plan`: planning
-/// the write statement at every group cost a fifth of the database's
-/// time) and never choose a sequential scan (`enable_seqscan = off`):
-/// every table they touch is reached by an index, but a plan made while a
-/// new database's tables were nearly empty would scan them whole as they
-/// grow, until PostgreSQL next analyzes them (a full benchmark run lost a
-/// quarter of its throughput that way).
+/// The group worker's own connections. Its statements are planned once
+/// per connection (`plan_cache_mode = force_generic_plan`: planning the
+/// write at every group cost a fifth of the database's time) and never
+/// choose a sequential scan (`enable_seqscan = off`): every table they
+/// touch is reached by an index, but a plan made while a new database's
+/// tables were nearly empty would scan them whole as they grow, until
+/// PostgreSQL next analyzes them (a full benchmark run lost a quarter of
+/// its throughput that way).
 ///
 /// The settings are sent after connecting (not as startup options), so that
 /// a session-mode PgBouncer in front passes them on.
@@ -149,46 +151,53 @@ fn group_pool(pool: &PgPool) -> PgPool {
         .connect_lazy_with((*pool.connect_options()).clone())
 }
 
-/// Takes a group; answers each call with its incident, or sends it the
-/// full way. A failed statement sends every call the full way (nothing was
-/// committed); a commit whose answer was lost is found out first.
+/// Takes a group and answers each call. A group whose statements fail
+/// (nothing stored) is written again call by call, so that one call's
+/// error is that call's alone.
 async fn take_group(
     pool: &PgPool,
-    config: &StoreConfig,
+    dispatcher: &Dispatcher,
     calls: Vec<GroupCall>,
 ) -> Vec<Result<GroupAnswer, StoreError>> {
-    let count = calls.len();
-    match try_group(pool, config, &calls).await {
+    let refs: Vec<&GroupCall> = calls.iter().collect();
+    match try_group(pool, dispatcher, &refs).await {
         Ok(mut answers) => calls
             .iter()
-            .map(|call| {
-                answers.remove(&call.id).unwrap_or(Ok(GroupAnswer::FullWay {
-                    settle_again: false,
-                }))
-            })
+            .map(|call| answers.remove(&call.id).unwrap_or(Ok(GroupAnswer::Again)))
             .collect(),
-        // Nothing was committed: every call goes the full way.
-        Err(error) => {
-            tracing::warn!(%error, calls = count, "intake group failed; each call goes the full way");
-            (0..count)
-                .map(|_| {
-                    Ok(GroupAnswer::FullWay {
-                        settle_again: false,
-                    })
-                })
-                .collect()
+        Err(error) if calls.len() > 1 => {
+            tracing::warn!(%error, calls = calls.len(), "intake group failed; each call alone");
+            let mut answers = Vec::with_capacity(calls.len());
+            for call in &calls {
+                answers.push(match try_group(pool, dispatcher, &[call]).await {
+                    Ok(mut answer) => answer.remove(&call.id).unwrap_or(Ok(GroupAnswer::Again)),
+                    Err(error) => alone_failed(error),
+                });
+            }
+            answers
         }
+        Err(error) => vec![alone_failed(error)],
+    }
+}
+
+/// A call written alone failed: nothing was stored. A conflict with
+/// another transaction is tried again; any other error is the call's.
+fn alone_failed(error: StoreError) -> Result<GroupAnswer, StoreError> {
+    match error {
+        StoreError::Conflict(_) => Ok(GroupAnswer::Again),
+        error => Err(error),
     }
 }
 
 /// Each call of a group, most urgent and then oldest first (rule 5), its
-/// nearest unit of each kind that no call before it got; a call that
-/// cannot have one of each (none left, or not surely the nearest) is left
-/// out, to go the full way.
+/// nearest unit of each kind that no call before it got, when that is
+/// surely the unit the full search would choose; a kind it gets no unit
+/// of here (none fetched: somebody waits for the kind, or none is free)
+/// it waits for.
 fn allocate<'a>(
     calls: &[&'a GroupCall],
     fetched: &[(IncidentId, UnitKind, Fetched)],
-) -> Vec<(&'a GroupCall, Vec<(Ranked, String)>)> {
+) -> Vec<(&'a GroupCall, Vec<Allotted>)> {
     let waiting = |call: &GroupCall| Waiting {
         priority: call.new.priority(),
         called_at: call.called_at,
@@ -197,163 +206,336 @@ fn allocate<'a>(
     let mut order = calls.to_vec();
     order.sort_by(|a, b| queue_order(&waiting(a), &waiting(b)));
     let mut taken: HashSet<UnitId> = HashSet::new();
-    let mut allocated = Vec::new();
-    for call in order {
-        let location = call.new.location();
-        let units: Option<Vec<(Ranked, String)>> = call
-            .new
-            .required_kinds()
-            .iter()
-            .map(|kind| {
-                fetched
-                    .iter()
-                    .find(|(id, of_kind, _)| *id == call.id && of_kind == kind)
-                    .and_then(|(_, _, fetched)| fetched.first_free(&location, &taken))
-                    .cloned()
-            })
-            .collect();
-        let Some(units) = units else {
-            continue;
-        };
-        taken.extend(units.iter().map(|(ranked, _)| ranked.unit_id));
-        allocated.push((call, units));
-    }
-    allocated
+    order
+        .into_iter()
+        .map(|call| {
+            let location = call.new.location();
+            let units: Vec<Allotted> = call
+                .new
+                .required_kinds()
+                .iter()
+                .filter_map(|kind| {
+                    let (ranked, call_sign) = fetched
+                        .iter()
+                        .find(|(id, of_kind, _)| *id == call.id && of_kind == kind)
+                        .and_then(|(_, _, fetched)| fetched.first_free(&location, &taken))?;
+                    taken.insert(ranked.unit_id);
+                    Some((*kind, ranked.clone(), call_sign.clone()))
+                })
+                .collect();
+            (call, units)
+        })
+        .collect()
 }
 
-/// The group's reads, the allocation of units and the statement; returns
-/// each call's answer by id (a call missing there goes the full way). An
-/// error means nothing was committed.
-async fn try_group(
-    pool: &PgPool,
-    config: &StoreConfig,
-    calls: &[GroupCall],
-) -> Result<HashMap<IncidentId, Result<GroupAnswer, StoreError>>, StoreError> {
-    let mut connection = pool.acquire().await?;
-    // Request ids already stored (retries): those calls go the full way,
-    // which returns their incident, before any unit is held for them.
+/// Request ids of `calls` stored before, with their incidents.
+async fn stored_before(
+    connection: &mut PgConnection,
+    calls: &[&GroupCall],
+) -> Result<HashMap<String, IncidentId>, StoreError> {
     let request_ids: Vec<String> = calls
         .iter()
         .filter_map(|call| call.new.request_id().map(str::to_owned))
         .collect();
-    let seen: HashSet<String> = sqlx::query_scalar!(
-        "SELECT request_id FROM intake_requests WHERE request_id = ANY($1)",
+    Ok(sqlx::query!(
+        "SELECT request_id, incident_id FROM intake_requests WHERE request_id = ANY($1)",
         &request_ids,
     )
     .fetch_all(&mut *connection)
     .await?
     .into_iter()
-    .collect();
-    let mut distinct: Vec<&GroupCall> = Vec::with_capacity(calls.len());
-    let mut in_group = HashSet::new();
-    for call in calls {
-        // A request id twice in one group: the second waits for the
-        // first's commit on the full way, and gets its incident.
-        if let Some(request_id) = call.new.request_id()
-            && !seen.contains(request_id)
-            && in_group.insert(request_id)
-        {
-            distinct.push(call);
-        }
-    }
+    .map(|row| (row.request_id, IncidentId(row.incident_id)))
+    .collect())
+}
+
+/// Of `kinds`, those some stored call waits for (not on hold): the
+/// group's calls get no unit of these here, so as not to overtake.
+async fn kinds_waited_for(
+    connection: &mut PgConnection,
+    kinds: &[UnitKind],
+) -> Result<Vec<UnitKind>, StoreError> {
+    let names: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
+    sqlx::query_scalar!(
+        r#"SELECT k.kind AS "kind!" FROM unnest($1::text[]) AS k(kind)
+           WHERE (SELECT w.id FROM incidents w
+                  WHERE cardinality(w.pending_kinds) > 0
+                    AND w.status NOT IN ('resolved', 'cancelled')
+                    AND k.kind = ANY (w.pending_kinds) AND NOT w.hold
+                  ORDER BY w.priority, w.created_at LIMIT 1) IS NOT NULL"#,
+        &names as &[&str],
+    )
+    .fetch_all(&mut *connection)
+    .await?
+    .iter()
+    .map(|kind| decode(kind))
+    .collect()
+}
+
+/// Steps 2 and 3 of the module's comment: per call, the units it is
+/// allotted.
+async fn read_and_allocate<'a>(
+    connection: &mut PgConnection,
+    dispatcher: &Dispatcher,
+    calls: &[&'a GroupCall],
+) -> Result<Vec<(&'a GroupCall, Vec<Allotted>)>, StoreError> {
     let mut kinds: Vec<UnitKind> = Vec::new();
-    for call in &distinct {
+    for call in calls.iter().filter(|call| !call.new.hold()) {
         for kind in call.new.required_kinds() {
             if !kinds.contains(kind) {
                 kinds.push(*kind);
             }
         }
     }
-    // Per kind: for each call that needs it, its units in dispatch order.
+    let waited_for = kinds_waited_for(connection, &kinds).await?;
     let mut fetched = Vec::new();
-    for kind in &kinds {
-        let needing: Vec<&GroupCall> = distinct
+    for kind in kinds.iter().filter(|kind| !waited_for.contains(kind)) {
+        let needing: Vec<&GroupCall> = calls
             .iter()
             .copied()
-            .filter(|call| call.new.required_kinds().contains(kind))
+            .filter(|call| !call.new.hold() && call.new.required_kinds().contains(kind))
             .collect();
         let points: Vec<GeoPoint> = needing.iter().map(|call| call.new.location()).collect();
-        let ranked = units_for_each(&mut connection, config, *kind, &points).await?;
+        let ranked = units_for_each(connection, &dispatcher.config, *kind, &points).await?;
         for (call, units) in needing.iter().zip(ranked) {
             fetched.push((call.id, *kind, units));
         }
     }
-    let mut group = Group::default();
-    let mut grouped = Vec::new();
-    for (call, units) in allocate(&distinct, &fetched) {
-        group.push(call, &units);
-        grouped.push(call);
+    Ok(allocate(calls, &fetched))
+}
+
+/// Locks the rows of the allotted units still AVAILABLE, passing over any
+/// another transaction holds (`SKIP LOCKED`); returns those it locked.
+async fn claim_units(
+    connection: &mut PgConnection,
+    allotted: &[(&GroupCall, Vec<Allotted>)],
+) -> Result<HashSet<UnitId>, StoreError> {
+    let ids: Vec<Uuid> = allotted
+        .iter()
+        .flat_map(|(_, units)| units.iter().map(|(_, ranked, _)| ranked.unit_id.0))
+        .collect();
+    if ids.is_empty() {
+        return Ok(HashSet::new());
     }
-    if grouped.is_empty() {
-        return Ok(HashMap::new());
-    }
-    metrics::histogram!("ngalam112_intake_group_calls").record(grouped.len() as f64);
-    let mut transaction = sqlx::Connection::begin(&mut *connection).await?;
-    let in_flight = InFlight::note(&mut transaction).await?;
-    let rows = store_group(&mut transaction, config, &group, &kinds).await?;
-    if let Err(error) = transaction.commit().await {
-        drop(connection);
-        return found_out(pool, &in_flight, error.into(), &grouped).await;
-    }
+    Ok(sqlx::query_scalar!(
+        "SELECT id FROM units WHERE id = ANY($1) AND status = 'available'          FOR NO KEY UPDATE SKIP LOCKED",
+        &ids,
+    )
+    .fetch_all(&mut *connection)
+    .await?
+    .into_iter()
+    .map(UnitId)
+    .collect())
+}
+
+/// The core's plan of each call, with the units it could claim.
+fn plans(allotted: &[(&GroupCall, Vec<Allotted>)], claimed: &HashSet<UnitId>) -> Vec<CallPlan> {
+    allotted
+        .iter()
+        .map(|(call, units)| {
+            let offers = units
+                .iter()
+                .filter(|(_, ranked, _)| claimed.contains(&ranked.unit_id))
+                .map(|(kind, ranked, call_sign)| PlannedOffer {
+                    assignment_id: AssignmentId::new_random(),
+                    unit_id: ranked.unit_id,
+                    kind: *kind,
+                    call_sign: call_sign.clone(),
+                    distance_m: ranked.distance_m,
+                })
+                .collect();
+            CallPlan::new(call.id, call.new.clone(), offers)
+        })
+        .collect()
+}
+
+/// The group's reads, plans and writes; each call's answer by id (a call
+/// missing there is submitted again). An error means nothing was stored.
+async fn try_group(
+    pool: &PgPool,
+    dispatcher: &Dispatcher,
+    calls: &[&GroupCall],
+) -> Result<HashMap<IncidentId, Result<GroupAnswer, StoreError>>, StoreError> {
+    let mut connection = pool.acquire().await?;
     let mut answers = HashMap::new();
-    for (place, call) in grouped.iter().enumerate() {
-        let rows: Vec<&OfferRow> = rows
-            .iter()
-            .filter(|row| row.call == place as i64 + 1)
-            .collect();
-        // After the commit, a call's record that cannot be made is that
-        // call's error: it is stored, so it must not go the full way.
-        let answer = match record(call, &rows) {
-            Ok(Some(record)) => Ok(GroupAnswer::Stored(Box::new(record))),
-            // Units were held for it while the statement ran.
-            Ok(None) => Ok(GroupAnswer::FullWay { settle_again: true }),
-            Err(error) => Err(error),
+    let seen = stored_before(&mut connection, calls).await?;
+    let mut fresh: Vec<&GroupCall> = Vec::with_capacity(calls.len());
+    let mut in_group = HashSet::new();
+    for call in calls {
+        let request_id = call.new.request_id().unwrap_or_default();
+        if let Some(incident) = seen.get(request_id) {
+            answers.insert(call.id, Ok(GroupAnswer::Seen(*incident)));
+        } else if in_group.insert(request_id) {
+            fresh.push(call);
+        }
+        // A request id twice in one group: the second is submitted again
+        // and finds the first's incident.
+    }
+    if fresh.is_empty() {
+        return Ok(answers);
+    }
+    let allotted = read_and_allocate(&mut connection, dispatcher, &fresh).await?;
+    metrics::histogram!("ngalam112_intake_group_calls").record(allotted.len() as f64);
+    let (mut transaction, in_flight) = dispatcher.claims(&mut connection, &Actor::system()).await?;
+    let claimed = claim_units(&mut transaction, &allotted).await?;
+    let plans = plans(&allotted, &claimed);
+    let with_actors: Vec<(&CallPlan, &Actor)> = plans
+        .iter()
+        .zip(&allotted)
+        .map(|(plan, (call, _))| (plan, &call.actor))
+        .collect();
+    let written = write_calls(&mut transaction, &dispatcher.config, &with_actors).await?;
+    let fixed = attach_kept_fixes(&mut transaction, &with_actors, &written).await?;
+    // Second passes: what the stored calls wait for, and the kinds of
+    // units held for calls not stored (a freeing transaction may have
+    // passed them over meanwhile).
+    let mut again: Vec<UnitKind> = Vec::new();
+    for plan in &plans {
+        let stored = written.iter().any(|(id, _)| *id == plan.id);
+        let kinds: Vec<UnitKind> = if stored {
+            plan.waiting_kinds().to_vec()
+        } else {
+            plan.offers.iter().map(|offer| offer.kind).collect()
         };
-        answers.insert(call.id, answer);
+        for kind in kinds {
+            if !again.contains(&kind) {
+                again.push(kind);
+            }
+        }
+    }
+    transaction.settle_after_commit(&again);
+    let request_ids: Vec<String> = plans
+        .iter()
+        .map(|plan| plan.new.request_id().unwrap_or_default().to_owned())
+        .collect();
+    let committed = match transaction.finish_found_out(&in_flight, &request_ids).await {
+        Ok(committed) => committed,
+        // Whether the group was stored cannot be found out: no call may be
+        // written again, and none may be told it was stored.
+        Err(error @ StoreError::OutcomeUnknown(_)) => {
+            for plan in &plans {
+                answers.insert(plan.id, Err(error.duplicate()));
+            }
+            return Ok(answers);
+        }
+        // PostgreSQL answered the commit with an error: nothing stored.
+        Err(error) => return Err(error),
+    };
+    // From here on the group is committed: an error is a call's answer,
+    // never the group's (which would write its calls again). The group's
+    // own connection may be the one that broke: answers are read on
+    // another.
+    drop(connection);
+    let reload: HashSet<IncidentId> = committed.served.iter().chain(&fixed).copied().collect();
+    for plan in &plans {
+        let answer = answer_stored(
+            dispatcher,
+            plan,
+            &committed,
+            &request_ids,
+            &written,
+            &reload,
+        )
+        .await;
+        answers.insert(plan.id, answer);
     }
     Ok(answers)
 }
 
-/// The group's commit lost its answer: which calls were stored, found out
-/// on another connection. A stored call is answered with its incident as
-/// stored; one that was not goes the full way (safe: nothing of it was
-/// written). If it cannot be found out, every call is answered UNAVAILABLE
-/// saying so.
-async fn found_out(
-    pool: &PgPool,
-    in_flight: &InFlight,
-    error: StoreError,
-    grouped: &[&GroupCall],
-) -> Result<HashMap<IncidentId, Result<GroupAnswer, StoreError>>, StoreError> {
-    let request_ids: Vec<String> = grouped
-        .iter()
-        .filter_map(|call| call.new.request_id().map(str::to_owned))
-        .collect();
-    let found = match in_flight.find_out(pool, error, &request_ids).await {
-        Ok(found) => found,
-        Err(error @ StoreError::OutcomeUnknown(_)) => {
-            return Ok(grouped
-                .iter()
-                .map(|call| (call.id, Err(error.duplicate())))
-                .collect());
-        }
-        // PostgreSQL answered the commit with an error: nothing committed.
-        Err(error) => return Err(error),
+/// A committed group's answer for one call (see `try_group`).
+async fn answer_stored(
+    dispatcher: &Dispatcher,
+    plan: &CallPlan,
+    committed: &Committed,
+    request_ids: &[String],
+    written: &[(IncidentId, write::Written)],
+    reload: &HashSet<IncidentId>,
+) -> Result<GroupAnswer, StoreError> {
+    let load = |incident: IncidentId| async move {
+        let mut connection = dispatcher.pool.acquire().await?;
+        crate::records::load_incident(&mut connection, incident)
+            .await
+            .map(stored)
     };
-    let mut answers = HashMap::new();
-    for (call, stored) in grouped.iter().zip(found) {
-        let answer = match stored {
-            Some(incident_id) => match pool.acquire().await {
-                Ok(mut connection) => crate::records::load_incident(&mut connection, incident_id)
-                    .await
-                    .map(|record| GroupAnswer::Stored(Box::new(record))),
-                Err(error) => Err(error.into()),
-            },
-            None => Ok(GroupAnswer::FullWay { settle_again: true }),
-        };
-        answers.insert(call.id, answer);
+    match (
+        &committed.found,
+        written.iter().find(|(id, _)| *id == plan.id),
+    ) {
+        // The commit's answer was lost: what was found is the answer.
+        (Some(found), _) => match found_for(request_ids, found, plan) {
+            Some(incident) => load(incident).await,
+            None => Ok(GroupAnswer::Again),
+        },
+        (None, Some((_, written))) if !reload.contains(&plan.id) => {
+            record(plan, written).map(stored)
+        }
+        (None, Some(_)) => load(plan.id).await,
+        // Its request id was stored meanwhile by another transaction.
+        (None, None) => {
+            let mut connection = dispatcher.pool.acquire().await?;
+            let request_id = plan.new.request_id().unwrap_or_default();
+            Ok(
+                match sqlx::query_scalar!(
+                    "SELECT incident_id FROM intake_requests WHERE request_id = $1",
+                    request_id,
+                )
+                .fetch_optional(&mut *connection)
+                .await?
+                {
+                    Some(incident) => GroupAnswer::Seen(IncidentId(incident)),
+                    None => GroupAnswer::Again,
+                },
+            )
+        }
     }
-    Ok(answers)
+}
+
+fn stored(record: IncidentRecord) -> GroupAnswer {
+    GroupAnswer::Stored(Box::new(record))
+}
+
+/// After a lost commit answer: the incident found for `plan`'s request id.
+fn found_for(
+    request_ids: &[String],
+    found: &[Option<IncidentId>],
+    plan: &CallPlan,
+) -> Option<IncidentId> {
+    let request_id = plan.new.request_id().unwrap_or_default();
+    request_ids
+        .iter()
+        .zip(found)
+        .find(|(id, _)| id.as_str() == request_id)
+        .and_then(|(_, incident)| *incident)
+}
+
+/// Attaches the handset fixes kept for the callers of the stored calls
+/// (AML that arrived before the call was recorded); returns the incidents
+/// that got one.
+async fn attach_kept_fixes(
+    connection: &mut PgConnection,
+    plans: &[(&CallPlan, &Actor)],
+    written: &[(IncidentId, write::Written)],
+) -> Result<Vec<IncidentId>, StoreError> {
+    let phones: Vec<&str> = plans
+        .iter()
+        .filter(|(plan, _)| written.iter().any(|(id, _)| *id == plan.id))
+        .map(|(plan, _)| plan.new.caller_phone())
+        .filter(|phone| !phone.is_empty())
+        .collect();
+    if phones.is_empty() {
+        return Ok(Vec::new());
+    }
+    let kept = crate::device::phones_with_kept_fixes(connection, &phones).await?;
+    let mut fixed = Vec::new();
+    for (plan, actor) in plans {
+        if kept.iter().any(|phone| phone == plan.new.caller_phone())
+            && written.iter().any(|(id, _)| *id == plan.id)
+        {
+            crate::device::attach_kept_fix(connection, actor, plan.id, plan.new.caller_phone())
+                .await?;
+            fixed.push(plan.id);
+        }
+    }
+    Ok(fixed)
 }
 
 #[cfg(test)]
@@ -412,10 +594,10 @@ mod tests {
         (candidate, call_sign.to_owned())
     }
 
-    fn call_signs(units: &[(Ranked, String)]) -> Vec<&str> {
+    fn call_signs(units: &[Allotted]) -> Vec<&str> {
         units
             .iter()
-            .map(|(_, call_sign)| call_sign.as_str())
+            .map(|(_, _, call_sign)| call_sign.as_str())
             .collect()
     }
 
@@ -452,7 +634,7 @@ mod tests {
     }
 
     #[test]
-    fn a_call_is_left_out_when_the_fetched_units_cannot_vouch_for_the_nearest() {
+    fn a_call_waits_when_the_fetched_units_cannot_vouch_for_the_nearest() {
         let alone = call(Priority::High, vec![UnitKind::Ambulance], 0);
         let incident = at(HERE.0, HERE.1);
         // Eight fetched (more exist), the farthest barely farther than the
@@ -463,7 +645,11 @@ mod tests {
             UnitKind::Ambulance,
             Fetched::new(&incident, units.clone(), false),
         )];
-        assert!(allocate(&[&alone], &fetched).is_empty());
+        let allocated = allocate(&[&alone], &fetched);
+        assert!(
+            allocated[0].1.is_empty(),
+            "it waits; the second pass decides"
+        );
         // The same units, but every available one fetched: it is served.
         let fetched = vec![(
             alone.id,
@@ -475,7 +661,7 @@ mod tests {
     }
 
     #[test]
-    fn a_call_gets_a_unit_of_every_kind_or_none_and_leaves_its_unit_to_the_next_call() {
+    fn the_more_urgent_call_takes_the_unit_it_can_have_and_waits_for_the_rest() {
         let crash = call(
             Priority::Critical,
             vec![UnitKind::Ambulance, UnitKind::Police],
@@ -502,8 +688,13 @@ mod tests {
             ),
         ];
         let allocated = allocate(&[&crash, &medical], &fetched);
-        assert_eq!(allocated.len(), 1, "only the medical call is served here");
-        assert_eq!(allocated[0].0.id, medical.id);
-        assert_eq!(call_signs(&allocated[0].1), vec!["AMB-1"]);
+        assert_eq!(allocated[0].0.id, crash.id, "the critical call first");
+        assert_eq!(
+            call_signs(&allocated[0].1),
+            vec!["AMB-1"],
+            "no police: it waits"
+        );
+        assert_eq!(allocated[1].0.id, medical.id);
+        assert!(allocated[1].1.is_empty(), "the only ambulance went first");
     }
 }

@@ -1,68 +1,55 @@
-//! The group's statement: claims the units the allocation chose and stores
-//! every call it can serve completely, in one statement and one commit;
-//! and the incidents it stored, as records. It never stores a call only
-//! partly.
+//! The one writer of new calls: a slice of plans (the core's
+//! [`CallPlan`]), a group of 64 or a group of one alike, written in three
+//! set-based statements in the caller's transaction: the incidents with
+//! their request ids, their offers (`dispatch::write_offers`), their
+//! timeline (`timeline::append_all`). It decides nothing: which units,
+//! which state and which events are the plan's.
 
 use chrono::{DateTime, Utc};
-use ngalam112_core::incident::{AssignmentFact, derive_state};
-use ngalam112_core::ranking::Ranked;
-use ngalam112_core::{AssignmentId, AssignmentStatus, IncidentStatus, UnitId, UnitKind};
+use ngalam112_core::plan::CallPlan;
+use ngalam112_core::{AssignmentId, AssignmentStatus, IncidentId, UnitKind};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::GroupCall;
-use crate::dispatch::{LockedIncident, offered_detail};
-use crate::incidents::created_detail;
-use crate::{AssignmentRecord, IncidentRecord, KEPT_FIX_MINUTES, StoreConfig, StoreError};
+use crate::dispatch::{WrittenOffer, record_milestone, write_offers};
+use crate::timeline::{self, Event};
+use crate::{Actor, AssignmentRecord, IncidentRecord, StoreConfig, StoreError};
 
-/// What the statement takes: one entry per call (`calls`) and one per
-/// offer (`offers`), as parallel arrays.
-#[derive(Default)]
-pub(super) struct Group {
+/// An incident as the writer stored it.
+pub(super) struct StoredIncident {
+    pub(super) id: Uuid,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    caller_flagged: bool,
+}
+
+/// What the writer stored of one plan.
+pub(super) struct Written {
+    pub(super) incident: StoredIncident,
+    offers: Vec<WrittenOffer>,
+}
+
+/// The columns of the incidents the writer inserts, one entry per plan.
+struct IncidentColumns<'a> {
     ids: Vec<Uuid>,
     categories: Vec<&'static str>,
     priorities: Vec<i16>,
-    phones: Vec<String>,
-    names: Vec<String>,
+    phones: Vec<&'a str>,
+    names: Vec<&'a str>,
     lats: Vec<f64>,
     lons: Vec<f64>,
-    addresses: Vec<String>,
-    descriptions: Vec<String>,
-    kinds: Vec<String>,
+    addresses: Vec<&'a str>,
+    descriptions: Vec<&'a str>,
+    required: Vec<String>,
     pending: Vec<String>,
+    holds: Vec<bool>,
     withheld: Vec<bool>,
-    request_ids: Vec<Option<String>>,
+    request_ids: Vec<&'a str>,
     statuses: Vec<&'static str>,
-    created_details: Vec<String>,
-    status_notes: Vec<Option<String>>,
-    last_seqs: Vec<i32>,
-    actors: Vec<String>,
-    kind_counts: Vec<i32>,
-    offer_calls: Vec<i64>,
-    offer_kinds: Vec<&'static str>,
-    offer_assignments: Vec<Uuid>,
-    offer_units: Vec<Uuid>,
-    offer_distances: Vec<f64>,
-    offer_details: Vec<String>,
-    offer_seqs: Vec<i32>,
 }
 
-impl Group {
-    /// Adds a call and its units, one per required kind in order.
-    pub(super) fn push(&mut self, call: &GroupCall, units: &[(Ranked, String)]) {
-        let new = &call.new;
-        let offered: Vec<AssignmentFact> = new
-            .required_kinds()
-            .iter()
-            .map(|kind| AssignmentFact {
-                kind: *kind,
-                status: AssignmentStatus::Offered,
-            })
-            .collect();
-        // Rule 6 from the core, for the incident as the statement writes it.
-        let state = derive_state(new.required_kinds(), &offered, false);
-        let status_note = (state.status != IncidentStatus::Pending)
-            .then(|| format!("{} -> {}", IncidentStatus::Pending, state.status));
+impl<'a> IncidentColumns<'a> {
+    fn of(plans: &[(&'a CallPlan, &Actor)]) -> Self {
         let joined = |kinds: &[UnitKind]| {
             kinds
                 .iter()
@@ -70,268 +57,179 @@ impl Group {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        let place = self.ids.len() as i64 + 1;
-        self.ids.push(call.id.0);
-        self.categories.push(new.category().as_str());
-        self.priorities.push(new.priority().rank());
-        self.phones.push(new.caller_phone().to_owned());
-        self.names.push(new.caller_name().to_owned());
-        self.lats.push(new.location().lat());
-        self.lons.push(new.location().lon());
-        self.addresses.push(new.address().to_owned());
-        self.descriptions.push(new.description().to_owned());
-        self.kinds.push(joined(new.required_kinds()));
-        self.pending.push(joined(&state.pending_kinds));
-        self.withheld.push(new.caller_id_withheld());
-        self.request_ids.push(new.request_id().map(str::to_owned));
-        self.statuses.push(state.status.as_str());
-        self.created_details.push(created_detail(new));
-        self.last_seqs
-            .push(1 + units.len() as i32 + i32::from(status_note.is_some()));
-        self.status_notes.push(status_note);
-        self.actors.push(call.actor.0.clone());
-        self.kind_counts.push(units.len() as i32);
-        for (seq, (kind, (ranked, call_sign))) in new.required_kinds().iter().zip(units).enumerate()
-        {
-            self.offer_calls.push(place);
-            self.offer_kinds.push(kind.as_str());
-            self.offer_assignments.push(AssignmentId::new_random().0);
-            self.offer_units.push(ranked.unit_id.0);
-            self.offer_distances.push(ranked.distance_m);
-            self.offer_details
-                .push(offered_detail(call_sign, *kind, ranked.distance_m));
-            self.offer_seqs.push(2 + seq as i32);
+        let plans: Vec<&'a CallPlan> = plans.iter().map(|(plan, _)| *plan).collect();
+        let text = |f: fn(&'a CallPlan) -> &'a str| -> Vec<&'a str> {
+            plans.iter().map(|plan| f(plan)).collect()
+        };
+        Self {
+            ids: plans.iter().map(|p| p.id.0).collect(),
+            categories: plans.iter().map(|p| p.new.category().as_str()).collect(),
+            priorities: plans.iter().map(|p| p.new.priority().rank()).collect(),
+            phones: text(|plan| plan.new.caller_phone()),
+            names: text(|plan| plan.new.caller_name()),
+            lats: plans.iter().map(|p| p.new.location().lat()).collect(),
+            lons: plans.iter().map(|p| p.new.location().lon()).collect(),
+            addresses: text(|plan| plan.new.address()),
+            descriptions: text(|plan| plan.new.description()),
+            required: plans
+                .iter()
+                .map(|p| joined(p.new.required_kinds()))
+                .collect(),
+            pending: plans
+                .iter()
+                .map(|p| joined(&p.state.pending_kinds))
+                .collect(),
+            holds: plans.iter().map(|p| p.new.hold()).collect(),
+            withheld: plans.iter().map(|p| p.new.caller_id_withheld()).collect(),
+            request_ids: text(|plan| plan.new.request_id().unwrap_or_default()),
+            statuses: plans.iter().map(|p| p.state.status.as_str()).collect(),
         }
     }
 }
 
-/// A row of the statement: one per offer made.
-pub(super) struct OfferRow {
-    pub(super) call: i64,
-    created_at: DateTime<Utc>,
-    incident_updated_at: DateTime<Utc>,
-    caller_flagged: bool,
-    assignment_id: Uuid,
-    unit_id: Uuid,
-    call_sign: String,
-    unit_kind: String,
-    distance_m: f64,
-    offered_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    offer_deadline: Option<DateTime<Utc>>,
-}
-
-/// The statement. A call is stored only if nobody waits for its kinds, no
-/// kept handset fix waits for its number, every one of its units could be
-/// claimed and its request id (if any) is new; for the other calls it only
-/// took row locks, gone at its end.
-pub(super) async fn store_group(
+/// Writes `plans` (each with who took the call). A plan whose request id
+/// is stored already (a retry racing its first try) is not written: it is
+/// missing from the answer, and the units its offers would have taken
+/// stay free. Every other plan is written whole (incident, every planned
+/// offer, every event) or the statement fails and nothing stays.
+pub(super) async fn write_calls(
     connection: &mut PgConnection,
     config: &StoreConfig,
-    group: &Group,
-    kinds: &[UnitKind],
-) -> Result<Vec<OfferRow>, StoreError> {
-    let kinds: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
-    let rows = sqlx::query_as!(
-        OfferRow,
-        r#"WITH
-        calls AS MATERIALIZED (
-          SELECT * FROM unnest($1::uuid[], $2::text[], $3::int2[], $4::text[], $5::text[],
-              $6::float8[], $7::float8[], $8::text[], $9::text[], $10::text[], $11::text[],
-              $12::bool[], $13::text[], $14::text[], $15::text[], $16::text[], $17::int4[],
-              $18::text[], $19::int4[])
-            WITH ORDINALITY AS c(id, category, priority, phone, name, lat, lon, address,
-              description, kinds, pending, withheld, request_id, status, created_detail,
-              status_note, last_seq, actor, kind_count, call)
-        ),
-        waiting AS MATERIALIZED (
-          SELECT k.kind FROM unnest($20::text[]) AS k(kind)
-          WHERE (SELECT w.id FROM incidents w
-                 WHERE cardinality(w.pending_kinds) > 0
-                   AND w.status NOT IN ('resolved', 'cancelled')
-                   AND k.kind = ANY (w.pending_kinds) AND NOT w.hold
-                 ORDER BY w.priority, w.created_at LIMIT 1) IS NOT NULL
-        ),
-        picked AS MATERIALIZED (
-          SELECT o.call, o.kind, o.assignment_id, o.unit_id, u.call_sign, o.distance_m,
-            o.detail, o.seq
-          FROM unnest($21::int8[], $22::text[], $23::uuid[], $24::uuid[], $25::float8[],
-              $26::text[], $27::int4[])
-            AS o(call, kind, assignment_id, unit_id, distance_m, detail, seq)
-          JOIN units u ON u.id = o.unit_id
-          WHERE u.status = 'available' AND o.kind NOT IN (SELECT kind FROM waiting)
-          FOR NO KEY UPDATE OF u SKIP LOCKED
-        ),
-        ready AS MATERIALIZED (
-          SELECT c.* FROM calls c
-          WHERE (SELECT count(*) FROM picked WHERE picked.call = c.call) = c.kind_count
-            AND NOT EXISTS (
-              SELECT 1 FROM device_fixes f
-              WHERE c.phone <> '' AND f.caller_phone = c.phone
-                AND f.received_at >= now() - make_interval(mins => $28))
-        ),
-        requests AS (
-          INSERT INTO intake_requests (request_id, incident_id)
-          SELECT request_id, id FROM ready WHERE request_id IS NOT NULL
-          ON CONFLICT (request_id) DO NOTHING
-          RETURNING request_id
-        ),
-        stored AS MATERIALIZED (
-          SELECT ready.* FROM ready
-          WHERE ready.request_id IS NULL
-             OR ready.request_id IN (SELECT request_id FROM requests)
-        ),
-        incident AS (
-          INSERT INTO incidents (id, status, category, priority, caller_phone, caller_name,
-            lat, lon, address, description, required_kinds, pending_kinds, caller_id_withheld,
-            caller_flagged, last_timeline_seq)
-          SELECT id, status, category, priority, phone, name, lat, lon, address, description,
-            string_to_array(kinds, ','), string_to_array(pending, ','), withheld,
-            EXISTS (SELECT 1 FROM flagged_callers f WHERE f.caller_phone = stored.phone),
-            last_seq
-          FROM stored
-          RETURNING id, created_at, updated_at, caller_flagged
-        ),
-        claimed AS (
-          UPDATE units SET status = 'assigned', current_assignment_id = picked.assignment_id,
-            updated_at = now()
-          FROM picked JOIN stored ON stored.call = picked.call
-          WHERE units.id = picked.unit_id
-          RETURNING units.id, pg_notify('ngalam112_offers', units.id::text)
-        ),
-        offered AS (
-          INSERT INTO assignments (id, incident_id, unit_id, unit_kind, status, distance_m,
-            offer_deadline)
-          SELECT picked.assignment_id, stored.id, picked.unit_id, picked.kind, 'offered',
-            picked.distance_m, clock_timestamp() + make_interval(secs => $29)
-          FROM picked JOIN stored ON stored.call = picked.call
-          RETURNING id, offered_at, updated_at, offer_deadline
-        ),
-        events AS (
-          INSERT INTO timeline_events
-            (incident_id, incident_seq, kind, actor, detail, assignment_id, unit_id)
-          SELECT e.incident_id, e.seq, e.kind, e.actor, e.detail, e.assignment_id, e.unit_id
-          FROM (
-            SELECT stored.id AS incident_id, 1 AS seq, 'incident_created'::text AS kind,
-              stored.actor, stored.created_detail AS detail, NULL::uuid AS assignment_id,
-              NULL::uuid AS unit_id
-            FROM stored
-            UNION ALL
-            SELECT stored.id, picked.seq, 'assignment_offered', stored.actor, picked.detail,
-              picked.assignment_id, picked.unit_id
-            FROM picked JOIN stored ON stored.call = picked.call
-            UNION ALL
-            SELECT stored.id, stored.last_seq, 'status_changed', stored.actor,
-              stored.status_note, NULL, NULL
-            FROM stored WHERE stored.status_note IS NOT NULL
-          ) e
-          ORDER BY e.incident_id, e.seq
-          RETURNING pg_notify('ngalam112_incidents', incident_id::text || ' ' || kind)
-        )
-        SELECT stored.call AS "call!", incident.created_at AS "created_at!",
-          incident.updated_at AS "incident_updated_at!",
-          incident.caller_flagged AS "caller_flagged!",
-          picked.assignment_id AS "assignment_id!", picked.unit_id AS "unit_id!",
-          picked.call_sign AS "call_sign!", picked.kind AS "unit_kind!",
-          picked.distance_m AS "distance_m!", offered.offered_at AS "offered_at!",
-          offered.updated_at AS "updated_at!", offered.offer_deadline
-        FROM stored
-          JOIN incident ON incident.id = stored.id
-          JOIN picked ON picked.call = stored.call
-          JOIN offered ON offered.id = picked.assignment_id
-        -- Every offer's unit was updated, or the statement fails (division
-        -- by zero) rather than commit an offer whose unit is not ASSIGNED.
-        WHERE 1 / ((SELECT count(*) FROM claimed)
-                   = (SELECT count(*) FROM picked JOIN stored ON stored.call = picked.call)
-                   AND (SELECT count(*) FROM events) > 0)::int = 1
-        ORDER BY stored.call, picked.seq"#,
-        &group.ids,
-        &group.categories as &[&str],
-        &group.priorities,
-        &group.phones,
-        &group.names,
-        &group.lats,
-        &group.lons,
-        &group.addresses,
-        &group.descriptions,
-        &group.kinds,
-        &group.pending,
-        &group.withheld,
-        &group.request_ids as &[Option<String>],
-        &group.statuses as &[&str],
-        &group.created_details,
-        &group.status_notes as &[Option<String>],
-        &group.last_seqs,
-        &group.actors,
-        &group.kind_counts,
-        &kinds as &[&str],
-        &group.offer_calls,
-        &group.offer_kinds as &[&str],
-        &group.offer_assignments,
-        &group.offer_units,
-        &group.offer_distances,
-        &group.offer_details,
-        &group.offer_seqs,
-        KEPT_FIX_MINUTES,
-        config.offer_timeout.as_secs_f64(),
+    plans: &[(&CallPlan, &Actor)],
+) -> Result<Vec<(IncidentId, Written)>, StoreError> {
+    let columns = IncidentColumns::of(plans);
+    let stored = sqlx::query_as!(
+        StoredIncident,
+        r#"WITH calls AS MATERIALIZED (
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::int2[], $4::text[], $5::text[],
+                 $6::float8[], $7::float8[], $8::text[], $9::text[], $10::text[], $11::text[],
+                 $12::bool[], $13::bool[], $14::text[], $15::text[])
+               AS c(id, category, priority, phone, name, lat, lon, address, description,
+                 required, pending, hold, withheld, request_id, status)
+           ),
+           requests AS (
+             INSERT INTO intake_requests (request_id, incident_id)
+             SELECT request_id, id FROM calls
+             ON CONFLICT (request_id) DO NOTHING
+             RETURNING incident_id
+           )
+           INSERT INTO incidents (id, status, category, priority, caller_phone, caller_name,
+             lat, lon, address, description, required_kinds, pending_kinds, hold,
+             caller_id_withheld, caller_flagged)
+           SELECT c.id, c.status, c.category, c.priority, c.phone, c.name, c.lat, c.lon,
+             c.address, c.description, string_to_array(c.required, ','),
+             string_to_array(c.pending, ','), c.hold, c.withheld,
+             EXISTS (SELECT 1 FROM flagged_callers f WHERE f.caller_phone = c.phone)
+           FROM calls c JOIN requests r ON r.incident_id = c.id
+           RETURNING id, created_at, updated_at, caller_flagged"#,
+        &columns.ids,
+        &columns.categories as &[&str],
+        &columns.priorities,
+        &columns.phones as &[&str],
+        &columns.names as &[&str],
+        &columns.lats,
+        &columns.lons,
+        &columns.addresses as &[&str],
+        &columns.descriptions as &[&str],
+        &columns.required,
+        &columns.pending,
+        &columns.holds,
+        &columns.withheld,
+        &columns.request_ids as &[&str],
+        &columns.statuses as &[&str],
     )
     .fetch_all(&mut *connection)
     .await?;
-    Ok(rows)
+    let written: Vec<(&CallPlan, &Actor, StoredIncident)> = stored
+        .into_iter()
+        .filter_map(|incident| {
+            let (plan, actor) = plans.iter().find(|(plan, _)| plan.id.0 == incident.id)?;
+            Some((*plan, *actor, incident))
+        })
+        .collect();
+    let offers: Vec<(IncidentId, &_)> = written
+        .iter()
+        .flat_map(|(plan, _, _)| plan.offers.iter().map(|offer| (plan.id, offer)))
+        .collect();
+    let mut offered = write_offers(connection, config, &offers).await?;
+    if offered.len() != offers.len() {
+        // Each unit was claimed (row-locked, AVAILABLE) in this very
+        // transaction: a unit not written is a broken invariant, and the
+        // whole write is undone rather than stored without its unit.
+        return Err(StoreError::Internal(format!(
+            "{} of {} claimed units could be offered",
+            offered.len(),
+            offers.len()
+        )));
+    }
+    let events: Vec<(&Actor, Event)> = written
+        .iter()
+        .flat_map(|(plan, actor, _)| {
+            plan.events
+                .iter()
+                .map(|event| (*actor, Event::planned(plan.id, event.clone())))
+        })
+        .collect();
+    timeline::append_all(connection, &events).await?;
+    Ok(written
+        .into_iter()
+        .map(|(plan, _, incident)| {
+            let (own, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut offered)
+                .into_iter()
+                .partition(|row| plan.offers.iter().any(|o| o.assignment_id.0 == row.id));
+            offered = rest;
+            (
+                plan.id,
+                Written {
+                    incident,
+                    offers: own,
+                },
+            )
+        })
+        .collect())
 }
 
-/// The incident the statement stored for `call`, from its offer rows
-/// (`None`: it stored nothing for the call).
-pub(super) fn record(
-    call: &GroupCall,
-    rows: &[&OfferRow],
-) -> Result<Option<IncidentRecord>, StoreError> {
-    let Some(first) = rows.first() else {
-        return Ok(None);
-    };
-    let new = &call.new;
-    LockedIncident {
-        category: new.category().as_str().to_owned(),
-        priority: new.priority().rank(),
-        seconds_since_call: (first.offered_at - first.created_at)
-            .to_std()
-            .map_or(0.0, |elapsed| elapsed.as_secs_f64()),
-        ever_on_scene: false,
-        never_offered: true,
-    }
-    .record("ngalam112_call_to_first_offer_seconds");
-    let assignments = rows
+/// The incident the writer stored for `plan`, as its rows say (what the
+/// plan decided, the times the database gave it).
+pub(super) fn record(plan: &CallPlan, written: &Written) -> Result<IncidentRecord, StoreError> {
+    let new = &plan.new;
+    let incident = &written.incident;
+    let assignments = plan
+        .offers
         .iter()
-        .map(|row| {
+        .map(|offer| {
+            let row = written
+                .offers
+                .iter()
+                .find(|row| row.id == offer.assignment_id.0)
+                .ok_or_else(|| StoreError::Internal("a planned offer was not written".into()))?;
             Ok(AssignmentRecord {
-                id: AssignmentId(row.assignment_id),
-                incident_id: call.id,
-                unit_id: UnitId(row.unit_id),
-                unit_call_sign: row.call_sign.clone(),
-                unit_kind: crate::records::stored(
-                    UnitKind::from_stored,
-                    &row.unit_kind,
-                    "unit kind",
-                )?,
+                id: AssignmentId(row.id),
+                incident_id: plan.id,
+                unit_id: offer.unit_id,
+                unit_call_sign: offer.call_sign.clone(),
+                unit_kind: offer.kind,
                 status: AssignmentStatus::Offered,
-                distance_m: row.distance_m,
+                distance_m: offer.distance_m,
                 offered_at: row.offered_at,
                 updated_at: row.updated_at,
                 offer_deadline: row.offer_deadline,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    let offered: Vec<AssignmentFact> = assignments
-        .iter()
-        .map(|assignment| AssignmentFact {
-            kind: assignment.unit_kind,
-            status: assignment.status,
-        })
-        .collect();
-    let state = derive_state(new.required_kinds(), &offered, false);
-    Ok(Some(IncidentRecord {
-        id: call.id,
-        status: state.status,
+    if let Some(first) = assignments.first() {
+        record_milestone(
+            "ngalam112_call_to_first_offer_seconds",
+            new.category().as_str(),
+            new.priority().rank(),
+            (first.offered_at - incident.created_at)
+                .to_std()
+                .map_or(0.0, |elapsed| elapsed.as_secs_f64()),
+        );
+    }
+    Ok(IncidentRecord {
+        id: plan.id,
+        status: plan.state.status,
         category: new.category(),
         priority: new.priority(),
         caller_phone: new.caller_phone().to_owned(),
@@ -340,11 +238,11 @@ pub(super) fn record(
         address: new.address().to_owned(),
         description: new.description().to_owned(),
         required_kinds: new.required_kinds().to_vec(),
-        pending_kinds: state.pending_kinds,
-        hold: false,
+        pending_kinds: plan.state.pending_kinds.clone(),
+        hold: new.hold(),
         assignments,
-        created_at: first.created_at,
-        updated_at: first.incident_updated_at,
+        created_at: incident.created_at,
+        updated_at: incident.updated_at,
         resolved_at: None,
         resolution: String::new(),
         caller_count: 1,
@@ -352,10 +250,10 @@ pub(super) fn record(
         device_location: None,
         location_disagrees: false,
         caller_id_withheld: new.caller_id_withheld(),
-        caller_flagged: first.caller_flagged,
+        caller_flagged: incident.caller_flagged,
         resolution_code: None,
         other_callers: Vec::new(),
         callers_redacted_at: None,
         referrals: Vec::new(),
-    }))
+    })
 }

@@ -1,0 +1,332 @@
+//! The dispatch protocol as a type: every transaction that changes what
+//! dispatch sees is a [`DispatchTx`], and this module is the one place
+//! that runs the protocol (docs/ARCHITECTURE.md, "Lost wake-ups"):
+//!
+//! 1. begin, and take the kinds' dispatch locks in the mode the purpose
+//!    needs: [`Exclusive`] for a change that frees units or adds waiting
+//!    needs, [`Shared`] for a new call's second pass, none ([`Claims`])
+//!    for intake, which only claims unit rows (`SKIP LOCKED`);
+//! 2. change;
+//! 3. settle the kinds (only a transaction holding their lock can: the
+//!    method exists only for the locked modes);
+//! 4. commit ([`DispatchTx::finish`]);
+//! 5. settle again, each in a transaction of its own: kinds whose pass
+//!    stopped at an incident held elsewhere (exclusive), and what a new
+//!    call still waits for (shared: it waits for any transaction freeing a
+//!    unit of the kind to commit, so the two never miss each other).
+
+use std::marker::PhantomData;
+
+use ngalam112_core::{IncidentId, UnitKind};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+use crate::dispatch::{Settled, settle_kind};
+use crate::locks::{lock_kinds, lock_kinds_shared};
+use crate::outcome::InFlight;
+use crate::{Actor, StoreConfig, StoreError};
+
+/// Holds the kinds' dispatch locks exclusively: frees units, adds waiting
+/// needs, settles.
+pub(crate) struct Exclusive;
+/// Holds one kind's dispatch lock shared: a new call's second pass.
+pub(crate) struct Shared;
+/// Holds no kind lock: intake, which claims unit rows and stores calls;
+/// what it leaves waiting is settled after its commit, shared.
+pub(crate) struct Claims;
+
+/// A mode that holds the dispatch locks of the kinds it settles.
+pub(crate) trait HoldsKindLock: Mode {}
+impl HoldsKindLock for Exclusive {}
+impl HoldsKindLock for Shared {}
+
+/// How a mode settles again after its commit.
+pub(crate) trait Mode {
+    /// Whether those passes take the kind's lock shared (a new call's) or
+    /// exclusively.
+    const AGAIN_SHARED: bool;
+}
+impl Mode for Exclusive {
+    const AGAIN_SHARED: bool = false;
+}
+impl Mode for Shared {
+    const AGAIN_SHARED: bool = true;
+}
+impl Mode for Claims {
+    const AGAIN_SHARED: bool = true;
+}
+
+/// What a dispatch transaction needs of the store: its pool (for the
+/// passes after the commit) and its rules.
+#[derive(Debug, Clone)]
+pub(crate) struct Dispatcher {
+    pub(crate) pool: PgPool,
+    pub(crate) config: StoreConfig,
+}
+
+/// One dispatch transaction (see the module's comment). Derefs to its
+/// connection for the change's own statements.
+pub(crate) struct DispatchTx<'c, M> {
+    transaction: Transaction<'c, Postgres>,
+    dispatcher: Dispatcher,
+    actor: Actor,
+    /// Kinds whose lock this transaction holds.
+    locked: Vec<UnitKind>,
+    /// Kinds to settle again after the commit.
+    again: Vec<UnitKind>,
+    mode: PhantomData<M>,
+}
+
+impl Dispatcher {
+    /// Begins a transaction holding `kinds`' dispatch locks exclusively.
+    pub(crate) async fn exclusive(
+        &self,
+        kinds: &[UnitKind],
+        actor: &Actor,
+    ) -> Result<DispatchTx<'static, Exclusive>, StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        lock_kinds(&mut transaction, kinds).await?;
+        Ok(self.wrap(transaction, kinds, actor))
+    }
+
+    /// Begins a transaction holding `kind`'s dispatch lock shared.
+    async fn shared(
+        &self,
+        kind: UnitKind,
+        actor: &Actor,
+    ) -> Result<DispatchTx<'static, Shared>, StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        lock_kinds_shared(&mut transaction, &[kind]).await?;
+        Ok(self.wrap(transaction, &[kind], actor))
+    }
+
+    /// Begins intake's transaction on `connection` (no kind lock) and
+    /// notes its id, so that a commit whose answer is lost can be found
+    /// out (`outcome`).
+    pub(crate) async fn claims<'c>(
+        &self,
+        connection: &'c mut PgConnection,
+        actor: &Actor,
+    ) -> Result<(DispatchTx<'c, Claims>, InFlight), StoreError> {
+        let mut transaction = sqlx::Connection::begin(connection).await?;
+        let in_flight = InFlight::note(&mut transaction).await?;
+        Ok((self.wrap(transaction, &[], actor), in_flight))
+    }
+
+    fn wrap<'c, M>(
+        &self,
+        transaction: Transaction<'c, Postgres>,
+        locked: &[UnitKind],
+        actor: &Actor,
+    ) -> DispatchTx<'c, M> {
+        DispatchTx {
+            transaction,
+            dispatcher: self.clone(),
+            actor: actor.clone(),
+            locked: locked.to_vec(),
+            again: Vec::new(),
+            mode: PhantomData,
+        }
+    }
+
+    /// Settles each of `kinds` in a transaction of its own (`shared`: the
+    /// kind's lock shared, for a new call's second pass), until a pass is
+    /// not stopped by an incident held elsewhere; returns the incidents
+    /// served. Errors are logged, not returned: the change that asked is
+    /// committed already, and the periodic sweep catches anything left.
+    pub(crate) async fn settle_again(
+        &self,
+        kinds: &[UnitKind],
+        actor: &Actor,
+        shared: bool,
+    ) -> Vec<IncidentId> {
+        let mut served = Vec::new();
+        for kind in kinds {
+            for attempt in 0..SETTLE_AGAIN_ATTEMPTS {
+                match self.settle_once(*kind, actor, shared).await {
+                    Ok(settled) => {
+                        served.extend(settled.served);
+                        if !settled.stopped_early {
+                            break;
+                        }
+                        // The holder commits within milliseconds.
+                        let pause = 2_u64.saturating_pow(attempt.min(5));
+                        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, %kind, "cannot settle now; the sweep will");
+                        break;
+                    }
+                }
+            }
+        }
+        served
+    }
+
+    /// One pass over `kind` in a transaction of its own.
+    pub(crate) async fn settle_once(
+        &self,
+        kind: UnitKind,
+        actor: &Actor,
+        shared: bool,
+    ) -> Result<Settled, StoreError> {
+        crate::retrying(|| async {
+            if shared {
+                let mut transaction = self.shared(kind, actor).await?;
+                let settled = transaction.settle_pass(kind).await?;
+                transaction.transaction.commit().await?;
+                Ok(settled)
+            } else {
+                let mut transaction = self.exclusive(&[kind], actor).await?;
+                let settled = transaction.settle_pass(kind).await?;
+                transaction.transaction.commit().await?;
+                Ok(settled)
+            }
+        })
+        .await
+    }
+}
+
+/// How often a kind is settled again before it is left to the periodic
+/// sweep.
+const SETTLE_AGAIN_ATTEMPTS: u32 = 40;
+
+impl<'c, M: Mode> DispatchTx<'c, M> {
+    /// Commits, then settles again what this transaction left for after
+    /// its commit (see the module's comment); returns the incidents those
+    /// passes served.
+    pub(crate) async fn finish(self) -> Result<Vec<IncidentId>, StoreError> {
+        let (transaction, after) = self.split();
+        transaction.commit().await?;
+        Ok(after.run().await)
+    }
+
+    /// The actor the passes after the commit record.
+    pub(crate) fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    fn split(self) -> (Transaction<'c, Postgres>, AfterCommit) {
+        let after = AfterCommit {
+            dispatcher: self.dispatcher,
+            actor: self.actor,
+            kinds: self.again,
+            shared: M::AGAIN_SHARED,
+        };
+        (self.transaction, after)
+    }
+}
+
+impl<M: HoldsKindLock> DispatchTx<'_, M> {
+    /// Matches the waiting needs for each of `kinds` (whose locks this
+    /// transaction holds) with their available units (`settle_kind`);
+    /// a pass stopped by an incident held elsewhere is run again after the
+    /// commit. Returns the incidents served.
+    pub(crate) async fn settle(
+        &mut self,
+        kinds: &[UnitKind],
+    ) -> Result<Vec<IncidentId>, StoreError> {
+        let mut served = Vec::new();
+        for kind in kinds {
+            let settled = self.settle_pass(*kind).await?;
+            if settled.stopped_early && !self.again.contains(kind) {
+                self.again.push(*kind);
+            }
+            served.extend(settled.served);
+        }
+        Ok(served)
+    }
+
+    async fn settle_pass(&mut self, kind: UnitKind) -> Result<Settled, StoreError> {
+        if !self.locked.contains(&kind) {
+            return Err(StoreError::Internal(format!(
+                "settling {kind} without its dispatch lock"
+            )));
+        }
+        let config = self.dispatcher.config.clone();
+        settle_kind(self, kind, &config).await
+    }
+}
+
+impl DispatchTx<'_, Claims> {
+    /// Settles `kinds` after the commit, each in a transaction holding its
+    /// lock shared (what the calls stored here still wait for, and kinds
+    /// whose units this transaction held for nothing).
+    pub(crate) fn settle_after_commit(&mut self, kinds: &[UnitKind]) {
+        for kind in kinds {
+            if !self.again.contains(kind) {
+                self.again.push(*kind);
+            }
+        }
+    }
+
+    /// [`DispatchTx::finish`] for intake: a commit whose answer is lost is
+    /// found out (which of `request_ids` were stored, `outcome`) before
+    /// anything else. The passes after the commit run either way (what
+    /// was stored must not wait beside a free unit).
+    pub(crate) async fn finish_found_out(
+        self,
+        in_flight: &InFlight,
+        request_ids: &[String],
+    ) -> Result<Committed, StoreError> {
+        let pool = self.dispatcher.pool.clone();
+        let (transaction, after) = self.split();
+        let found = match transaction.commit().await {
+            Ok(()) => None,
+            Err(error) => Some(in_flight.find_out(&pool, error.into(), request_ids).await),
+        };
+        let served = after.run().await;
+        match found {
+            None => Ok(Committed {
+                found: None,
+                served,
+            }),
+            Some(Ok(found)) => Ok(Committed {
+                found: Some(found),
+                served,
+            }),
+            Some(Err(error)) => Err(error),
+        }
+    }
+}
+
+/// What intake's commit did.
+pub(crate) struct Committed {
+    /// None: committed. Some: the commit's answer was lost; for each
+    /// request id, its incident if it was stored.
+    pub(crate) found: Option<Vec<Option<IncidentId>>>,
+    /// Incidents the passes after the commit served.
+    pub(crate) served: Vec<IncidentId>,
+}
+
+/// The passes a transaction leaves for after its commit.
+struct AfterCommit {
+    dispatcher: Dispatcher,
+    actor: Actor,
+    kinds: Vec<UnitKind>,
+    shared: bool,
+}
+
+impl AfterCommit {
+    async fn run(self) -> Vec<IncidentId> {
+        if self.kinds.is_empty() {
+            return Vec::new();
+        }
+        self.dispatcher
+            .settle_again(&self.kinds, &self.actor, self.shared)
+            .await
+    }
+}
+
+impl<'c, M> std::ops::Deref for DispatchTx<'c, M> {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        &self.transaction
+    }
+}
+
+impl<'c, M> std::ops::DerefMut for DispatchTx<'c, M> {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.transaction
+    }
+}
