@@ -354,7 +354,7 @@ impl IncidentRow {
             resolution_code: self
                 .resolution_code
                 .as_deref()
-                .map(|code| decode::<ResolutionCode>(code))
+                .map(decode::<ResolutionCode>)
                 .transpose()?,
             other_callers: Vec::new(),
             referrals: Vec::new(),
