@@ -139,16 +139,6 @@ pub async fn run(
         health_reporter,
         config.health_check_interval,
     ));
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(ngalam112_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?
-        .max_decoding_message_size(limit);
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(ngalam112_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?
-        .max_decoding_message_size(limit);
     // Long-polls and watch streams end as soon as shutdown begins, so the
     // graceful shutdown only waits for short calls in flight.
     let (stopping_sender, stopping) = tokio::sync::watch::channel(false);
@@ -175,60 +165,19 @@ pub async fn run(
         .gauge_interval
         .map(|interval| tokio::spawn(crate::metrics::publish_gauges(store.clone(), interval)));
     let mut services = tonic::service::Routes::builder();
-    services
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(
-            IncidentServiceServer::new(IncidentApi::new(
-                store.clone(),
-                board.clone(),
-                config.watch_stream_buffer,
-                stopping.clone(),
-            ))
-            .max_decoding_message_size(limit),
-        )
-        .add_service(
-            UnitServiceServer::new(UnitApi::new(store.clone(), board, stopping.clone()))
-                .max_decoding_message_size(limit),
-        )
-        .add_service(
-            FieldServiceServer::new(FieldApi::new(store.clone(), feed, stopping))
-                .max_decoding_message_size(limit),
-        )
-        .add_service(
-            AuthServiceServer::new(AuthApi::new(
-                store.clone(),
-                config.session_lifetime,
-                config.trusted_proxies.clone(),
-            ))
-            .max_decoding_message_size(limit),
-        )
-        .add_service(
-            CallerServiceServer::new(CallerApi::new(store.clone()))
-                .max_decoding_message_size(limit),
-        )
-        .add_service(
-            AgencyServiceServer::new(AgencyApi::new(store.clone()))
-                .max_decoding_message_size(limit),
-        )
-        .add_service(
-            CameraServiceServer::new(CameraApi::new(store.clone()))
-                .max_decoding_message_size(limit),
-        )
-        .add_service(
-            PublicServiceServer::new(PublicApi::new(
-                store.clone(),
-                config.trusted_proxies.clone(),
-                config.public_figures_fresh_for,
-            ))
-            .max_decoding_message_size(limit),
-        );
-    let routes = services.routes().prepare();
+    services.add_service(health_service);
+    let handles = Handles {
+        board,
+        feed,
+        stopping,
+    };
+    add_api_services(&mut services, &store, &config, handles)?;
     // The console and the crew page share the address: gRPC, gRPC-Web
     // (HTTP/1.1 too, for browsers) and the pages' files.
     let routes = tonic::service::Routes::from(
-        routes
+        services
+            .routes()
+            .prepare()
             .into_axum_router()
             .merge(crate::web::router(&config.web)),
     );
@@ -262,6 +211,87 @@ pub async fn run(
     }
     feed_task.abort();
     result?;
+    Ok(())
+}
+
+/// What the services share with the rest of the server.
+struct Handles {
+    board: crate::services::board::Fanout,
+    feed: ChangeFeed,
+    stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Every gRPC service of the API and reflection, each request capped at
+/// `max_request_bytes`.
+fn add_api_services(
+    services: &mut tonic::service::RoutesBuilder,
+    store: &Store,
+    config: &ServerConfig,
+    handles: Handles,
+) -> anyhow::Result<()> {
+    let limit = config.max_request_bytes;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(ngalam112_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?
+        .max_decoding_message_size(limit);
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(ngalam112_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?
+        .max_decoding_message_size(limit);
+    services
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(
+            IncidentServiceServer::new(IncidentApi::new(
+                store.clone(),
+                handles.board.clone(),
+                config.watch_stream_buffer,
+                handles.stopping.clone(),
+            ))
+            .max_decoding_message_size(limit),
+        )
+        .add_service(
+            UnitServiceServer::new(UnitApi::new(
+                store.clone(),
+                handles.board,
+                handles.stopping.clone(),
+            ))
+            .max_decoding_message_size(limit),
+        )
+        .add_service(
+            FieldServiceServer::new(FieldApi::new(store.clone(), handles.feed, handles.stopping))
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            AuthServiceServer::new(AuthApi::new(
+                store.clone(),
+                config.session_lifetime,
+                config.trusted_proxies.clone(),
+            ))
+            .max_decoding_message_size(limit),
+        )
+        .add_service(
+            CallerServiceServer::new(CallerApi::new(store.clone()))
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            AgencyServiceServer::new(AgencyApi::new(store.clone()))
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            CameraServiceServer::new(CameraApi::new(store.clone()))
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            PublicServiceServer::new(PublicApi::new(
+                store.clone(),
+                config.trusted_proxies.clone(),
+                config.public_figures_fresh_for,
+            ))
+            .max_decoding_message_size(limit),
+        );
     Ok(())
 }
 

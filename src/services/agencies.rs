@@ -100,7 +100,7 @@ impl AgencyService for AgencyApi {
         answer(async {
             let who = caller(&request)?;
             let request = request.get_ref();
-            let id = validation::uuid("referral_id", &request.referral_id)?;
+            let id = ngalam112_core::ReferralId::parse("referral_id", &request.referral_id)?;
             let status = convert::optional(convert::referral_status, "status", request.status)?
                 .filter(|status| *status != ReferralStatus::Sent)
                 .ok_or_else(|| {

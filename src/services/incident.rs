@@ -160,7 +160,7 @@ impl IncidentService for IncidentApi {
                     .map(|last| {
                         encode_page_token(&IncidentPageCursor {
                             created_at: last.created_at,
-                            id: last.id.0,
+                            id: last.id.uuid(),
                         })
                     })
                     .unwrap_or_default()
@@ -286,7 +286,7 @@ impl IncidentService for IncidentApi {
             let actor = caller(&request)?.actor();
             let request = request.get_ref();
             let incident_id = IncidentId::parse("incident_id", &request.incident_id)?;
-            let agency_id = ngalam112_core::AgencyId(validation::uuid("agency_id", &request.agency_id)?);
+            let agency_id = ngalam112_core::AgencyId::parse("agency_id", &request.agency_id)?;
             let note = validation::text("note", request.note.trim(), SHORT_TEXT_MAX_CHARS)?;
             let referral = self
                 .store
@@ -521,7 +521,7 @@ impl IncidentService for IncidentApi {
     ) -> Result<Response<proto::Alarm>, Status> {
         answer(async {
             let actor = caller(&request)?.actor();
-            let alarm_id = validation::uuid("alarm_id", &request.get_ref().alarm_id)?;
+            let alarm_id = ngalam112_core::AlarmId::parse("alarm_id", &request.get_ref().alarm_id)?;
             let alarm = self.store.acknowledge_alarm(alarm_id, &actor).await?;
             tracing::info!(acknowledged_by = %actor.0, "alarm acknowledged");
             Ok(convert::alarm_to_proto(&alarm))

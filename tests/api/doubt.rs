@@ -132,6 +132,37 @@ async fn a_waiting_call_cut_before_its_commit_is_found_not_stored_and_stored_onc
 }
 
 #[tokio::test]
+async fn a_call_the_database_never_takes_is_answered_unavailable_and_was_not_stored() {
+    let direct = TestApp::spawn().await;
+    let (app, proxy) = direct.another_server_behind_proxy().await;
+
+    // Every one of the server's tries is cut before its commit.
+    proxy.arm_times(Cut::BeforeCommit, 3);
+    let status = app
+        .operator
+        .incidents
+        .clone()
+        .create_incident(call("console-b7d2"))
+        .await
+        .expect_err("not stored, so not OK");
+    assert_eq!(proxy.cuts(), 3, "three tries, each cut");
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    assert!(
+        status.message().contains("not stored"),
+        "{}",
+        status.message()
+    );
+    assert_eq!(
+        direct.count("incidents").await,
+        0,
+        "UNAVAILABLE means not stored"
+    );
+    let retried = app.create(call("console-b7d2")).await;
+    assert_eq!(app.create(call("console-b7d2")).await.id, retried.id);
+    assert_eq!(direct.count("incidents").await, 1);
+}
+
+#[tokio::test]
 async fn a_call_without_a_request_id_gets_one_from_the_server() {
     let app = TestApp::spawn().await;
     let mut without = medical_call(places::BALAI_KOTA);

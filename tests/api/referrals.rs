@@ -11,7 +11,7 @@ use tonic::Code;
 use crate::helpers::{Clients, TestApp, medical_call, places};
 
 async fn liaison(app: &TestApp, agency: &str) -> Clients {
-    let id = AgencyId(agency.parse().expect("agency id"));
+    let id = AgencyId::from_uuid(agency.parse().expect("agency id"));
     let token = app.token(Role::Agency(id)).await.expect("agency token");
     app.clients_with_token(Some(&token))
 }

@@ -17,53 +17,8 @@ impl Output {
             return;
         }
         println!("Incident {}", incident.id);
-        println!(
-            "  {} {}  {}  since {} ({} ago)",
-            format::priority(incident),
-            format::category(incident),
-            format::status(incident),
-            format::local_time(incident.created_at.as_ref()),
-            format::age(format::seconds_since(incident.created_at.as_ref())),
-        );
-        if let Some(location) = &incident.location {
-            println!(
-                "  at {} ({:.5}, {:.5})",
-                incident.address, location.lat, location.lon
-            );
-        }
-        if let Some(device) = format::device_location(incident) {
-            println!("  {device}");
-        }
-        if incident.location_disagrees {
-            println!(
-                "  !! the handset and the entered location disagree: check the address with the caller"
-            );
-        }
-        if !incident.description.is_empty() {
-            println!("  {}", incident.description);
-        }
-        println!(
-            "  caller {} {}  ({} caller{})",
-            incident.caller_name,
-            format::caller_phone(incident),
-            incident.caller_count,
-            if incident.caller_count == 1 { "" } else { "s" }
-        );
-        if incident.caller_flagged {
-            println!("  !! this number was flagged when it called (see `n112 caller show`)");
-        }
-        for other in &incident.other_callers {
-            let phone = if other.caller_id_withheld {
-                format::WITHHELD
-            } else {
-                other.caller_phone.as_str()
-            };
-            println!(
-                "  also called: {} {phone} at {}",
-                other.caller_name,
-                format::local_time(other.added_at.as_ref())
-            );
-        }
+        print_what_and_where(incident);
+        print_callers(incident);
         for referral in &incident.referrals {
             let status = format::short(referral.status().as_str_name(), "REFERRAL_STATUS_");
             let answer = if referral.answer.is_empty() {
@@ -77,71 +32,8 @@ impl Output {
                 format::local_time(referral.sent_at.as_ref())
             );
         }
-        if incident.callers_redacted_at.is_some() {
-            println!("  (callers' names and numbers were removed when the retention period ended)");
-        }
-        if incident.hold && incident.resolved_at.is_none() {
-            println!(
-                "  ON HOLD: sent to no unit until released (`n112 incident release {}`)",
-                incident.id
-            );
-        }
-        let needs: Vec<String> = incident.required_kinds().map(format::kind).collect();
-        let waiting: Vec<String> = incident.pending_kinds().map(format::kind).collect();
-        print!("  needs {}", needs.join(", "));
-        if !waiting.is_empty() {
-            print!("  — WAITING for {}", waiting.join(", "));
-        }
-        if incident.hold {
-            print!("  (on hold)");
-        }
-        println!();
-        if incident.resolved_at.is_some() {
-            let code = format::resolution_code(incident);
-            let text = if incident.resolution.is_empty() {
-                code
-            } else {
-                format!("{code}: {}", incident.resolution)
-            };
-            println!(
-                "  closed: {text} at {}",
-                format::local_time(incident.resolved_at.as_ref())
-            );
-        }
-        if !incident.duplicate_of.is_empty() {
-            println!("  duplicate of {}", incident.duplicate_of);
-        }
-        if !incident.assignments.is_empty() {
-            let rows: Vec<Vec<String>> = incident
-                .assignments
-                .iter()
-                .map(|a| {
-                    vec![
-                        a.unit_call_sign.clone(),
-                        format::kind(a.unit_kind()),
-                        format::assignment_status(a),
-                        format::km(a.distance_m),
-                        format::local_time(a.offered_at.as_ref()),
-                        a.id.clone(),
-                    ]
-                })
-                .collect();
-            for line in table(
-                &[
-                    "UNIT",
-                    "KIND",
-                    "STATUS",
-                    "DISTANCE",
-                    "OFFERED",
-                    "ASSIGNMENT",
-                ],
-                &rows,
-            )
-            .lines()
-            {
-                println!("    {line}");
-            }
-        }
+        print_needs_and_closing(incident);
+        print_assignments(incident);
     }
 
     /// An incident and the cameras nearest it (JSON: one object with a
@@ -346,5 +238,130 @@ impl Output {
             })
             .collect();
         print!("{}", table(&["TIME", "EVENT", "BY", "DETAIL"], &rows));
+    }
+}
+
+/// What happened, when, and where (entered and from the handset).
+fn print_what_and_where(incident: &proto::Incident) {
+    println!(
+        "  {} {}  {}  since {} ({} ago)",
+        format::priority(incident),
+        format::category(incident),
+        format::status(incident),
+        format::local_time(incident.created_at.as_ref()),
+        format::age(format::seconds_since(incident.created_at.as_ref())),
+    );
+    if let Some(location) = &incident.location {
+        println!(
+            "  at {} ({:.5}, {:.5})",
+            incident.address, location.lat, location.lon
+        );
+    }
+    if let Some(device) = format::device_location(incident) {
+        println!("  {device}");
+    }
+    if incident.location_disagrees {
+        println!(
+            "  !! the handset and the entered location disagree: check the address with the caller"
+        );
+    }
+    if !incident.description.is_empty() {
+        println!("  {}", incident.description);
+    }
+}
+
+/// Who called: the first caller, a flag on the number, further callers.
+fn print_callers(incident: &proto::Incident) {
+    println!(
+        "  caller {} {}  ({} caller{})",
+        incident.caller_name,
+        format::caller_phone(incident),
+        incident.caller_count,
+        if incident.caller_count == 1 { "" } else { "s" }
+    );
+    if incident.caller_flagged {
+        println!("  !! this number was flagged when it called (see `n112 caller show`)");
+    }
+    for other in &incident.other_callers {
+        let phone = if other.caller_id_withheld {
+            format::WITHHELD
+        } else {
+            other.caller_phone.as_str()
+        };
+        println!(
+            "  also called: {} {phone} at {}",
+            other.caller_name,
+            format::local_time(other.added_at.as_ref())
+        );
+    }
+    if incident.callers_redacted_at.is_some() {
+        println!("  (callers' names and numbers were removed when the retention period ended)");
+    }
+}
+
+/// The kinds needed and still waited for, a hold, and how it was closed.
+fn print_needs_and_closing(incident: &proto::Incident) {
+    if incident.hold && incident.resolved_at.is_none() {
+        println!(
+            "  ON HOLD: sent to no unit until released (`n112 incident release {}`)",
+            incident.id
+        );
+    }
+    let needs: Vec<String> = incident.required_kinds().map(format::kind).collect();
+    let waiting: Vec<String> = incident.pending_kinds().map(format::kind).collect();
+    print!("  needs {}", needs.join(", "));
+    if !waiting.is_empty() {
+        print!("  — WAITING for {}", waiting.join(", "));
+    }
+    if incident.hold {
+        print!("  (on hold)");
+    }
+    println!();
+    if incident.resolved_at.is_some() {
+        let code = format::resolution_code(incident);
+        let text = if incident.resolution.is_empty() {
+            code
+        } else {
+            format!("{code}: {}", incident.resolution)
+        };
+        println!(
+            "  closed: {text} at {}",
+            format::local_time(incident.resolved_at.as_ref())
+        );
+    }
+    if !incident.duplicate_of.is_empty() {
+        println!("  duplicate of {}", incident.duplicate_of);
+    }
+}
+
+/// The units sent, as a table.
+fn print_assignments(incident: &proto::Incident) {
+    if incident.assignments.is_empty() {
+        return;
+    }
+    let rows: Vec<Vec<String>> = incident
+        .assignments
+        .iter()
+        .map(|a| {
+            vec![
+                a.unit_call_sign.clone(),
+                format::kind(a.unit_kind()),
+                format::assignment_status(a),
+                format::km(a.distance_m),
+                format::local_time(a.offered_at.as_ref()),
+                a.id.clone(),
+            ]
+        })
+        .collect();
+    let headers = [
+        "UNIT",
+        "KIND",
+        "STATUS",
+        "DISTANCE",
+        "OFFERED",
+        "ASSIGNMENT",
+    ];
+    for line in table(&headers, &rows).lines() {
+        println!("    {line}");
     }
 }

@@ -229,7 +229,7 @@ pub async fn avl(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>> {
             let writer = writer.clone();
             let token_hash = token_hash.clone();
             let mut rng = StdRng::seed_from_u64((worker as u64) << 32 | iteration);
-            let unit = ngalam112_core::UnitId(ids[rng.random_range(0..ids.len())]);
+            let unit = ngalam112_core::UnitId::from_uuid(ids[rng.random_range(0..ids.len())]);
             async move {
                 let Ok(Some(_)) = tokens.verify(token_hash).await else {
                     return false;

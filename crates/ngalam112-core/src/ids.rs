@@ -1,4 +1,7 @@
-//! Typed ids. Each is a UUID; parsing one names the field it came from.
+//! Typed ids. Each is a UUID, made three ways only: parsed from a client's
+//! text (naming the field it came from), fresh at random, or read back
+//! from the database (`from_uuid`). The UUID inside is private: an
+//! incident's id can never be passed where a unit's is meant.
 
 use uuid::Uuid;
 
@@ -8,11 +11,21 @@ macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(pub Uuid);
+        pub struct $name(Uuid);
 
         impl $name {
             pub fn new_random() -> Self {
                 Self(Uuid::new_v4())
+            }
+
+            /// An id read back from storage (or made by this process).
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            /// The UUID, for storage and the wire.
+            pub const fn uuid(self) -> Uuid {
+                self.0
             }
 
             /// Parses a client-supplied id; an empty or malformed one is an
@@ -50,6 +63,18 @@ uuid_id!(
 uuid_id!(
     /// A partner agency's id.
     AgencyId
+);
+uuid_id!(
+    /// A crew's panic alarm's id.
+    AlarmId
+);
+uuid_id!(
+    /// A referral's id (an incident passed to a partner agency).
+    ReferralId
+);
+uuid_id!(
+    /// A named login's id.
+    UserId
 );
 
 #[cfg(test)]

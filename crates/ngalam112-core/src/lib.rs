@@ -14,6 +14,7 @@ pub mod intake;
 pub mod phone;
 pub mod plan;
 pub mod ranking;
+pub mod role;
 pub mod validation;
 
 pub use enums::{
@@ -21,7 +22,8 @@ pub use enums::{
     ResolutionCode, StoredName, UnitKind, UnitStatus,
 };
 pub use geo_point::GeoPoint;
-pub use ids::{AgencyId, AssignmentId, IncidentId, UnitId};
+pub use ids::{AgencyId, AlarmId, AssignmentId, IncidentId, ReferralId, UnitId, UserId};
 pub use intake::{IncidentDraft, NewIncident};
 pub use phone::{CallerNumber, PhoneNumber};
+pub use role::Role;
 pub use validation::ValidationError;

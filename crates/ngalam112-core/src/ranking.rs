@@ -106,7 +106,7 @@ pub fn queue_order(a: &Waiting, b: &Waiting) -> std::cmp::Ordering {
         .rank()
         .cmp(&b.priority.rank())
         .then(a.called_at.cmp(&b.called_at))
-        .then(a.incident_id.0.cmp(&b.incident_id.0))
+        .then(a.incident_id.uuid().cmp(&b.incident_id.uuid()))
 }
 
 /// The order in which to try to claim units for an incident: those with a

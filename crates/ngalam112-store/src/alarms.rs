@@ -3,7 +3,7 @@
 //! `ngalam112_alarms`) to every console.
 
 use chrono::{DateTime, Utc};
-use ngalam112_core::{GeoPoint, UnitId};
+use ngalam112_core::{AlarmId, GeoPoint, UnitId};
 use uuid::Uuid;
 
 use crate::{Actor, Store, StoreError};
@@ -11,7 +11,7 @@ use crate::{Actor, Store, StoreError};
 /// One alarm, with the unit's call sign.
 #[derive(Debug, Clone)]
 pub struct AlarmRecord {
-    pub id: Uuid,
+    pub id: AlarmId,
     pub unit_id: UnitId,
     pub unit_call_sign: String,
     pub location: GeoPoint,
@@ -49,8 +49,8 @@ struct AlarmRow {
 
 fn to_record(row: AlarmRow) -> Result<AlarmRecord, StoreError> {
     Ok(AlarmRecord {
-        id: row.id,
-        unit_id: UnitId(row.unit_id),
+        id: AlarmId::from_uuid(row.id),
+        unit_id: UnitId::from_uuid(row.unit_id),
         unit_call_sign: row.call_sign,
         location: GeoPoint::new("location", row.lat, row.lon)
             .map_err(|error| StoreError::Internal(error.to_string()))?,
@@ -74,7 +74,7 @@ impl Store {
             "INSERT INTO alarms (id, unit_id, lat, lon, note) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (unit_id) WHERE acknowledged_at IS NULL DO NOTHING",
             Uuid::new_v4(),
-            unit_id.0,
+            unit_id.uuid(),
             location.lat(),
             location.lon(),
             note,
@@ -83,7 +83,7 @@ impl Store {
         .await?;
         let row = select_alarms!(
             "WHERE a.unit_id = $1 AND a.acknowledged_at IS NULL",
-            unit_id.0
+            unit_id.uuid()
         )
         .fetch_one(&self.pool)
         .await?;
@@ -93,13 +93,13 @@ impl Store {
     /// Acknowledges an alarm; a second acknowledgement keeps the first.
     pub async fn acknowledge_alarm(
         &self,
-        alarm_id: Uuid,
+        alarm_id: AlarmId,
         actor: &Actor,
     ) -> Result<AlarmRecord, StoreError> {
         sqlx::query!(
             "UPDATE alarms SET acknowledged_by = $2, acknowledged_at = now() \
              WHERE id = $1 AND acknowledged_at IS NULL",
-            alarm_id,
+            alarm_id.uuid(),
             &actor.0,
         )
         .execute(&self.pool)
@@ -107,8 +107,8 @@ impl Store {
         self.alarm(alarm_id).await
     }
 
-    pub async fn alarm(&self, alarm_id: Uuid) -> Result<AlarmRecord, StoreError> {
-        let row = select_alarms!("WHERE a.id = $1", alarm_id)
+    pub async fn alarm(&self, alarm_id: AlarmId) -> Result<AlarmRecord, StoreError> {
+        let row = select_alarms!("WHERE a.id = $1", alarm_id.uuid())
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| StoreError::not_found("alarm", alarm_id))?;

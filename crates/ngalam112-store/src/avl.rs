@@ -33,7 +33,7 @@ impl AvlWriter {
         location: GeoPoint,
     ) -> Result<UnitRecord, StoreError> {
         self.batcher
-            .submit(unit_id.0.as_u128() as u64, (unit_id, location))
+            .submit(unit_id.uuid().as_u128() as u64, (unit_id, location))
             .await
     }
 }
@@ -53,7 +53,7 @@ async fn write(
     for (unit_id, location) in &reports {
         latest.insert(*unit_id, *location);
     }
-    let ids: Vec<uuid::Uuid> = latest.keys().map(|id| id.0).collect();
+    let ids: Vec<uuid::Uuid> = latest.keys().map(|id| id.uuid()).collect();
     let lats: Vec<f64> = latest.values().map(GeoPoint::lat).collect();
     let lons: Vec<f64> = latest.values().map(GeoPoint::lon).collect();
     let mut rows: Vec<UnitRow> = sqlx::query_as!(
@@ -73,7 +73,7 @@ async fn write(
     .await?;
     let written: std::collections::HashSet<uuid::Uuid> = rows.iter().map(|row| row.id).collect();
     for (unit_id, location) in &latest {
-        if written.contains(&unit_id.0) {
+        if written.contains(&unit_id.uuid()) {
             continue;
         }
         let row = crate::units::write_position(&pool, *unit_id, location).await?;

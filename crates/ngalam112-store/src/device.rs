@@ -38,7 +38,7 @@ pub(crate) async fn attach(
     let current = sqlx::query!(
         r#"SELECT lat, lon, coalesce(device_fix_time > $2, false) AS "newer_kept!"
            FROM incidents WHERE id = $1"#,
-        incident_id.0,
+        incident_id.uuid(),
         fix.fix_time,
     )
     .fetch_one(&mut *connection)
@@ -70,7 +70,7 @@ pub(crate) async fn attach(
            device_confidence_pct = $5, device_method = $6, device_fix_time = $7, \
            device_received_at = $8, location_disagrees = $9, updated_at = now() \
          WHERE id = $1",
-        incident_id.0,
+        incident_id.uuid(),
         fix.location.lat(),
         fix.location.lon(),
         fix.radius_m,
@@ -149,21 +149,6 @@ pub(crate) async fn attach_kept_fix(
     Ok(())
 }
 
-/// Of `phones`, those with a handset fix kept for their call.
-pub(crate) async fn phones_with_kept_fixes(
-    connection: &mut PgConnection,
-    phones: &[&str],
-) -> Result<Vec<String>, StoreError> {
-    Ok(sqlx::query_scalar!(
-        "SELECT DISTINCT caller_phone FROM device_fixes \
-         WHERE caller_phone = ANY($1) AND received_at >= now() - make_interval(mins => $2)",
-        phones as &[&str],
-        KEPT_FIX_MINUTES,
-    )
-    .fetch_all(&mut *connection)
-    .await?)
-}
-
 impl Store {
     /// A handset's fix for `caller_phone` (E.164): attached to the caller's
     /// active incidents created in the last hour (each in its own
@@ -188,7 +173,7 @@ impl Store {
         let held = incidents.is_empty();
         let mut attached = Vec::with_capacity(incidents.len());
         for incident in incidents {
-            let incident = IncidentId(incident);
+            let incident = IncidentId::from_uuid(incident);
             let stored = self
                 .retrying(move || async move {
                     let mut transaction = self.pool.begin().await?;

@@ -49,7 +49,7 @@ pub(crate) async fn lock_incident(
                NOT EXISTS (SELECT 1 FROM assignments a WHERE a.incident_id = incidents.id)
                  AS "never_offered!"
              FROM incidents WHERE id = $1 FOR NO KEY UPDATE"#,
-        incident_id.0,
+        incident_id.uuid(),
     )
     .fetch_optional(&mut *connection)
     .await?
@@ -157,9 +157,9 @@ pub(crate) async fn write_offers(
     config: &StoreConfig,
     offers: &[(IncidentId, &PlannedOffer)],
 ) -> Result<Vec<WrittenOffer>, StoreError> {
-    let assignment_ids: Vec<Uuid> = offers.iter().map(|(_, o)| o.assignment_id.0).collect();
-    let incident_ids: Vec<Uuid> = offers.iter().map(|(id, _)| id.0).collect();
-    let unit_ids: Vec<Uuid> = offers.iter().map(|(_, o)| o.unit_id.0).collect();
+    let assignment_ids: Vec<Uuid> = offers.iter().map(|(_, o)| o.assignment_id.uuid()).collect();
+    let incident_ids: Vec<Uuid> = offers.iter().map(|(id, _)| id.uuid()).collect();
+    let unit_ids: Vec<Uuid> = offers.iter().map(|(_, o)| o.unit_id.uuid()).collect();
     let kinds: Vec<&str> = offers.iter().map(|(_, o)| o.kind.as_str()).collect();
     let distances: Vec<f64> = offers.iter().map(|(_, o)| o.distance_m).collect();
     let written = sqlx::query_as!(
@@ -202,7 +202,7 @@ pub(crate) async fn release_unit(
     sqlx::query!(
         "UPDATE units SET status = $2, current_assignment_id = NULL, \
          available_since = now(), updated_at = now() WHERE id = $1",
-        unit_id.0,
+        unit_id.uuid(),
         status.as_str(),
     )
     .execute(&mut *connection)
@@ -220,7 +220,7 @@ pub(crate) async fn refresh_incident(
 ) -> Result<(), StoreError> {
     let incident = sqlx::query!(
         "SELECT status, required_kinds, ever_on_scene FROM incidents WHERE id = $1 FOR NO KEY UPDATE",
-        incident_id.0,
+        incident_id.uuid(),
     )
     .fetch_one(&mut *connection)
     .await?;
@@ -235,7 +235,7 @@ pub(crate) async fn refresh_incident(
     }
     let assignment_rows = sqlx::query!(
         "SELECT unit_kind, status FROM assignments WHERE incident_id = $1",
-        incident_id.0,
+        incident_id.uuid(),
     )
     .fetch_all(&mut *connection)
     .await?;
@@ -256,7 +256,7 @@ pub(crate) async fn refresh_incident(
         .collect();
     sqlx::query!(
         "UPDATE incidents SET status = $2, pending_kinds = $3, updated_at = now() WHERE id = $1",
-        incident_id.0,
+        incident_id.uuid(),
         state.status.as_str(),
         &pending as &[&str],
     )
@@ -372,7 +372,7 @@ pub(crate) fn candidate(
     location_fresh: bool,
 ) -> Result<Candidate, StoreError> {
     Ok(Candidate {
-        unit_id: UnitId(id),
+        unit_id: UnitId::from_uuid(id),
         location: GeoPoint::new("location", lat, lon)
             .map_err(|error| StoreError::Internal(error.to_string()))?,
         available_since,
@@ -412,7 +412,7 @@ async fn best_unit_for(
             let claimed = sqlx::query_scalar!(
                 "SELECT id FROM units WHERE id = $1 AND status = 'available' \
                  FOR NO KEY UPDATE SKIP LOCKED",
-                ranked.unit_id.0,
+                ranked.unit_id.uuid(),
             )
             .fetch_optional(&mut *connection)
             .await?;
@@ -483,14 +483,14 @@ pub(crate) async fn settle_kind<M: HoldsKindLock>(
         let waiting = Waiting {
             priority: stored_rank(need.priority)?,
             called_at: need.created_at,
-            incident_id: IncidentId(need.id),
+            incident_id: IncidentId::from_uuid(need.id),
         };
         needs.push((waiting, need.lat, need.lon));
     }
     needs.sort_by(|(a, _, _), (b, _, _)| queue_order(a, b));
     let mut settled = Settled::default();
     for (waiting, lat, lon) in needs {
-        let incident_uuid = waiting.incident_id.0;
+        let incident_uuid = waiting.incident_id.uuid();
         let refused: Vec<Uuid> = sqlx::query_scalar!(
             "SELECT unit_id FROM assignments \
              WHERE incident_id = $1 AND status IN ('declined', 'timed_out')",
@@ -528,7 +528,7 @@ pub(crate) async fn settle_kind<M: HoldsKindLock>(
             Some(false) => continue,
             Some(true) => {}
         }
-        let incident_id = IncidentId(incident_uuid);
+        let incident_id = IncidentId::from_uuid(incident_uuid);
         make_offer(
             connection,
             &actor,

@@ -66,7 +66,7 @@ pub enum FeedEvent {
 #[derive(Debug, Clone)]
 pub enum FleetEvent {
     Unit(UnitId),
-    Alarm(uuid::Uuid),
+    Alarm(ngalam112_core::AlarmId),
     Lost,
     Resync,
 }
@@ -195,7 +195,7 @@ impl ChangeFeed {
         match notification.channel() {
             OFFERS_CHANNEL => {
                 if let Ok(unit) = uuid::Uuid::parse_str(notification.payload()) {
-                    self.wake_unit(UnitId(unit));
+                    self.wake_unit(UnitId::from_uuid(unit));
                 }
                 self.inner.offers_made.notify_one();
             }
@@ -211,18 +211,24 @@ impl ChangeFeed {
                     .inner
                     .incidents
                     .send(FeedEvent::Incident(IncidentChange {
-                        incident_id: IncidentId(id),
+                        incident_id: IncidentId::from_uuid(id),
                         kind: kind.to_owned(),
                     }));
             }
             UNITS_CHANNEL => {
                 if let Ok(unit) = uuid::Uuid::parse_str(notification.payload()) {
-                    let _ = self.inner.fleet.send(FleetEvent::Unit(UnitId(unit)));
+                    let _ = self
+                        .inner
+                        .fleet
+                        .send(FleetEvent::Unit(UnitId::from_uuid(unit)));
                 }
             }
             ALARMS_CHANNEL => {
                 if let Ok(alarm) = uuid::Uuid::parse_str(notification.payload()) {
-                    let _ = self.inner.fleet.send(FleetEvent::Alarm(alarm));
+                    let _ = self
+                        .inner
+                        .fleet
+                        .send(FleetEvent::Alarm(ngalam112_core::AlarmId::from_uuid(alarm)));
                 }
             }
             TOKENS_CHANNEL => {

@@ -31,17 +31,20 @@ async fn lock_assignment(
     connection: &mut PgConnection,
     id: AssignmentId,
 ) -> Result<LockedAssignment, StoreError> {
-    let incident: Uuid =
-        sqlx::query_scalar!("SELECT incident_id FROM assignments WHERE id = $1", id.0,)
-            .fetch_optional(&mut *connection)
-            .await?
-            .ok_or_else(|| StoreError::not_found("assignment", id))?;
-    let locked_incident = dispatch::lock_incident(connection, IncidentId(incident)).await?;
+    let incident: Uuid = sqlx::query_scalar!(
+        "SELECT incident_id FROM assignments WHERE id = $1",
+        id.uuid(),
+    )
+    .fetch_optional(&mut *connection)
+    .await?
+    .ok_or_else(|| StoreError::not_found("assignment", id))?;
+    let locked_incident =
+        dispatch::lock_incident(connection, IncidentId::from_uuid(incident)).await?;
     let row = sqlx::query!(
         r#"SELECT incident_id, unit_id, unit_kind, status,
              coalesce(offer_deadline < now(), false) AS "deadline_passed!"
            FROM assignments WHERE id = $1 FOR UPDATE"#,
-        id.0,
+        id.uuid(),
     )
     .fetch_optional(&mut *connection)
     .await?
@@ -56,8 +59,8 @@ async fn lock_assignment(
     Ok(LockedAssignment {
         incident: locked_incident,
         id,
-        incident_id: IncidentId(incident_id),
-        unit_id: UnitId(unit_id),
+        incident_id: IncidentId::from_uuid(incident_id),
+        unit_id: UnitId::from_uuid(unit_id),
         kind: decode::<UnitKind>(&kind)?,
         status: decode::<AssignmentStatus>(&status)?,
         deadline_passed,
@@ -71,7 +74,7 @@ async fn set_assignment_status(
 ) -> Result<(), StoreError> {
     sqlx::query!(
         "UPDATE assignments SET status = $2, updated_at = now() WHERE id = $1",
-        id.0,
+        id.uuid(),
         status.as_str(),
     )
     .execute(&mut *connection)
@@ -84,7 +87,7 @@ impl Store {
     /// lock to know which dispatch lock to take first).
     async fn assignment_kind(&self, id: AssignmentId) -> Result<UnitKind, StoreError> {
         let kind: String =
-            sqlx::query_scalar!("SELECT unit_kind FROM assignments WHERE id = $1", id.0,)
+            sqlx::query_scalar!("SELECT unit_kind FROM assignments WHERE id = $1", id.uuid(),)
                 .fetch_optional(&self.pool)
                 .await?
                 .ok_or_else(|| StoreError::not_found("assignment", id))?;
@@ -94,11 +97,11 @@ impl Store {
     /// The unit that holds an assignment (for authorising a crew's call).
     pub async fn assignment_unit(&self, id: AssignmentId) -> Result<UnitId, StoreError> {
         let unit: Uuid =
-            sqlx::query_scalar!("SELECT unit_id FROM assignments WHERE id = $1", id.0,)
+            sqlx::query_scalar!("SELECT unit_id FROM assignments WHERE id = $1", id.uuid(),)
                 .fetch_optional(&self.pool)
                 .await?
                 .ok_or_else(|| StoreError::not_found("assignment", id))?;
-        Ok(UnitId(unit))
+        Ok(UnitId::from_uuid(unit))
     }
 
     /// The unit's open assignment (OFFERED … ON_SCENE) with its incident,
@@ -114,7 +117,7 @@ impl Store {
             .await?;
         let unit: Option<Option<Uuid>> = sqlx::query_scalar!(
             "SELECT current_assignment_id FROM units WHERE id = $1",
-            unit_id.0,
+            unit_id.uuid(),
         )
         .fetch_optional(&mut *connection)
         .await?;
@@ -153,7 +156,7 @@ impl Store {
             let first_accept: bool = sqlx::query_scalar!(
                 r#"SELECT NOT EXISTS (SELECT 1 FROM assignments WHERE incident_id = $1
                    AND status IN ('accepted', 'en_route', 'on_scene', 'completed')) AS "first!""#,
-                assignment.incident_id.0,
+                assignment.incident_id.uuid(),
             )
             .fetch_one(&mut *transaction)
             .await?;
@@ -175,7 +178,7 @@ impl Store {
                 ),
             )
             .await?;
-            let record = load_assignment(&mut transaction, id.0).await?;
+            let record = load_assignment(&mut transaction, id.uuid()).await?;
             transaction.commit().await?;
             Ok(record)
         })
@@ -216,7 +219,7 @@ impl Store {
                 reason,
             )
             .await?;
-            let record = load_assignment(&mut transaction, id.0).await?;
+            let record = load_assignment(&mut transaction, id.uuid()).await?;
             transaction.finish().await?;
             Ok(record)
         })
@@ -277,7 +280,7 @@ impl Store {
                     }
                     sqlx::query!(
                         "UPDATE incidents SET ever_on_scene = true WHERE id = $1",
-                        assignment.incident_id.0,
+                        assignment.incident_id.uuid(),
                     )
                     .execute(&mut *transaction)
                     .await?;
@@ -285,7 +288,7 @@ impl Store {
                         .await?;
                 }
             }
-            let record = load_assignment(&mut transaction, id.0).await?;
+            let record = load_assignment(&mut transaction, id.uuid()).await?;
             transaction.finish().await?;
             Ok(record)
         })
@@ -309,7 +312,7 @@ impl Store {
         for row in due {
             let (id, kind) = (row.id, row.unit_kind);
             let kind = decode::<UnitKind>(&kind)?;
-            let id = AssignmentId(id);
+            let id = AssignmentId::from_uuid(id);
             let timed_out = self
                 .retrying(move || async move {
                     let mut transaction = self

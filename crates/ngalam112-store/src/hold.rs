@@ -25,7 +25,7 @@ impl Store {
             let incident = sqlx::query!(
                 "SELECT status, hold, required_kinds FROM incidents WHERE id = $1 \
                      FOR NO KEY UPDATE",
-                incident_id.0,
+                incident_id.uuid(),
             )
             .fetch_optional(&mut *transaction)
             .await?
@@ -41,7 +41,7 @@ impl Store {
             }
             sqlx::query!(
                 "UPDATE incidents SET hold = false, updated_at = now() WHERE id = $1",
-                incident_id.0,
+                incident_id.uuid(),
             )
             .execute(&mut *transaction)
             .await?;

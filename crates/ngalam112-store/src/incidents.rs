@@ -57,7 +57,20 @@ impl Store {
         }
         for _ in 0..GROUP_ATTEMPTS {
             match self.create_in_group(new, actor).await? {
-                GroupAnswer::Stored(incident) => {
+                GroupAnswer::Stored {
+                    mut incident,
+                    second_pass,
+                } => {
+                    if let Some(second_pass) = second_pass
+                        && second_pass.served().await.contains(&incident.id)
+                    {
+                        // The answer shows the offer the pass made (the
+                        // call is stored: a failed read keeps the
+                        // answer as it was, never an error).
+                        if let Ok(fresh) = self.incident(incident.id).await {
+                            *incident = fresh;
+                        }
+                    }
                     let outcome = if incident.hold {
                         "held"
                     } else if incident.pending_kinds.is_empty() {
@@ -113,7 +126,7 @@ impl Store {
             sqlx::query!(
                 "INSERT INTO intake_requests (request_id, incident_id) VALUES ($1, $2)",
                 request_id,
-                original.0,
+                original.uuid(),
             )
             .execute(&mut *transaction)
             .await?;
@@ -155,7 +168,7 @@ impl Store {
                 crate::OtherCaller,
                 "SELECT caller_phone, caller_name, caller_id_withheld, added_at \
                  FROM incident_callers WHERE incident_id = $1 ORDER BY id",
-                id.0,
+                id.uuid(),
             )
             .fetch_all(&mut *connection)
             .await?;
@@ -236,7 +249,7 @@ impl Store {
             let mut transaction = self.dispatcher().exclusive(UnitKind::ALL, actor).await?;
             let incident = sqlx::query!(
                 "SELECT status, lat, lon, required_kinds FROM incidents WHERE id = $1 FOR NO KEY UPDATE",
-                incident_id.0,
+                incident_id.uuid(),
             )
             .fetch_optional(&mut *transaction)
             .await?
@@ -246,7 +259,7 @@ impl Store {
             refuse_if_closed(&status)?;
             let unit = sqlx::query!(
                 "SELECT status, kind, call_sign, lat, lon FROM units WHERE id = $1 FOR UPDATE",
-                unit_id.0,
+                unit_id.uuid(),
             )
             .fetch_optional(&mut *transaction)
             .await?
@@ -267,7 +280,7 @@ impl Store {
                 sqlx::query!(
                     "UPDATE incidents SET required_kinds = array_append(required_kinds, $2) \
                      WHERE id = $1",
-                    incident_id.0,
+                    incident_id.uuid(),
                     &unit_kind,
                 )
                 .execute(&mut *transaction)
@@ -291,7 +304,7 @@ impl Store {
                 &self.config,
             )
             .await?;
-            let assignment = load_assignment(&mut transaction, assignment_id.0).await?;
+            let assignment = load_assignment(&mut transaction, assignment_id.uuid()).await?;
             transaction.finish().await?;
             Ok(assignment)
         })
@@ -335,7 +348,7 @@ impl Store {
             let mut transaction = self.dispatcher().exclusive(UnitKind::ALL, actor).await?;
             let incident = sqlx::query!(
                 "SELECT status, caller_phone FROM incidents WHERE id = $1 FOR NO KEY UPDATE",
-                incident_id.0,
+                incident_id.uuid(),
             )
             .fetch_optional(&mut *transaction)
             .await?
@@ -371,7 +384,7 @@ impl Store {
             .collect::<Result<_, _>>()?;
         rows.into_iter()
             .map(|row| {
-                let id = IncidentId(row.id);
+                let id = IncidentId::from_uuid(row.id);
                 let (own, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut assignments)
                     .into_iter()
                     .partition(|assignment| assignment.incident_id == id);
@@ -419,7 +432,7 @@ async fn close_assignments(
         "UPDATE assignments SET status = $2, updated_at = now() \
          WHERE incident_id = $1 AND status IN ('offered', 'accepted', 'en_route', 'on_scene') \
          RETURNING id, unit_id, unit_kind",
-        incident_id.0,
+        incident_id.uuid(),
         assignment_status.as_str(),
     )
     .fetch_all(&mut *connection)
@@ -427,13 +440,13 @@ async fn close_assignments(
     let mut freed = Vec::new();
     let mut events = Vec::new();
     for row in &open {
-        let unit_id = UnitId(row.unit_id);
+        let unit_id = UnitId::from_uuid(row.unit_id);
         dispatch::release_unit(connection, unit_id, UnitStatus::Available).await?;
         events.push((
             actor,
             Event::assignment(
                 incident_id,
-                AssignmentId(row.id),
+                AssignmentId::from_uuid(row.id),
                 unit_id,
                 EventKind::of_assignment(assignment_status),
                 "closed with the incident",
@@ -461,7 +474,7 @@ async fn close_record(
     sqlx::query!(
         "UPDATE incidents SET status = $2, resolution = $3, resolution_code = $4, \
          pending_kinds = '{}', resolved_at = now(), updated_at = now() WHERE id = $1",
-        incident_id.0,
+        incident_id.uuid(),
         incident_status.as_str(),
         text,
         code.as_str(),
@@ -514,7 +527,7 @@ async fn claim_request_id(
     )
     .fetch_optional(&mut *connection)
     .await?;
-    Ok(existing.map(IncidentId))
+    Ok(existing.map(IncidentId::from_uuid))
 }
 
 /// Another caller for an active incident: nothing is dispatched.
@@ -526,7 +539,7 @@ async fn add_caller(
 ) -> Result<(), StoreError> {
     let status: String = sqlx::query_scalar!(
         "SELECT status FROM incidents WHERE id = $1 FOR NO KEY UPDATE",
-        original.0,
+        original.uuid(),
     )
     .fetch_optional(&mut *connection)
     .await?
@@ -535,7 +548,7 @@ async fn add_caller(
     let number: i32 = sqlx::query_scalar!(
         "UPDATE incidents SET caller_count = caller_count + 1, updated_at = now() WHERE id = $1 \
          RETURNING caller_count",
-        original.0,
+        original.uuid(),
     )
     .fetch_one(&mut *connection)
     .await?;
@@ -544,7 +557,7 @@ async fn add_caller(
     sqlx::query!(
         "INSERT INTO incident_callers (incident_id, caller_phone, caller_name, caller_id_withheld) \
          VALUES ($1, $2, $3, $4)",
-        original.0,
+        original.uuid(),
         new.caller_phone(),
         new.caller_name(),
         new.caller_id_withheld(),

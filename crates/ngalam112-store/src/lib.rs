@@ -57,6 +57,7 @@ pub use events::{ChangeFeed, FeedEvent, FleetEvent, IncidentChange, Revocation};
 pub use incidents::{CreateOutcome, IncidentPageCursor};
 /// Validated by the core (`NewIncident::parse`); the store takes no other.
 pub use ngalam112_core::NewIncident;
+pub use ngalam112_core::Role;
 pub use public::{PUBLISHED_MINIMUM, PublicCategoryStats};
 pub use records::{
     AssignmentRecord, DeviceLocation, IncidentRecord, OtherCaller, TimelineRecord, UnitRecord,
@@ -65,7 +66,7 @@ pub use referrals::{AgencyRecord, ReferralRecord};
 pub use report::{ReferralFigures, ResponseTimeReport, ResponseTimeRow};
 pub use retention::KEPT_FIX_MINUTES;
 pub use stats::Snapshot;
-pub use tokens::{Role, SessionUser, TokenRecord, TokenVerifier};
+pub use tokens::{SessionUser, TokenRecord, TokenVerifier};
 pub use units::{NewUnit, UnitRecommendation};
 pub use users::{
     LOGIN_FAILURE_WINDOW, LOGIN_FAILURES_ALLOWED, LoginAdmission, LoginOutcome, NewUser,

@@ -150,7 +150,7 @@ async fn stored_requests(
             found
                 .iter()
                 .find(|row| &row.request_id == wanted)
-                .map(|row| IncidentId(row.incident_id))
+                .map(|row| IncidentId::from_uuid(row.incident_id))
         })
         .collect())
 }

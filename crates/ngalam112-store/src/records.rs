@@ -172,14 +172,14 @@ impl TryFrom<UnitRow> for UnitRecord {
 
     fn try_from(row: UnitRow) -> Result<Self, StoreError> {
         Ok(UnitRecord {
-            id: UnitId(row.id),
+            id: UnitId::from_uuid(row.id),
             call_sign: row.call_sign,
             kind: decode::<UnitKind>(&row.kind)?,
             agency: row.agency,
             status: decode::<UnitStatus>(&row.status)?,
             location: stored_point(row.lat, row.lon)?,
             location_updated_at: row.location_updated_at,
-            current_assignment_id: row.current_assignment_id.map(AssignmentId),
+            current_assignment_id: row.current_assignment_id.map(AssignmentId::from_uuid),
             available_since: row.available_since,
         })
     }
@@ -219,9 +219,9 @@ impl TryFrom<AssignmentRow> for AssignmentRecord {
     fn try_from(row: AssignmentRow) -> Result<Self, StoreError> {
         let status = decode::<AssignmentStatus>(&row.status)?;
         Ok(AssignmentRecord {
-            id: AssignmentId(row.id),
-            incident_id: IncidentId(row.incident_id),
-            unit_id: UnitId(row.unit_id),
+            id: AssignmentId::from_uuid(row.id),
+            incident_id: IncidentId::from_uuid(row.incident_id),
+            unit_id: UnitId::from_uuid(row.unit_id),
             unit_call_sign: row.unit_call_sign,
             unit_kind: decode::<UnitKind>(&row.unit_kind)?,
             status,
@@ -326,7 +326,7 @@ impl IncidentRow {
     ) -> Result<IncidentRecord, StoreError> {
         let device_location = self.device_location()?;
         Ok(IncidentRecord {
-            id: IncidentId(self.id),
+            id: IncidentId::from_uuid(self.id),
             status: decode::<IncidentStatus>(&self.status)?,
             category: decode::<IncidentCategory>(&self.category)?,
             priority: Priority::from_rank(self.priority).ok_or_else(|| {
@@ -346,7 +346,7 @@ impl IncidentRow {
             resolved_at: self.resolved_at,
             resolution: self.resolution,
             caller_count: self.caller_count,
-            duplicate_of: self.duplicate_of.map(IncidentId),
+            duplicate_of: self.duplicate_of.map(IncidentId::from_uuid),
             device_location,
             location_disagrees: self.location_disagrees,
             caller_id_withheld: self.caller_id_withheld,
@@ -379,8 +379,8 @@ impl From<TimelineRow> for TimelineRecord {
             kind: row.kind,
             actor: row.actor,
             detail: row.detail,
-            assignment_id: row.assignment_id.map(AssignmentId),
-            unit_id: row.unit_id.map(UnitId),
+            assignment_id: row.assignment_id.map(AssignmentId::from_uuid),
+            unit_id: row.unit_id.map(UnitId::from_uuid),
         }
     }
 }
@@ -390,14 +390,16 @@ pub(crate) async fn load_incident(
     connection: &mut PgConnection,
     id: IncidentId,
 ) -> Result<IncidentRecord, StoreError> {
-    let row = select_incidents!("FROM incidents WHERE id = $1", id.0)
+    let row = select_incidents!("FROM incidents WHERE id = $1", id.uuid())
         .fetch_optional(&mut *connection)
         .await?
         .ok_or_else(|| StoreError::not_found("incident", id))?;
-    let assignment_rows =
-        select_assignments!("WHERE a.incident_id = $1 ORDER BY a.offered_at, a.id", id.0,)
-            .fetch_all(&mut *connection)
-            .await?;
+    let assignment_rows = select_assignments!(
+        "WHERE a.incident_id = $1 ORDER BY a.offered_at, a.id",
+        id.uuid(),
+    )
+    .fetch_all(&mut *connection)
+    .await?;
     let assignments = assignment_rows
         .into_iter()
         .map(AssignmentRecord::try_from)

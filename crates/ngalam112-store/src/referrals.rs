@@ -3,7 +3,9 @@
 //! the caller's name or number.
 
 use chrono::{DateTime, Utc};
-use ngalam112_core::{AgencyId, GeoPoint, IncidentCategory, IncidentId, ReferralStatus};
+use ngalam112_core::{
+    AgencyId, GeoPoint, IncidentCategory, IncidentId, ReferralId, ReferralStatus,
+};
 use uuid::Uuid;
 
 use crate::dispatch::lock_incident;
@@ -22,7 +24,7 @@ pub struct AgencyRecord {
 
 #[derive(Debug, Clone)]
 pub struct ReferralRecord {
-    pub id: Uuid,
+    pub id: ReferralId,
     pub incident_id: IncidentId,
     pub agency_id: AgencyId,
     pub agency_short_name: String,
@@ -79,9 +81,9 @@ impl TryFrom<ReferralRow> for ReferralRecord {
 
     fn try_from(row: ReferralRow) -> Result<Self, StoreError> {
         Ok(ReferralRecord {
-            id: row.id,
-            incident_id: IncidentId(row.incident_id),
-            agency_id: AgencyId(row.agency_id),
+            id: ReferralId::from_uuid(row.id),
+            incident_id: IncidentId::from_uuid(row.incident_id),
+            agency_id: AgencyId::from_uuid(row.agency_id),
             agency_short_name: row.short_name,
             status: decode::<ReferralStatus>(&row.status)?,
             note: row.note,
@@ -105,7 +107,7 @@ pub(crate) async fn referrals_of(
 ) -> Result<Vec<ReferralRecord>, StoreError> {
     let rows = select_referrals!(
         "WHERE r.incident_id = $1 ORDER BY r.sent_at, r.id",
-        incident_id.0
+        incident_id.uuid()
     )
     .fetch_all(&mut *connection)
     .await?;
@@ -119,10 +121,10 @@ impl Store {
         short_name: &str,
         contact: &str,
     ) -> Result<AgencyRecord, StoreError> {
-        let id = AgencyId(Uuid::new_v4());
+        let id = AgencyId::from_uuid(Uuid::new_v4());
         sqlx::query!(
             "INSERT INTO agencies (id, name, short_name, contact) VALUES ($1, $2, $3, $4)",
-            id.0,
+            id.uuid(),
             name,
             short_name,
             contact,
@@ -146,7 +148,7 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|row| AgencyRecord {
-                id: AgencyId(row.id),
+                id: AgencyId::from_uuid(row.id),
                 name: row.name,
                 short_name: row.short_name,
                 contact: row.contact,
@@ -163,26 +165,30 @@ impl Store {
         note: &str,
         actor: &Actor,
     ) -> Result<ReferralRecord, StoreError> {
-        let id = Uuid::new_v4();
+        let id = ReferralId::new_random();
         self.retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
             lock_incident(&mut transaction, incident_id).await?;
-            let status: String =
-                sqlx::query_scalar!("SELECT status FROM incidents WHERE id = $1", incident_id.0,)
-                    .fetch_one(&mut *transaction)
-                    .await?;
+            let status: String = sqlx::query_scalar!(
+                "SELECT status FROM incidents WHERE id = $1",
+                incident_id.uuid(),
+            )
+            .fetch_one(&mut *transaction)
+            .await?;
             refuse_if_closed(&status)?;
-            let short_name: String =
-                sqlx::query_scalar!("SELECT short_name FROM agencies WHERE id = $1", agency_id.0,)
-                    .fetch_optional(&mut *transaction)
-                    .await?
-                    .ok_or_else(|| StoreError::not_found("agency", agency_id))?;
+            let short_name: String = sqlx::query_scalar!(
+                "SELECT short_name FROM agencies WHERE id = $1",
+                agency_id.uuid(),
+            )
+            .fetch_optional(&mut *transaction)
+            .await?
+            .ok_or_else(|| StoreError::not_found("agency", agency_id))?;
             sqlx::query!(
                 "INSERT INTO referrals (id, incident_id, agency_id, status, note) \
                  VALUES ($1, $2, $3, 'sent', $4)",
-                id,
-                incident_id.0,
-                agency_id.0,
+                id.uuid(),
+                incident_id.uuid(),
+                agency_id.uuid(),
                 note,
             )
             .execute(&mut *transaction)
@@ -204,8 +210,8 @@ impl Store {
         self.referral(id).await
     }
 
-    pub async fn referral(&self, id: Uuid) -> Result<ReferralRecord, StoreError> {
-        let row = select_referrals!("WHERE r.id = $1", id)
+    pub async fn referral(&self, id: ReferralId) -> Result<ReferralRecord, StoreError> {
+        let row = select_referrals!("WHERE r.id = $1", id.uuid())
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| StoreError::not_found("referral", id))?;
@@ -221,7 +227,7 @@ impl Store {
         let rows = select_referrals!(
             "WHERE ($1::uuid IS NULL OR r.agency_id = $1) AND ($2::text IS NULL OR r.status = $2) \
              ORDER BY r.sent_at DESC, r.id LIMIT 500",
-            agency.map(|agency| agency.0),
+            agency.map(|agency| agency.uuid()),
             status.map(ReferralStatus::as_str),
         )
         .fetch_all(&self.pool)
@@ -233,24 +239,24 @@ impl Store {
     /// on the incident's timeline, so every board sees it.
     pub async fn update_referral(
         &self,
-        id: Uuid,
+        id: ReferralId,
         next: ReferralStatus,
         answer: &str,
         actor: &Actor,
     ) -> Result<ReferralRecord, StoreError> {
         let incident: Uuid =
-            sqlx::query_scalar!("SELECT incident_id FROM referrals WHERE id = $1", id,)
+            sqlx::query_scalar!("SELECT incident_id FROM referrals WHERE id = $1", id.uuid())
                 .fetch_optional(&self.pool)
                 .await?
                 .ok_or_else(|| StoreError::not_found("referral", id))?;
         self.retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
             // Lock order: the incident first, then its referral.
-            lock_incident(&mut transaction, IncidentId(incident)).await?;
+            lock_incident(&mut transaction, IncidentId::from_uuid(incident)).await?;
             let referral = sqlx::query!(
                 "SELECT r.status, a.short_name FROM referrals r \
                  JOIN agencies a ON a.id = r.agency_id WHERE r.id = $1 FOR UPDATE OF r",
-                id,
+                id.uuid(),
             )
             .fetch_one(&mut *transaction)
             .await?;
@@ -266,7 +272,7 @@ impl Store {
                    answer = CASE WHEN $3 = '' THEN answer ELSE $3 END, \
                    acknowledged_at = coalesce(acknowledged_at, now()), updated_at = now() \
                  WHERE id = $1",
-                id,
+                id.uuid(),
                 next.as_str(),
                 answer,
             )
@@ -281,7 +287,7 @@ impl Store {
                 &mut transaction,
                 actor,
                 Event::incident(
-                    IncidentId(incident),
+                    IncidentId::from_uuid(incident),
                     ngalam112_core::EventKind::of_referral(next),
                     detail,
                 ),

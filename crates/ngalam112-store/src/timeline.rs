@@ -62,31 +62,69 @@ pub(crate) async fn append(
     append_all(connection, &[(actor, event)]).await
 }
 
+/// The timeline's columns of `events`, in order.
+struct Columns<'a> {
+    incident_ids: Vec<Uuid>,
+    kinds: Vec<&'static str>,
+    actors: Vec<&'a str>,
+    details: Vec<&'a str>,
+    assignment_ids: Vec<Option<Uuid>>,
+    unit_ids: Vec<Option<Uuid>>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(events: &'a [(&'a Actor, Event)]) -> Self {
+        Self {
+            incident_ids: events.iter().map(|(_, e)| e.incident_id.uuid()).collect(),
+            kinds: events.iter().map(|(_, e)| e.kind.as_str()).collect(),
+            actors: events.iter().map(|(actor, _)| actor.0.as_str()).collect(),
+            details: events.iter().map(|(_, e)| e.detail.as_str()).collect(),
+            assignment_ids: events
+                .iter()
+                .map(|(_, e)| e.assignment_id.map(|id| id.uuid()))
+                .collect(),
+            unit_ids: events
+                .iter()
+                .map(|(_, e)| e.unit_id.map(|id| id.uuid()))
+                .collect(),
+        }
+    }
+}
+
 /// The one writer of the timeline: appends `events` (each with who made
-/// it) in order, numbering each incident's events on from its last one.
-/// Numbering updates the incident's row, so one incident's events are
-/// appended one transaction at a time; at commit every server process's
-/// watchers hear that the incident changed. Fails if an incident is
-/// missing (nothing of the statement stays).
+/// it) in order, numbering each incident's events on from its last one
+/// (`Numbering`). At commit every server process's watchers hear that the
+/// incident changed. Fails if an incident is missing (nothing of the
+/// statement stays).
 pub(crate) async fn append_all(
     connection: &mut PgConnection,
     events: &[(&Actor, Event)],
 ) -> Result<(), StoreError> {
+    append_numbered(connection, events, Numbering::After).await
+}
+
+/// How `append_numbered` numbers an incident's events.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Numbering {
+    /// On from the incident's `last_timeline_seq`, which it advances:
+    /// this locks the incident's row, so one incident's events are
+    /// appended one transaction at a time.
+    After,
+    /// From 1: the incidents were inserted by this transaction with
+    /// `last_timeline_seq` already counting these events (a new call's
+    /// plan knows them all; `intake_group::write`).
+    New,
+}
+
+pub(crate) async fn append_numbered(
+    connection: &mut PgConnection,
+    events: &[(&Actor, Event)],
+    numbering: Numbering,
+) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
-    let incident_ids: Vec<Uuid> = events.iter().map(|(_, e)| e.incident_id.0).collect();
-    let kinds: Vec<&str> = events.iter().map(|(_, e)| e.kind.as_str()).collect();
-    let actors: Vec<&str> = events.iter().map(|(actor, _)| actor.0.as_str()).collect();
-    let details: Vec<&str> = events.iter().map(|(_, e)| e.detail.as_str()).collect();
-    let assignment_ids: Vec<Option<Uuid>> = events
-        .iter()
-        .map(|(_, e)| e.assignment_id.map(|id| id.0))
-        .collect();
-    let unit_ids: Vec<Option<Uuid>> = events
-        .iter()
-        .map(|(_, e)| e.unit_id.map(|id| id.0))
-        .collect();
+    let c = Columns::of(events);
     let appended = sqlx::query_scalar!(
         r#"WITH e AS (
              SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[],
@@ -96,32 +134,42 @@ pub(crate) async fn append_all(
            counted AS (SELECT incident_id, count(*)::int4 AS events FROM e GROUP BY incident_id),
            next AS (
              UPDATE incidents SET last_timeline_seq = last_timeline_seq + counted.events
-             FROM counted WHERE incidents.id = counted.incident_id
+             FROM counted WHERE incidents.id = counted.incident_id AND NOT $7
              RETURNING incidents.id, last_timeline_seq - counted.events AS before
+           ),
+           numbered AS (
+             SELECT id, before FROM next
+             UNION ALL
+             SELECT counted.incident_id, 0 FROM counted
+             WHERE $7 AND EXISTS (SELECT 1 FROM incidents i
+                                  WHERE i.id = counted.incident_id
+                                    AND i.last_timeline_seq = counted.events)
            ),
            inserted AS (
              INSERT INTO timeline_events
                (incident_id, incident_seq, kind, actor, detail, assignment_id, unit_id)
              SELECT e.incident_id,
-               next.before + row_number() OVER (PARTITION BY e.incident_id ORDER BY e.n),
+               numbered.before + row_number() OVER (PARTITION BY e.incident_id ORDER BY e.n),
                e.kind, e.actor, e.detail, e.assignment_id, e.unit_id
-             FROM e JOIN next ON next.id = e.incident_id
+             FROM e JOIN numbered ON numbered.id = e.incident_id
              ORDER BY e.n
              RETURNING pg_notify('ngalam112_incidents', incident_id::text || ' ' || kind)
            )
            SELECT count(*) AS "appended!" FROM inserted"#,
-        &incident_ids,
-        &kinds as &[&str],
-        &actors as &[&str],
-        &details as &[&str],
-        &assignment_ids as &[Option<Uuid>],
-        &unit_ids as &[Option<Uuid>],
+        &c.incident_ids,
+        &c.kinds as &[&str],
+        &c.actors as &[&str],
+        &c.details as &[&str],
+        &c.assignment_ids as &[Option<Uuid>],
+        &c.unit_ids as &[Option<Uuid>],
+        numbering == Numbering::New,
     )
     .fetch_one(&mut *connection)
     .await?;
     if appended != events.len() as i64 {
         return Err(StoreError::Internal(format!(
-            "{appended} of {} timeline events appended: an incident is missing",
+            "{appended} of {} timeline events appended: an incident is missing or \
+             its numbering does not match",
             events.len()
         )));
     }
@@ -136,7 +184,7 @@ impl crate::Store {
     ) -> Result<Vec<TimelineRecord>, StoreError> {
         let exists: Option<i32> = sqlx::query_scalar!(
             r#"SELECT 1 AS "found!" FROM incidents WHERE id = $1"#,
-            incident_id.0
+            incident_id.uuid()
         )
         .fetch_optional(&self.pool)
         .await?;
@@ -147,7 +195,7 @@ impl crate::Store {
             TimelineRow,
             "SELECT at, kind, actor, detail, assignment_id, unit_id FROM timeline_events \
              WHERE incident_id = $1 ORDER BY incident_seq",
-            incident_id.0
+            incident_id.uuid()
         )
         .fetch_all(&self.pool)
         .await?;

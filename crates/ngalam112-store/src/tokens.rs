@@ -1,7 +1,7 @@
 //! API tokens: only a hash of each secret is stored.
 
 use chrono::{DateTime, Utc};
-use ngalam112_core::{AgencyId, UnitId};
+use ngalam112_core::{AgencyId, Role, UnitId};
 use uuid::Uuid;
 
 use crate::batch::Batcher;
@@ -43,59 +43,18 @@ impl TokenVerifier {
     }
 }
 
-/// Who a token speaks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Admin,
-    Operator,
-    /// A crew's device, bound to one unit.
-    Unit(UnitId),
-    /// The telco's AML gateway: may only send device locations.
-    Gateway,
-    /// A partner agency's liaison, bound to one agency.
-    Agency(AgencyId),
-}
-
-impl Role {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Operator => "operator",
-            Role::Unit(_) => "unit",
-            Role::Gateway => "gateway",
-            Role::Agency(_) => "agency",
-        }
-    }
-
-    fn unit_id(&self) -> Option<Uuid> {
-        match self {
-            Role::Unit(unit) => Some(unit.0),
-            _ => None,
-        }
-    }
-
-    fn agency_id(&self) -> Option<Uuid> {
-        match self {
-            Role::Agency(agency) => Some(agency.0),
-            _ => None,
-        }
-    }
-
-    /// Reads a stored role with the unit or agency it is bound to.
-    pub(crate) fn from_stored(
-        name: &str,
-        unit_id: Option<Uuid>,
-        agency_id: Option<Uuid>,
-    ) -> Result<Role, StoreError> {
-        Ok(match (name, unit_id, agency_id) {
-            ("admin", _, _) => Role::Admin,
-            ("operator", _, _) => Role::Operator,
-            ("unit", Some(unit), _) => Role::Unit(UnitId(unit)),
-            ("gateway", _, _) => Role::Gateway,
-            ("agency", _, Some(agency)) => Role::Agency(AgencyId(agency)),
-            _ => return Err(StoreError::Internal(format!("bad stored role {name}"))),
-        })
-    }
+/// A stored role with the unit or agency it is bound to.
+pub(crate) fn stored_role(
+    name: &str,
+    unit_id: Option<Uuid>,
+    agency_id: Option<Uuid>,
+) -> Result<Role, StoreError> {
+    Role::from_stored(
+        name,
+        unit_id.map(UnitId::from_uuid),
+        agency_id.map(AgencyId::from_uuid),
+    )
+    .ok_or_else(|| StoreError::Internal(format!("bad stored role {name:?} in database")))
 }
 
 /// The person a session token belongs to.
@@ -155,7 +114,7 @@ impl TryFrom<TokenRow> for TokenRecord {
     fn try_from(row: TokenRow) -> Result<Self, StoreError> {
         Ok(TokenRecord {
             id: row.id,
-            role: Role::from_stored(&row.role, row.unit_id, row.agency_id)?,
+            role: crate::tokens::stored_role(&row.role, row.unit_id, row.agency_id)?,
             created_at: row.created_at,
             revoked_at: row.revoked_at,
             expires_at: row.expires_at,
@@ -258,8 +217,8 @@ pub(crate) async fn insert_token_row(
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
         id,
         role.name(),
-        role.unit_id(),
-        role.agency_id(),
+        role.unit_id().map(|unit| unit.uuid()),
+        role.agency_id().map(|agency| agency.uuid()),
         secret_hash,
         user_id,
         expires_at,

@@ -16,6 +16,7 @@
 //!    unit of the kind to commit, so the two never miss each other).
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use ngalam112_core::{IncidentId, UnitKind};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
@@ -261,8 +262,11 @@ impl DispatchTx<'_, Claims> {
 
     /// [`DispatchTx::finish`] for intake: a commit whose answer is lost is
     /// found out (which of `request_ids` were stored, `outcome`) before
-    /// anything else. The passes after the commit run either way (what
-    /// was stored must not wait beside a free unit).
+    /// anything else. The passes after the commit are started at once
+    /// on a task of their own (what was stored must not wait beside a
+    /// free unit, even if nobody waits for the answer), and handed back:
+    /// callers that want their result await it; the group worker does
+    /// not, so the next group is not held up.
     pub(crate) async fn finish_found_out(
         self,
         in_flight: &InFlight,
@@ -274,15 +278,15 @@ impl DispatchTx<'_, Claims> {
             Ok(()) => None,
             Err(error) => Some(in_flight.find_out(&pool, error.into(), request_ids).await),
         };
-        let served = after.run().await;
+        let second_pass = SecondPass::start(after);
         match found {
             None => Ok(Committed {
                 found: None,
-                served,
+                second_pass,
             }),
             Some(Ok(found)) => Ok(Committed {
                 found: Some(found),
-                served,
+                second_pass,
             }),
             Some(Err(error)) => Err(error),
         }
@@ -294,8 +298,39 @@ pub(crate) struct Committed {
     /// None: committed. Some: the commit's answer was lost; for each
     /// request id, its incident if it was stored.
     pub(crate) found: Option<Vec<Option<IncidentId>>>,
-    /// Incidents the passes after the commit served.
-    pub(crate) served: Vec<IncidentId>,
+    /// The passes after the commit, under way (None: nothing to settle).
+    pub(crate) second_pass: Option<SecondPass>,
+}
+
+/// The passes after an intake commit, running on a task of their own;
+/// any number of callers may await their result.
+#[derive(Clone)]
+pub(crate) struct SecondPass {
+    served: tokio::sync::watch::Receiver<Option<Arc<Vec<IncidentId>>>>,
+}
+
+impl SecondPass {
+    fn start(after: AfterCommit) -> Option<SecondPass> {
+        if after.kinds.is_empty() {
+            return None;
+        }
+        let (done, served) = tokio::sync::watch::channel(None);
+        tokio::spawn(async move {
+            let served = after.run().await;
+            done.send_replace(Some(Arc::new(served)));
+        });
+        Some(SecondPass { served })
+    }
+
+    /// The incidents the passes served, once they are done.
+    pub(crate) async fn served(mut self) -> Arc<Vec<IncidentId>> {
+        match self.served.wait_for(Option::is_some).await {
+            Ok(served) => served.clone().unwrap_or_default(),
+            // The task ended without an answer (the runtime is shutting
+            // down): nothing is known to have been served.
+            Err(_) => Arc::default(),
+        }
+    }
 }
 
 /// The passes a transaction leaves for after its commit.
@@ -311,9 +346,46 @@ impl AfterCommit {
         if self.kinds.is_empty() {
             return Vec::new();
         }
+        let kinds = if self.shared {
+            match self.dispatcher.kinds_with_free_units(&self.kinds).await {
+                Ok(kinds) => kinds,
+                Err(error) => {
+                    tracing::warn!(%error, "cannot settle now; the sweep will");
+                    return Vec::new();
+                }
+            }
+        } else {
+            self.kinds
+        };
         self.dispatcher
-            .settle_again(&self.kinds, &self.actor, self.shared)
+            .settle_again(&kinds, &self.actor, self.shared)
             .await
+    }
+}
+
+impl Dispatcher {
+    /// A new call's second pass, first step: waits for every transaction
+    /// freeing a unit of `kinds` to commit (each kind's lock taken shared
+    /// for one statement), then returns the kinds with a unit free. Only
+    /// those need a pass; in a surge (none free) this is all there is.
+    /// A freeing transaction that takes the lock after this statement
+    /// settles after the new calls committed, and sees them.
+    async fn kinds_with_free_units(&self, kinds: &[UnitKind]) -> Result<Vec<UnitKind>, StoreError> {
+        let mut connection = self.pool.acquire().await?;
+        // Outside a transaction block, so each lock ends with its
+        // statement: it is only waited for.
+        lock_kinds_shared(&mut connection, kinds).await?;
+        let names: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
+        sqlx::query_scalar!(
+            r#"SELECT k.kind AS "kind!" FROM unnest($1::text[]) AS k(kind)
+               WHERE EXISTS (SELECT 1 FROM units WHERE kind = k.kind AND status = 'available')"#,
+            &names as &[&str],
+        )
+        .fetch_all(&mut *connection)
+        .await?
+        .iter()
+        .map(|kind| crate::records::decode(kind))
+        .collect()
     }
 }
 

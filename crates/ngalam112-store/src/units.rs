@@ -43,7 +43,7 @@ impl Store {
                 "INSERT INTO units (id, call_sign, kind, agency, status, lat, lon, \
                      location_updated_at, available_since) \
                      VALUES ($1, $2, $3, $4, 'available', $5, $6, now(), now())",
-                id.0,
+                id.uuid(),
                 &new.call_sign,
                 new.kind.as_str(),
                 &new.agency,
@@ -61,7 +61,7 @@ impl Store {
     }
 
     pub async fn unit(&self, id: UnitId) -> Result<UnitRecord, StoreError> {
-        let row = select_units!("FROM units WHERE id = $1", id.0)
+        let row = select_units!("FROM units WHERE id = $1", id.uuid())
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| StoreError::not_found("unit", id))?;
@@ -102,7 +102,7 @@ impl Store {
         self.retrying(move || async move {
             let mut transaction = self.dispatcher().exclusive(&[kind], actor).await?;
             let status =
-                sqlx::query_scalar!("SELECT status FROM units WHERE id = $1 FOR UPDATE", unit_id.0)
+                sqlx::query_scalar!("SELECT status FROM units WHERE id = $1 FOR UPDATE", unit_id.uuid())
                     .fetch_one(&mut *transaction)
                     .await?;
             let status = decode::<UnitStatus>(&status)?;
@@ -115,7 +115,7 @@ impl Store {
                 (false, UnitStatus::Available) => {
                     sqlx::query!(
                         "UPDATE units SET status = 'out_of_service', updated_at = now() WHERE id = $1",
-                        unit_id.0,
+                        unit_id.uuid(),
                     )
                     .execute(&mut *transaction)
                     .await?;
@@ -156,7 +156,7 @@ impl Store {
     ) -> Result<Vec<UnitRecommendation>, StoreError> {
         let incident = sqlx::query!(
             "SELECT lat, lon, required_kinds FROM incidents WHERE id = $1",
-            incident_id.0,
+            incident_id.uuid(),
         )
         .fetch_optional(&self.pool)
         .await?
@@ -194,7 +194,7 @@ impl Store {
             .into_iter()
             .take(limit)
             .collect();
-        let ids: Vec<uuid::Uuid> = ranked.iter().map(|ranked| ranked.unit_id.0).collect();
+        let ids: Vec<uuid::Uuid> = ranked.iter().map(|ranked| ranked.unit_id.uuid()).collect();
         let rows = select_units!("FROM units WHERE id = ANY($1)", &ids)
             .fetch_all(&mut *connection)
             .await?;
@@ -231,7 +231,7 @@ pub(crate) async fn write_position(
 ) -> Result<Option<UnitRow>, StoreError> {
     Ok(returning_units!(
         "UPDATE units SET lat = $2, lon = $3, location_updated_at = now() WHERE id = $1",
-        unit_id.0,
+        unit_id.uuid(),
         location.lat(),
         location.lon(),
     )

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ngalam112_core::AgencyId;
+use ngalam112_core::{AgencyId, UserId};
 use uuid::Uuid;
 
 use crate::tokens::insert_token_row;
@@ -33,7 +33,7 @@ pub struct NewUser {
 /// A stored user, without the password hash.
 #[derive(Debug, Clone)]
 pub struct UserRecord {
-    pub id: Uuid,
+    pub id: UserId,
     pub username: String,
     pub display_name: String,
     pub role: Role,
@@ -90,11 +90,11 @@ impl PendingLogin {
 /// process, whose streams of those sessions end at once).
 async fn revoke_sessions_of(
     connection: &mut sqlx::PgConnection,
-    user_id: Uuid,
+    user_id: UserId,
 ) -> Result<(), StoreError> {
     sqlx::query!(
         "UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
-        user_id,
+        user_id.uuid(),
     )
     .execute(&mut *connection)
     .await?;
@@ -133,8 +133,8 @@ impl TryFrom<UserRow> for UserRecord {
 
     fn try_from(row: UserRow) -> Result<Self, StoreError> {
         Ok(UserRecord {
-            id: row.id,
-            role: Role::from_stored(&row.role, row.unit_id, row.agency_id)?,
+            id: UserId::from_uuid(row.id),
+            role: crate::tokens::stored_role(&row.role, row.unit_id, row.agency_id)?,
             username: row.username,
             display_name: row.display_name,
             disabled_at: row.disabled_at,
@@ -154,8 +154,8 @@ impl Store {
             self.agency_exists(agency).await?;
         }
         let (unit_id, agency_id) = match new.role {
-            Role::Unit(unit) => (Some(unit.0), None),
-            Role::Agency(agency) => (None, Some(agency.0)),
+            Role::Unit(unit) => (Some(unit.uuid()), None),
+            Role::Agency(agency) => (None, Some(agency.uuid())),
             _ => (None, None),
         };
         let row = sqlx::query_as!(
@@ -198,7 +198,7 @@ impl Store {
         .fetch_optional(&mut *transaction)
         .await?
         .ok_or_else(|| StoreError::not_found("user", username))?;
-        revoke_sessions_of(&mut transaction, id).await?;
+        revoke_sessions_of(&mut transaction, UserId::from_uuid(id)).await?;
         transaction.commit().await?;
         Ok(())
     }
@@ -220,7 +220,7 @@ impl Store {
         .fetch_optional(&mut *transaction)
         .await?
         .ok_or_else(|| StoreError::not_found("user", username))?;
-        revoke_sessions_of(&mut transaction, id).await?;
+        revoke_sessions_of(&mut transaction, UserId::from_uuid(id)).await?;
         transaction.commit().await?;
         Ok(())
     }
@@ -310,7 +310,7 @@ impl Store {
         };
         let lifetime = chrono::Duration::from_std(session_lifetime)
             .map_err(|error| StoreError::Internal(error.to_string()))?;
-        let role = Role::from_stored(&user.role, user.unit_id, user.agency_id)?;
+        let role = crate::tokens::stored_role(&user.role, user.unit_id, user.agency_id)?;
         let mut transaction = self.side_pool.begin().await?;
         sqlx::query!(
             "DELETE FROM login_failures \
@@ -352,7 +352,7 @@ impl Store {
     /// NOT_FOUND unless the agency exists.
     pub async fn agency_exists(&self, agency: AgencyId) -> Result<(), StoreError> {
         let found: Option<Uuid> =
-            sqlx::query_scalar!("SELECT id FROM agencies WHERE id = $1", agency.0,)
+            sqlx::query_scalar!("SELECT id FROM agencies WHERE id = $1", agency.uuid(),)
                 .fetch_optional(&self.pool)
                 .await?;
         found

@@ -308,7 +308,7 @@ impl TestApp {
             .execute(&self.pool)
             .await
             .expect("insert agency");
-        ngalam112_core::AgencyId(id)
+        ngalam112_core::AgencyId::from_uuid(id)
     }
 
     pub fn clients_with_token(&self, token: Option<&str>) -> Clients {

@@ -25,7 +25,8 @@ pub enum Cut {
 
 #[derive(Default)]
 struct Shared {
-    armed: Mutex<Option<Cut>>,
+    /// The cut, and how many commits in a row it applies to.
+    armed: Mutex<Option<(Cut, usize)>>,
     cuts: AtomicUsize,
 }
 
@@ -61,7 +62,12 @@ impl CuttingProxy {
 
     /// The next commit of a call-storing transaction is cut so.
     pub fn arm(&self, cut: Cut) {
-        *self.shared.armed.lock().expect("not poisoned") = Some(cut);
+        self.arm_times(cut, 1);
+    }
+
+    /// The next `times` commits of call-storing transactions are cut so.
+    pub fn arm_times(&self, cut: Cut, times: usize) {
+        *self.shared.armed.lock().expect("not poisoned") = (times > 0).then_some((cut, times));
     }
 
     /// How many connections were cut so far.
@@ -123,7 +129,12 @@ async fn relay(client: TcpStream, server: TcpStream, shared: Arc<Shared>) {
         storing |= contains(chunk, b"pg_current_xact_id");
         let commit = contains(chunk, b"COMMIT");
         if storing && commit {
-            let cut = shared.armed.lock().expect("not poisoned").take();
+            let cut = {
+                let mut armed = shared.armed.lock().expect("not poisoned");
+                let cut = armed.map(|(cut, _)| cut);
+                *armed = armed.and_then(|(cut, times)| (times > 1).then_some((cut, times - 1)));
+                cut
+            };
             if let Some(cut) = cut {
                 silenced.store(true, Ordering::SeqCst);
                 shared.cuts.fetch_add(1, Ordering::SeqCst);

@@ -425,11 +425,12 @@ async fn the_console_retries_an_unavailable_call_by_itself_with_the_same_request
         .expect("a request id on the form")
         .to_owned();
 
-    // No ambulance: the call waits, on the single path; its commit is cut.
-    proxy.arm(crate::helpers::proxy::Cut::BeforeCommit);
+    // No ambulance: the call waits; each of the server's three tries is
+    // cut before its commit, so the server answers UNAVAILABLE.
+    proxy.arm_times(crate::helpers::proxy::Cut::BeforeCommit, 3);
     browser.click("[data-testid=intake-submit]").await;
     let id = browser.detail_incident_id().await;
-    assert_eq!(proxy.cuts(), 1, "the first try was cut");
+    assert_eq!(proxy.cuts(), 3, "the server's three tries were cut");
     let saw_retry = browser
         .client
         .execute("return window.sawRetry", vec![])

@@ -141,33 +141,14 @@ pub struct CreateArgs {
 pub async fn run(api: &mut Api, output: Output, command: IncidentCommand) -> anyhow::Result<()> {
     match command {
         IncidentCommand::Create(args) => create(api, output, args).await?,
-        IncidentCommand::Show { id } => {
-            let incident = api
-                .incidents
-                .get_incident(proto::GetIncidentRequest { id })
-                .await?
-                .into_inner();
-            // The cameras that may show the scene (none registered: none).
-            let cameras = api
-                .cameras
-                .find_nearby_cameras(proto::FindNearbyCamerasRequest {
-                    location: incident.location,
-                    radius_m: NEARBY_CAMERAS_RADIUS_M,
-                    limit: 3,
-                })
-                .await?
-                .into_inner()
-                .cameras;
-            output.incident_with_cameras(&incident, &cameras);
-        }
+        IncidentCommand::Show { id } => show(api, output, id).await?,
         IncidentCommand::List { statuses, limit } => {
             let statuses: Vec<i32> = statuses
                 .into_iter()
                 .flat_map(IncidentStatusArg::to_proto)
                 .map(i32::from)
                 .collect();
-            let incidents = list(api, statuses, limit).await?;
-            output.incidents(&incidents);
+            output.incidents(&list(api, statuses, limit).await?);
         }
         IncidentCommand::Nearby {
             lat,
@@ -175,42 +156,21 @@ pub async fn run(api: &mut Api, output: Output, command: IncidentCommand) -> any
             radius_m,
             category,
         } => {
-            let incidents = nearby(
-                api,
-                lat,
-                lon,
-                radius_m,
-                category.map(proto::IncidentCategory::from),
-            )
-            .await?;
-            output.incidents(&incidents);
+            let category = category.map(proto::IncidentCategory::from);
+            output.incidents(&nearby(api, lat, lon, radius_m, category).await?);
         }
         IncidentCommand::Recommend { id, kind, limit } => {
-            let recommendations = api
-                .incidents
-                .recommend_units(proto::RecommendUnitsRequest {
-                    incident_id: id,
-                    kind: kind.map_or(0, |k| proto::UnitKind::from(k).into()),
-                    limit,
-                })
-                .await?
-                .into_inner()
-                .recommendations;
-            output.recommendations(&recommendations);
+            recommend(api, output, id, kind, limit).await?;
         }
         IncidentCommand::Assign {
             incident_id,
             unit_id,
         } => {
-            let assignment = api
-                .incidents
-                .assign_unit(proto::AssignUnitRequest {
-                    incident_id,
-                    unit_id,
-                })
-                .await?
-                .into_inner();
-            output.assignment(&assignment);
+            let request = proto::AssignUnitRequest {
+                incident_id,
+                unit_id,
+            };
+            output.assignment(&api.incidents.assign_unit(request).await?.into_inner());
         }
         IncidentCommand::Refer {
             incident_id,
@@ -220,64 +180,96 @@ pub async fn run(api: &mut Api, output: Output, command: IncidentCommand) -> any
             crate::commands::agency::refer(api, output, incident_id, agency_id, note).await?;
         }
         IncidentCommand::Release { id } => {
-            let incident = api
-                .incidents
-                .release_hold(proto::ReleaseHoldRequest { id })
-                .await?
-                .into_inner();
-            output.incident(&incident);
+            let request = proto::ReleaseHoldRequest { id };
+            output.incident(&api.incidents.release_hold(request).await?.into_inner());
         }
         IncidentCommand::Cancel { id, reason, code } => {
-            let incident = api
-                .incidents
-                .cancel_incident(proto::CancelIncidentRequest {
-                    id,
-                    reason,
-                    resolution_code: proto::ResolutionCode::from(code).into(),
-                })
-                .await?
-                .into_inner();
-            output.incident(&incident);
+            let request = proto::CancelIncidentRequest {
+                id,
+                reason,
+                resolution_code: proto::ResolutionCode::from(code).into(),
+            };
+            output.incident(&api.incidents.cancel_incident(request).await?.into_inner());
         }
         IncidentCommand::Resolve {
             id,
             resolution,
             code,
         } => {
-            let incident = api
-                .incidents
-                .resolve_incident(proto::ResolveIncidentRequest {
-                    id,
-                    resolution,
-                    resolution_code: proto::ResolutionCode::from(code).into(),
-                })
-                .await?
-                .into_inner();
-            output.incident(&incident);
+            let request = proto::ResolveIncidentRequest {
+                id,
+                resolution,
+                resolution_code: proto::ResolutionCode::from(code).into(),
+            };
+            output.incident(&api.incidents.resolve_incident(request).await?.into_inner());
         }
-        IncidentCommand::Export { id, .. } => {
-            let text = api
-                .incidents
-                .get_incident_eido(proto::GetIncidentEidoRequest { id })
-                .await?
-                .into_inner()
-                .eido_json;
-            if output.json {
-                println!("{text}");
-            } else {
-                let document: serde_json::Value = serde_json::from_str(&text)?;
-                println!("{}", serde_json::to_string_pretty(&document)?);
-            }
-        }
+        IncidentCommand::Export { id, .. } => export(api, output, id).await?,
         IncidentCommand::Timeline { id } => {
-            let events = api
-                .incidents
-                .get_incident_timeline(proto::GetIncidentTimelineRequest { id })
-                .await?
-                .into_inner()
-                .events;
-            output.timeline(&events);
+            let request = proto::GetIncidentTimelineRequest { id };
+            let timeline = api.incidents.get_incident_timeline(request).await?;
+            output.timeline(&timeline.into_inner().events);
         }
+    }
+    Ok(())
+}
+
+/// One incident, with the cameras that may show the scene (none
+/// registered: none).
+async fn show(api: &mut Api, output: Output, id: String) -> anyhow::Result<()> {
+    let incident = api
+        .incidents
+        .get_incident(proto::GetIncidentRequest { id })
+        .await?
+        .into_inner();
+    let cameras = api
+        .cameras
+        .find_nearby_cameras(proto::FindNearbyCamerasRequest {
+            location: incident.location,
+            radius_m: NEARBY_CAMERAS_RADIUS_M,
+            limit: 3,
+        })
+        .await?
+        .into_inner()
+        .cameras;
+    output.incident_with_cameras(&incident, &cameras);
+    Ok(())
+}
+
+/// The available units the dispatcher might send, nearest first.
+async fn recommend(
+    api: &mut Api,
+    output: Output,
+    incident_id: String,
+    kind: Option<Kind>,
+    limit: i32,
+) -> anyhow::Result<()> {
+    let recommendations = api
+        .incidents
+        .recommend_units(proto::RecommendUnitsRequest {
+            incident_id,
+            kind: kind.map_or(0, |k| proto::UnitKind::from(k).into()),
+            limit,
+        })
+        .await?
+        .into_inner()
+        .recommendations;
+    output.recommendations(&recommendations);
+    Ok(())
+}
+
+/// The incident as an EIDO document (pretty unless `--json`).
+async fn export(api: &mut Api, output: Output, id: String) -> anyhow::Result<()> {
+    let text = api
+        .incidents
+        .get_incident_eido(proto::GetIncidentEidoRequest { id })
+        .await?
+        .into_inner()
+        .eido_json;
+    if output.json {
+        println!("{text}");
+    } else {
+        let document: serde_json::Value = serde_json::from_str(&text)?;
+        println!("{}", serde_json::to_string_pretty(&document)?);
     }
     Ok(())
 }

@@ -66,76 +66,92 @@ pub async fn run(api: &mut Api, output: Output, args: ReportArgs) -> anyhow::Res
         })
         .await?
         .into_inner();
-    let label = |row: &proto::ResponseTimeRow| {
-        if row.category == 0 {
-            ("ALL".to_owned(), "ALL".to_owned())
-        } else {
-            (
-                format::short(row.category().as_str_name(), "INCIDENT_CATEGORY_"),
-                format::short(row.priority().as_str_name(), "PRIORITY_"),
-            )
-        }
-    };
     if output.json {
-        for row in &report.rows {
-            let (category, priority) = label(row);
-            println!(
-                "{}",
-                json!({
-                    "category": category,
-                    "priority": priority,
-                    "incidents": row.incidents,
-                    "offered_within_target": row.offered_within_target,
-                    "accepted_within_target": row.accepted_within_target,
-                    "offer_share": share(row.offered_within_target, row.incidents),
-                    "accept_share": share(row.accepted_within_target, row.incidents),
-                    "p90_call_to_offer_s": if row.p90_call_to_offer_s.is_finite() { json!(row.p90_call_to_offer_s) } else { json!(null) },
-                    "p90_call_to_accept_s": if row.p90_call_to_accept_s.is_finite() { json!(row.p90_call_to_accept_s) } else { json!(null) },
-                    "target_seconds": report.target_seconds,
-                })
-            );
-        }
+        print_json(&report);
+    } else {
+        print_text(&report, since, until);
+    }
+    Ok(())
+}
+
+/// A row's category and priority as shown ("ALL" for the total).
+fn label(row: &proto::ResponseTimeRow) -> (String, String) {
+    if row.category == 0 {
+        ("ALL".to_owned(), "ALL".to_owned())
+    } else {
+        (
+            format::short(row.category().as_str_name(), "INCIDENT_CATEGORY_"),
+            format::short(row.priority().as_str_name(), "PRIORITY_"),
+        )
+    }
+}
+
+/// One JSON object per row, then one for what was left out and the
+/// referrals.
+fn print_json(report: &proto::ResponseTimeReport) {
+    for row in &report.rows {
+        let (category, priority) = label(row);
         println!(
             "{}",
             json!({
-                "left_out": {
-                    "prank": report.prank_incidents,
-                    "duplicate": report.duplicate_incidents,
-                },
-                "referrals": {
-                    "sent": report.referrals,
-                    "acknowledged_within_target": report.referrals_acknowledged_within_target,
-                    "unanswered": report.referrals_unanswered,
-                    "p90_to_acknowledge_s": finite_or_null(report.p90_referral_to_acknowledge_s),
-                }
+                "category": category,
+                "priority": priority,
+                "incidents": row.incidents,
+                "offered_within_target": row.offered_within_target,
+                "accepted_within_target": row.accepted_within_target,
+                "offer_share": share(row.offered_within_target, row.incidents),
+                "accept_share": share(row.accepted_within_target, row.incidents),
+                "p90_call_to_offer_s": finite_or_null(row.p90_call_to_offer_s),
+                "p90_call_to_accept_s": finite_or_null(row.p90_call_to_accept_s),
+                "target_seconds": report.target_seconds,
             })
         );
-        return Ok(());
     }
-    let target = report.target_seconds;
     println!(
-        "Response times, incidents from {} to {}: first offer and first accept within {target:.0} s (standard: {:.0} %)",
-        since
-            .with_timezone(&format::wib())
-            .format("%d %b %Y %H:%M WIB"),
-        until
-            .unwrap_or_else(Utc::now)
-            .with_timezone(&format::wib())
-            .format("%d %b %Y %H:%M WIB"),
+        "{}",
+        json!({
+            "left_out": {
+                "prank": report.prank_incidents,
+                "duplicate": report.duplicate_incidents,
+            },
+            "referrals": {
+                "sent": report.referrals,
+                "acknowledged_within_target": report.referrals_acknowledged_within_target,
+                "unanswered": report.referrals_unanswered,
+                "p90_to_acknowledge_s": finite_or_null(report.p90_referral_to_acknowledge_s),
+            }
+        })
+    );
+}
+
+/// A share against the standard, as a table cell.
+fn verdict(part: i32, whole: i32) -> String {
+    let value = share(part, whole);
+    let word = if value >= REQUIRED_SHARE {
+        "ok"
+    } else {
+        "BELOW"
+    };
+    format!("{:5.1} % {word}", value * 100.0)
+}
+
+/// The report as a table, with what was left out and the referrals.
+fn print_text(
+    report: &proto::ResponseTimeReport,
+    since: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+) {
+    let wib = |at: DateTime<Utc>| {
+        at.with_timezone(&format::wib())
+            .format("%d %b %Y %H:%M WIB")
+    };
+    println!(
+        "Response times, incidents from {} to {}: first offer and first accept within {:.0} s (standard: {:.0} %)",
+        wib(since),
+        wib(until.unwrap_or_else(Utc::now)),
+        report.target_seconds,
         REQUIRED_SHARE * 100.0
     );
-    let verdict = |part: i32, whole: i32| {
-        let value = share(part, whole);
-        format!(
-            "{:5.1} % {}",
-            value * 100.0,
-            if value >= REQUIRED_SHARE {
-                "ok"
-            } else {
-                "BELOW"
-            }
-        )
-    };
     let rows: Vec<Vec<String>> = report
         .rows
         .iter()
@@ -152,21 +168,16 @@ pub async fn run(api: &mut Api, output: Output, args: ReportArgs) -> anyhow::Res
             ]
         })
         .collect();
-    print!(
-        "{}",
-        table(
-            &[
-                "CATEGORY",
-                "PRIORITY",
-                "CALLS",
-                "OFFERED IN TIME",
-                "P90 OFFER",
-                "ACCEPTED IN TIME",
-                "P90 ACCEPT"
-            ],
-            &rows
-        )
-    );
+    let headers = [
+        "CATEGORY",
+        "PRIORITY",
+        "CALLS",
+        "OFFERED IN TIME",
+        "P90 OFFER",
+        "ACCEPTED IN TIME",
+        "P90 ACCEPT",
+    ];
+    print!("{}", table(&headers, &rows));
     println!(
         "Left out (no emergency response): {} prank, {} duplicate",
         report.prank_incidents, report.duplicate_incidents
@@ -185,7 +196,6 @@ pub async fn run(api: &mut Api, output: Output, args: ReportArgs) -> anyhow::Res
             report.referrals_unanswered
         );
     }
-    Ok(())
 }
 
 /// JSON has no infinity: an unbounded percentile is null.

@@ -495,7 +495,7 @@ async fn a_call_is_referred_to_pln_and_the_liaison_answers_from_the_command_line
     assert_eq!(referred[0]["status"], "SENT");
     let referral_id = referred[0]["id"].as_str().unwrap().to_owned();
 
-    let agency = ngalam112_core::AgencyId(pln_id.parse().unwrap());
+    let agency = ngalam112_core::AgencyId::from_uuid(pln_id.parse().unwrap());
     let liaison = app.token(Role::Agency(agency)).await.unwrap();
     let desk = stdout(&n112(&app, &liaison, &["referral", "list", "--unanswered"]).await);
     assert!(
@@ -533,10 +533,11 @@ async fn a_call_is_referred_to_pln_and_the_liaison_answers_from_the_command_line
     );
 }
 
-/// The connection to PostgreSQL breaks as the call's commit is sent: the
-/// server answers UNAVAILABLE ("not stored"), and `n112 incident create`
-/// retries by itself with the request id it made for the call; the call
-/// is stored exactly once.
+/// The connection to PostgreSQL breaks as the call's commit is sent, every
+/// time the server tries (it writes a call found not stored again, three
+/// times): the server answers UNAVAILABLE ("not stored"), and `n112
+/// incident create` retries by itself with the request id it made for the
+/// call; the call is stored exactly once.
 #[tokio::test]
 async fn incident_create_retries_an_unavailable_call_with_the_same_request_id() {
     let direct = TestApp::spawn().await;
@@ -545,8 +546,9 @@ async fn incident_create_retries_an_unavailable_call_with_the_same_request_id() 
         .token(ngalam112_testkit::Role::Operator)
         .await
         .expect("token");
-    // No ambulance: the call waits, on the single path; its commit is cut.
-    proxy.arm(ngalam112_testkit::proxy::Cut::BeforeCommit);
+    // No ambulance: the call waits; each of the server's three tries is
+    // cut before its commit.
+    proxy.arm_times(ngalam112_testkit::proxy::Cut::BeforeCommit, 3);
     let output = n112(
         &app,
         &operator,
@@ -568,7 +570,7 @@ async fn incident_create_retries_an_unavailable_call_with_the_same_request_id() 
     )
     .await;
     let created = json_lines(&output);
-    assert_eq!(proxy.cuts(), 1, "the first try was cut");
+    assert_eq!(proxy.cuts(), 3, "the server's three tries were cut");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("retrying with request id n112-"),

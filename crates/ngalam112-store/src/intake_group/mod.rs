@@ -52,7 +52,7 @@ mod write;
 
 use crate::batch::Batcher;
 use crate::records::decode;
-use crate::unit_of_work::{Committed, Dispatcher};
+use crate::unit_of_work::{Committed, Dispatcher, SecondPass};
 use crate::{Actor, IncidentRecord, Store, StoreError};
 use read::{Fetched, units_for_each};
 use write::{record, write_calls};
@@ -77,8 +77,13 @@ pub(crate) type IntakeGroups = Arc<std::sync::OnceLock<Batcher<GroupCall, GroupA
 
 /// What the group did with a call.
 pub(crate) enum GroupAnswer {
-    /// Stored (and dispatched as far as units allow).
-    Stored(Box<IncidentRecord>),
+    /// Stored (and dispatched as far as units allow). `second_pass`: it
+    /// still waits for some kind, and the pass after the commit that may
+    /// serve it is under way.
+    Stored {
+        incident: Box<IncidentRecord>,
+        second_pass: Option<SecondPass>,
+    },
     /// Its request id was stored before, for this incident.
     Seen(IncidentId),
     /// Not stored: submit it again.
@@ -120,7 +125,7 @@ impl Store {
             id: IncidentId::new_random(),
             called_at: Utc::now(),
         };
-        let lane = u64::from(call.id.0.as_bytes()[0]);
+        let lane = u64::from(call.id.uuid().as_bytes()[0]);
         groups.submit(lane, call).await
     }
 }
@@ -228,47 +233,76 @@ fn allocate<'a>(
         .collect()
 }
 
-/// Request ids of `calls` stored before, with their incidents.
-async fn stored_before(
-    connection: &mut PgConnection,
-    calls: &[&GroupCall],
-) -> Result<HashMap<String, IncidentId>, StoreError> {
-    let request_ids: Vec<String> = calls
-        .iter()
-        .filter_map(|call| call.new.request_id().map(str::to_owned))
-        .collect();
-    Ok(sqlx::query!(
-        "SELECT request_id, incident_id FROM intake_requests WHERE request_id = ANY($1)",
-        &request_ids,
-    )
-    .fetch_all(&mut *connection)
-    .await?
-    .into_iter()
-    .map(|row| (row.request_id, IncidentId(row.incident_id)))
-    .collect())
+/// What a group reads before it plans, in one statement.
+struct Before {
+    /// Request ids of the group's calls stored before, with their
+    /// incidents.
+    seen: HashMap<String, IncidentId>,
+    /// Kinds the group needs that some stored call waits for (not on
+    /// hold): the group's calls get no unit of these here, so as not to
+    /// overtake.
+    waited_for: Vec<UnitKind>,
+    /// Callers' numbers with a handset fix kept for their call.
+    kept_fixes: Vec<String>,
 }
 
-/// Of `kinds`, those some stored call waits for (not on hold): the
-/// group's calls get no unit of these here, so as not to overtake.
-async fn kinds_waited_for(
+async fn read_before(
     connection: &mut PgConnection,
-    kinds: &[UnitKind],
-) -> Result<Vec<UnitKind>, StoreError> {
-    let names: Vec<&str> = kinds.iter().map(|kind| kind.as_str()).collect();
-    sqlx::query_scalar!(
-        r#"SELECT k.kind AS "kind!" FROM unnest($1::text[]) AS k(kind)
-           WHERE (SELECT w.id FROM incidents w
-                  WHERE cardinality(w.pending_kinds) > 0
-                    AND w.status NOT IN ('resolved', 'cancelled')
-                    AND k.kind = ANY (w.pending_kinds) AND NOT w.hold
-                  ORDER BY w.priority, w.created_at LIMIT 1) IS NOT NULL"#,
-        &names as &[&str],
+    calls: &[&GroupCall],
+) -> Result<Before, StoreError> {
+    let request_ids: Vec<&str> = calls
+        .iter()
+        .map(|call| call.new.request_id().unwrap_or_default())
+        .collect();
+    let phones: Vec<&str> = calls
+        .iter()
+        .map(|call| call.new.caller_phone())
+        .filter(|phone| !phone.is_empty())
+        .collect();
+    let mut kinds: Vec<&str> = Vec::new();
+    for call in calls.iter().filter(|call| !call.new.hold()) {
+        for kind in call.new.required_kinds() {
+            if !kinds.contains(&kind.as_str()) {
+                kinds.push(kind.as_str());
+            }
+        }
+    }
+    let row = sqlx::query!(
+        r#"SELECT
+             ARRAY(SELECT request_id FROM intake_requests WHERE request_id = ANY($1)
+                   ORDER BY request_id) AS "seen_requests!",
+             ARRAY(SELECT incident_id FROM intake_requests WHERE request_id = ANY($1)
+                   ORDER BY request_id) AS "seen_incidents!",
+             ARRAY(SELECT k.kind FROM unnest($2::text[]) AS k(kind)
+                   WHERE (SELECT w.id FROM incidents w
+                          WHERE cardinality(w.pending_kinds) > 0
+                            AND w.status NOT IN ('resolved', 'cancelled')
+                            AND k.kind = ANY (w.pending_kinds) AND NOT w.hold
+                          ORDER BY w.priority, w.created_at LIMIT 1) IS NOT NULL)
+               AS "waited_for!",
+             ARRAY(SELECT DISTINCT caller_phone FROM device_fixes
+                   WHERE caller_phone = ANY($3)
+                     AND received_at >= now() - make_interval(mins => $4)) AS "kept_fixes!""#,
+        &request_ids as &[&str],
+        &kinds as &[&str],
+        &phones as &[&str],
+        crate::KEPT_FIX_MINUTES,
     )
-    .fetch_all(&mut *connection)
-    .await?
-    .iter()
-    .map(|kind| decode(kind))
-    .collect()
+    .fetch_one(&mut *connection)
+    .await?;
+    Ok(Before {
+        seen: row
+            .seen_requests
+            .into_iter()
+            .zip(row.seen_incidents.into_iter().map(IncidentId::from_uuid))
+            .collect(),
+        waited_for: row
+            .waited_for
+            .iter()
+            .map(|kind| decode(kind))
+            .collect::<Result<_, _>>()?,
+        kept_fixes: row.kept_fixes,
+    })
 }
 
 /// Steps 2 and 3 of the module's comment: per call, the units it is
@@ -277,6 +311,7 @@ async fn read_and_allocate<'a>(
     connection: &mut PgConnection,
     dispatcher: &Dispatcher,
     calls: &[&'a GroupCall],
+    waited_for: &[UnitKind],
 ) -> Result<Vec<(&'a GroupCall, Vec<Allotted>)>, StoreError> {
     let mut kinds: Vec<UnitKind> = Vec::new();
     for call in calls.iter().filter(|call| !call.new.hold()) {
@@ -286,7 +321,6 @@ async fn read_and_allocate<'a>(
             }
         }
     }
-    let waited_for = kinds_waited_for(connection, &kinds).await?;
     let mut fetched = Vec::new();
     for kind in kinds.iter().filter(|kind| !waited_for.contains(kind)) {
         let needing: Vec<&GroupCall> = calls
@@ -311,7 +345,7 @@ async fn claim_units(
 ) -> Result<HashSet<UnitId>, StoreError> {
     let ids: Vec<Uuid> = allotted
         .iter()
-        .flat_map(|(_, units)| units.iter().map(|(_, ranked, _)| ranked.unit_id.0))
+        .flat_map(|(_, units)| units.iter().map(|(_, ranked, _)| ranked.unit_id.uuid()))
         .collect();
     if ids.is_empty() {
         return Ok(HashSet::new());
@@ -323,7 +357,7 @@ async fn claim_units(
     .fetch_all(&mut *connection)
     .await?
     .into_iter()
-    .map(UnitId)
+    .map(UnitId::from_uuid)
     .collect())
 }
 
@@ -357,7 +391,8 @@ async fn try_group(
 ) -> Result<HashMap<IncidentId, Result<GroupAnswer, StoreError>>, StoreError> {
     let mut connection = pool.acquire().await?;
     let mut answers = HashMap::new();
-    let seen = stored_before(&mut connection, calls).await?;
+    let before = read_before(&mut connection, calls).await?;
+    let seen = &before.seen;
     let mut fresh: Vec<&GroupCall> = Vec::with_capacity(calls.len());
     let mut in_group = HashSet::new();
     for call in calls {
@@ -373,7 +408,8 @@ async fn try_group(
     if fresh.is_empty() {
         return Ok(answers);
     }
-    let allotted = read_and_allocate(&mut connection, dispatcher, &fresh).await?;
+    let allotted =
+        read_and_allocate(&mut connection, dispatcher, &fresh, &before.waited_for).await?;
     metrics::histogram!("ngalam112_intake_group_calls").record(allotted.len() as f64);
     let (mut transaction, in_flight) = dispatcher.claims(&mut connection, &Actor::system()).await?;
     let claimed = claim_units(&mut transaction, &allotted).await?;
@@ -384,7 +420,8 @@ async fn try_group(
         .map(|(plan, (call, _))| (plan, &call.actor))
         .collect();
     let written = write_calls(&mut transaction, &dispatcher.config, &with_actors).await?;
-    let fixed = attach_kept_fixes(&mut transaction, &with_actors, &written).await?;
+    let fixed =
+        attach_kept_fixes(&mut transaction, &with_actors, &written, &before.kept_fixes).await?;
     // Second passes: what the stored calls wait for, and the kinds of
     // units held for calls not stored (a freeing transaction may have
     // passed them over meanwhile).
@@ -425,17 +462,9 @@ async fn try_group(
     // own connection may be the one that broke: answers are read on
     // another.
     drop(connection);
-    let reload: HashSet<IncidentId> = committed.served.iter().chain(&fixed).copied().collect();
     for plan in &plans {
-        let answer = answer_stored(
-            dispatcher,
-            plan,
-            &committed,
-            &request_ids,
-            &written,
-            &reload,
-        )
-        .await;
+        let answer =
+            answer_stored(dispatcher, plan, &committed, &request_ids, &written, &fixed).await;
         answers.insert(plan.id, answer);
     }
     Ok(answers)
@@ -448,13 +477,20 @@ async fn answer_stored(
     committed: &Committed,
     request_ids: &[String],
     written: &[(IncidentId, write::Written)],
-    reload: &HashSet<IncidentId>,
+    reload: &[IncidentId],
 ) -> Result<GroupAnswer, StoreError> {
+    let second_pass = if plan.waiting_kinds().is_empty() {
+        None
+    } else {
+        committed.second_pass.clone()
+    };
+    let stored = |incident: IncidentRecord| GroupAnswer::Stored {
+        incident: Box::new(incident),
+        second_pass: second_pass.clone(),
+    };
     let load = |incident: IncidentId| async move {
         let mut connection = dispatcher.pool.acquire().await?;
-        crate::records::load_incident(&mut connection, incident)
-            .await
-            .map(stored)
+        crate::records::load_incident(&mut connection, incident).await
     };
     match (
         &committed.found,
@@ -462,13 +498,13 @@ async fn answer_stored(
     ) {
         // The commit's answer was lost: what was found is the answer.
         (Some(found), _) => match found_for(request_ids, found, plan) {
-            Some(incident) => load(incident).await,
+            Some(incident) => load(incident).await.map(stored),
             None => Ok(GroupAnswer::Again),
         },
         (None, Some((_, written))) if !reload.contains(&plan.id) => {
             record(plan, written).map(stored)
         }
-        (None, Some(_)) => load(plan.id).await,
+        (None, Some(_)) => load(plan.id).await.map(stored),
         // Its request id was stored meanwhile by another transaction.
         (None, None) => {
             let mut connection = dispatcher.pool.acquire().await?;
@@ -481,16 +517,12 @@ async fn answer_stored(
                 .fetch_optional(&mut *connection)
                 .await?
                 {
-                    Some(incident) => GroupAnswer::Seen(IncidentId(incident)),
+                    Some(incident) => GroupAnswer::Seen(IncidentId::from_uuid(incident)),
                     None => GroupAnswer::Again,
                 },
             )
         }
     }
-}
-
-fn stored(record: IncidentRecord) -> GroupAnswer {
-    GroupAnswer::Stored(Box::new(record))
 }
 
 /// After a lost commit answer: the incident found for `plan`'s request id.
@@ -514,17 +546,8 @@ async fn attach_kept_fixes(
     connection: &mut PgConnection,
     plans: &[(&CallPlan, &Actor)],
     written: &[(IncidentId, write::Written)],
+    kept: &[String],
 ) -> Result<Vec<IncidentId>, StoreError> {
-    let phones: Vec<&str> = plans
-        .iter()
-        .filter(|(plan, _)| written.iter().any(|(id, _)| *id == plan.id))
-        .map(|(plan, _)| plan.new.caller_phone())
-        .filter(|phone| !phone.is_empty())
-        .collect();
-    if phones.is_empty() {
-        return Ok(Vec::new());
-    }
-    let kept = crate::device::phones_with_kept_fixes(connection, &phones).await?;
     let mut fixed = Vec::new();
     for (plan, actor) in plans {
         if kept.iter().any(|phone| phone == plan.new.caller_phone())

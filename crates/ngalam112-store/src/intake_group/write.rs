@@ -12,7 +12,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::dispatch::{WrittenOffer, record_milestone, write_offers};
-use crate::timeline::{self, Event};
+use crate::timeline::{self, Event, Numbering};
 use crate::{Actor, AssignmentRecord, IncidentRecord, StoreConfig, StoreError};
 
 /// An incident as the writer stored it.
@@ -46,6 +46,8 @@ struct IncidentColumns<'a> {
     withheld: Vec<bool>,
     request_ids: Vec<&'a str>,
     statuses: Vec<&'static str>,
+    /// Each plan's events, numbered 1.. by `timeline::append_numbered`.
+    event_counts: Vec<i32>,
 }
 
 impl<'a> IncidentColumns<'a> {
@@ -62,7 +64,7 @@ impl<'a> IncidentColumns<'a> {
             plans.iter().map(|plan| f(plan)).collect()
         };
         Self {
-            ids: plans.iter().map(|p| p.id.0).collect(),
+            ids: plans.iter().map(|p| p.id.uuid()).collect(),
             categories: plans.iter().map(|p| p.new.category().as_str()).collect(),
             priorities: plans.iter().map(|p| p.new.priority().rank()).collect(),
             phones: text(|plan| plan.new.caller_phone()),
@@ -83,6 +85,7 @@ impl<'a> IncidentColumns<'a> {
             withheld: plans.iter().map(|p| p.new.caller_id_withheld()).collect(),
             request_ids: text(|plan| plan.new.request_id().unwrap_or_default()),
             statuses: plans.iter().map(|p| p.state.status.as_str()).collect(),
+            event_counts: plans.iter().map(|p| p.events.len() as i32).collect(),
         }
     }
 }
@@ -103,9 +106,9 @@ pub(super) async fn write_calls(
         r#"WITH calls AS MATERIALIZED (
              SELECT * FROM unnest($1::uuid[], $2::text[], $3::int2[], $4::text[], $5::text[],
                  $6::float8[], $7::float8[], $8::text[], $9::text[], $10::text[], $11::text[],
-                 $12::bool[], $13::bool[], $14::text[], $15::text[])
+                 $12::bool[], $13::bool[], $14::text[], $15::text[], $16::int4[])
                AS c(id, category, priority, phone, name, lat, lon, address, description,
-                 required, pending, hold, withheld, request_id, status)
+                 required, pending, hold, withheld, request_id, status, events)
            ),
            requests AS (
              INSERT INTO intake_requests (request_id, incident_id)
@@ -115,11 +118,11 @@ pub(super) async fn write_calls(
            )
            INSERT INTO incidents (id, status, category, priority, caller_phone, caller_name,
              lat, lon, address, description, required_kinds, pending_kinds, hold,
-             caller_id_withheld, caller_flagged)
+             caller_id_withheld, caller_flagged, last_timeline_seq)
            SELECT c.id, c.status, c.category, c.priority, c.phone, c.name, c.lat, c.lon,
              c.address, c.description, string_to_array(c.required, ','),
              string_to_array(c.pending, ','), c.hold, c.withheld,
-             EXISTS (SELECT 1 FROM flagged_callers f WHERE f.caller_phone = c.phone)
+             EXISTS (SELECT 1 FROM flagged_callers f WHERE f.caller_phone = c.phone), c.events
            FROM calls c JOIN requests r ON r.incident_id = c.id
            RETURNING id, created_at, updated_at, caller_flagged"#,
         &columns.ids,
@@ -137,13 +140,16 @@ pub(super) async fn write_calls(
         &columns.withheld,
         &columns.request_ids as &[&str],
         &columns.statuses as &[&str],
+        &columns.event_counts,
     )
     .fetch_all(&mut *connection)
     .await?;
     let written: Vec<(&CallPlan, &Actor, StoredIncident)> = stored
         .into_iter()
         .filter_map(|incident| {
-            let (plan, actor) = plans.iter().find(|(plan, _)| plan.id.0 == incident.id)?;
+            let (plan, actor) = plans
+                .iter()
+                .find(|(plan, _)| plan.id.uuid() == incident.id)?;
             Some((*plan, *actor, incident))
         })
         .collect();
@@ -151,7 +157,11 @@ pub(super) async fn write_calls(
         .iter()
         .flat_map(|(plan, _, _)| plan.offers.iter().map(|offer| (plan.id, offer)))
         .collect();
-    let mut offered = write_offers(connection, config, &offers).await?;
+    let mut offered = if offers.is_empty() {
+        Vec::new()
+    } else {
+        write_offers(connection, config, &offers).await?
+    };
     if offered.len() != offers.len() {
         // Each unit was claimed (row-locked, AVAILABLE) in this very
         // transaction: a unit not written is a broken invariant, and the
@@ -170,13 +180,13 @@ pub(super) async fn write_calls(
                 .map(|event| (*actor, Event::planned(plan.id, event.clone())))
         })
         .collect();
-    timeline::append_all(connection, &events).await?;
+    timeline::append_numbered(connection, &events, Numbering::New).await?;
     Ok(written
         .into_iter()
         .map(|(plan, _, incident)| {
             let (own, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut offered)
                 .into_iter()
-                .partition(|row| plan.offers.iter().any(|o| o.assignment_id.0 == row.id));
+                .partition(|row| plan.offers.iter().any(|o| o.assignment_id.uuid() == row.id));
             offered = rest;
             (
                 plan.id,
@@ -201,10 +211,10 @@ pub(super) fn record(plan: &CallPlan, written: &Written) -> Result<IncidentRecor
             let row = written
                 .offers
                 .iter()
-                .find(|row| row.id == offer.assignment_id.0)
+                .find(|row| row.id == offer.assignment_id.uuid())
                 .ok_or_else(|| StoreError::Internal("a planned offer was not written".into()))?;
             Ok(AssignmentRecord {
-                id: AssignmentId(row.id),
+                id: AssignmentId::from_uuid(row.id),
                 incident_id: plan.id,
                 unit_id: offer.unit_id,
                 unit_call_sign: offer.call_sign.clone(),
