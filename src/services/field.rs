@@ -52,7 +52,10 @@ impl FieldApi {
         offered.as_mut().enable();
         let mut connection = self.feed.connection();
         let mut stopping = self.stopping.clone();
-        let mut open = self.store.open_assignment(unit_id).await?;
+        // The reads are boxed: this future is held for the whole wait (by
+        // 10,000 waiting crews at once), and an inline read would make
+        // every waiting poll as large as the largest read's state.
+        let mut open = Box::pin(self.store.open_assignment(unit_id)).await?;
         if open.is_none() && !wait.is_zero() {
             let connected = *connection.borrow();
             if !connected {
@@ -69,7 +72,7 @@ impl FieldApi {
                 let _ = connection.wait_for(|connected| !*connected).await;
             };
             tokio::select! {
-                () = &mut offered => open = self.store.open_assignment(unit_id).await?,
+                () = &mut offered => open = Box::pin(self.store.open_assignment(unit_id)).await?,
                 () = tokio::time::sleep(wait) => {}
                 // Shutting down: answer now with what there is.
                 () = shutting_down => {}

@@ -8,10 +8,11 @@ import * as L from "leaflet";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { api, codeOf, Code, messageOf, newRequestId, setToken, sleep, token } from "./api";
-import { t, toggleLanguage, type Key } from "./i18n";
+import { eventName, t, toggleLanguage, type Key } from "./i18n";
 import { age, byName, choices, enumName, h, km, nodes, secondsSince, short, wib } from "./format";
 import { addCityOutline, MALANG_BOUNDS, tileLayer } from "./map";
 import {
+  type Agency,
   type Alarm,
   type CreateIncidentRequestSchema,
   AssignmentStatus,
@@ -27,7 +28,9 @@ import {
   ResolutionCode,
   ResolutionCodeSchema,
   RoleSchema,
+  type CameraDistance,
   type Unit,
+  type UnitRecommendation,
   UnitKindSchema,
   UnitStatus,
   UnitStatusSchema,
@@ -825,36 +828,172 @@ async function renderDetail(panel: HTMLElement, id: string): Promise<void> {
     panel.replaceChildren(closeButton(), h("p", { class: "error" }, messageOf(failure)));
     return;
   }
-  const [timeline, recommendations, cameras] = await Promise.all([
+  const open = ACTIVE.includes(incident.status);
+  const [timeline, recommendations, cameras, agencies] = await Promise.all([
     api.incidents.getIncidentTimeline({ id }).catch(() => ({ events: [] })),
-    ACTIVE.includes(incident.status)
+    open
       ? api.incidents.recommendUnits({ incidentId: id, limit: 5 }).catch(() => ({ recommendations: [] }))
       : Promise.resolve({ recommendations: [] }),
     api.cameras
       .findNearbyCameras({ location: incident.location, radiusM: 2000, limit: 3 })
       .catch(() => ({ cameras: [] })),
+    open ? api.agencies.listAgencies({}).catch(() => ({ agencies: [] })) : Promise.resolve({ agencies: [] }),
   ]);
-  const agencies = ACTIVE.includes(incident.status)
-    ? await api.agencies.listAgencies({}).catch(() => ({ agencies: [] }))
-    : { agencies: [] };
   if (state.panel.kind !== "incident" || state.panel.id !== id) {
     return;
   }
+  showHandset(incident);
+  panel.replaceChildren(
+    h(
+      "div",
+      { "data-testid": "incident-detail", "data-incident-id": id, class: "detail" },
+      closeButton(),
+      ...detailFacts(incident, cameras.cameras),
+      h(
+        "ul",
+        { class: "assignments" },
+        ...incident.assignments.map((assignment) =>
+          h(
+            "li",
+            { "data-assignment-status": enumName(AssignmentStatusSchema, assignment.status) },
+            `${assignment.unitCallSign} · ${short(AssignmentStatusSchema, assignment.status)} · ${km(assignment.distanceM)}`,
+          ),
+        ),
+      ),
+      open ? h("h3", {}, t("recommended")) : null,
+      open ? h("ul", { class: "recommended" }, ...recommendedUnits(id, recommendations.recommendations)) : null,
+      detailActions(incident, agencies.agencies),
+      h("h3", {}, t("timeline")),
+      h(
+        "ol",
+        { class: "timeline" },
+        ...timeline.events.map((event) =>
+          h(
+            "li",
+            { "data-event-kind": event.kind },
+            h("span", { class: "muted" }, `${wib(event.at)} `),
+            `${eventName(event.kind)} · ${event.actor}`,
+            event.detail ? ` — ${event.detail}` : "",
+          ),
+        ),
+      ),
+    ),
+  );
+  if (map && incident.location) {
+    map.panTo([incident.location.lat, incident.location.lon]);
+  }
+}
+
+/** The handset's fix on the map, with a line to the entered location. */
+function showHandset(incident: Incident): void {
+  const device = incident.deviceLocation;
+  if (!map || !device?.location || !incident.location) {
+    return;
+  }
+  handsetMarker?.remove();
+  handsetMarker = L.layerGroup([
+    L.circle([device.location.lat, device.location.lon], { radius: device.radiusM, className: "handset" }),
+    L.polyline(
+      [
+        [incident.location.lat, incident.location.lon],
+        [device.location.lat, device.location.lon],
+      ],
+      { className: "handset-line" },
+    ),
+  ]).addTo(map);
+}
+
+/** What the incident is, where, who called, referrals, cameras, handset. */
+function detailFacts(incident: Incident, cameras: CameraDistance[]): (HTMLElement | null)[] {
   const caller = incident.callerIdWithheld ? t("numberWithheld") : incident.callerPhone;
   const device = incident.deviceLocation;
-  if (map && device?.location && incident.location) {
-    handsetMarker?.remove();
-    handsetMarker = L.layerGroup([
-      L.circle([device.location.lat, device.location.lon], { radius: device.radiusM, className: "handset" }),
-      L.polyline(
-        [
-          [incident.location.lat, incident.location.lon],
-          [device.location.lat, device.location.lon],
-        ],
-        { className: "handset-line" },
-      ),
-    ]).addTo(map);
-  }
+  const open = ACTIVE.includes(incident.status);
+  return [
+    h("h2", {}, `${short(PrioritySchema, incident.priority)} ${short(IncidentCategorySchema, incident.category)}`),
+    h("p", {}, h("b", {}, short(IncidentStatusSchema, incident.status)), ` · ${wib(incident.createdAt)}`,
+      incident.resolutionCode ? ` · ${short(ResolutionCodeSchema, incident.resolutionCode)}` : ""),
+    h("p", {}, incident.address, incident.location ? h("span", { class: "muted" }, ` (${incident.location.lat.toFixed(5)}, ${incident.location.lon.toFixed(5)})`) : null),
+    incident.description ? h("p", {}, incident.description) : null,
+    h("p", {}, `${t("caller")}: ${incident.callerName} ${caller} · ${incident.callerCount} ${t("callers")}`,
+      incident.callerFlagged ? h("span", { class: "badge flag" }, t("flaggedBadge")) : null),
+    incident.otherCallers.length > 0
+      ? h(
+          "ul",
+          { class: "muted", "data-testid": "other-callers" },
+          ...incident.otherCallers.map((other) =>
+            h("li", {}, `${other.callerName} ${other.callerIdWithheld ? t("numberWithheld") : other.callerPhone} · ${wib(other.addedAt)}`),
+          ),
+        )
+      : null,
+    incident.hold && open ? h("p", { class: "warn" }, t("heldExplained")) : null,
+    incident.referrals.length > 0
+      ? h(
+          "ul",
+          { class: "referrals", "data-testid": "referrals" },
+          ...incident.referrals.map((referral) =>
+            h(
+              "li",
+              { "data-testid": "referral", "data-status": enumName(ReferralStatusSchema, referral.status) },
+              `${t("referredTo")} ${referral.agencyShortName}: ${short(ReferralStatusSchema, referral.status)}`,
+              referral.answer ? ` — ${referral.answer}` : "",
+              referral.acknowledgedAt
+                ? ""
+                : h("span", { class: "badge warn" }, `${t("unanswered")} ${age(secondsSince(referral.sentAt))}`),
+            ),
+          ),
+        )
+      : null,
+    cameras.length > 0
+      ? h(
+          "p",
+          { class: "cameras" },
+          `${t("cameras")}: `,
+          ...cameras.map((near) =>
+            h(
+              "a",
+              {
+                href: near.camera?.streamUrl ?? "#",
+                target: "_blank",
+                rel: "noopener noreferrer",
+                "data-testid": "camera-link",
+              },
+              `${near.camera?.name} (${Math.round(near.distanceM)} m)`,
+            ),
+          ),
+        )
+      : null,
+    device?.location
+      ? h(
+          "p",
+          { class: incident.locationDisagrees ? "warn" : "" },
+          `${t("handset")}: ${device.location.lat.toFixed(5)}, ${device.location.lon.toFixed(5)} ±${Math.round(device.radiusM)} m (${device.method})`,
+          incident.locationDisagrees ? h("span", { class: "badge warn" }, t("locationDisagrees")) : null,
+        )
+      : null,
+  ];
+}
+
+/** The available units to send, each with its Assign button. */
+function recommendedUnits(id: string, recommendations: UnitRecommendation[]): HTMLElement[] {
+  return recommendations.map((recommendation) => {
+    const unit = recommendation.unit;
+    const assign = h("button", { type: "button", "data-testid": "assign-unit", "data-unit-id": unit?.id ?? "" }, t("assign"));
+    assign.addEventListener("click", async () => {
+      try {
+        await api.incidents.assignUnit({ incidentId: id, unitId: unit?.id ?? "" });
+        renderPanel();
+      } catch (failure) {
+        assign.after(h("span", { class: "error" }, messageOf(failure)));
+      }
+    });
+    return h("li", {}, `${unit?.callSign} · ${km(recommendation.distanceM)} `, assign);
+  });
+}
+
+/** Release, close (with its code), refer, and the EIDO download. */
+function detailActions(incident: Incident, agencies: Agency[]): HTMLElement {
+  const id = incident.id;
+  const failed = (failure: unknown) => actions.append(h("p", { class: "error" }, messageOf(failure)));
   const code = select("resolution-code", choices(ResolutionCodeSchema), "RESOLUTION_CODE_HANDLED");
   const closing = async (resolve: boolean) => {
     const resolutionCode = byName(ResolutionCodeSchema, code.value) as ResolutionCode;
@@ -866,7 +1005,7 @@ async function renderDetail(panel: HTMLElement, id: string): Promise<void> {
       renderView();
       renderPanel();
     } catch (failure) {
-      actions.append(h("p", { class: "error" }, messageOf(failure)));
+      failed(failure);
     }
   };
   const resolveButton = h("button", { type: "button", "data-testid": "resolve-button" }, t("resolve"));
@@ -880,13 +1019,13 @@ async function renderDetail(panel: HTMLElement, id: string): Promise<void> {
       renderView();
       renderPanel();
     } catch (failure) {
-      actions.append(h("p", { class: "error" }, messageOf(failure)));
+      failed(failure);
     }
   });
   const agencyChoice = h(
     "select",
     { "data-testid": "refer-agency" },
-    ...agencies.agencies.map((agency) => h("option", { value: agency.id }, `${agency.shortName} — ${agency.name}`)),
+    ...agencies.map((agency) => h("option", { value: agency.id }, `${agency.shortName} — ${agency.name}`)),
   );
   const refer = h("button", { type: "button", "data-testid": "refer-button" }, t("refer"));
   refer.addEventListener("click", async () => {
@@ -894,7 +1033,7 @@ async function renderDetail(panel: HTMLElement, id: string): Promise<void> {
       await api.incidents.referIncident({ incidentId: id, agencyId: agencyChoice.value, note: "" });
       renderPanel();
     } catch (failure) {
-      actions.append(h("p", { class: "error" }, messageOf(failure)));
+      failed(failure);
     }
   });
   const eido = h("button", { type: "button", "data-testid": "eido-download" }, t("eido"));
@@ -914,116 +1053,11 @@ async function renderDetail(panel: HTMLElement, id: string): Promise<void> {
     open ? field("resolutionCode", code, "resolution_code") : null,
     open ? resolveButton : null,
     open ? cancelButton : null,
-    open && agencies.agencies.length > 0 ? field("referTo", agencyChoice, "agency_id") : null,
-    open && agencies.agencies.length > 0 ? refer : null,
+    open && agencies.length > 0 ? field("referTo", agencyChoice, "agency_id") : null,
+    open && agencies.length > 0 ? refer : null,
     eido,
   );
-  const recommended = recommendations.recommendations.map((recommendation) => {
-    const unit = recommendation.unit;
-    const assign = h("button", { type: "button", "data-testid": "assign-unit", "data-unit-id": unit?.id ?? "" }, t("assign"));
-    assign.addEventListener("click", async () => {
-      try {
-        await api.incidents.assignUnit({ incidentId: id, unitId: unit?.id ?? "" });
-        renderPanel();
-      } catch (failure) {
-        assign.after(h("span", { class: "error" }, messageOf(failure)));
-      }
-    });
-    return h("li", {}, `${unit?.callSign} · ${km(recommendation.distanceM)} `, assign);
-  });
-  panel.replaceChildren(
-    h(
-      "div",
-      { "data-testid": "incident-detail", "data-incident-id": id, class: "detail" },
-      closeButton(),
-      h("h2", {}, `${short(PrioritySchema, incident.priority)} ${short(IncidentCategorySchema, incident.category)}`),
-      h("p", {}, h("b", {}, short(IncidentStatusSchema, incident.status)), ` · ${wib(incident.createdAt)}`,
-        incident.resolutionCode ? ` · ${short(ResolutionCodeSchema, incident.resolutionCode)}` : ""),
-      h("p", {}, incident.address, incident.location ? h("span", { class: "muted" }, ` (${incident.location.lat.toFixed(5)}, ${incident.location.lon.toFixed(5)})`) : null),
-      incident.description ? h("p", {}, incident.description) : null,
-      h("p", {}, `${t("caller")}: ${incident.callerName} ${caller} · ${incident.callerCount} ${t("callers")}`,
-        incident.callerFlagged ? h("span", { class: "badge flag" }, t("flaggedBadge")) : null),
-      incident.otherCallers.length > 0
-        ? h(
-            "ul",
-            { class: "muted", "data-testid": "other-callers" },
-            ...incident.otherCallers.map((other) =>
-              h("li", {}, `${other.callerName} ${other.callerIdWithheld ? t("numberWithheld") : other.callerPhone} · ${wib(other.addedAt)}`),
-            ),
-          )
-        : null,
-      incident.hold && open ? h("p", { class: "warn" }, t("heldExplained")) : null,
-      incident.referrals.length > 0
-        ? h(
-            "ul",
-            { class: "referrals", "data-testid": "referrals" },
-            ...incident.referrals.map((referral) =>
-              h(
-                "li",
-                { "data-testid": "referral", "data-status": enumName(ReferralStatusSchema, referral.status) },
-                `${t("referredTo")} ${referral.agencyShortName}: ${short(ReferralStatusSchema, referral.status)}`,
-                referral.answer ? ` — ${referral.answer}` : "",
-                referral.acknowledgedAt
-                  ? ""
-                  : h("span", { class: "badge warn" }, `${t("unanswered")} ${age(secondsSince(referral.sentAt))}`),
-              ),
-            ),
-          )
-        : null,
-      cameras.cameras.length > 0
-        ? h(
-            "p",
-            { class: "cameras" },
-            `${t("cameras")}: `,
-            ...cameras.cameras.map((near) =>
-              h(
-                "a",
-                {
-                  href: near.camera?.streamUrl ?? "#",
-                  target: "_blank",
-                  rel: "noopener noreferrer",
-                  "data-testid": "camera-link",
-                },
-                `${near.camera?.name} (${Math.round(near.distanceM)} m)`,
-              ),
-            ),
-          )
-        : null,
-      device?.location
-        ? h(
-            "p",
-            { class: incident.locationDisagrees ? "warn" : "" },
-            `${t("handset")}: ${device.location.lat.toFixed(5)}, ${device.location.lon.toFixed(5)} ±${Math.round(device.radiusM)} m (${device.method})`,
-            incident.locationDisagrees ? h("span", { class: "badge warn" }, t("locationDisagrees")) : null,
-          )
-        : null,
-      h(
-        "ul",
-        { class: "assignments" },
-        ...incident.assignments.map((assignment) =>
-          h(
-            "li",
-            { "data-assignment-status": enumName(AssignmentStatusSchema, assignment.status) },
-            `${assignment.unitCallSign} · ${short(AssignmentStatusSchema, assignment.status)} · ${km(assignment.distanceM)}`,
-          ),
-        ),
-      ),
-      open ? h("h3", {}, t("recommended")) : null,
-      open ? h("ul", { class: "recommended" }, ...recommended) : null,
-      actions,
-      h("h3", {}, t("timeline")),
-      h(
-        "ol",
-        { class: "timeline" },
-        ...timeline.events.map((event) =>
-          h("li", {}, h("span", { class: "muted" }, `${wib(event.at)} `), `${event.kind} · ${event.actor}`, event.detail ? ` — ${event.detail}` : ""),
-        ),
-      ),
-    ),
-  );
-  if (map && incident.location) {
-    map.panTo([incident.location.lat, incident.location.lon]);
-  }
+  return actions;
 }
 
 // ----------------------------------------------------------------- alarms

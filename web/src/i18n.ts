@@ -222,3 +222,58 @@ export function t(key: Key, values: Record<string, string | number> = {}): strin
   }
   return text;
 }
+
+// The timeline's event kinds: the server sends the stored name
+// ("assignment_offered"); the console shows it in the reader's language.
+const eventKinds: Record<Language, Record<string, string>> = {
+  id: {
+    incident_created: "kejadian dicatat",
+    caller_added: "penelepon tambahan",
+    hold_released: "ditahan → dikirim",
+    status_changed: "status berubah",
+    device_location: "lokasi ponsel",
+    incident_resolved: "kejadian selesai",
+    incident_cancelled: "kejadian dibatalkan",
+    assignment_offered: "unit ditawari",
+    assignment_accepted: "unit menerima",
+    assignment_declined: "unit menolak",
+    assignment_timed_out: "unit tidak menjawab",
+    assignment_en_route: "unit berangkat",
+    assignment_on_scene: "unit tiba di lokasi",
+    assignment_completed: "unit selesai",
+    assignment_cancelled: "penugasan dibatalkan",
+    referral_sent: "dirujuk ke instansi",
+    referral_acknowledged: "instansi membaca",
+    referral_accepted: "instansi menerima",
+    referral_rejected: "instansi menolak",
+    referral_done: "instansi selesai",
+  },
+  en: {
+    incident_created: "incident recorded",
+    caller_added: "another caller",
+    hold_released: "hold released",
+    status_changed: "status changed",
+    device_location: "handset location",
+    incident_resolved: "incident resolved",
+    incident_cancelled: "incident cancelled",
+    assignment_offered: "unit offered",
+    assignment_accepted: "unit accepted",
+    assignment_declined: "unit declined",
+    assignment_timed_out: "unit did not answer",
+    assignment_en_route: "unit en route",
+    assignment_on_scene: "unit on scene",
+    assignment_completed: "unit finished",
+    assignment_cancelled: "assignment cancelled",
+    referral_sent: "referred to an agency",
+    referral_acknowledged: "agency read it",
+    referral_accepted: "agency accepted",
+    referral_rejected: "agency rejected",
+    referral_done: "agency done",
+  },
+};
+
+/** A timeline event kind in the current language (a kind this console
+ *  does not know yet is shown as the server sent it). */
+export function eventName(kind: string): string {
+  return eventKinds[language()][kind] ?? kind;
+}

@@ -143,6 +143,8 @@ pub struct Store {
     intake: std::sync::Arc<tokio::sync::Semaphore>,
     /// The worker taking new calls in groups (`intake_group`).
     intake_groups: intake_group::IntakeGroups,
+    /// This process's second passes (`unit_of_work::SecondPasses`).
+    passes: std::sync::Arc<unit_of_work::SecondPasses>,
 }
 
 /// How many CreateIncident transactions one process runs at once; the rest
@@ -167,6 +169,7 @@ impl Store {
             config,
             intake: std::sync::Arc::new(tokio::sync::Semaphore::new(INTAKE_CONCURRENCY)),
             intake_groups: Default::default(),
+            passes: Default::default(),
         }
     }
 
@@ -269,6 +272,7 @@ impl Store {
         unit_of_work::Dispatcher {
             pool: self.pool.clone(),
             config: self.config.clone(),
+            passes: self.passes.clone(),
         }
     }
 

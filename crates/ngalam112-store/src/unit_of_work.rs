@@ -62,6 +62,40 @@ impl Mode for Claims {
 pub(crate) struct Dispatcher {
     pub(crate) pool: PgPool,
     pub(crate) config: StoreConfig,
+    /// This process's second passes, coalesced per kind.
+    pub(crate) passes: Arc<SecondPasses>,
+}
+
+/// A new call's second pass must begin after the call's commit; it need
+/// not be its own. Calls arriving together would otherwise each run a
+/// pass over the same queue at once, stopping at each other's incidents
+/// and backing off. So one process runs one second pass per kind at a
+/// time, and a pass serves every call that asked before it began.
+#[derive(Debug, Default)]
+pub(crate) struct SecondPasses {
+    kinds: [KindPasses; 4],
+}
+
+#[derive(Debug, Default)]
+struct KindPasses {
+    /// Asks so far (each ask's number is the count after it).
+    asked: std::sync::atomic::AtomicU64,
+    passes: tokio::sync::Mutex<Passes>,
+}
+
+#[derive(Debug, Default)]
+struct Passes {
+    /// Every ask up to this number has had a pass begin after it.
+    covered: u64,
+    /// The last passes: the asks each covered, and what it served.
+    recent: std::collections::VecDeque<(u64, Vec<IncidentId>)>,
+}
+
+impl SecondPasses {
+    fn of(&self, kind: UnitKind) -> &KindPasses {
+        let index = usize::try_from(crate::locks::kind_key(kind) - 1).unwrap_or(0);
+        &self.kinds[index.min(self.kinds.len() - 1)]
+    }
 }
 
 /// One dispatch transaction (see the module's comment). Derefs to its
@@ -150,7 +184,7 @@ impl Dispatcher {
                             break;
                         }
                         // The holder commits within milliseconds.
-                        let pause = 2_u64.saturating_pow(attempt.min(5));
+                        let pause = 2_u64.saturating_pow(attempt.min(3));
                         tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
                     }
                     Err(error) => {
@@ -346,20 +380,55 @@ impl AfterCommit {
         if self.kinds.is_empty() {
             return Vec::new();
         }
-        let kinds = if self.shared {
-            match self.dispatcher.kinds_with_free_units(&self.kinds).await {
-                Ok(kinds) => kinds,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot settle now; the sweep will");
-                    return Vec::new();
-                }
+        if !self.shared {
+            return self
+                .dispatcher
+                .settle_again(&self.kinds, &self.actor, false)
+                .await;
+        }
+        let kinds = match self.dispatcher.kinds_with_free_units(&self.kinds).await {
+            Ok(kinds) => kinds,
+            Err(error) => {
+                tracing::warn!(%error, "cannot settle now; the sweep will");
+                return Vec::new();
             }
-        } else {
-            self.kinds
         };
-        self.dispatcher
-            .settle_again(&kinds, &self.actor, self.shared)
-            .await
+        let mut served = Vec::new();
+        for kind in kinds {
+            served.extend(self.dispatcher.second_pass(kind, &self.actor).await);
+        }
+        served
+    }
+}
+
+/// How many past passes a kind remembers for the asks they covered.
+const RECENT_PASSES: usize = 64;
+
+impl Dispatcher {
+    /// A second pass over `kind` that begins after this call (coalesced:
+    /// see [`SecondPasses`]); returns what the passes that covered this
+    /// ask served.
+    async fn second_pass(&self, kind: UnitKind, actor: &Actor) -> Vec<IncidentId> {
+        use std::sync::atomic::Ordering;
+        let of_kind = self.passes.of(kind);
+        let mine = of_kind.asked.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut passes = of_kind.passes.lock().await;
+        if passes.covered < mine {
+            // Every ask made before this pass begins is covered by it.
+            let covers = of_kind.asked.load(Ordering::SeqCst);
+            let served = self.settle_again(&[kind], actor, true).await;
+            passes.covered = covers;
+            passes.recent.push_back((covers, served));
+            if passes.recent.len() > RECENT_PASSES {
+                passes.recent.pop_front();
+            }
+        }
+        passes
+            .recent
+            .iter()
+            .filter(|(covers, _)| *covers >= mine)
+            .flat_map(|(_, served)| served.iter().copied())
+            .collect()
     }
 }
 

@@ -6,47 +6,53 @@
 //! Calls arriving together queue for a few workers per process. A worker
 //! takes everything queued (up to `MAX_GROUP`) and:
 //! 1. answers a call whose request id is stored already with that incident;
-//! 2. reads, for each kind nobody waits for, the nearest available units of
-//!    that kind for all its calls (one statement per kind), ranked in the
-//!    core;
-//! 3. hands each call, most urgent and then oldest first (rule 5), its
-//!    nearest unit of each kind that no call before it got (`allocate`);
-//! 4. in one dispatch transaction without kind locks (`unit_of_work`,
-//!    `Claims`): claims those units' rows (`SKIP LOCKED`), has the core
-//!    plan each call with the units it could claim (`CallPlan`), writes
-//!    the plans (`write`), attaches kept handset fixes, commits, and then
-//!    settles whatever the calls still wait for, each kind under its lock
-//!    held shared (the second pass of "Lost wake-ups").
+//! 2. begins one dispatch transaction without kind locks (`unit_of_work`,
+//!    `Claims`), and for each kind somebody is already waiting for, takes
+//!    the queue's first needs of that kind into the group (`queue`: locked
+//!    `SKIP LOCKED`, in queue order);
+//! 3. reads, per kind, the nearest available units for every asker (the
+//!    waiting needs and the new calls; one statement per kind), ranked in
+//!    the core, and hands each asker, most urgent and then oldest first
+//!    (rule 5), its nearest unit of each kind that no asker before it got
+//!    (`allocate`);
+//! 4. claims those units' rows (`SKIP LOCKED`), has the core plan each new
+//!    call with the units it could claim (`CallPlan`), writes the plans
+//!    (`write`) and the waiting needs' offers (`queue::serve`), attaches
+//!    kept handset fixes, commits, and then settles whatever the calls
+//!    still wait for, each kind under its lock held shared (the second
+//!    pass of "Lost wake-ups").
 //!
 //! Why this is safe (docs/ARCHITECTURE.md, "Intake in groups"):
 //! - A unit is claimed by locking its row and re-checking that it is
-//!   AVAILABLE; the calls of a group never share a unit; the
+//!   AVAILABLE; the askers of a group never share a unit; the
 //!   `one_open_assignment_per_unit` index stays the last line of defence.
-//! - It does not overtake: for a kind somebody already waits for, the
-//!   group's calls get no unit here; they join the queue and the second
-//!   pass serves the queue in its order.
-//! - A call that gets no unit of a kind (none free, none surely the
-//!   nearest, its unit claimed elsewhere in between) is stored waiting for
-//!   it, and the second pass settles the kind after the commit: a unit
-//!   freed meanwhile is found (the freeing transaction holds the kind's
-//!   lock exclusively until it commits).
+//! - It does not overtake: needs already waiting take part in the
+//!   allocation in queue order; a queue longer than the group took (or
+//!   stopped at a need another transaction holds) cuts off every call
+//!   behind its last need taken.
+//! - A call that gets no unit of a kind (none free, its unit claimed
+//!   elsewhere in between) is stored waiting for it, and the second pass
+//!   settles the kind after the commit: a unit freed meanwhile is found
+//!   (the freeing transaction holds the kind's lock exclusively until it
+//!   commits).
 //! - Its answers are never in doubt: the transaction's id is noted first,
 //!   and if the commit's answer is lost the worker finds out which calls
 //!   were stored (`outcome`) before it answers any: a stored call gets its
 //!   incident, one that was not is submitted again.
-//! - A statement that fails stores nothing; each of its calls is then
-//!   written alone, so one call's error is that call's alone.
+//! - A group whose statements fail stores nothing; each of its calls is
+//!   then written alone, so one call's error is that call's alone.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ngalam112_core::plan::{CallPlan, PlannedOffer};
-use ngalam112_core::ranking::{Ranked, Waiting, queue_order};
-use ngalam112_core::{AssignmentId, GeoPoint, IncidentId, NewIncident, UnitId, UnitKind};
+use ngalam112_core::{AssignmentId, IncidentId, NewIncident, UnitId, UnitKind};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+mod allocate;
+mod queue;
 mod read;
 mod write;
 
@@ -54,7 +60,7 @@ use crate::batch::Batcher;
 use crate::records::decode;
 use crate::unit_of_work::{Committed, Dispatcher, SecondPass};
 use crate::{Actor, IncidentRecord, Store, StoreError};
-use read::{Fetched, units_for_each};
+use allocate::{Allotted, Asker, read_and_allocate};
 use write::{record, write_calls};
 
 /// The most calls one group takes.
@@ -99,9 +105,6 @@ pub(crate) struct GroupCall {
     called_at: DateTime<Utc>,
 }
 
-/// A call's unit of one kind, as the allocation chose it.
-type Allotted = (UnitKind, Ranked, String);
-
 impl Store {
     /// Plans and writes `new` with the calls arriving with it (see the
     /// module's comment).
@@ -137,7 +140,12 @@ impl Store {
 /// touch is reached by an index, but a plan made while a new database's
 /// tables were nearly empty would scan them whole as they grow, until
 /// PostgreSQL next analyzes them (a full benchmark run lost a quarter of
-/// its throughput that way).
+/// its throughput that way). Nor a bitmap scan: a generic plan made on a
+/// nearly empty table read the whole waiting queue through one (20,000
+/// calls in a surge) where the queue's index in order stops at the first
+/// need. Without sequential scans every plan's cost is huge, so JIT
+/// compilation is off (else it compiled every statement anew: 115 ms
+/// each, measured).
 ///
 /// The settings are sent after connecting (not as startup options), so that
 /// a session-mode PgBouncer in front passes them on.
@@ -147,10 +155,13 @@ fn group_pool(pool: &PgPool) -> PgPool {
         .acquire_timeout(pool.options().get_acquire_timeout())
         .after_connect(|connection, _| {
             Box::pin(async move {
-                sqlx::raw_sql("SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off")
-                    .execute(connection)
-                    .await
-                    .map(|_| ())
+                sqlx::raw_sql(
+                    "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off; \
+                     SET enable_bitmapscan = off; SET jit = off",
+                )
+                .execute(connection)
+                .await
+                .map(|_| ())
             })
         })
         .connect_lazy_with((*pool.connect_options()).clone())
@@ -194,45 +205,6 @@ fn alone_failed(error: StoreError) -> Result<GroupAnswer, StoreError> {
     }
 }
 
-/// Each call of a group, most urgent and then oldest first (rule 5), its
-/// nearest unit of each kind that no call before it got, when that is
-/// surely the unit the full search would choose; a kind it gets no unit
-/// of here (none fetched: somebody waits for the kind, or none is free)
-/// it waits for.
-fn allocate<'a>(
-    calls: &[&'a GroupCall],
-    fetched: &[(IncidentId, UnitKind, Fetched)],
-) -> Vec<(&'a GroupCall, Vec<Allotted>)> {
-    let waiting = |call: &GroupCall| Waiting {
-        priority: call.new.priority(),
-        called_at: call.called_at,
-        incident_id: call.id,
-    };
-    let mut order = calls.to_vec();
-    order.sort_by(|a, b| queue_order(&waiting(a), &waiting(b)));
-    let mut taken: HashSet<UnitId> = HashSet::new();
-    order
-        .into_iter()
-        .map(|call| {
-            let location = call.new.location();
-            let units: Vec<Allotted> = call
-                .new
-                .required_kinds()
-                .iter()
-                .filter_map(|kind| {
-                    let (ranked, call_sign) = fetched
-                        .iter()
-                        .find(|(id, of_kind, _)| *id == call.id && of_kind == kind)
-                        .and_then(|(_, _, fetched)| fetched.first_free(&location, &taken))?;
-                    taken.insert(ranked.unit_id);
-                    Some((*kind, ranked.clone(), call_sign.clone()))
-                })
-                .collect();
-            (call, units)
-        })
-        .collect()
-}
-
 /// What a group reads before it plans, in one statement.
 struct Before {
     /// Request ids of the group's calls stored before, with their
@@ -242,6 +214,10 @@ struct Before {
     /// hold): the group's calls get no unit of these here, so as not to
     /// overtake.
     waited_for: Vec<UnitKind>,
+    /// Kinds the group needs with a unit available.
+    free: Vec<UnitKind>,
+    /// How many units of each kind are available (counted up to 1,000).
+    free_counts: Vec<(UnitKind, i64)>,
     /// Callers' numbers with a handset fix kept for their call.
     kept_fixes: Vec<String>,
 }
@@ -280,6 +256,13 @@ async fn read_before(
                             AND k.kind = ANY (w.pending_kinds) AND NOT w.hold
                           ORDER BY w.priority, w.created_at LIMIT 1) IS NOT NULL)
                AS "waited_for!",
+             ARRAY(SELECT k.kind FROM unnest($2::text[]) AS k(kind)
+                   WHERE EXISTS (SELECT 1 FROM units u
+                                 WHERE u.kind = k.kind AND u.status = 'available'))
+               AS "free!",
+             ARRAY(SELECT (SELECT count(*) FROM (SELECT 1 FROM units u
+                             WHERE u.kind = k.kind AND u.status = 'available' LIMIT 1000) f)
+                   FROM unnest($2::text[]) AS k(kind)) AS "free_counts!",
              ARRAY(SELECT DISTINCT caller_phone FROM device_fixes
                    WHERE caller_phone = ANY($3)
                      AND received_at >= now() - make_interval(mins => $4)) AS "kept_fixes!""#,
@@ -301,47 +284,26 @@ async fn read_before(
             .iter()
             .map(|kind| decode(kind))
             .collect::<Result<_, _>>()?,
+        free: row
+            .free
+            .iter()
+            .map(|kind| decode(kind))
+            .collect::<Result<_, _>>()?,
+        free_counts: kinds
+            .iter()
+            .map(|kind| decode(kind))
+            .zip(row.free_counts)
+            .map(|(kind, count)| kind.map(|kind| (kind, count)))
+            .collect::<Result<_, _>>()?,
         kept_fixes: row.kept_fixes,
     })
-}
-
-/// Steps 2 and 3 of the module's comment: per call, the units it is
-/// allotted.
-async fn read_and_allocate<'a>(
-    connection: &mut PgConnection,
-    dispatcher: &Dispatcher,
-    calls: &[&'a GroupCall],
-    waited_for: &[UnitKind],
-) -> Result<Vec<(&'a GroupCall, Vec<Allotted>)>, StoreError> {
-    let mut kinds: Vec<UnitKind> = Vec::new();
-    for call in calls.iter().filter(|call| !call.new.hold()) {
-        for kind in call.new.required_kinds() {
-            if !kinds.contains(kind) {
-                kinds.push(*kind);
-            }
-        }
-    }
-    let mut fetched = Vec::new();
-    for kind in kinds.iter().filter(|kind| !waited_for.contains(kind)) {
-        let needing: Vec<&GroupCall> = calls
-            .iter()
-            .copied()
-            .filter(|call| !call.new.hold() && call.new.required_kinds().contains(kind))
-            .collect();
-        let points: Vec<GeoPoint> = needing.iter().map(|call| call.new.location()).collect();
-        let ranked = units_for_each(connection, &dispatcher.config, *kind, &points).await?;
-        for (call, units) in needing.iter().zip(ranked) {
-            fetched.push((call.id, *kind, units));
-        }
-    }
-    Ok(allocate(calls, &fetched))
 }
 
 /// Locks the rows of the allotted units still AVAILABLE, passing over any
 /// another transaction holds (`SKIP LOCKED`); returns those it locked.
 async fn claim_units(
     connection: &mut PgConnection,
-    allotted: &[(&GroupCall, Vec<Allotted>)],
+    allotted: &[(&Asker<'_>, Vec<Allotted>)],
 ) -> Result<HashSet<UnitId>, StoreError> {
     let ids: Vec<Uuid> = allotted
         .iter()
@@ -351,7 +313,8 @@ async fn claim_units(
         return Ok(HashSet::new());
     }
     Ok(sqlx::query_scalar!(
-        "SELECT id FROM units WHERE id = ANY($1) AND status = 'available'          FOR NO KEY UPDATE SKIP LOCKED",
+        "SELECT id FROM units WHERE id = ANY($1) AND status = 'available' \
+         FOR NO KEY UPDATE SKIP LOCKED",
         &ids,
     )
     .fetch_all(&mut *connection)
@@ -361,23 +324,17 @@ async fn claim_units(
     .collect())
 }
 
-/// The core's plan of each call, with the units it could claim.
-fn plans(allotted: &[(&GroupCall, Vec<Allotted>)], claimed: &HashSet<UnitId>) -> Vec<CallPlan> {
-    allotted
+/// An asker's offers: its allotted units that could be claimed.
+fn offers(units: &[Allotted], claimed: &HashSet<UnitId>) -> Vec<PlannedOffer> {
+    units
         .iter()
-        .map(|(call, units)| {
-            let offers = units
-                .iter()
-                .filter(|(_, ranked, _)| claimed.contains(&ranked.unit_id))
-                .map(|(kind, ranked, call_sign)| PlannedOffer {
-                    assignment_id: AssignmentId::new_random(),
-                    unit_id: ranked.unit_id,
-                    kind: *kind,
-                    call_sign: call_sign.clone(),
-                    distance_m: ranked.distance_m,
-                })
-                .collect();
-            CallPlan::new(call.id, call.new.clone(), offers)
+        .filter(|(_, ranked, _)| claimed.contains(&ranked.unit_id))
+        .map(|(kind, ranked, call_sign)| PlannedOffer {
+            assignment_id: AssignmentId::new_random(),
+            unit_id: ranked.unit_id,
+            kind: *kind,
+            call_sign: call_sign.clone(),
+            distance_m: ranked.distance_m,
         })
         .collect()
 }
@@ -392,12 +349,11 @@ async fn try_group(
     let mut connection = pool.acquire().await?;
     let mut answers = HashMap::new();
     let before = read_before(&mut connection, calls).await?;
-    let seen = &before.seen;
     let mut fresh: Vec<&GroupCall> = Vec::with_capacity(calls.len());
     let mut in_group = HashSet::new();
     for call in calls {
         let request_id = call.new.request_id().unwrap_or_default();
-        if let Some(incident) = seen.get(request_id) {
+        if let Some(incident) = before.seen.get(request_id) {
             answers.insert(call.id, Ok(GroupAnswer::Seen(*incident)));
         } else if in_group.insert(request_id) {
             fresh.push(call);
@@ -408,35 +364,76 @@ async fn try_group(
     if fresh.is_empty() {
         return Ok(answers);
     }
-    let allotted =
-        read_and_allocate(&mut connection, dispatcher, &fresh, &before.waited_for).await?;
-    metrics::histogram!("ngalam112_intake_group_calls").record(allotted.len() as f64);
+    metrics::histogram!("ngalam112_intake_group_calls").record(fresh.len() as f64);
     let (mut transaction, in_flight) = dispatcher.claims(&mut connection, &Actor::system()).await?;
-    let claimed = claim_units(&mut transaction, &allotted).await?;
-    let plans = plans(&allotted, &claimed);
-    let with_actors: Vec<(&CallPlan, &Actor)> = plans
-        .iter()
-        .zip(&allotted)
-        .map(|(plan, (call, _))| (plan, &call.actor))
+    // The queue's first needs of the kinds somebody waits for, then the
+    // group's calls: one allocation in queue order.
+    // Only a queue with a unit free to offer is taken; a kind somebody
+    // waits for with none free, no call of the group may take either (a
+    // unit freed meanwhile goes to the queue first: the second pass).
+    let served_queues: Vec<UnitKind> = (before.waited_for.iter())
+        .filter(|kind| before.free.contains(kind))
+        .copied()
         .collect();
+    // Per kind, whether units are plenty: more free than the queue taken
+    // and the group's calls could need, so a need another transaction
+    // holds may be passed over without anybody losing a unit to it.
+    let plenty: Vec<UnitKind> = (before.free_counts.iter())
+        .filter(|(kind, free)| {
+            let calls = fresh
+                .iter()
+                .filter(|c| c.new.required_kinds().contains(kind));
+            *free > queue::WAITERS_PER_KIND + calls.count() as i64
+        })
+        .map(|(kind, _)| *kind)
+        .collect();
+    let mut queue = queue::lock_queue(&mut transaction, &served_queues, &plenty).await?;
+    for kind in before
+        .waited_for
+        .iter()
+        .filter(|k| !before.free.contains(k))
+    {
+        queue.cutoffs.push((*kind, queue::before_everything()));
+    }
+    let mut askers: Vec<Asker> = queue.waiters.iter().map(Asker::waiter).collect();
+    askers.extend(fresh.iter().map(|call| Asker::call(call)));
+    let allotted = read_and_allocate(&mut transaction, dispatcher, &askers, &queue.cutoffs).await?;
+    let claimed = claim_units(&mut transaction, &allotted).await?;
+    let mut plans: Vec<CallPlan> = Vec::with_capacity(fresh.len());
+    let mut actors: Vec<&Actor> = Vec::with_capacity(fresh.len());
+    let mut served: Vec<(&queue::Waiter, PlannedOffer)> = Vec::new();
+    for (asker, units) in &allotted {
+        let offers = offers(units, &claimed);
+        match asker.call {
+            Some(call) => {
+                plans.push(CallPlan::new(call.id, call.new.clone(), offers));
+                actors.push(&call.actor);
+            }
+            None => {
+                let waiter = queue
+                    .waiters
+                    .iter()
+                    .find(|w| w.key == asker.key && asker.kinds.contains(&w.kind));
+                if let Some(waiter) = waiter {
+                    served.extend(offers.into_iter().map(|offer| (waiter, offer)));
+                }
+            }
+        }
+    }
+    let with_actors: Vec<(&CallPlan, &Actor)> = plans.iter().zip(actors).collect();
     let written = write_calls(&mut transaction, &dispatcher.config, &with_actors).await?;
+    queue::serve(&mut transaction, &dispatcher.config, &served).await?;
     let fixed =
         attach_kept_fixes(&mut transaction, &with_actors, &written, &before.kept_fixes).await?;
-    // Second passes: what the stored calls wait for, and the kinds of
-    // units held for calls not stored (a freeing transaction may have
-    // passed them over meanwhile).
-    let mut again: Vec<UnitKind> = Vec::new();
-    for plan in &plans {
-        let stored = written.iter().any(|(id, _)| *id == plan.id);
-        let kinds: Vec<UnitKind> = if stored {
-            plan.waiting_kinds().to_vec()
-        } else {
-            plan.offers.iter().map(|offer| offer.kind).collect()
-        };
-        for kind in kinds {
-            if !again.contains(&kind) {
-                again.push(kind);
-            }
+    let mut again = after_commit(&plans, &written, &queue);
+    // Waiting needs the group held but could not serve: a freeing
+    // transaction may have passed them over meanwhile.
+    for waiter in &queue.waiters {
+        let served_it = served
+            .iter()
+            .any(|(w, _)| w.key == waiter.key && w.kind == waiter.kind);
+        if !served_it && !again.contains(&waiter.kind) {
+            again.push(waiter.kind);
         }
     }
     transaction.settle_after_commit(&again);
@@ -444,7 +441,8 @@ async fn try_group(
         .iter()
         .map(|plan| plan.new.request_id().unwrap_or_default().to_owned())
         .collect();
-    let committed = match transaction.finish_found_out(&in_flight, &request_ids).await {
+    let committed = transaction.finish_found_out(&in_flight, &request_ids).await;
+    let committed = match committed {
         Ok(committed) => committed,
         // Whether the group was stored cannot be found out: no call may be
         // written again, and none may be told it was stored.
@@ -468,6 +466,32 @@ async fn try_group(
         answers.insert(plan.id, answer);
     }
     Ok(answers)
+}
+
+/// The kinds to settle after the commit: what the stored calls wait for,
+/// the kinds of units claimed for calls not stored (a freeing
+/// transaction may have passed them over meanwhile), and queues that
+/// stopped at a need held elsewhere.
+fn after_commit(
+    plans: &[CallPlan],
+    written: &[(IncidentId, write::Written)],
+    queue: &queue::Queue,
+) -> Vec<UnitKind> {
+    let mut again: Vec<UnitKind> = queue.stopped.clone();
+    for plan in plans {
+        let stored = written.iter().any(|(id, _)| *id == plan.id);
+        let kinds: Vec<UnitKind> = if stored {
+            plan.waiting_kinds().to_vec()
+        } else {
+            plan.offers.iter().map(|offer| offer.kind).collect()
+        };
+        for kind in kinds {
+            if !again.contains(&kind) {
+                again.push(kind);
+            }
+        }
+    }
+    again
 }
 
 /// A committed group's answer for one call (see `try_group`).
@@ -559,165 +583,4 @@ async fn attach_kept_fixes(
         }
     }
     Ok(fixed)
-}
-
-#[cfg(test)]
-mod tests {
-    use chrono::TimeZone;
-    use ngalam112_core::ranking::Candidate;
-    use ngalam112_core::{IncidentCategory, IncidentDraft, Priority};
-
-    use super::*;
-
-    /// Balai Kota Malang; about 111 m per 0.001 degree of latitude.
-    const HERE: (f64, f64) = (-7.9771, 112.6340);
-
-    fn at(lat: f64, lon: f64) -> GeoPoint {
-        GeoPoint::new("location", lat, lon).expect("a point in Malang")
-    }
-
-    fn call(priority: Priority, kinds: Vec<UnitKind>, called_at_s: i64) -> GroupCall {
-        let new = NewIncident::parse(IncidentDraft {
-            category: IncidentCategory::TrafficAccident,
-            priority,
-            location: at(HERE.0, HERE.1),
-            required_kinds: kinds,
-            caller_phone: "",
-            caller_id_withheld: true,
-            caller_name: "",
-            address: "Jl. Tugu",
-            description: "",
-            request_id: "",
-            duplicate_of: "",
-            hold: false,
-        })
-        .expect("a valid call");
-        GroupCall {
-            new,
-            actor: Actor::system(),
-            id: IncidentId::new_random(),
-            called_at: Utc
-                .timestamp_opt(1_800_000_000 + called_at_s, 0)
-                .single()
-                .expect("a time"),
-        }
-    }
-
-    /// A unit `metres_south` of the incident.
-    fn unit(call_sign: &str, metres_south: f64) -> (Candidate, String) {
-        let candidate = Candidate {
-            unit_id: UnitId::new_random(),
-            location: at(HERE.0 - metres_south / 111_000.0, HERE.1),
-            available_since: Utc
-                .timestamp_opt(1_800_000_000, 0)
-                .single()
-                .expect("a time"),
-            location_fresh: true,
-        };
-        (candidate, call_sign.to_owned())
-    }
-
-    fn call_signs(units: &[Allotted]) -> Vec<&str> {
-        units
-            .iter()
-            .map(|(_, _, call_sign)| call_sign.as_str())
-            .collect()
-    }
-
-    #[test]
-    fn a_contested_unit_goes_to_the_more_urgent_call_and_the_other_takes_its_next_nearest() {
-        let earlier_low = call(Priority::Low, vec![UnitKind::Ambulance], 0);
-        let later_critical = call(Priority::Critical, vec![UnitKind::Ambulance], 5);
-        let units = vec![unit("AMB-NEAR", 100.0), unit("AMB-NEXT", 300.0)];
-        let incident = at(HERE.0, HERE.1);
-        let fetched = vec![
-            (
-                earlier_low.id,
-                UnitKind::Ambulance,
-                Fetched::new(&incident, units.clone(), true),
-            ),
-            (
-                later_critical.id,
-                UnitKind::Ambulance,
-                Fetched::new(&incident, units, true),
-            ),
-        ];
-        let allocated = allocate(&[&earlier_low, &later_critical], &fetched);
-        let by_call: Vec<(IncidentId, Vec<&str>)> = allocated
-            .iter()
-            .map(|(call, units)| (call.id, call_signs(units)))
-            .collect();
-        assert_eq!(
-            by_call,
-            vec![
-                (later_critical.id, vec!["AMB-NEAR"]),
-                (earlier_low.id, vec!["AMB-NEXT"]),
-            ]
-        );
-    }
-
-    #[test]
-    fn a_call_waits_when_the_fetched_units_cannot_vouch_for_the_nearest() {
-        let alone = call(Priority::High, vec![UnitKind::Ambulance], 0);
-        let incident = at(HERE.0, HERE.1);
-        // Eight fetched (more exist), the farthest barely farther than the
-        // nearest: an unfetched unit could be as near.
-        let units = vec![unit("AMB-A", 1_000.0), unit("AMB-B", 1_005.0)];
-        let fetched = vec![(
-            alone.id,
-            UnitKind::Ambulance,
-            Fetched::new(&incident, units.clone(), false),
-        )];
-        let allocated = allocate(&[&alone], &fetched);
-        assert!(
-            allocated[0].1.is_empty(),
-            "it waits; the second pass decides"
-        );
-        // The same units, but every available one fetched: it is served.
-        let fetched = vec![(
-            alone.id,
-            UnitKind::Ambulance,
-            Fetched::new(&incident, units, true),
-        )];
-        let allocated = allocate(&[&alone], &fetched);
-        assert_eq!(call_signs(&allocated[0].1), vec!["AMB-A"]);
-    }
-
-    #[test]
-    fn the_more_urgent_call_takes_the_unit_it_can_have_and_waits_for_the_rest() {
-        let crash = call(
-            Priority::Critical,
-            vec![UnitKind::Ambulance, UnitKind::Police],
-            0,
-        );
-        let medical = call(Priority::Normal, vec![UnitKind::Ambulance], 1);
-        let incident = at(HERE.0, HERE.1);
-        let ambulances = vec![unit("AMB-1", 200.0)];
-        let fetched = vec![
-            (
-                crash.id,
-                UnitKind::Ambulance,
-                Fetched::new(&incident, ambulances.clone(), true),
-            ),
-            (
-                crash.id,
-                UnitKind::Police,
-                Fetched::new(&incident, Vec::new(), true),
-            ),
-            (
-                medical.id,
-                UnitKind::Ambulance,
-                Fetched::new(&incident, ambulances, true),
-            ),
-        ];
-        let allocated = allocate(&[&crash, &medical], &fetched);
-        assert_eq!(allocated[0].0.id, crash.id, "the critical call first");
-        assert_eq!(
-            call_signs(&allocated[0].1),
-            vec!["AMB-1"],
-            "no police: it waits"
-        );
-        assert_eq!(allocated[1].0.id, medical.id);
-        assert!(allocated[1].1.is_empty(), "the only ambulance went first");
-    }
 }

@@ -5,7 +5,8 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use ngalam112_core::ranking::{
-    Candidate, FRESH_FIRST, GROUP_CANDIDATES, Ranked, dispatch_order, nearer_than_unfetched,
+    Candidate, FRESH_FIRST, GROUP_CANDIDATES, NEAREST_CANDIDATES, Ranked, dispatch_order,
+    nearer_than_unfetched,
 };
 use ngalam112_core::{GeoPoint, UnitId, UnitKind};
 use sqlx::PgConnection;
@@ -92,6 +93,12 @@ impl Fetched {
         }
     }
 
+    /// Units were fetched, but not every available one: the first may not
+    /// be vouched for (`first_free`), and a wider search may decide.
+    pub(super) fn partial(&self) -> bool {
+        !self.complete && !self.candidates.is_empty()
+    }
+
     /// The first unit in dispatch order not in `taken`, if it is surely
     /// the one the full search would choose (`nearer_than_unfetched`).
     pub(super) fn first_free(
@@ -113,6 +120,18 @@ impl Fetched {
     }
 }
 
+/// How widely `units_for_each` searches.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Search {
+    /// `GROUP_CANDIDATES` per point; the core vouches for the nearest or
+    /// not (`nearer_than_unfetched`).
+    Narrow,
+    /// `NEAREST_CANDIDATES` per point, taken as the whole choice (as a
+    /// settling pass does): for the calls the narrow search could not
+    /// vouch for.
+    Wide,
+}
+
 /// The nearest available units of `kind` for each point: those with a
 /// fresh position, else (for a point with none) any.
 pub(super) async fn units_for_each(
@@ -120,7 +139,12 @@ pub(super) async fn units_for_each(
     config: &StoreConfig,
     kind: UnitKind,
     points: &[GeoPoint],
+    search: Search,
 ) -> Result<Vec<Fetched>, StoreError> {
+    let limit = match search {
+        Search::Narrow => GROUP_CANDIDATES,
+        Search::Wide => NEAREST_CANDIDATES,
+    };
     let mut found: Vec<Fetched> = vec![Fetched::default(); points.len()];
     let stale_after_s = config.stale_location_after.as_secs_f64();
     for fresh_only in FRESH_FIRST {
@@ -141,7 +165,7 @@ pub(super) async fn units_for_each(
             &lats,
             stale_after_s,
             fresh_only,
-            GROUP_CANDIDATES,
+            limit,
         )?;
         for (place, index) in wanted.iter().enumerate() {
             let candidates = rows
@@ -158,7 +182,7 @@ pub(super) async fn units_for_each(
                     Ok((candidate, row.call_sign.clone()))
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
-            let complete = (candidates.len() as i64) < GROUP_CANDIDATES;
+            let complete = search == Search::Wide || (candidates.len() as i64) < limit;
             found[*index] = Fetched::new(&points[*index], candidates, complete);
         }
     }
