@@ -137,9 +137,9 @@ pub struct Store {
     /// connection dispatch needs.
     side_pool: PgPool,
     config: StoreConfig,
-    /// Calls being taken at once by this process: a surge of calls must
-    /// leave connections for the crews accepting and finishing their work
-    /// (intake no longer queues on a kind lock; see `create_incident`).
+    /// Further callers being recorded at once by this process (each in a
+    /// transaction of its own): a surge of them must leave connections
+    /// for the crews accepting and finishing their work.
     intake: std::sync::Arc<tokio::sync::Semaphore>,
     /// The worker taking new calls in groups (`intake_group`).
     intake_groups: intake_group::IntakeGroups,
@@ -147,8 +147,9 @@ pub struct Store {
     passes: std::sync::Arc<unit_of_work::SecondPasses>,
 }
 
-/// How many CreateIncident transactions one process runs at once; the rest
-/// wait their turn without holding a database connection.
+/// How many further callers' transactions (CreateIncident with
+/// `duplicate_of`) one process runs at once; the rest wait their turn
+/// without holding a database connection. New calls go in groups.
 pub const INTAKE_CONCURRENCY: usize = 8;
 
 /// Connections of the side pool (logins, public figures, reports,

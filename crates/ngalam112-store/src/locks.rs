@@ -36,7 +36,7 @@ pub(crate) async fn lock_kinds(
 /// Takes the dispatch locks of `kinds` in shared mode: it waits for every
 /// transaction holding one exclusively (freeing a unit of that kind) to
 /// commit, but shared holders never wait for each other. A new call's
-/// second pass takes it (see `Store::settle_after_intake`).
+/// second pass takes it (see `unit_of_work`).
 pub(crate) async fn lock_kinds_shared(
     connection: &mut PgConnection,
     kinds: &[UnitKind],
