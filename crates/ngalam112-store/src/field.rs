@@ -67,6 +67,26 @@ async fn lock_assignment(
     })
 }
 
+/// Only an OFFERED assignment within its deadline can be accepted or
+/// declined (`answer`). Rule 4: past its deadline an offer is unanswered,
+/// whatever comes after; the offer timer times it out (unit out of
+/// service) and it goes to another unit; a late decline does not free the
+/// unit.
+fn require_open_offer(assignment: &LockedAssignment, answer: &str) -> Result<(), StoreError> {
+    if assignment.status != AssignmentStatus::Offered {
+        return Err(StoreError::FailedPrecondition(format!(
+            "assignment is {}; only an offered assignment can be {answer}",
+            assignment.status
+        )));
+    }
+    if assignment.deadline_passed {
+        return Err(StoreError::FailedPrecondition(
+            "the offer has expired; it goes to another unit".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 async fn set_assignment_status(
     connection: &mut PgConnection,
     id: AssignmentId,
@@ -142,17 +162,7 @@ impl Store {
         self.retrying(move || async move {
             let mut transaction = self.pool.begin().await?;
             let assignment = lock_assignment(&mut transaction, id).await?;
-            if assignment.status != AssignmentStatus::Offered {
-                return Err(StoreError::FailedPrecondition(format!(
-                    "assignment is {}; only an offered assignment can be accepted",
-                    assignment.status
-                )));
-            }
-            if assignment.deadline_passed {
-                return Err(StoreError::FailedPrecondition(
-                    "the offer has expired; it goes to another unit".to_owned(),
-                ));
-            }
+            require_open_offer(&assignment, "accepted")?;
             let first_accept: bool = sqlx::query_scalar!(
                 r#"SELECT NOT EXISTS (SELECT 1 FROM assignments WHERE incident_id = $1
                    AND status IN ('accepted', 'en_route', 'on_scene', 'completed')) AS "first!""#,
@@ -197,20 +207,7 @@ impl Store {
         self.retrying(move || async move {
             let mut transaction = self.dispatcher().exclusive(&[kind], actor).await?;
             let assignment = lock_assignment(&mut transaction, id).await?;
-            if assignment.status != AssignmentStatus::Offered {
-                return Err(StoreError::FailedPrecondition(format!(
-                    "assignment is {}; only an offered assignment can be declined",
-                    assignment.status
-                )));
-            }
-            // Rule 4: past its deadline an offer is unanswered, whatever
-            // comes after; the offer timer times it out (unit out of
-            // service), a late decline does not free the unit.
-            if assignment.deadline_passed {
-                return Err(StoreError::FailedPrecondition(
-                    "the offer has expired; it times out and goes to another unit".to_owned(),
-                ));
-            }
+            require_open_offer(&assignment, "declined")?;
             end_assignment(
                 &mut transaction,
                 actor,

@@ -339,6 +339,42 @@ fn offers(units: &[Allotted], claimed: &HashSet<UnitId>) -> Vec<PlannedOffer> {
         .collect()
 }
 
+/// What the group will write: the core's plan of each new call (with who
+/// took it), and the offers to waiting needs, from the units claimed.
+#[allow(clippy::type_complexity)]
+fn plan<'a, 'q>(
+    allotted: &[(&Asker<'a>, Vec<Allotted>)],
+    claimed: &HashSet<UnitId>,
+    queue: &'q queue::Queue,
+) -> (
+    Vec<CallPlan>,
+    Vec<&'a Actor>,
+    Vec<(&'q queue::Waiter, PlannedOffer)>,
+) {
+    let mut plans = Vec::with_capacity(allotted.len());
+    let mut actors = Vec::with_capacity(allotted.len());
+    let mut served = Vec::new();
+    for (asker, units) in allotted {
+        let offers = offers(units, claimed);
+        match asker.call {
+            Some(call) => {
+                plans.push(CallPlan::new(call.id, call.new.clone(), offers));
+                actors.push(&call.actor);
+            }
+            None => {
+                let waiter = queue
+                    .waiters
+                    .iter()
+                    .find(|w| w.key == asker.key && asker.kinds.contains(&w.kind));
+                if let Some(waiter) = waiter {
+                    served.extend(offers.into_iter().map(|offer| (waiter, offer)));
+                }
+            }
+        }
+    }
+    (plans, actors, served)
+}
+
 /// The group's reads, plans and writes; each call's answer by id (a call
 /// missing there is submitted again). An error means nothing was stored.
 async fn try_group(
@@ -399,43 +435,13 @@ async fn try_group(
     askers.extend(fresh.iter().map(|call| Asker::call(call)));
     let allotted = read_and_allocate(&mut transaction, dispatcher, &askers, &queue.cutoffs).await?;
     let claimed = claim_units(&mut transaction, &allotted).await?;
-    let mut plans: Vec<CallPlan> = Vec::with_capacity(fresh.len());
-    let mut actors: Vec<&Actor> = Vec::with_capacity(fresh.len());
-    let mut served: Vec<(&queue::Waiter, PlannedOffer)> = Vec::new();
-    for (asker, units) in &allotted {
-        let offers = offers(units, &claimed);
-        match asker.call {
-            Some(call) => {
-                plans.push(CallPlan::new(call.id, call.new.clone(), offers));
-                actors.push(&call.actor);
-            }
-            None => {
-                let waiter = queue
-                    .waiters
-                    .iter()
-                    .find(|w| w.key == asker.key && asker.kinds.contains(&w.kind));
-                if let Some(waiter) = waiter {
-                    served.extend(offers.into_iter().map(|offer| (waiter, offer)));
-                }
-            }
-        }
-    }
+    let (plans, actors, served) = plan(&allotted, &claimed, &queue);
     let with_actors: Vec<(&CallPlan, &Actor)> = plans.iter().zip(actors).collect();
     let written = write_calls(&mut transaction, &dispatcher.config, &with_actors).await?;
     queue::serve(&mut transaction, &dispatcher.config, &served).await?;
     let fixed =
         attach_kept_fixes(&mut transaction, &with_actors, &written, &before.kept_fixes).await?;
-    let mut again = after_commit(&plans, &written, &queue);
-    // Waiting needs the group held but could not serve: a freeing
-    // transaction may have passed them over meanwhile.
-    for waiter in &queue.waiters {
-        let served_it = served
-            .iter()
-            .any(|(w, _)| w.key == waiter.key && w.kind == waiter.kind);
-        if !served_it && !again.contains(&waiter.kind) {
-            again.push(waiter.kind);
-        }
-    }
+    let again = after_commit(&plans, &written, &queue, &served);
     transaction.settle_after_commit(&again);
     let request_ids: Vec<String> = plans
         .iter()
@@ -469,15 +475,24 @@ async fn try_group(
 }
 
 /// The kinds to settle after the commit: what the stored calls wait for,
-/// the kinds of units claimed for calls not stored (a freeing
-/// transaction may have passed them over meanwhile), and queues that
-/// stopped at a need held elsewhere.
+/// the kinds of units claimed for calls not stored and of waiting needs
+/// held but not served (a freeing transaction may have passed them over
+/// meanwhile), and queues that stopped at a need held elsewhere.
 fn after_commit(
     plans: &[CallPlan],
     written: &[(IncidentId, write::Written)],
     queue: &queue::Queue,
+    served: &[(&queue::Waiter, PlannedOffer)],
 ) -> Vec<UnitKind> {
     let mut again: Vec<UnitKind> = queue.stopped.clone();
+    for waiter in &queue.waiters {
+        let served_it = served
+            .iter()
+            .any(|(w, _)| w.key == waiter.key && w.kind == waiter.kind);
+        if !served_it && !again.contains(&waiter.kind) {
+            again.push(waiter.kind);
+        }
+    }
     for plan in plans {
         let stored = written.iter().any(|(id, _)| *id == plan.id);
         let kinds: Vec<UnitKind> = if stored {
