@@ -74,7 +74,9 @@ pub(crate) const GROUP_ATTEMPTS: usize = 3;
 /// Groups taken at once by one process: one reads while the other
 /// commits. Measured (full `intake` runs, 16 callers): 1 lane 2,200–2,250
 /// calls/s, 2 lanes 2,460–2,500; 4 lanes did worse (lanes claim each
-/// other's units).
+/// other's units). Again with the queue in the group (5 Dec, full runs
+/// of `intake` and `surge`): 3 lanes 0.40× and 0.43× of the ceilings, 2
+/// lanes 0.50× and 0.53×.
 const GROUP_LANES: usize = 2;
 
 /// The worker that takes calls in groups (one per process, started on
