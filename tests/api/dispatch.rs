@@ -277,6 +277,44 @@ async fn a_freed_unit_serves_the_most_urgent_then_oldest_waiting_incident() {
 }
 
 #[tokio::test]
+async fn a_unit_free_while_a_call_waits_goes_to_that_call_before_a_newer_nearer_one() {
+    let app = TestApp::spawn().await;
+    let waiting = app.create(medical_call(places::UNISMA)).await;
+    assert_eq!(
+        waiting.status(),
+        IncidentStatus::Pending,
+        "no ambulance yet"
+    );
+    // An ambulance becomes free with no transaction settling the queue (as
+    // if the process that freed it died before its second pass), right
+    // beside where the next call comes from.
+    let (lat, lon) = places::RSSA;
+    sqlx::query(
+        "INSERT INTO units (id, call_sign, kind, agency, status, lat, lon, \
+           location_updated_at, available_since) \
+         VALUES (gen_random_uuid(), 'AMB-FREED', 'ambulance', 'test', 'available', $1, $2, \
+           now(), now())",
+    )
+    .bind(lat)
+    .bind(lon)
+    .execute(&app.pool)
+    .await
+    .expect("a free ambulance");
+
+    let newer = app.create(medical_call(places::RSSA)).await;
+
+    assert_eq!(
+        newer.status(),
+        IncidentStatus::Pending,
+        "the newer call waits: {newer:?}"
+    );
+    assert!(newer.assignments.is_empty());
+    let served = app.incident(&waiting.id).await;
+    assert_eq!(served.status(), IncidentStatus::Dispatched, "{served:?}");
+    assert_eq!(served.assignments[0].unit_call_sign, "AMB-FREED");
+}
+
+#[tokio::test]
 async fn the_incident_follows_its_units_from_dispatched_to_on_scene_and_a_completed_kind_is_not_sent_again()
  {
     let app = TestApp::spawn().await;
