@@ -87,19 +87,33 @@ fn require_open_offer(assignment: &LockedAssignment, answer: &str) -> Result<(),
     Ok(())
 }
 
+/// The assignment's new status and its timeline event.
 async fn set_assignment_status(
     connection: &mut PgConnection,
-    id: AssignmentId,
+    actor: &Actor,
+    assignment: &LockedAssignment,
     status: AssignmentStatus,
+    detail: &str,
 ) -> Result<(), StoreError> {
     sqlx::query!(
         "UPDATE assignments SET status = $2, updated_at = now() WHERE id = $1",
-        id.uuid(),
+        assignment.id.uuid(),
         status.as_str(),
     )
     .execute(&mut *connection)
     .await?;
-    Ok(())
+    timeline::append(
+        connection,
+        actor,
+        Event::assignment(
+            assignment.incident_id,
+            assignment.id,
+            assignment.unit_id,
+            EventKind::of_assignment(status),
+            detail,
+        ),
+    )
+    .await
 }
 
 impl Store {
@@ -175,19 +189,8 @@ impl Store {
                     .incident
                     .record("ngalam112_call_to_first_accept_seconds");
             }
-            set_assignment_status(&mut transaction, id, AssignmentStatus::Accepted).await?;
-            timeline::append(
-                &mut transaction,
-                actor,
-                Event::assignment(
-                    assignment.incident_id,
-                    id,
-                    assignment.unit_id,
-                    EventKind::AssignmentAccepted,
-                    "",
-                ),
-            )
-            .await?;
+            let accepted = AssignmentStatus::Accepted;
+            set_assignment_status(&mut transaction, actor, &assignment, accepted, "").await?;
             let record = load_assignment(&mut transaction, id.uuid()).await?;
             transaction.commit().await?;
             Ok(record)
@@ -256,19 +259,7 @@ impl Store {
             if next == AssignmentStatus::Completed {
                 end_assignment(&mut transaction, actor, &assignment, next, "").await?;
             } else {
-                set_assignment_status(&mut transaction, id, next).await?;
-                timeline::append(
-                    &mut transaction,
-                    actor,
-                    Event::assignment(
-                        assignment.incident_id,
-                        id,
-                        assignment.unit_id,
-                        EventKind::of_assignment(next),
-                        "",
-                    ),
-                )
-                .await?;
+                set_assignment_status(&mut transaction, actor, &assignment, next, "").await?;
                 if next == AssignmentStatus::OnScene {
                     if !assignment.incident.ever_on_scene {
                         assignment
@@ -367,7 +358,7 @@ async fn end_assignment(
     end: AssignmentStatus,
     detail: &str,
 ) -> Result<(), StoreError> {
-    set_assignment_status(transaction, assignment.id, end).await?;
+    set_assignment_status(transaction, actor, assignment, end, detail).await?;
     // Rule 4: a crew that did not answer gets no more emergencies until it
     // is put back in service.
     let unit_status = if end == AssignmentStatus::TimedOut {
@@ -379,18 +370,6 @@ async fn end_assignment(
     if end != AssignmentStatus::Completed {
         metrics::counter!("ngalam112_offers_refused_total", "outcome" => end.as_str()).increment(1);
     }
-    timeline::append(
-        transaction,
-        actor,
-        Event::assignment(
-            assignment.incident_id,
-            assignment.id,
-            assignment.unit_id,
-            EventKind::of_assignment(end),
-            detail,
-        ),
-    )
-    .await?;
     dispatch::refresh_incident(transaction, actor, assignment.incident_id).await?;
     transaction.settle(&[assignment.kind]).await?;
     Ok(())
