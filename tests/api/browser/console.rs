@@ -201,6 +201,13 @@ async fn the_console_logs_in_records_a_call_and_shows_it_on_the_queue_and_map() 
         "{shown}"
     );
     assert_eq!(app.count("referrals").await, 1);
+    // The timeline in the reader's language; the stored name stays on the
+    // row for scripts.
+    let offered = browser
+        .text("[data-testid=incident-detail] .timeline li[data-event-kind=assignment_offered]")
+        .await;
+    assert!(offered.contains("unit ditawari"), "{offered}");
+    assert!(!offered.contains("assignment_offered"), "{offered}");
     let created = app.incident(&id).await;
     assert_eq!(created.caller_phone, "+6281333334444");
     assert!(created.caller_flagged);
