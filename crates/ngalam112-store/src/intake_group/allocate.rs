@@ -83,12 +83,11 @@ pub(super) fn allocate<'a, 'b>(
                 if behind {
                     continue;
                 }
-                let mut excluded = taken.clone();
-                excluded.extend(asker.refused.iter().copied());
+                let excluded = |unit: &UnitId| taken.contains(unit) || asker.refused.contains(unit);
                 let Some((ranked, call_sign)) = fetched
                     .iter()
                     .find(|(id, of_kind, _)| *id == asker.key.incident_id && of_kind == kind)
-                    .and_then(|(_, _, fetched)| fetched.first_free(&asker.location, &excluded))
+                    .and_then(|(_, _, fetched)| fetched.first_free(&asker.location, excluded))
                 else {
                     continue;
                 };

@@ -216,8 +216,6 @@ struct Before {
     /// hold): the group's calls get no unit of these here, so as not to
     /// overtake.
     waited_for: Vec<UnitKind>,
-    /// Kinds the group needs with a unit available.
-    free: Vec<UnitKind>,
     /// How many units of each kind are available (counted up to 1,000).
     free_counts: Vec<(UnitKind, i64)>,
     /// Callers' numbers with a handset fix kept for their call.
@@ -258,10 +256,6 @@ async fn read_before(
                             AND k.kind = ANY (w.pending_kinds) AND NOT w.hold
                           ORDER BY w.priority, w.created_at LIMIT 1) IS NOT NULL)
                AS "waited_for!",
-             ARRAY(SELECT k.kind FROM unnest($2::text[]) AS k(kind)
-                   WHERE EXISTS (SELECT 1 FROM units u
-                                 WHERE u.kind = k.kind AND u.status = 'available'))
-               AS "free!",
              ARRAY(SELECT (SELECT count(*) FROM (SELECT 1 FROM units u
                              WHERE u.kind = k.kind AND u.status = 'available' LIMIT 1000) f)
                    FROM unnest($2::text[]) AS k(kind)) AS "free_counts!",
@@ -283,11 +277,6 @@ async fn read_before(
             .collect(),
         waited_for: row
             .waited_for
-            .iter()
-            .map(|kind| decode(kind))
-            .collect::<Result<_, _>>()?,
-        free: row
-            .free
             .iter()
             .map(|kind| decode(kind))
             .collect::<Result<_, _>>()?,
@@ -409,8 +398,9 @@ async fn try_group(
     // Only a queue with a unit free to offer is taken; a kind somebody
     // waits for with none free, no call of the group may take either (a
     // unit freed meanwhile goes to the queue first: the second pass).
+    let free = |kind: &UnitKind| before.free_counts.iter().any(|(k, n)| k == kind && *n > 0);
     let served_queues: Vec<UnitKind> = (before.waited_for.iter())
-        .filter(|kind| before.free.contains(kind))
+        .filter(|kind| free(kind))
         .copied()
         .collect();
     // Per kind, whether units are plenty: more free than the queue taken
@@ -426,11 +416,7 @@ async fn try_group(
         .map(|(kind, _)| *kind)
         .collect();
     let mut queue = queue::lock_queue(&mut transaction, &served_queues, &plenty).await?;
-    for kind in before
-        .waited_for
-        .iter()
-        .filter(|k| !before.free.contains(k))
-    {
+    for kind in before.waited_for.iter().filter(|kind| !free(kind)) {
         queue.cutoffs.push((*kind, queue::before_everything()));
     }
     let mut askers: Vec<Asker> = queue.waiters.iter().map(Asker::waiter).collect();

@@ -1,8 +1,6 @@
 //! The group's read: for every call of a group, the nearest available
 //! units of each kind it needs, ranked by the core. It never writes.
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Utc};
 use ngalam112_core::ranking::{
     Candidate, FRESH_FIRST, GROUP_CANDIDATES, NEAREST_CANDIDATES, Ranked, dispatch_order,
@@ -99,17 +97,17 @@ impl Fetched {
         !self.complete && !self.candidates.is_empty()
     }
 
-    /// The first unit in dispatch order not in `taken`, if it is surely
+    /// The first unit in dispatch order not `excluded`, if it is surely
     /// the one the full search would choose (`nearer_than_unfetched`).
     pub(super) fn first_free(
         &self,
         incident: &GeoPoint,
-        taken: &HashSet<UnitId>,
+        excluded: impl Fn(&UnitId) -> bool,
     ) -> Option<&(Ranked, String)> {
         let unit = self
             .order
             .iter()
-            .find(|(ranked, _)| !taken.contains(&ranked.unit_id))?;
+            .find(|(ranked, _)| !excluded(&ranked.unit_id))?;
         let location = self
             .candidates
             .iter()
