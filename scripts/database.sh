@@ -5,6 +5,9 @@
 # PostgreSQL binaries (installing Debian's postgresql package first if they
 # are missing), stopped again when the calling script exits.
 
+# shellcheck source=scripts/postgres-bin.sh
+source "$(dirname "${BASH_SOURCE[0]}")/postgres-bin.sh"
+
 answers() { # URL
   local url=$1 hostport host port
   if command -v pg_isready >/dev/null 2>&1; then
@@ -17,30 +20,9 @@ answers() { # URL
   timeout 3 bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null
 }
 
-pg_bin_dir() {
-  local dir
-  if command -v pg_config >/dev/null 2>&1; then
-    dir=$(pg_config --bindir)
-    [ -x "$dir/initdb" ] && { echo "$dir"; return; }
-  fi
-  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
-  [ -n "$dir" ] && [ -x "$dir/initdb" ] && echo "$dir"
-}
-
 start_throwaway_cluster() {
   local bin dir port as=()
-  bin=$(pg_bin_dir || true)
-  if [ -z "$bin" ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      echo "${0##*/}: installing the PostgreSQL server package (postgresql)" >&2
-      apt-get update -qq >/dev/null
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-      bin=$(pg_bin_dir)
-    else
-      echo "${0##*/}: no PostgreSQL: set DATABASE_URL or install the postgresql package" >&2
-      exit 1
-    fi
-  fi
+  bin=$(pg_bin_dir_or_install)
   dir=$(mktemp -d /tmp/ngalam112-test-pg.XXXXXX)
   chmod 755 "$dir"
   if [ "$(id -u)" = 0 ]; then

@@ -500,6 +500,19 @@ pub fn code_of<T: std::fmt::Debug>(result: Result<T, tonic::Status>) -> tonic::C
     result.expect_err("the call must fail").code()
 }
 
+/// `ngalam112 serve` (the binary at `binary`) on 127.0.0.1:`port` against
+/// `database_url`, with `extra` arguments; its log: errors only, on stderr.
+pub fn serve_command(binary: &str, database_url: &str, port: u16, extra: &[&str]) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "error")
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .stdout(std::process::Stdio::null());
+    command
+}
+
 /// A port nothing listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
