@@ -16,7 +16,9 @@ while timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null ||
   port=$((port + 100))
 done
 export NGALAM112_HA_PORT=$port
-trap 'bash scripts/ha-cluster.sh down' EXIT
+# On failure the cluster's own logs (etcd, Patroni with PostgreSQL, HAProxy)
+# are shown before the cluster goes; the servers' are under target/tmp/.
+trap 'status=$?; [ "$status" = 0 ] || tail -n 40 "$NGALAM112_HA_DIR"/*.log >&2; bash scripts/ha-cluster.sh down' EXIT
 
 bash scripts/ha-cluster.sh up
 cargo test --locked -p ngalam112 --test failover -- --ignored --nocapture "$@"

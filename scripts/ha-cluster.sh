@@ -8,7 +8,8 @@
 #
 #   scripts/ha-cluster.sh up               start it (installs patroni, etcd-server,
 #                                          haproxy and PostgreSQL with apt-get when missing)
-#   scripts/ha-cluster.sh url              print the DATABASE_URL through HAProxy
+#   scripts/ha-cluster.sh url [DATABASE]   print the DATABASE_URL through HAProxy (of the
+#                                          database ngalam112, made empty by `up`)
 #   scripts/ha-cluster.sh status           patronictl list
 #   scripts/ha-cluster.sh primary          print the primary node's name
 #   scripts/ha-cluster.sh kill-primary     kill -9 the primary's postmaster, then its Patroni
@@ -134,10 +135,11 @@ up() {
     >"$dir/haproxy.cfg"
   haproxy -D -f "$dir/haproxy.cfg" -p "$dir/haproxy.pid" >>"$dir/haproxy.log" 2>&1
   wait_healthy
-  say "up: $(url)"
+  as_owner "$bin/psql" -q -d "$(url postgres)" -c "CREATE DATABASE ngalam112"
+  say "up: DATABASE_URL=$(url)"
 }
 
-url() { echo "postgres://postgres:$(cat "$dir/superuser.password")@127.0.0.1:$haproxy_port/postgres"; }
+url() { echo "postgres://postgres:$(cat "$dir/superuser.password")@127.0.0.1:$haproxy_port/${1:-ngalam112}"; }
 
 primary() {
   local node
@@ -206,7 +208,7 @@ down() {
 
 case "${1:-}" in
   up) up ;;
-  url) url ;;
+  url) url "${2:-}" ;;
   status) as_owner patronictl -c "$dir/node1.yml" list ;;
   primary) primary ;;
   kill-primary) kill_primary ;;
@@ -215,7 +217,7 @@ case "${1:-}" in
   switchover) switchover ;;
   down) down ;;
   *)
-    sed -n '2,23p' "$0" >&2
+    sed -n '2,24p' "$0" >&2
     exit 2
     ;;
 esac

@@ -15,6 +15,10 @@ use rand::{RngExt, SeedableRng};
 use tonic::Code;
 use tonic::transport::Channel;
 
+use crate::helpers::audit::{
+    GAPPY_TIMELINES, TIMED_OUT_NOT_ONCE, UNITS_DOUBLE_BOOKED, WAITING_BESIDE_FREE_UNIT,
+    count as audit,
+};
 use crate::helpers::{
     Clients, TestApp, connect_as, free_port, start_server, terminate, wait_until_serving,
 };
@@ -156,13 +160,6 @@ async fn crew(
     }
 }
 
-async fn audit(pool: &sqlx::PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-        .fetch_one(pool)
-        .await
-        .expect("audit query")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_server_processes_under_a_random_simulation_keep_every_dispatch_rule() {
     // A fresh database; the in-process server of TestApp only migrates it.
@@ -273,15 +270,7 @@ async fn two_server_processes_under_a_random_simulation_keep_every_dispatch_rule
     assert_eq!(audit(pool, "SELECT count(*) FROM incidents").await, 200);
     // No unit ever held two open assignments: no two of a unit's
     // assignments were open at overlapping times.
-    let overlapping = audit(
-        pool,
-        "WITH spans AS (SELECT id, unit_id, tstzrange(offered_at, CASE WHEN status IN \
-           ('completed','declined','timed_out','cancelled') THEN updated_at END) AS open_during \
-           FROM assignments) \
-         SELECT count(*) FROM spans a JOIN spans b ON a.unit_id = b.unit_id AND a.id < b.id \
-         WHERE a.open_during && b.open_during",
-    )
-    .await;
+    let overlapping = audit(pool, UNITS_DOUBLE_BOOKED).await;
     assert_eq!(overlapping, 0, "no unit held two open assignments at once");
     // Every timeout happened, and happened exactly once.
     let timed_out = audit(
@@ -290,13 +279,7 @@ async fn two_server_processes_under_a_random_simulation_keep_every_dispatch_rule
     )
     .await;
     assert!(timed_out > 0, "the simulation let offers time out");
-    let not_once = audit(
-        pool,
-        "SELECT count(*) FROM assignments a WHERE a.status = 'timed_out' AND \
-         (SELECT count(*) FROM timeline_events t WHERE t.assignment_id = a.id \
-          AND t.kind = 'assignment_timed_out') <> 1",
-    )
-    .await;
+    let not_once = audit(pool, TIMED_OUT_NOT_ONCE).await;
     assert_eq!(
         not_once, 0,
         "every TIMED_OUT has exactly one timeline event"
@@ -330,27 +313,13 @@ async fn two_server_processes_under_a_random_simulation_keep_every_dispatch_rule
     assert_eq!(unserved, 0);
     // Rule 5 held to the end: no waiting need while a unit that could take
     // it stands available.
-    let missed = audit(
-        pool,
-        "SELECT count(*) FROM incidents i, unnest(i.pending_kinds) k \
-         WHERE i.status NOT IN ('resolved','cancelled') AND EXISTS ( \
-           SELECT 1 FROM units u WHERE u.kind = k AND u.status = 'available' AND NOT EXISTS ( \
-             SELECT 1 FROM assignments a WHERE a.incident_id = i.id AND a.unit_id = u.id \
-               AND a.status IN ('declined','timed_out')))",
-    )
-    .await;
+    let missed = audit(pool, WAITING_BESIDE_FREE_UNIT).await;
     assert_eq!(
         missed, 0,
         "no waiting call next to an idle unit that could take it"
     );
     // Timelines are gap-free (1..n) and in time order.
-    let gappy = audit(
-        pool,
-        "SELECT count(*) FROM (SELECT incident_id, min(incident_seq) AS first, \
-           max(incident_seq) AS last, count(*) AS n FROM timeline_events GROUP BY incident_id) s \
-         WHERE first <> 1 OR last <> n",
-    )
-    .await;
+    let gappy = audit(pool, GAPPY_TIMELINES).await;
     assert_eq!(gappy, 0, "timelines are numbered 1..n without gaps");
     let disordered = audit(
         pool,

@@ -5,6 +5,10 @@ use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 
+use ngalam112_testkit::audit::{
+    GAPPY_TIMELINES, TIMED_OUT_NOT_ONCE, UNITS_DOUBLE_BOOKED, WAITING_BESIDE_FREE_UNIT, count,
+};
+
 use crate::board::Board;
 use crate::load::{Acknowledged, Window};
 
@@ -48,19 +52,6 @@ impl Audit {
             && self.boards_wrong == 0
     }
 }
-
-async fn count(pool: &PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-        .fetch_one(pool)
-        .await
-        .expect("audit query")
-}
-
-const WAITING_BESIDE_FREE_UNIT: &str = "SELECT count(*) FROM incidents i, unnest(i.pending_kinds) k \
-     WHERE i.status NOT IN ('resolved','cancelled') AND EXISTS ( \
-       SELECT 1 FROM units u WHERE u.kind = k AND u.status = 'available' AND NOT EXISTS ( \
-         SELECT 1 FROM assignments a WHERE a.incident_id = i.id AND a.unit_id = u.id \
-           AND a.status IN ('declined','timed_out')))";
 
 fn status_number(name: &str) -> i32 {
     use ngalam112_proto::v1::IncidentStatus;
@@ -142,15 +133,7 @@ pub async fn run(
     .fetch_one(pool)
     .await
     .expect("audit: unanswered");
-    let double_assigned = count(
-        pool,
-        "WITH spans AS (SELECT id, unit_id, tstzrange(offered_at, CASE WHEN status IN \
-           ('completed','declined','timed_out','cancelled') THEN updated_at END) AS open_during \
-           FROM assignments) \
-         SELECT count(DISTINCT a.unit_id) FROM spans a JOIN spans b \
-           ON a.unit_id = b.unit_id AND a.id < b.id WHERE a.open_during && b.open_during",
-    )
-    .await;
+    let double_assigned = count(pool, UNITS_DOUBLE_BOOKED).await;
     let offers_never_timed_out = count(
         pool,
         "SELECT count(*) FROM assignments WHERE status = 'offered' \
@@ -162,13 +145,7 @@ pub async fn run(
         "SELECT count(*) FROM assignments WHERE status = 'timed_out'",
     )
     .await;
-    let timed_out_not_once = count(
-        pool,
-        "SELECT count(*) FROM assignments a WHERE a.status = 'timed_out' AND \
-         (SELECT count(*) FROM timeline_events t WHERE t.assignment_id = a.id \
-          AND t.kind = 'assignment_timed_out') <> 1",
-    )
-    .await;
+    let timed_out_not_once = count(pool, TIMED_OUT_NOT_ONCE).await;
     // Every process sweeps for a waiting call beside a free unit every 5 s.
     let deadline = Instant::now() + Duration::from_secs(12);
     let mut waiting_beside_free_unit = count(pool, WAITING_BESIDE_FREE_UNIT).await;
@@ -176,13 +153,7 @@ pub async fn run(
         tokio::time::sleep(Duration::from_millis(250)).await;
         waiting_beside_free_unit = count(pool, WAITING_BESIDE_FREE_UNIT).await;
     }
-    let gappy_timelines = count(
-        pool,
-        "SELECT count(*) FROM (SELECT incident_id, min(incident_seq) AS first, \
-           max(incident_seq) AS last, count(*) AS n FROM timeline_events GROUP BY incident_id) s \
-         WHERE first <> 1 OR last <> n",
-    )
-    .await;
+    let gappy_timelines = count(pool, GAPPY_TIMELINES).await;
     // A board catches up within moments of the change feed's news.
     let mut boards_wrong = 0;
     for board in boards {

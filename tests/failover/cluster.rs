@@ -23,7 +23,7 @@ fn script(args: &[&str]) -> String {
 
 /// The `postgres` database through HAProxy.
 pub fn url() -> String {
-    script(&["url"])
+    script(&["url", "postgres"])
 }
 
 /// Kills the primary (postmaster, then Patroni, both `-9`); returns its name.

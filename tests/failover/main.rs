@@ -35,6 +35,9 @@ const CALLERS: usize = 4;
 /// Each call-taker's pause between calls.
 const PACE: Duration = Duration::from_millis(100);
 
+/// What a round does to the cluster; returns the node that stopped.
+type Failure = fn() -> String;
+
 /// Runs a blocking script call off the async workers.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(work)
@@ -212,30 +215,14 @@ async fn the_primary_dies_twice_and_is_switched_over_under_load_and_nothing_ackn
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
 
-    round(
-        "failover",
-        &load,
-        &boards,
-        (&url, &pool),
-        cluster::kill_primary,
-    )
-    .await;
-    round(
-        "failover back",
-        &load,
-        &boards,
-        (&url, &pool),
-        cluster::kill_primary,
-    )
-    .await;
-    round(
-        "switchover",
-        &load,
-        &boards,
-        (&url, &pool),
-        cluster::switchover,
-    )
-    .await;
+    let rounds: [(&str, Failure); 3] = [
+        ("failover", cluster::kill_primary),
+        ("failover back", cluster::kill_primary),
+        ("switchover", cluster::switchover),
+    ];
+    for (name, fail) in rounds {
+        round(name, &load, &boards, (&url, &pool), fail).await;
+    }
 
     load.stop();
     for task in tasks {

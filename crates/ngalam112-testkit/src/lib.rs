@@ -29,6 +29,7 @@ fn with_database(url: &str, database: &str) -> String {
     format!("{base}/{database}")
 }
 
+pub mod audit;
 pub mod proxy;
 
 pub use jsonschema;
