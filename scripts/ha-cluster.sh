@@ -49,6 +49,9 @@ as_owner() {
 }
 
 exec_as_owner() {
+  # Patroni's bootstrap (initdb) hangs when the working directory is one
+  # the postgres account cannot enter (a checkout under a 0700 directory).
+  cd "$dir"
   if [ "$(id -u)" = 0 ]; then
     exec setpriv --reuid=postgres --regid=postgres --init-groups env HOME="$dir" "$@"
   fi
