@@ -204,6 +204,8 @@ down() {
     sleep 0.2
   done
   pkill -9 -f "postgres -D $dir/" 2>/dev/null || true
+  # A Patroni stuck in its bootstrap does not stop on SIGTERM.
+  pkill -9 -f "patroni $dir/" 2>/dev/null || true
   [ -e "$dir/etcd.pid" ] && kill "$(cat "$dir/etcd.pid")" 2>/dev/null || true
   sleep 0.5
   rm -rf "$dir"
