@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against a real PostgreSQL (and, for the web
-# console's tests, a headless Chromium).
+# console's tests, a headless Chromium; for the road tests, osmium).
 #
 # Which PostgreSQL: $DATABASE_URL if it answers; else the local server at
 # postgres://postgres@127.0.0.1:5432/postgres if it answers; else a
@@ -13,17 +13,12 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/database.sh
 source scripts/database.sh
 
-# The browser tests drive headless Chromium through chromedriver.
-if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "test.sh: installing Chromium and ChromeDriver for the browser tests" >&2
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
-  else
-    echo "test.sh: the browser tests need chromium and chromedriver (apt-get install chromium chromium-driver)" >&2
-    exit 1
-  fi
-fi
+# The browser tests drive headless Chromium through chromedriver; the
+# road tests write their networks as OpenStreetMap XML and convert them to
+# PBF with osmium.
+need chromium chromium chromium-driver
+need chromedriver chromium-driver
+need osmium osmium-tool
 
 status=0
 cargo test --workspace --locked "$@" || status=$?

@@ -181,6 +181,7 @@ fn allowed(path: &str, role: &Role) -> Option<bool> {
         "ngalam112.v1.IncidentService" => is_admin || is_operator,
         "ngalam112.v1.UnitService" if method == "RegisterUnit" => is_admin,
         "ngalam112.v1.UnitService" => is_admin || is_operator,
+        "ngalam112.v1.FieldService" if method == "GetRoute" => is_admin || is_operator || is_unit,
         "ngalam112.v1.FieldService" => is_admin || is_unit,
         _ => is_admin,
     })

@@ -89,6 +89,11 @@ pub struct ServeArgs {
     /// Serve Prometheus metrics (`/metrics`) on this address, e.g. 127.0.0.1:9112.
     #[arg(long)]
     pub metrics_listen: Option<SocketAddr>,
+    /// The city's OpenStreetMap extract (.osm.pbf): dispatch then ranks
+    /// units by drive time on its roads (the prepared graph is cached under
+    /// --data-dir/roads).
+    #[arg(long, env = "NGALAM112_ROADS")]
+    pub roads: Option<PathBuf>,
     /// Map tiles of the web console: an {z}/{x}/{y} URL template; "" for
     /// none (a plain background with the city's outline).
     #[arg(long, default_value = crate::web::OSM_TILES)]
@@ -236,9 +241,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let tls = args.tls()?;
+    let roads = crate::roads::load(args.roads.as_deref(), &args.database.data_dir).await?;
     let config = StoreConfig {
         offer_timeout: Duration::from_secs(args.offer_timeout.max(1)),
         stale_location_after: Duration::from_secs(args.stale_location_after),
+        roads,
     };
     if let Some(address) = args.metrics_listen {
         crate::metrics::install(address)

@@ -220,6 +220,8 @@ pub fn assignment_to_proto(assignment: &AssignmentRecord) -> proto::Assignment {
         unit_kind: unit_kind_to_proto(assignment.unit_kind).into(),
         status: assignment_status_to_proto(assignment.status).into(),
         distance_m: assignment.distance_m,
+        eta_s: assignment.eta_s,
+        road_distance_m: assignment.road_distance_m,
         offered_at: Some(timestamp(assignment.offered_at)),
         updated_at: Some(timestamp(assignment.updated_at)),
         offer_expires_at: assignment.offer_deadline.map(timestamp),

@@ -34,6 +34,9 @@ pub struct DemoServerArgs {
     /// Seconds an offer rings before it times out.
     #[arg(long, default_value_t = 15)]
     pub offer_timeout: u64,
+    /// The city's OpenStreetMap extract (.osm.pbf): rank by drive time.
+    #[arg(long, env = "NGALAM112_ROADS")]
+    pub roads: Option<PathBuf>,
 }
 
 pub async fn run(args: DemoServerArgs) -> anyhow::Result<()> {
@@ -59,11 +62,13 @@ async fn database(args: &DemoServerArgs) -> anyhow::Result<(String, Option<Embed
 }
 
 async fn serve_on(args: &DemoServerArgs, url: &str) -> anyhow::Result<()> {
+    let roads = crate::roads::load(args.roads.as_deref(), &args.data_dir).await?;
     let pool = Store::lazy_pool(url, 16).context("not a valid PostgreSQL URL")?;
     let store = Store::new(
         pool.clone(),
         StoreConfig {
             offer_timeout: Duration::from_secs(args.offer_timeout.max(1)),
+            roads,
             ..StoreConfig::default()
         },
     );

@@ -18,6 +18,7 @@ pub mod housekeeping;
 pub mod metrics;
 pub mod offer_timer;
 pub mod passwords;
+pub mod roads;
 pub mod seed;
 pub mod server;
 pub mod services;

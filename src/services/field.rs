@@ -242,4 +242,30 @@ impl FieldService for FieldApi {
         })
         .await
     }
+
+    #[tracing::instrument(skip_all, fields(assignment_id = %request.get_ref().assignment_id))]
+    async fn get_route(
+        &self,
+        request: Request<proto::GetRouteRequest>,
+    ) -> Result<Response<proto::Route>, Status> {
+        answer(async {
+            let caller = caller(&request)?;
+            let id = AssignmentId::parse("assignment_id", &request.get_ref().assignment_id)?;
+            let (unit_id, route) = self.store.assignment_route(id).await?;
+            // A crew sees its own routes; operators and admins any.
+            if matches!(caller.role, ngalam112_core::Role::Unit(_)) {
+                caller.require_unit(unit_id)?;
+            }
+            Ok(proto::Route {
+                points: route
+                    .points
+                    .iter()
+                    .map(convert::geo_point_to_proto)
+                    .collect(),
+                eta_s: route.leg.eta_s,
+                distance_m: route.leg.distance_m,
+            })
+        })
+        .await
+    }
 }

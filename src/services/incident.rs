@@ -230,6 +230,8 @@ impl IncidentService for IncidentApi {
                         distance_m: recommendation.distance_m,
                         location_age_s: recommendation.location_age.as_seconds_f64(),
                         location_stale: recommendation.location_stale,
+                        eta_s: recommendation.road.map_or(0.0, |leg| leg.eta_s),
+                        road_distance_m: recommendation.road.map_or(0.0, |leg| leg.distance_m),
                     })
                     .collect(),
             })

@@ -28,6 +28,7 @@ mod processes;
 mod public;
 mod realtime;
 mod referrals;
+mod roads;
 mod roles;
 mod units;
 mod wakeups;

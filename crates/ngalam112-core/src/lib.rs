@@ -6,6 +6,7 @@
 //! are passed in). Everything here is unit-tested in place.
 
 pub mod aml;
+pub mod drive;
 pub mod enums;
 pub mod geo_point;
 pub mod ids;

@@ -6,6 +6,7 @@
 //! Notifications follow from a plan: each event tells the incident's
 //! watchers, each offer wakes its unit's long-polls.
 
+use crate::drive::Leg;
 use crate::incident::{AssignmentFact, DerivedState, derive_state};
 use crate::{
     AssignmentId, AssignmentStatus, EventKind, IncidentId, IncidentStatus, NewIncident, UnitId,
@@ -20,6 +21,8 @@ pub struct PlannedOffer {
     pub kind: UnitKind,
     pub call_sign: String,
     pub distance_m: f64,
+    /// By road, when dispatch runs on a road network.
+    pub road: Option<Leg>,
 }
 
 /// One timeline event, in the order it happened.
@@ -92,7 +95,7 @@ impl CallPlan {
                 EventKind::AssignmentOffered,
                 offer.assignment_id,
                 offer.unit_id,
-                offered_detail(&offer.call_sign, offer.kind, offer.distance_m),
+                offered_detail(&offer.call_sign, offer.kind, offer.distance_m, offer.road),
             )
         }));
         if state.status != IncidentStatus::Pending {
@@ -137,9 +140,16 @@ pub fn created_detail(new: &NewIncident) -> String {
     )
 }
 
-/// The timeline's words for an offer.
-pub fn offered_detail(call_sign: &str, kind: UnitKind, distance_m: f64) -> String {
-    format!("{call_sign} ({kind}) offered, {distance_m:.0} m away")
+/// The timeline's words for an offer: "AMB-1 (ambulance) offered, 412 m
+/// away", and on roads ", 2.4 km by road, about 4 min".
+pub fn offered_detail(
+    call_sign: &str,
+    kind: UnitKind,
+    distance_m: f64,
+    road: Option<Leg>,
+) -> String {
+    let by_road = road.map_or(String::new(), |leg| format!(", {}", leg.describe()));
+    format!("{call_sign} ({kind}) offered, {distance_m:.0} m away{by_road}")
 }
 
 /// The timeline's words for a change of status.
@@ -177,6 +187,7 @@ mod tests {
             kind,
             call_sign: call_sign.to_owned(),
             distance_m: 412.4,
+            road: None,
         }
     }
 
@@ -208,6 +219,21 @@ mod tests {
             "AMB-1 (ambulance) offered, 412 m away"
         );
         assert_eq!(plan.events[3].detail, "pending -> dispatched");
+    }
+
+    #[test]
+    fn an_offer_on_roads_names_the_road_distance_and_drive_time() {
+        let new = call(vec![UnitKind::Ambulance], false);
+        let mut on_roads = offer(UnitKind::Ambulance, "AMB-1");
+        on_roads.road = Some(Leg {
+            eta_s: 250.0,
+            distance_m: 2_420.0,
+        });
+        let plan = CallPlan::new(IncidentId::new_random(), new, vec![on_roads]);
+        assert_eq!(
+            plan.events[1].detail,
+            "AMB-1 (ambulance) offered, 412 m away, 2.4 km by road, about 4 min"
+        );
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! The rule that picks the nearest unit (dispatch rule 2): smallest
 //! great-circle distance from the unit's last reported location, ties to
 //! the unit idle longest; a unit whose position is stale is sent only when
-//! no unit with a fresh position can go.
+//! no unit with a fresh position can go. With a road network, nearest
+//! means least drive time (`rank_on`), and a unit no road connects ranks
+//! after every connected one.
 
 use chrono::{DateTime, Utc};
 
+use crate::drive::{DriveTimes, Leg};
 use crate::{GeoPoint, UnitId};
 
 /// An available unit as the ranking sees it.
@@ -22,7 +25,10 @@ pub struct Candidate {
 #[derive(Debug, Clone)]
 pub struct Ranked {
     pub unit_id: UnitId,
+    /// Great-circle, always.
     pub distance_m: f64,
+    /// By road, when ranked on a road network and a road connects.
+    pub road: Option<Leg>,
 }
 
 /// Ranks candidates nearest first (ties: idle longest first, then id so the
@@ -43,8 +49,47 @@ pub fn rank_nearest(incident: &GeoPoint, candidates: &[Candidate]) -> Vec<Ranked
         .map(|(candidate, distance_m)| Ranked {
             unit_id: candidate.unit_id,
             distance_m,
+            road: None,
         })
         .collect()
+}
+
+/// Ranks candidates on `roads` when given (least drive time first; those
+/// no road connects after all connected ones, nearest first; ties to the
+/// unit idle longest, then id), else as `rank_nearest`.
+pub fn rank_on(
+    incident: &GeoPoint,
+    candidates: &[Candidate],
+    roads: Option<&dyn DriveTimes>,
+) -> Vec<Ranked> {
+    let Some(roads) = roads else {
+        return rank_nearest(incident, candidates);
+    };
+    let from: Vec<GeoPoint> = candidates.iter().map(|c| c.location).collect();
+    let mut ranked: Vec<(&Candidate, Ranked)> = candidates
+        .iter()
+        .zip(roads.drive_times(incident, &from))
+        .map(|(candidate, road)| {
+            let ranked = Ranked {
+                unit_id: candidate.unit_id,
+                distance_m: candidate.location.distance_m(incident),
+                road,
+            };
+            (candidate, ranked)
+        })
+        .collect();
+    ranked.sort_by(|(a, a_ranked), (b, b_ranked)| {
+        let by_measure = match (a_ranked.road, b_ranked.road) {
+            (Some(a_leg), Some(b_leg)) => a_leg.eta_s.total_cmp(&b_leg.eta_s),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a_ranked.distance_m.total_cmp(&b_ranked.distance_m),
+        };
+        by_measure
+            .then(a.available_since.cmp(&b.available_since))
+            .then(a.unit_id.cmp(&b.unit_id))
+    });
+    ranked.into_iter().map(|(_, ranked)| ranked).collect()
 }
 
 /// How many index-nearest units of a kind the store fetches for the exact
@@ -53,6 +98,10 @@ pub fn rank_nearest(incident: &GeoPoint, candidates: &[Candidate]) -> Vec<Ranked
 /// (|lat| < 11°) changes distances by under 2 %, far less than this margin
 /// can reorder.
 pub const NEAREST_CANDIDATES: i64 = 64;
+
+/// A limit that reads every available unit of a kind: on roads, when the
+/// nearest few cannot vouch for the least drive time.
+pub const ALL_CANDIDATES: i64 = 1_000_000;
 
 /// How many index-nearest units of a kind group intake fetches per call
 /// (`store/intake_group/`); enough when `nearer_than_unfetched` says so,
@@ -86,6 +135,64 @@ pub fn nearer_than_unfetched(
     radius * band.cos() > planar(chosen) * 1.01
 }
 
+/// The great-circle distance (m) below which no unit the index did not
+/// return can be, when `fetched` are its nearest to `incident` by planar
+/// distance in degrees (see `nearer_than_unfetched`, with its percent for
+/// the approximations); None when they reach beyond a degree.
+pub fn unfetched_beyond_m(incident: &GeoPoint, fetched: &[Candidate]) -> Option<f64> {
+    let radius = fetched
+        .iter()
+        .map(|candidate| {
+            (candidate.location.lon() - incident.lon())
+                .hypot(candidate.location.lat() - incident.lat())
+        })
+        .fold(0.0, f64::max);
+    if radius > 1.0 {
+        return None;
+    }
+    let band = (incident.lat().abs() + radius).min(90.0).to_radians();
+    Some(EARTH_RADIUS_M * radius.to_radians() * band.cos() / 1.01)
+}
+
+/// The mean Earth radius of the haversine distance (`geo`'s).
+const EARTH_RADIUS_M: f64 = 6_371_008.8;
+
+/// Whether a unit `eta_s` seconds away by road surely arrives before
+/// every unit the index did not return (`fetched`, as for
+/// `unfetched_beyond_m`): each of those is at least that far in a straight
+/// line, and no drive is faster than `top_speed_mps`, so none can arrive
+/// sooner than that distance over that speed. A tie is never sure.
+pub fn faster_than_unfetched(
+    incident: &GeoPoint,
+    eta_s: f64,
+    fetched: &[Candidate],
+    top_speed_mps: f64,
+) -> bool {
+    unfetched_beyond_m(incident, fetched)
+        .is_some_and(|beyond_m| top_speed_mps > 0.0 && eta_s < beyond_m / top_speed_mps)
+}
+
+/// Whether `chosen` (ranked by `rank_on`, at `location`) is surely first
+/// of all available units when only `fetched` were read: by drive time
+/// when ranked on roads whose top speed is `top_speed_mps` (a unit no road
+/// connects never is: an unfetched one might be connected), else (None)
+/// by distance.
+pub fn surely_first(
+    incident: &GeoPoint,
+    chosen: &Ranked,
+    location: &GeoPoint,
+    fetched: &[Candidate],
+    top_speed_mps: Option<f64>,
+) -> bool {
+    match (top_speed_mps, chosen.road) {
+        (None, _) => nearer_than_unfetched(incident, location, fetched),
+        (Some(top_speed_mps), Some(leg)) => {
+            faster_than_unfetched(incident, leg.eta_s, fetched, top_speed_mps)
+        }
+        (Some(_), None) => false,
+    }
+}
+
 /// The searches for a unit, in order: first among units with a fresh
 /// position only (`true`), then among all (`false`). The first search that
 /// finds an eligible unit decides.
@@ -113,13 +220,17 @@ pub fn queue_order(a: &Waiting, b: &Waiting) -> std::cmp::Ordering {
 /// fresh position nearest first, then the stale ones nearest first. The
 /// first one that can still be claimed gets the offer (another dispatch may
 /// be claiming the nearest at the same instant).
-pub fn dispatch_order(incident: &GeoPoint, candidates: &[Candidate]) -> Vec<Ranked> {
+pub fn dispatch_order(
+    incident: &GeoPoint,
+    candidates: &[Candidate],
+    roads: Option<&dyn DriveTimes>,
+) -> Vec<Ranked> {
     let is_fresh = |ranked: &Ranked| {
         candidates
             .iter()
             .any(|candidate| candidate.unit_id == ranked.unit_id && candidate.location_fresh)
     };
-    let (fresh, stale): (Vec<Ranked>, Vec<Ranked>) = rank_nearest(incident, candidates)
+    let (fresh, stale): (Vec<Ranked>, Vec<Ranked>) = rank_on(incident, candidates, roads)
         .into_iter()
         .partition(is_fresh);
     fresh.into_iter().chain(stale).collect()
@@ -182,6 +293,120 @@ mod tests {
         ));
     }
 
+    /// A city cut by a river along lat -7.98 with one bridge at lon
+    /// 112.64: a drive crossing it goes by the bridge; driving is at 10 m/s
+    /// along the straight lines to and from the bridge; a unit east of
+    /// lon 112.70 is on an island no road reaches.
+    #[derive(Debug)]
+    struct River;
+
+    impl DriveTimes for River {
+        fn drive_times(&self, to: &GeoPoint, from: &[GeoPoint]) -> Vec<Option<Leg>> {
+            from.iter().map(|from| self.leg(from, to)).collect()
+        }
+        fn route(&self, _: &GeoPoint, _: &GeoPoint) -> Option<crate::drive::Route> {
+            None
+        }
+        fn top_speed_mps(&self) -> f64 {
+            10.0
+        }
+    }
+
+    impl River {
+        fn leg(&self, from: &GeoPoint, to: &GeoPoint) -> Option<Leg> {
+            if from.lon() > 112.70 || to.lon() > 112.70 {
+                return None;
+            }
+            let bridge = GeoPoint::new("bridge", -7.98, 112.64).ok()?;
+            let distance_m = if (from.lat() > -7.98) == (to.lat() > -7.98) {
+                from.distance_m(to)
+            } else {
+                from.distance_m(&bridge) + bridge.distance_m(to)
+            };
+            Some(Leg {
+                eta_s: distance_m / 10.0,
+                distance_m,
+            })
+        }
+    }
+
+    #[test]
+    fn on_roads_the_unit_across_the_river_loses_to_a_farther_one_on_the_same_bank() {
+        // The incident on the north bank, 3 km west of the bridge.
+        let incident = GeoPoint::new("location", -7.979, 112.613).unwrap();
+        let across = candidate(-7.9825, 112.613, 0); // 390 m, south bank
+        let same_bank = candidate(-7.966, 112.613, 50); // 1.4 km, north bank
+        let island = candidate(-7.975, 112.71, 0);
+        let candidates = [across.clone(), same_bank.clone(), island.clone()];
+        let straight = rank_nearest(&incident, &candidates);
+        assert_eq!(straight[0].unit_id, across.unit_id);
+        let ranked = rank_on(&incident, &candidates, Some(&River));
+        let order: Vec<UnitId> = ranked.iter().map(|ranked| ranked.unit_id).collect();
+        assert_eq!(order, [same_bank.unit_id, across.unit_id, island.unit_id]);
+        let by_road = ranked[1].road.expect("the bridge connects");
+        assert!(by_road.distance_m > 5_000.0, "{by_road:?}");
+        assert!(ranked[1].distance_m < 400.0);
+        assert_eq!(ranked[2].road, None);
+        // Without roads, nothing changes.
+        let order: Vec<UnitId> = rank_on(&incident, &candidates, None)
+            .iter()
+            .map(|ranked| ranked.unit_id)
+            .collect();
+        assert_eq!(order[0], across.unit_id);
+    }
+
+    #[test]
+    fn on_roads_equal_drive_times_go_to_the_unit_idle_longest() {
+        let incident = GeoPoint::new("location", -7.975, 112.613).unwrap();
+        let recently_freed = candidate(-7.970, 112.613, 500);
+        let idle_longer = candidate(-7.970, 112.613, 10);
+        let ranked = rank_on(
+            &incident,
+            &[recently_freed, idle_longer.clone()],
+            Some(&River),
+        );
+        assert_eq!(ranked[0].unit_id, idle_longer.unit_id);
+    }
+
+    #[test]
+    fn a_drive_is_surely_fastest_only_when_no_unfetched_unit_could_beat_it() {
+        let incident = GeoPoint::new("location", -7.975, 112.613).unwrap();
+        // The farthest fetched unit 2.2 km away: an unfetched one is at
+        // least about 2.2 km away, 220 s at the top speed of 10 m/s.
+        let fetched = [candidate(-7.955, 112.613, 0)];
+        let beyond = unfetched_beyond_m(&incident, &fetched).unwrap();
+        assert!((2_150.0..2_230.0).contains(&beyond), "{beyond}");
+        assert!(faster_than_unfetched(&incident, 200.0, &fetched, 10.0));
+        assert!(!faster_than_unfetched(&incident, 230.0, &fetched, 10.0));
+        // A faster network weakens the bound.
+        assert!(!faster_than_unfetched(&incident, 200.0, &fetched, 30.0));
+        // Fetched beyond a degree: never judged.
+        let far = [candidate(-5.9, 112.613, 0)];
+        assert!(!faster_than_unfetched(&incident, 1.0, &far, 10.0));
+        // A chosen unit no road connects is never surely first on roads: an
+        // unfetched one might be connected.
+        let unconnected = Ranked {
+            unit_id: UnitId::new_random(),
+            distance_m: 10.0,
+            road: None,
+        };
+        let location = incident;
+        assert!(!surely_first(
+            &incident,
+            &unconnected,
+            &location,
+            &fetched,
+            Some(River.top_speed_mps())
+        ));
+        assert!(surely_first(
+            &incident,
+            &unconnected,
+            &location,
+            &fetched,
+            None
+        ));
+    }
+
     #[test]
     fn the_queue_serves_the_most_urgent_then_the_oldest_call() {
         let at = |secs: i64| Utc.timestamp_opt(1_800_000_000 + secs, 0).unwrap();
@@ -241,11 +466,11 @@ mod tests {
         let mut stale_near = candidate(-7.9725, 112.6315, 0);
         stale_near.location_fresh = false;
         let fresh_far = candidate(-7.9370, 112.6090, 0);
-        let order = dispatch_order(&incident, &[stale_near.clone(), fresh_far.clone()]);
+        let order = dispatch_order(&incident, &[stale_near.clone(), fresh_far.clone()], None);
         let ids: Vec<_> = order.iter().map(|ranked| ranked.unit_id).collect();
         assert_eq!(ids, vec![fresh_far.unit_id, stale_near.unit_id]);
-        let alone = dispatch_order(&incident, &[stale_near.clone()]);
+        let alone = dispatch_order(&incident, &[stale_near.clone()], None);
         assert_eq!(alone[0].unit_id, stale_near.unit_id);
-        assert!(dispatch_order(&incident, &[]).is_empty());
+        assert!(dispatch_order(&incident, &[], None).is_empty());
     }
 }

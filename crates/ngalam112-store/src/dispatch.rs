@@ -9,10 +9,12 @@
 //! again) is `unit_of_work`'s; new calls are written by `intake_group`.
 
 use chrono::{DateTime, Utc};
+use ngalam112_core::drive::Leg;
 use ngalam112_core::incident::{AssignmentFact, derive_state};
 use ngalam112_core::plan::{PlannedOffer, offered_detail, status_changed_detail};
 use ngalam112_core::ranking::{
-    Candidate, FRESH_FIRST, NEAREST_CANDIDATES, Ranked, Waiting, dispatch_order, queue_order,
+    ALL_CANDIDATES, Candidate, FRESH_FIRST, NEAREST_CANDIDATES, Ranked, Waiting, dispatch_order,
+    queue_order, surely_first,
 };
 use ngalam112_core::{
     AssignmentId, EventKind, GeoPoint, IncidentId, IncidentStatus, UnitId, UnitKind, UnitStatus,
@@ -32,6 +34,7 @@ pub(crate) struct Offer {
     pub kind: UnitKind,
     pub call_sign: String,
     pub distance_m: f64,
+    pub road: Option<Leg>,
 }
 
 /// Locks an incident's row for the rest of the transaction. Lock order in
@@ -106,6 +109,7 @@ pub(crate) async fn make_offer(
         kind: offer.kind,
         call_sign: offer.call_sign.clone(),
         distance_m: offer.distance_m,
+        road: offer.road,
     };
     let written = write_offers(connection, config, &[(offer.incident_id, &planned)]).await?;
     if written.len() != 1 {
@@ -122,7 +126,7 @@ pub(crate) async fn make_offer(
             planned.assignment_id,
             offer.unit_id,
             EventKind::AssignmentOffered,
-            offered_detail(&offer.call_sign, offer.kind, offer.distance_m),
+            offered_detail(&offer.call_sign, offer.kind, offer.distance_m, offer.road),
         ),
     )
     .await?;
@@ -162,11 +166,20 @@ pub(crate) async fn write_offers(
     let unit_ids: Vec<Uuid> = offers.iter().map(|(_, o)| o.unit_id.uuid()).collect();
     let kinds: Vec<&str> = offers.iter().map(|(_, o)| o.kind.as_str()).collect();
     let distances: Vec<f64> = offers.iter().map(|(_, o)| o.distance_m).collect();
+    let road = |offer: &PlannedOffer| {
+        offer.road.unwrap_or(Leg {
+            eta_s: 0.0,
+            distance_m: 0.0,
+        })
+    };
+    let etas: Vec<f64> = offers.iter().map(|(_, o)| road(o).eta_s).collect();
+    let road_distances: Vec<f64> = offers.iter().map(|(_, o)| road(o).distance_m).collect();
     let written = sqlx::query_as!(
         WrittenOffer,
         r#"WITH o AS (
-             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::float8[])
-               AS o(assignment_id, incident_id, unit_id, kind, distance_m)
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::float8[],
+                 $7::float8[], $8::float8[])
+               AS o(assignment_id, incident_id, unit_id, kind, distance_m, eta_s, road_distance_m)
            ),
            claimed AS (
              UPDATE units SET status = 'assigned', current_assignment_id = o.assignment_id,
@@ -175,9 +188,9 @@ pub(crate) async fn write_offers(
              RETURNING units.id, pg_notify('ngalam112_offers', units.id::text)
            )
            INSERT INTO assignments (id, incident_id, unit_id, unit_kind, status, distance_m,
-             offer_deadline)
+             offer_deadline, eta_s, road_distance_m)
            SELECT o.assignment_id, o.incident_id, o.unit_id, o.kind, 'offered', o.distance_m,
-             clock_timestamp() + make_interval(secs => $6)
+             clock_timestamp() + make_interval(secs => $6), o.eta_s, o.road_distance_m
            FROM o JOIN claimed ON claimed.id = o.unit_id
            RETURNING id, offered_at, updated_at, offer_deadline"#,
         &assignment_ids,
@@ -186,6 +199,8 @@ pub(crate) async fn write_offers(
         &kinds as &[&str],
         &distances,
         config.offer_timeout.as_secs_f64(),
+        &etas,
+        &road_distances,
     )
     .fetch_all(&mut *connection)
     .await?;
@@ -393,22 +408,45 @@ async fn best_unit_for(
     config: &StoreConfig,
     refused: &[Uuid],
 ) -> Result<Option<(Ranked, String)>, StoreError> {
+    let roads = config.roads.as_deref();
     for fresh_only in FRESH_FIRST {
-        let found = nearest_available(
-            connection,
-            kind,
-            location,
-            config,
-            refused,
-            fresh_only,
-            NEAREST_CANDIDATES,
-        )
-        .await?;
-        let candidates: Vec<Candidate> = found
-            .iter()
-            .map(|(candidate, _)| candidate.clone())
-            .collect();
-        for ranked in dispatch_order(location, &candidates) {
+        let mut limit = NEAREST_CANDIDATES;
+        let (found, order) = loop {
+            let found = nearest_available(
+                connection, kind, location, config, refused, fresh_only, limit,
+            )
+            .await?;
+            let candidates: Vec<Candidate> = found
+                .iter()
+                .map(|(candidate, _)| candidate.clone())
+                .collect();
+            let order = dispatch_order(location, &candidates, roads);
+            // On roads the choice must be the least drive time of all:
+            // when the nearest few cannot vouch for their first, all are
+            // read (`surely_first`).
+            let vouched = (found.len() as i64) < limit
+                || roads.is_none()
+                || order.first().is_none_or(|first| {
+                    candidates
+                        .iter()
+                        .find(|candidate| candidate.unit_id == first.unit_id)
+                        .is_some_and(|candidate| {
+                            let top_speed = roads.map(|roads| roads.top_speed_mps());
+                            surely_first(
+                                location,
+                                first,
+                                &candidate.location,
+                                &candidates,
+                                top_speed,
+                            )
+                        })
+                });
+            if vouched || limit == ALL_CANDIDATES {
+                break (found, order);
+            }
+            limit = ALL_CANDIDATES;
+        };
+        for ranked in order {
             let claimed = sqlx::query_scalar!(
                 "SELECT id FROM units WHERE id = $1 AND status = 'available' \
                  FOR NO KEY UPDATE SKIP LOCKED",
@@ -538,6 +576,7 @@ pub(crate) async fn settle_kind<M: HoldsKindLock>(
                 kind,
                 call_sign,
                 distance_m: best.distance_m,
+                road: best.road,
             },
             config,
         )

@@ -1,8 +1,9 @@
 //! The crews' side: polling for the open assignment, accepting, declining
 //! and reporting progress.
 
+use ngalam112_core::drive::Route;
 use ngalam112_core::{
-    AssignmentId, AssignmentStatus, EventKind, IncidentId, UnitId, UnitKind, UnitStatus,
+    AssignmentId, AssignmentStatus, EventKind, GeoPoint, IncidentId, UnitId, UnitKind, UnitStatus,
 };
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -136,6 +137,39 @@ impl Store {
                 .await?
                 .ok_or_else(|| StoreError::not_found("assignment", id))?;
         Ok(UnitId::from_uuid(unit))
+    }
+
+    /// The way by road from an assignment's unit (its last position) to
+    /// its incident, with the unit (the caller checks it may see it).
+    /// FAILED_PRECONDITION without roads; NOT_FOUND when no road connects
+    /// them.
+    pub async fn assignment_route(&self, id: AssignmentId) -> Result<(UnitId, Route), StoreError> {
+        let Some(roads) = self.config.roads.clone() else {
+            return Err(StoreError::FailedPrecondition(
+                "the server runs without roads (serve --roads FILE.osm.pbf)".to_owned(),
+            ));
+        };
+        let ends = sqlx::query!(
+            "SELECT a.unit_id, u.lat AS unit_lat, u.lon AS unit_lon, i.lat, i.lon \
+             FROM assignments a JOIN units u ON u.id = a.unit_id \
+             JOIN incidents i ON i.id = a.incident_id WHERE a.id = $1",
+            id.uuid(),
+        )
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::not_found("assignment", id))?;
+        let point = |lat, lon| {
+            GeoPoint::new("location", lat, lon)
+                .map_err(|error| StoreError::Internal(error.to_string()))
+        };
+        let (from, to) = (
+            point(ends.unit_lat, ends.unit_lon)?,
+            point(ends.lat, ends.lon)?,
+        );
+        let route = roads
+            .route(&from, &to)
+            .ok_or_else(|| StoreError::not_found("road route for assignment", id))?;
+        Ok((UnitId::from_uuid(ends.unit_id), route))
     }
 
     /// The unit's open assignment (OFFERED … ON_SCENE) with its incident,

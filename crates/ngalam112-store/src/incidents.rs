@@ -290,7 +290,16 @@ impl Store {
                 GeoPoint::new("location", lat, lon)
                     .map_err(|error| StoreError::Internal(error.to_string()))
             };
-            let distance_m = to_point(unit_lat, unit_lon)?.distance_m(&to_point(lat, lon)?);
+            let (unit_at, incident_at) = (to_point(unit_lat, unit_lon)?, to_point(lat, lon)?);
+            let distance_m = unit_at.distance_m(&incident_at);
+            // The same figures the ranking shows (RecommendUnits).
+            let road = self.config.roads.as_deref().and_then(|roads| {
+                roads
+                    .drive_times(&incident_at, &[unit_at])
+                    .into_iter()
+                    .next()
+                    .flatten()
+            });
             let assignment_id = dispatch::make_offer(
                 &mut transaction,
                 actor,
@@ -300,6 +309,7 @@ impl Store {
                     kind,
                     call_sign,
                     distance_m,
+                    road,
                 },
                 &self.config,
             )

@@ -103,6 +103,8 @@ pub struct StoreConfig {
     /// A unit whose last position report is older than this is offered
     /// work only when no unit of its kind with a fresh position can go.
     pub stale_location_after: Duration,
+    /// The city's roads: with them, nearest means least drive time.
+    pub roads: Option<std::sync::Arc<dyn ngalam112_core::drive::DriveTimes>>,
 }
 
 impl Default for StoreConfig {
@@ -110,6 +112,7 @@ impl Default for StoreConfig {
         Self {
             offer_timeout: Duration::from_secs(60),
             stale_location_after: Duration::from_secs(30 * 60),
+            roads: None,
         }
     }
 }

@@ -36,6 +36,10 @@ pub struct AssignmentRecord {
     pub unit_kind: UnitKind,
     pub status: AssignmentStatus,
     pub distance_m: f64,
+    /// Drive time (s) and road distance (m) at the time of the offer; 0
+    /// without roads.
+    pub eta_s: f64,
+    pub road_distance_m: f64,
     pub offered_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// While OFFERED: when the offer times out.
@@ -193,7 +197,8 @@ macro_rules! select_assignments {
         sqlx::query_as!(
             $crate::records::AssignmentRow,
             "SELECT a.id, a.incident_id, a.unit_id, u.call_sign AS unit_call_sign, a.unit_kind, \
-             a.status, a.distance_m, a.offered_at, a.updated_at, a.offer_deadline \
+             a.status, a.distance_m, a.eta_s, a.road_distance_m, a.offered_at, a.updated_at, \
+             a.offer_deadline \
              FROM assignments a JOIN units u ON u.id = a.unit_id "
             + $sql $(, $arg)*
         )
@@ -208,6 +213,8 @@ pub(crate) struct AssignmentRow {
     pub(crate) unit_kind: String,
     pub(crate) status: String,
     pub(crate) distance_m: f64,
+    pub(crate) eta_s: f64,
+    pub(crate) road_distance_m: f64,
     pub(crate) offered_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
     pub(crate) offer_deadline: Option<DateTime<Utc>>,
@@ -226,6 +233,8 @@ impl TryFrom<AssignmentRow> for AssignmentRecord {
             unit_kind: decode::<UnitKind>(&row.unit_kind)?,
             status,
             distance_m: row.distance_m,
+            eta_s: row.eta_s,
+            road_distance_m: row.road_distance_m,
             offered_at: row.offered_at,
             updated_at: row.updated_at,
             offer_deadline: row

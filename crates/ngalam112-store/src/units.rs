@@ -1,7 +1,8 @@
 //! The fleet: registration, service status, AVL positions, and the
 //! dispatcher's list of recommended units.
 
-use ngalam112_core::ranking::rank_nearest;
+use ngalam112_core::drive::Leg;
+use ngalam112_core::ranking::{ALL_CANDIDATES, NEAREST_CANDIDATES, rank_on};
 use ngalam112_core::{GeoPoint, IncidentId, UnitId, UnitKind, UnitStatus};
 
 use crate::dispatch;
@@ -24,6 +25,8 @@ pub struct NewUnit {
 pub struct UnitRecommendation {
     pub unit: UnitRecord,
     pub distance_m: f64,
+    /// By road, when dispatch runs on a road network and a road connects.
+    pub road: Option<Leg>,
     pub location_age: chrono::Duration,
     pub location_stale: bool,
 }
@@ -146,8 +149,9 @@ impl Store {
         UnitRecord::try_from(row)
     }
 
-    /// AVAILABLE units nearest the incident first, of `kind` or (None) of
-    /// the kinds the incident needs.
+    /// AVAILABLE units nearest the incident first (on roads: least drive
+    /// time first, of all available units), of `kind` or (None) of the
+    /// kinds the incident needs.
     pub async fn recommend_units(
         &self,
         incident_id: IncidentId,
@@ -171,9 +175,13 @@ impl Store {
         // The index's nearest of each kind, ranked exactly below.
         let mut connection = self.pool.acquire().await?;
         let mut candidates = Vec::new();
-        let wanted = i64::try_from(limit)
-            .unwrap_or(i64::MAX)
-            .saturating_add(ngalam112_core::ranking::NEAREST_CANDIDATES);
+        let roads = self.config.roads.as_deref();
+        let wanted = match roads {
+            Some(_) => ALL_CANDIDATES,
+            None => i64::try_from(limit)
+                .unwrap_or(i64::MAX)
+                .saturating_add(NEAREST_CANDIDATES),
+        };
         for kind in kinds {
             candidates.extend(
                 dispatch::nearest_available(
@@ -190,7 +198,7 @@ impl Store {
                 .map(|(candidate, _)| candidate),
             );
         }
-        let ranked: Vec<_> = rank_nearest(&incident_location, &candidates)
+        let ranked: Vec<_> = rank_on(&incident_location, &candidates, roads)
             .into_iter()
             .take(limit)
             .collect();
@@ -214,6 +222,7 @@ impl Store {
                     UnitRecommendation {
                         unit,
                         distance_m: ranked.distance_m,
+                        road: ranked.road,
                         location_age,
                         location_stale: location_age > stale_after,
                     }

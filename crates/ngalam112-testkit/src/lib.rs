@@ -31,6 +31,7 @@ fn with_database(url: &str, database: &str) -> String {
 
 pub mod audit;
 pub mod proxy;
+pub mod roads;
 
 pub use jsonschema;
 pub use ngalam112_client::Clients;

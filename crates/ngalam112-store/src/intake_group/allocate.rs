@@ -241,12 +241,12 @@ mod tests {
             (
                 earlier_low.id,
                 UnitKind::Ambulance,
-                Fetched::new(&incident, units.clone(), true),
+                Fetched::new(&incident, units.clone(), true, None),
             ),
             (
                 later_critical.id,
                 UnitKind::Ambulance,
-                Fetched::new(&incident, units, true),
+                Fetched::new(&incident, units, true, None),
             ),
         ];
         let all = askers(&[&earlier_low, &later_critical]);
@@ -274,7 +274,7 @@ mod tests {
         let fetched = vec![(
             alone.id,
             UnitKind::Ambulance,
-            Fetched::new(&incident, units.clone(), false),
+            Fetched::new(&incident, units.clone(), false, None),
         )];
         let all = askers(&[&alone]);
         let allocated = allocate(&all, &fetched, &[]);
@@ -286,7 +286,7 @@ mod tests {
         let fetched = vec![(
             alone.id,
             UnitKind::Ambulance,
-            Fetched::new(&incident, units, true),
+            Fetched::new(&incident, units, true, None),
         )];
         let all = askers(&[&alone]);
         let allocated = allocate(&all, &fetched, &[]);
@@ -307,17 +307,17 @@ mod tests {
             (
                 crash.id,
                 UnitKind::Ambulance,
-                Fetched::new(&incident, ambulances.clone(), true),
+                Fetched::new(&incident, ambulances.clone(), true, None),
             ),
             (
                 crash.id,
                 UnitKind::Police,
-                Fetched::new(&incident, Vec::new(), true),
+                Fetched::new(&incident, Vec::new(), true, None),
             ),
             (
                 medical.id,
                 UnitKind::Ambulance,
-                Fetched::new(&incident, ambulances, true),
+                Fetched::new(&incident, ambulances, true, None),
             ),
         ];
         let all = askers(&[&crash, &medical]);
@@ -357,12 +357,12 @@ mod tests {
             (
                 waiting_since.id,
                 UnitKind::Ambulance,
-                Fetched::new(&incident, units.clone(), true),
+                Fetched::new(&incident, units.clone(), true, None),
             ),
             (
                 new_call.id,
                 UnitKind::Ambulance,
-                Fetched::new(&incident, units, true),
+                Fetched::new(&incident, units, true, None),
             ),
         ];
         let all = vec![Asker::call(&new_call), waiter];

@@ -333,6 +333,7 @@ fn offers(units: &[Allotted], claimed: &HashSet<UnitId>) -> Vec<PlannedOffer> {
             kind: *kind,
             call_sign: call_sign.clone(),
             distance_m: ranked.distance_m,
+            road: ranked.road,
         })
         .collect()
 }

@@ -2,9 +2,10 @@
 //! units of each kind it needs, ranked by the core. It never writes.
 
 use chrono::{DateTime, Utc};
+use ngalam112_core::drive::DriveTimes;
 use ngalam112_core::ranking::{
-    Candidate, FRESH_FIRST, GROUP_CANDIDATES, NEAREST_CANDIDATES, Ranked, dispatch_order,
-    nearer_than_unfetched,
+    ALL_CANDIDATES, Candidate, FRESH_FIRST, GROUP_CANDIDATES, NEAREST_CANDIDATES, Ranked,
+    dispatch_order, surely_first,
 };
 use ngalam112_core::{GeoPoint, UnitId, UnitKind};
 use sqlx::PgConnection;
@@ -56,15 +57,20 @@ pub(super) struct Fetched {
     candidates: Vec<Candidate>,
     /// Fewer than asked for: every available unit of the kind is here.
     complete: bool,
+    /// Ranked on roads of this top speed (m/s): the first is vouched for
+    /// by drive time.
+    top_speed_mps: Option<f64>,
 }
 
 impl Fetched {
     /// `candidates` (with their call signs) as the index returned them for
-    /// `incident`, ranked by the core; `complete`: fewer than asked for.
+    /// `incident`, ranked by the core (on `roads` when given); `complete`:
+    /// fewer than asked for.
     pub(super) fn new(
         incident: &GeoPoint,
         candidates: Vec<(Candidate, String)>,
         complete: bool,
+        roads: Option<&dyn DriveTimes>,
     ) -> Fetched {
         let order = dispatch_order(
             incident,
@@ -72,6 +78,7 @@ impl Fetched {
                 .iter()
                 .map(|(candidate, _)| candidate.clone())
                 .collect::<Vec<_>>(),
+            roads,
         )
         .into_iter()
         .filter_map(|ranked| {
@@ -88,6 +95,7 @@ impl Fetched {
                 .map(|(candidate, _)| candidate)
                 .collect(),
             complete,
+            top_speed_mps: roads.map(|roads| roads.top_speed_mps()),
         }
     }
 
@@ -98,7 +106,8 @@ impl Fetched {
     }
 
     /// The first unit in dispatch order not `excluded`, if it is surely
-    /// the one the full search would choose (`nearer_than_unfetched`).
+    /// the one the full search would choose (`surely_first`, on `roads`
+    /// when the units were ranked on them).
     pub(super) fn first_free(
         &self,
         incident: &GeoPoint,
@@ -113,7 +122,8 @@ impl Fetched {
             .iter()
             .find(|candidate| candidate.unit_id == unit.0.unit_id)?
             .location;
-        (self.complete || nearer_than_unfetched(incident, &location, &self.candidates))
+        let top_speed = self.top_speed_mps;
+        (self.complete || surely_first(incident, &unit.0, &location, &self.candidates, top_speed))
             .then_some(unit)
     }
 }
@@ -126,7 +136,8 @@ pub(super) enum Search {
     Narrow,
     /// `NEAREST_CANDIDATES` per point, taken as the whole choice (as a
     /// settling pass does): for the calls the narrow search could not
-    /// vouch for.
+    /// vouch for. On roads every available unit, so that the least drive
+    /// time is exact.
     Wide,
 }
 
@@ -139,9 +150,11 @@ pub(super) async fn units_for_each(
     points: &[GeoPoint],
     search: Search,
 ) -> Result<Vec<Fetched>, StoreError> {
-    let limit = match search {
-        Search::Narrow => GROUP_CANDIDATES,
-        Search::Wide => NEAREST_CANDIDATES,
+    let roads = config.roads.as_deref();
+    let limit = match (search, roads) {
+        (Search::Narrow, _) => GROUP_CANDIDATES,
+        (Search::Wide, None) => NEAREST_CANDIDATES,
+        (Search::Wide, Some(_)) => ALL_CANDIDATES,
     };
     let mut found: Vec<Fetched> = vec![Fetched::default(); points.len()];
     let stale_after_s = config.stale_location_after.as_secs_f64();
@@ -181,7 +194,7 @@ pub(super) async fn units_for_each(
                 })
                 .collect::<Result<Vec<_>, StoreError>>()?;
             let complete = search == Search::Wide || (candidates.len() as i64) < limit;
-            found[*index] = Fetched::new(&points[*index], candidates, complete);
+            found[*index] = Fetched::new(&points[*index], candidates, complete, roads);
         }
     }
     Ok(found)

@@ -221,6 +221,8 @@ pub(super) fn record(plan: &CallPlan, written: &Written) -> Result<IncidentRecor
                 unit_kind: offer.kind,
                 status: AssignmentStatus::Offered,
                 distance_m: offer.distance_m,
+                eta_s: offer.road.map_or(0.0, |leg| leg.eta_s),
+                road_distance_m: offer.road.map_or(0.0, |leg| leg.distance_m),
                 offered_at: row.offered_at,
                 updated_at: row.updated_at,
                 offer_deadline: row.offer_deadline,
