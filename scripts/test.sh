@@ -22,6 +22,12 @@ need osmium osmium-tool
 
 status=0
 cargo test --workspace --locked "$@" || status=$?
+# The dispatch tests again on roads (a grid over Kota Malang, built by the
+# testkit): every rule holds when nearest means least drive time.
+if [ "$status" = 0 ] && [ $# = 0 ]; then
+  NGALAM112_TEST_ROADS=grid cargo test --locked -p ngalam112 --test api -- \
+    dispatch:: concurrency:: realtime:: wakeups:: || status=$?
+fi
 
 # Each integration test made its own database; clear them away.
 if command -v psql >/dev/null 2>&1; then

@@ -78,8 +78,14 @@ impl TestApp {
         Self::spawn_with(StoreConfig::default()).await
     }
 
-    pub async fn spawn_with(config: StoreConfig) -> TestApp {
+    /// A server on a fresh database with `config` (on the grid of
+    /// `roads::from_environment` when the environment asks and `config`
+    /// has no roads of its own).
+    pub async fn spawn_with(mut config: StoreConfig) -> TestApp {
         init_test_logging();
+        if config.roads.is_none() {
+            config.roads = roads::from_environment();
+        }
         let admin_url = admin_database_url();
         let database = format!("ngalam112_test_{}", uuid::Uuid::new_v4().simple());
         let mut connection = PgConnection::connect(&admin_url)

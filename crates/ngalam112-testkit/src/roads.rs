@@ -121,6 +121,39 @@ pub fn load(pbf: &Path) -> Arc<dyn DriveTimes> {
     Arc::new(roads)
 }
 
+/// The road network every `TestApp::spawn` gets when the environment
+/// says `NGALAM112_TEST_ROADS=grid` (scripts/test.sh runs the dispatch
+/// tests so, to show they hold on roads too): `malang_grid`, built once
+/// per test process.
+pub fn from_environment() -> Option<Arc<dyn DriveTimes>> {
+    static GRID: std::sync::OnceLock<Arc<dyn DriveTimes>> = std::sync::OnceLock::new();
+    match std::env::var("NGALAM112_TEST_ROADS").ok()?.as_str() {
+        "grid" => Some(GRID.get_or_init(|| load(&malang_grid().pbf("malang-grid"))).clone()),
+        other => panic!("NGALAM112_TEST_ROADS={other}: only \"grid\" is known"),
+    }
+}
+
+/// Kota Malang as a grid of two-way residential streets 0.004 degrees
+/// (about 440 m) apart, from lat −8.06 to −7.90 and lon 112.56 to
+/// 112.72: every place the tests use is on or near a street, and the
+/// drive between two places follows the grid.
+pub fn malang_grid() -> Osm {
+    let mut osm = Osm::default();
+    let street = &[("highway", "residential")];
+    let (south, north, west, east) = (-8.060, -7.900, 112.560, 112.720);
+    let lines = |from: f64, to: f64| {
+        let count = ((to - from) / 0.004).round() as usize;
+        (0..=count).map(move |line| from + 0.004 * line as f64)
+    };
+    for lat in lines(south, north) {
+        osm.way(&[(lat, west), (lat, east)], street);
+    }
+    for lon in lines(west, east) {
+        osm.way(&[(south, lon), (north, lon)], street);
+    }
+    osm
+}
+
 /// Tags of a two-way road that every test network uses (35 km/h).
 pub const ROAD: &[(&str, &str)] = &[("highway", "tertiary")];
 
