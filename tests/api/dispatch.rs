@@ -59,7 +59,10 @@ async fn nearest_available_ambulance_gets_the_offer_with_its_great_circle_distan
     // Run on roads (scripts/test.sh: NGALAM112_TEST_ROADS=grid), the same
     // unit is offered with its drive, never shorter than the straight line.
     if std::env::var_os("NGALAM112_TEST_ROADS").is_some() {
-        assert!(offer.eta_s > 0.0 && offer.road_distance_m > expected, "{offer:?}");
+        assert!(
+            offer.eta_s > 0.0 && offer.road_distance_m > expected,
+            "{offer:?}"
+        );
     } else {
         assert_eq!((offer.eta_s, offer.road_distance_m), (0.0, 0.0));
     }

@@ -23,6 +23,9 @@ struct Snap {
     at: (f64, f64),
 }
 
+/// A snap this close (m) to a node is at the node.
+const AT_NODE_M: f64 = 0.05;
+
 /// Where a search starts or ends: a node, the time to it (ms) and the
 /// metres to it.
 type End = (usize, usize, f64);
@@ -61,50 +64,43 @@ impl Roads {
         (off_m / (OFF_ROAD_SPEED_KMH / 3.6) * 1000.0).round() as usize
     }
 
-    /// Where a drive from `snap` enters the graph: the segment's ends it
-    /// may drive to.
-    fn starts(&self, snap: &Snap) -> Vec<End> {
+    /// Where a drive from `snap` enters the graph (`leaving`: the
+    /// segment's ends it may drive to) or, else, where a drive to it
+    /// leaves the graph (the ends it may come from): each with the time
+    /// and metres of the part of the segment between, and of the straight
+    /// stretch. A snap at one end of its segment is at that node and may
+    /// leave or reach it by any way through it, whatever the segment's
+    /// direction.
+    fn ends(&self, snap: &Snap, leaving: bool) -> Vec<End> {
         let segment = &self.segments[snap.segment];
-        let off = Self::off_ms(snap.off_m);
-        let part = |share: f64| {
+        let (a, b) = (segment.a as usize, segment.b as usize);
+        let end = |node: usize, share: f64| {
             let metres = share * segment.length_m;
-            (
-                off + travel_ms(metres, segment.speed_mps),
-                metres + snap.off_m,
-            )
+            let ms = Self::off_ms(snap.off_m) + travel_ms(metres, segment.speed_mps);
+            (node, ms, metres + snap.off_m)
         };
         let mut ends = Vec::new();
+        // Within a few centimetres (the flat projection's rounding).
+        if snap.along * segment.length_m < AT_NODE_M {
+            ends.push((a, Self::off_ms(snap.off_m), snap.off_m));
+        } else if (1.0 - snap.along) * segment.length_m < AT_NODE_M {
+            ends.push((b, Self::off_ms(snap.off_m), snap.off_m));
+        }
+        // Driving the segment forward (a → b) leaves by b and arrives from
+        // a; backward the other way round.
         if segment.forward {
-            let (ms, m) = part(1.0 - snap.along);
-            ends.push((segment.b as usize, ms, m));
+            ends.push(if leaving {
+                end(b, 1.0 - snap.along)
+            } else {
+                end(a, snap.along)
+            });
         }
         if segment.backward {
-            let (ms, m) = part(snap.along);
-            ends.push((segment.a as usize, ms, m));
-        }
-        ends
-    }
-
-    /// Where a drive to `snap` leaves the graph: the segment's ends it may
-    /// come from.
-    fn finishes(&self, snap: &Snap) -> Vec<End> {
-        let segment = &self.segments[snap.segment];
-        let off = Self::off_ms(snap.off_m);
-        let part = |share: f64| {
-            let metres = share * segment.length_m;
-            (
-                off + travel_ms(metres, segment.speed_mps),
-                metres + snap.off_m,
-            )
-        };
-        let mut ends = Vec::new();
-        if segment.forward {
-            let (ms, m) = part(snap.along);
-            ends.push((segment.a as usize, ms, m));
-        }
-        if segment.backward {
-            let (ms, m) = part(1.0 - snap.along);
-            ends.push((segment.b as usize, ms, m));
+            ends.push(if leaving {
+                end(a, snap.along)
+            } else {
+                end(b, 1.0 - snap.along)
+            });
         }
         ends
     }
@@ -150,8 +146,8 @@ impl Roads {
         to: &Snap,
     ) -> Option<(usize, f64, Option<ShortestPath>)> {
         let direct = self.along_one_segment(from, to);
-        let starts = self.starts(from);
-        let finishes = self.finishes(to);
+        let starts = self.ends(from, true);
+        let finishes = self.ends(to, false);
         let by_graph = if starts.is_empty() || finishes.is_empty() {
             None
         } else {

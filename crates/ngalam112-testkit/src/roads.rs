@@ -128,7 +128,10 @@ pub fn load(pbf: &Path) -> Arc<dyn DriveTimes> {
 pub fn from_environment() -> Option<Arc<dyn DriveTimes>> {
     static GRID: std::sync::OnceLock<Arc<dyn DriveTimes>> = std::sync::OnceLock::new();
     match std::env::var("NGALAM112_TEST_ROADS").ok()?.as_str() {
-        "grid" => Some(GRID.get_or_init(|| load(&malang_grid().pbf("malang-grid"))).clone()),
+        "grid" => Some(
+            GRID.get_or_init(|| load(&malang_grid().pbf("malang-grid")))
+                .clone(),
+        ),
         other => panic!("NGALAM112_TEST_ROADS={other}: only \"grid\" is known"),
     }
 }
