@@ -9,8 +9,8 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { api, codeOf, Code, messageOf, newRequestId, setToken, sleep, token } from "./api";
 import { eventName, t, toggleLanguage, type Key } from "./i18n";
-import { age, byName, choices, enumName, h, km, nodes, secondsSince, short, wib } from "./format";
-import { addCityOutline, MALANG_BOUNDS, tileLayer } from "./map";
+import { age, byName, choices, enumName, h, km, minutes, nodes, secondsSince, short, wib } from "./format";
+import { addCityOutline, drawRoute, MALANG_BOUNDS, tileLayer } from "./map";
 import {
   type Agency,
   type Alarm,
@@ -68,6 +68,8 @@ const incidentMarkers = new Map<string, L.Marker>();
 const unitMarkers = new Map<string, L.Marker>();
 let intakePin: L.Marker | null = null;
 let handsetMarker: L.Layer | null = null;
+/** The open incident's units' routes by road (with `--roads`). */
+let routeLayers: L.Layer[] = [];
 
 // ------------------------------------------------------------------ login
 
@@ -558,7 +560,41 @@ function openPanel(panel: State["panel"]): void {
   intakePin = null;
   handsetMarker?.remove();
   handsetMarker = null;
+  clearRoutes();
   renderPanel();
+}
+
+function clearRoutes(): void {
+  for (const layer of routeLayers) {
+    layer.remove();
+  }
+  routeLayers = [];
+}
+
+/** With roads, each open assignment's way from its unit to the incident. */
+async function showRoutes(incident: Incident): Promise<void> {
+  const onRoads = incident.assignments.filter(
+    (assignment) => assignment.etaS > 0 && assignment.status <= AssignmentStatus.ON_SCENE,
+  );
+  const routes = await Promise.all(
+    onRoads.map((assignment) => api.field.getRoute({ assignmentId: assignment.id }).catch(() => null)),
+  );
+  if (state.panel.kind !== "incident" || state.panel.id !== incident.id) {
+    return;
+  }
+  clearRoutes();
+  let bounds: L.LatLngBounds | null = null;
+  for (const route of routes) {
+    if (map && route && route.points.length > 1) {
+      const line = drawRoute(map, route.points);
+      routeLayers.push(line);
+      bounds = bounds ? bounds.extend(line.getBounds()) : line.getBounds();
+    }
+  }
+  // The whole way in view: the dispatcher sees where the unit comes from.
+  if (map && bounds) {
+    map.fitBounds(bounds, { padding: [40, 40], maxZoom: 16 });
+  }
 }
 
 function renderPanel(): void {
@@ -843,6 +879,7 @@ async function renderDetail(panel: HTMLElement, id: string): Promise<void> {
     return;
   }
   showHandset(incident);
+  void showRoutes(incident);
   panel.replaceChildren(
     h(
       "div",
@@ -857,6 +894,7 @@ async function renderDetail(panel: HTMLElement, id: string): Promise<void> {
             "li",
             { "data-assignment-status": enumName(AssignmentStatusSchema, assignment.status) },
             `${assignment.unitCallSign} · ${short(AssignmentStatusSchema, assignment.status)} · ${km(assignment.distanceM)}`,
+            assignment.etaS > 0 ? ` · ${minutes(assignment.etaS)}, ${km(assignment.roadDistanceM)} ${t("byRoad")}` : "",
           ),
         ),
       ),
@@ -986,7 +1024,16 @@ function recommendedUnits(id: string, recommendations: UnitRecommendation[]): HT
         assign.after(h("span", { class: "error" }, messageOf(failure)));
       }
     });
-    return h("li", {}, `${unit?.callSign} · ${km(recommendation.distanceM)} `, assign);
+    // With roads: the drive time first, as the ranking uses it.
+    const eta =
+      recommendation.etaS > 0
+        ? h(
+            "b",
+            { "data-testid": "recommended-eta", class: "eta" },
+            `${minutes(recommendation.etaS)} · ${km(recommendation.roadDistanceM)} ${t("byRoad")}`,
+          )
+        : null;
+    return h("li", {}, `${unit?.callSign} · `, eta, eta ? ` (${km(recommendation.distanceM)}) ` : `${km(recommendation.distanceM)} `, assign);
   });
 }
 

@@ -8,8 +8,8 @@ import * as L from "leaflet";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { api, codeOf, Code, messageOf, setToken, sleep, token } from "./api";
 import { t, toggleLanguage } from "./i18n";
-import { h, km, nodes, short } from "./format";
-import { tileLayer } from "./map";
+import { h, km, minutes, nodes, short } from "./format";
+import { drawRoute, tileLayer } from "./map";
 import {
   type Assignment,
   AssignmentStatus,
@@ -315,6 +315,20 @@ function render(): void {
     miniMap = L.map(mapElement, { zoomControl: false, attributionControl: false }).setView([location.lat, location.lon], 15);
     tileLayer()?.addTo(miniMap);
     L.circleMarker([location.lat, location.lon], { radius: 9, className: "target" }).addTo(miniMap);
+    void showRoute(miniMap);
+  }
+}
+
+/** With roads, the way from the unit to the incident on the mini map. */
+async function showRoute(onMap: L.Map): Promise<void> {
+  const assignment = crew.assignment;
+  if (!assignment || assignment.etaS <= 0) {
+    return;
+  }
+  const route = await api.field.getRoute({ assignmentId: assignment.id }).catch(() => null);
+  if (route && route.points.length > 1 && miniMap === onMap) {
+    const line = drawRoute(onMap, route.points);
+    onMap.fitBounds(line.getBounds(), { padding: [16, 16] });
   }
 }
 
@@ -328,7 +342,12 @@ function body(): HTMLElement {
     h("div", { class: "what" }, `${short(PrioritySchema, incident.priority)} · ${short(IncidentCategorySchema, incident.category)}`),
     h("div", { class: "where" }, incident.address),
     incident.description ? h("div", {}, incident.description) : null,
-    h("div", { class: "muted" }, `${t("distance")}: ${km(assignment.distanceM)}`),
+    h(
+      "div",
+      { class: "muted" },
+      `${t("distance")}: ${km(assignment.distanceM)}`,
+      assignment.etaS > 0 ? ` · ${minutes(assignment.etaS)}, ${km(assignment.roadDistanceM)} ${t("byRoad")}` : "",
+    ),
     h("div", { id: "mini-map" }),
   );
   if (assignment.status === AssignmentStatus.OFFERED) {

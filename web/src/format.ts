@@ -37,6 +37,11 @@ export function age(seconds: number): string {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
+/** A drive time in whole minutes, at least 1: `4 min`. */
+export function minutes(seconds: number): string {
+  return `${Math.max(1, Math.round(seconds / 60))} min`;
+}
+
 /** `1.2 km`. */
 export function km(metres: number): string {
   return `${(metres / 1000).toFixed(1)} km`;

@@ -98,6 +98,7 @@ const id = {
   alarmSent: "Alarm terkirim — bantuan diberitahu",
   distance: "Jarak",
   unit: "Unit",
+  byRoad: "lewat jalan",
 };
 
 type Catalogue = typeof id;
@@ -198,6 +199,7 @@ const en: Catalogue = {
   alarmSent: "Alarm sent — help has been told",
   distance: "Distance",
   unit: "Unit",
+  byRoad: "by road",
 };
 
 export type Key = keyof Catalogue;

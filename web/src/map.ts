@@ -23,6 +23,16 @@ export function tileLayer(): L.TileLayer | null {
   });
 }
 
+/** A drive by road (`FieldService/GetRoute`) drawn on `map`, testid `route`. */
+export function drawRoute(map: L.Map, points: { lat: number; lon: number }[]): L.Polyline {
+  const line = L.polyline(
+    points.map((point) => [point.lat, point.lon] as L.LatLngTuple),
+    { className: "route", interactive: false },
+  ).addTo(map);
+  line.getElement()?.setAttribute("data-testid", "route");
+  return line;
+}
+
 export function addCityOutline(map: L.Map): void {
   L.rectangle(MALANG_BOUNDS, { className: "city-outline", interactive: false, fill: false }).addTo(map);
 }

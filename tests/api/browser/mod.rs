@@ -7,6 +7,7 @@
 mod console;
 mod crew;
 mod pages;
+mod roads;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
