@@ -4,7 +4,6 @@
 //! where the straight-line nearest would be wrong.
 
 use ngalam112_proto::v1 as proto;
-use ngalam112_store::StoreConfig;
 use proto::{AssignmentStatus, UnitKind};
 use tonic::Code;
 
@@ -12,12 +11,7 @@ use crate::helpers::roads::{self, river_town::*};
 use crate::helpers::{TestApp, code_of, great_circle_m, medical_call};
 
 async fn river_town_app() -> TestApp {
-    let pbf = roads::river_town::network().pbf("river-town");
-    TestApp::spawn_with(StoreConfig {
-        roads: Some(roads::load(&pbf)),
-        ..StoreConfig::default()
-    })
-    .await
+    TestApp::spawn_with(roads::river_town_config()).await
 }
 
 async fn recommend(app: &TestApp, incident_id: &str) -> Vec<proto::UnitRecommendation> {

@@ -48,7 +48,12 @@ fn show_offer(assignment: &proto::Assignment, incident: Option<&proto::Incident>
             println!("position {:.5}, {:.5}", location.lat, location.lon);
         }
     }
-    println!("{} away", format::km(assignment.distance_m));
+    let drive = format::drive(assignment.eta_s, assignment.road_distance_m);
+    if drive.is_empty() {
+        println!("{} away", format::km(assignment.distance_m));
+    } else {
+        println!("{} away: {drive}", format::km(assignment.distance_m));
+    }
 }
 
 pub async fn run(mut api: Api, args: FieldArgs) -> anyhow::Result<()> {

@@ -51,6 +51,16 @@ pub fn km(metres: f64) -> String {
     format!("{:.1} km", metres / 1000.0)
 }
 
+/// The drive by road, when the server runs on roads: `4 min, 2.4 km by
+/// road`; "" without (eta 0).
+pub fn drive(eta_s: f64, road_distance_m: f64) -> String {
+    if eta_s <= 0.0 {
+        return String::new();
+    }
+    let minutes = (eta_s / 60.0).round().max(1.0);
+    format!("{minutes:.0} min, {} by road", km(road_distance_m))
+}
+
 /// `INCIDENT_STATUS_ON_SCENE` → `ON_SCENE`
 pub fn short(name: &str, prefix: &str) -> String {
     name.strip_prefix(prefix).unwrap_or(name).to_owned()
@@ -130,6 +140,8 @@ pub fn assignment_json(assignment: &proto::Assignment) -> Value {
         "unit_kind": kind(assignment.unit_kind()),
         "status": assignment_status(assignment),
         "distance_m": assignment.distance_m,
+        "eta_s": assignment.eta_s,
+        "road_distance_m": assignment.road_distance_m,
         "offered_at": rfc3339(assignment.offered_at.as_ref()),
         "updated_at": rfc3339(assignment.updated_at.as_ref()),
     })

@@ -168,13 +168,19 @@ impl Output {
             println!("{}", format::assignment_json(assignment));
             return;
         }
+        let drive = format::drive(assignment.eta_s, assignment.road_distance_m);
         println!(
-            "{} {} offered to {} ({}), {} away — assignment {}",
+            "{} {} offered to {} ({}), {} away{} — assignment {}",
             format::assignment_status(assignment),
             assignment.incident_id,
             assignment.unit_call_sign,
             format::kind(assignment.unit_kind()),
             format::km(assignment.distance_m),
+            if drive.is_empty() {
+                drive
+            } else {
+                format!(" ({drive})")
+            },
             assignment.id
         );
     }
@@ -186,6 +192,8 @@ impl Output {
                 value["distance_m"] = r.distance_m.into();
                 value["location_age_s"] = r.location_age_s.into();
                 value["location_stale"] = r.location_stale.into();
+                value["eta_s"] = r.eta_s.into();
+                value["road_distance_m"] = r.road_distance_m.into();
                 println!("{value}");
             }
             return;
@@ -201,6 +209,10 @@ impl Output {
                     unit.call_sign.clone(),
                     format::kind(unit.kind()),
                     format::km(r.distance_m),
+                    match format::drive(r.eta_s, r.road_distance_m) {
+                        drive if drive.is_empty() => "-".to_owned(),
+                        drive => drive,
+                    },
                     if r.location_stale {
                         format!("{age} STALE")
                     } else {
@@ -213,7 +225,15 @@ impl Output {
         print!(
             "{}",
             table(
-                &["#", "CALL SIGN", "KIND", "DISTANCE", "POSITION AGE", "ID"],
+                &[
+                    "#",
+                    "CALL SIGN",
+                    "KIND",
+                    "DISTANCE",
+                    "DRIVE",
+                    "POSITION AGE",
+                    "ID"
+                ],
                 &rows
             )
         );

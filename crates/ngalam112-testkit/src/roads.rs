@@ -157,6 +157,15 @@ pub fn malang_grid() -> Osm {
     osm
 }
 
+/// A store configuration on the river town's roads (`river_town`).
+pub fn river_town_config() -> ngalam112_store::StoreConfig {
+    let pbf = river_town::network().pbf("river-town");
+    ngalam112_store::StoreConfig {
+        roads: Some(load(&pbf)),
+        ..ngalam112_store::StoreConfig::default()
+    }
+}
+
 /// Tags of a two-way road that every test network uses (35 km/h).
 pub const ROAD: &[(&str, &str)] = &[("highway", "tertiary")];
 

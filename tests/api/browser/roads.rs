@@ -4,16 +4,10 @@
 use super::*;
 use crate::helpers::roads::{self, river_town::*};
 use ngalam112_core::UnitId;
-use ngalam112_store::StoreConfig;
 
 #[tokio::test]
 async fn the_console_and_the_crew_page_show_drive_times_and_draw_the_route() {
-    let pbf = roads::river_town::network().pbf("river-town-browser");
-    let app = TestApp::spawn_with(StoreConfig {
-        roads: Some(roads::load(&pbf)),
-        ..StoreConfig::default()
-    })
-    .await;
+    let app = TestApp::spawn_with(roads::river_town_config()).await;
     // The incident on the north bank, 3 km west of the only bridge; one
     // unit just across the river, two along the same bank.
     let incident_at = (NORTH_BANK + 0.0002, 112.610);

@@ -585,3 +585,59 @@ async fn incident_create_retries_an_unavailable_call_with_the_same_request_id() 
     assert!(stored[0].0.starts_with("n112-"), "{stored:?}");
     assert_eq!(created[0]["id"], stored[0].1.as_str());
 }
+
+#[tokio::test]
+async fn on_roads_recommendations_and_offers_show_the_drive() {
+    use ngalam112_testkit::roads::{self, river_town::*};
+    let app = TestApp::spawn_with(roads::river_town_config()).await;
+    let operator = app.token(Role::Operator).await.unwrap();
+    // On the north bank, 3 km west of the only bridge; a unit just across
+    // the river (7 km by road) and one 1.5 km along the bank.
+    let mut call = ngalam112_testkit::medical_call((NORTH_BANK, 112.610));
+    call.hold = true;
+    let held = app.create(call).await;
+    app.register(
+        "AMB-SEBERANG",
+        proto::UnitKind::Ambulance,
+        SOUTH_BANK,
+        112.610,
+    )
+    .await;
+    let along = app
+        .register(
+            "AMB-SEPIHAK",
+            proto::UnitKind::Ambulance,
+            NORTH_BANK,
+            112.6235,
+        )
+        .await;
+    let listed = stdout(&n112(&app, &operator, &["incident", "recommend", &held.id]).await);
+    let lines: Vec<&str> = listed.lines().collect();
+    assert!(lines[0].contains("DRIVE"), "{listed}");
+    assert!(
+        lines[1].contains("AMB-SEPIHAK") && lines[1].contains("3 min, 1.5 km by road"),
+        "{listed}"
+    );
+    assert!(
+        lines[2].contains("AMB-SEBERANG") && lines[2].contains("7.1 km by road"),
+        "{listed}"
+    );
+    let json = json_lines(
+        &n112(
+            &app,
+            &operator,
+            &["--json", "incident", "recommend", &held.id],
+        )
+        .await,
+    );
+    assert!(json[1]["eta_s"].as_f64().unwrap() > json[0]["eta_s"].as_f64().unwrap());
+    let assigned = stdout(
+        &n112(
+            &app,
+            &operator,
+            &["incident", "assign", &held.id, &along.id],
+        )
+        .await,
+    );
+    assert!(assigned.contains("(3 min, 1.5 km by road)"), "{assigned}");
+}

@@ -89,3 +89,52 @@ async fn a_crew_takes_an_offer_from_its_device_and_works_it_to_the_end() {
     assert_eq!(unit.status(), proto::UnitStatus::Available);
     assert_eq!(unit.location.map(|p| (p.lat, p.lon)), Some((-7.98, 112.63)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_roads_the_device_shows_the_drive_to_the_incident() {
+    use ngalam112_testkit::roads::{self, river_town::*};
+    let app = TestApp::spawn_with(roads::river_town_config()).await;
+    let unit = app
+        .register(
+            "AMB-SEPIHAK",
+            proto::UnitKind::Ambulance,
+            NORTH_BANK,
+            112.6235,
+        )
+        .await;
+    let token = app
+        .token(Role::Unit(UnitId::parse("unit_id", &unit.id).unwrap()))
+        .await
+        .unwrap();
+    app.create(medical_call((NORTH_BANK, 112.610))).await;
+    let mut device = Command::new(N112)
+        .env("N112_SERVER", format!("http://{}", app.address))
+        .env("N112_TOKEN", &token)
+        .args(["field", "--unit-id", &unit.id])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the device");
+    let mut input = device.stdin.take().unwrap();
+    let output = device.stdout.take().unwrap();
+    let (lines_sender, lines) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
+            let _ = lines_sender.send(line);
+        }
+    });
+    let away = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the offer on the device");
+        if line.contains("km away") {
+            break line;
+        }
+    };
+    assert!(
+        away.contains("1.5 km away: 3 min, 1.5 km by road"),
+        "{away}"
+    );
+    writeln!(input, "q").unwrap();
+    let _ = device.wait();
+}
