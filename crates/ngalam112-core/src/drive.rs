@@ -47,6 +47,15 @@ pub trait DriveTimes: Send + Sync + std::fmt::Debug {
     /// stretches included: a great-circle distance divided by it is a lower
     /// bound of the drive time.
     fn top_speed_mps(&self) -> f64;
+
+    /// A time (s) no drive to `to` from anywhere at least `straight_m`
+    /// away (great circle) beats: by default that distance at the top
+    /// speed; a source that knows more (the slow stretch from `to` to its
+    /// road, which every drive to it ends with) may say more.
+    fn sooner_than_s(&self, to: &GeoPoint, straight_m: f64) -> f64 {
+        let _ = to;
+        straight_m / self.top_speed_mps()
+    }
 }
 
 #[cfg(test)]

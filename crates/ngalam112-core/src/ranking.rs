@@ -160,35 +160,32 @@ const EARTH_RADIUS_M: f64 = 6_371_008.8;
 /// Whether a unit `eta_s` seconds away by road surely arrives before
 /// every unit the index did not return (`fetched`, as for
 /// `unfetched_beyond_m`): each of those is at least that far in a straight
-/// line, and no drive is faster than `top_speed_mps`, so none can arrive
-/// sooner than that distance over that speed. A tie is never sure.
+/// line, and no drive from that far arrives sooner than `roads` says
+/// (`DriveTimes::sooner_than_s`). A tie is never sure.
 pub fn faster_than_unfetched(
     incident: &GeoPoint,
     eta_s: f64,
     fetched: &[Candidate],
-    top_speed_mps: f64,
+    roads: &dyn DriveTimes,
 ) -> bool {
     unfetched_beyond_m(incident, fetched)
-        .is_some_and(|beyond_m| top_speed_mps > 0.0 && eta_s < beyond_m / top_speed_mps)
+        .is_some_and(|beyond_m| eta_s < roads.sooner_than_s(incident, beyond_m))
 }
 
 /// Whether `chosen` (ranked by `rank_on`, at `location`) is surely first
 /// of all available units when only `fetched` were read: by drive time
-/// when ranked on roads whose top speed is `top_speed_mps` (a unit no road
-/// connects never is: an unfetched one might be connected), else (None)
-/// by distance.
+/// when ranked on `roads` (a unit no road connects never is: an unfetched
+/// one might be connected), else by distance.
 pub fn surely_first(
     incident: &GeoPoint,
     chosen: &Ranked,
     location: &GeoPoint,
     fetched: &[Candidate],
-    top_speed_mps: Option<f64>,
+    roads: Option<&dyn DriveTimes>,
 ) -> bool {
-    match (top_speed_mps, chosen.road) {
+    match (roads, chosen.road) {
         (None, _) => nearer_than_unfetched(incident, location, fetched),
-        (Some(top_speed_mps), Some(leg)) => {
-            faster_than_unfetched(incident, leg.eta_s, fetched, top_speed_mps)
-        }
+        (Some(roads), Some(leg)) => faster_than_unfetched(incident, leg.eta_s, fetched, roads),
         (Some(_), None) => false,
     }
 }
@@ -376,13 +373,11 @@ mod tests {
         let fetched = [candidate(-7.955, 112.613, 0)];
         let beyond = unfetched_beyond_m(&incident, &fetched).unwrap();
         assert!((2_150.0..2_230.0).contains(&beyond), "{beyond}");
-        assert!(faster_than_unfetched(&incident, 200.0, &fetched, 10.0));
-        assert!(!faster_than_unfetched(&incident, 230.0, &fetched, 10.0));
-        // A faster network weakens the bound.
-        assert!(!faster_than_unfetched(&incident, 200.0, &fetched, 30.0));
+        assert!(faster_than_unfetched(&incident, 200.0, &fetched, &River));
+        assert!(!faster_than_unfetched(&incident, 230.0, &fetched, &River));
         // Fetched beyond a degree: never judged.
         let far = [candidate(-5.9, 112.613, 0)];
-        assert!(!faster_than_unfetched(&incident, 1.0, &far, 10.0));
+        assert!(!faster_than_unfetched(&incident, 1.0, &far, &River));
         // A chosen unit no road connects is never surely first on roads: an
         // unfetched one might be connected.
         let unconnected = Ranked {
@@ -396,7 +391,7 @@ mod tests {
             &unconnected,
             &location,
             &fetched,
-            Some(River.top_speed_mps())
+            Some(&River)
         ));
         assert!(surely_first(
             &incident,

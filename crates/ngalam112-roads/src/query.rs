@@ -231,6 +231,13 @@ impl DriveTimes for Roads {
     fn top_speed_mps(&self) -> f64 {
         self.top_speed_mps
     }
+
+    /// Every drive to `to` ends with the straight stretch from its road at
+    /// the off-road speed; the rest is at most the top speed.
+    fn sooner_than_s(&self, to: &GeoPoint, straight_m: f64) -> f64 {
+        let off_m = self.snap(to).map_or(0.0, |snap| snap.off_m).min(straight_m);
+        off_m / (OFF_ROAD_SPEED_KMH / 3.6) + (straight_m - off_m) / self.top_speed_mps
+    }
 }
 
 fn point((lat, lon): (f64, f64)) -> Option<GeoPoint> {

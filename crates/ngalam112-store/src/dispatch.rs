@@ -422,8 +422,8 @@ async fn best_unit_for(
                 .collect();
             let order = dispatch_order(location, &candidates, roads);
             // On roads the choice must be the least drive time of all:
-            // when the nearest few cannot vouch for their first, all are
-            // read (`surely_first`).
+            // when the nearest few cannot vouch for their first, eight
+            // times as many are read, and so on until all (`surely_first`).
             let vouched = (found.len() as i64) < limit
                 || roads.is_none()
                 || order.first().is_none_or(|first| {
@@ -431,20 +431,17 @@ async fn best_unit_for(
                         .iter()
                         .find(|candidate| candidate.unit_id == first.unit_id)
                         .is_some_and(|candidate| {
-                            let top_speed = roads.map(|roads| roads.top_speed_mps());
-                            surely_first(
-                                location,
-                                first,
-                                &candidate.location,
-                                &candidates,
-                                top_speed,
-                            )
+                            surely_first(location, first, &candidate.location, &candidates, roads)
                         })
                 });
             if vouched || limit == ALL_CANDIDATES {
                 break (found, order);
             }
-            limit = ALL_CANDIDATES;
+            limit = if limit * 8 >= ALL_CANDIDATES {
+                ALL_CANDIDATES
+            } else {
+                limit * 8
+            };
         };
         for ranked in order {
             let claimed = sqlx::query_scalar!(

@@ -1,6 +1,8 @@
 //! The group's read: for every call of a group, the nearest available
 //! units of each kind it needs, ranked by the core. It never writes.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use ngalam112_core::drive::DriveTimes;
 use ngalam112_core::ranking::{
@@ -57,9 +59,8 @@ pub(super) struct Fetched {
     candidates: Vec<Candidate>,
     /// Fewer than asked for: every available unit of the kind is here.
     complete: bool,
-    /// Ranked on roads of this top speed (m/s): the first is vouched for
-    /// by drive time.
-    top_speed_mps: Option<f64>,
+    /// Ranked on these roads: the first is vouched for by drive time.
+    roads: Option<Arc<dyn DriveTimes>>,
 }
 
 impl Fetched {
@@ -70,7 +71,7 @@ impl Fetched {
         incident: &GeoPoint,
         candidates: Vec<(Candidate, String)>,
         complete: bool,
-        roads: Option<&dyn DriveTimes>,
+        roads: Option<&Arc<dyn DriveTimes>>,
     ) -> Fetched {
         let order = dispatch_order(
             incident,
@@ -78,7 +79,7 @@ impl Fetched {
                 .iter()
                 .map(|(candidate, _)| candidate.clone())
                 .collect::<Vec<_>>(),
-            roads,
+            roads.map(|roads| roads.as_ref()),
         )
         .into_iter()
         .filter_map(|ranked| {
@@ -95,7 +96,7 @@ impl Fetched {
                 .map(|(candidate, _)| candidate)
                 .collect(),
             complete,
-            top_speed_mps: roads.map(|roads| roads.top_speed_mps()),
+            roads: roads.cloned(),
         }
     }
 
@@ -122,8 +123,8 @@ impl Fetched {
             .iter()
             .find(|candidate| candidate.unit_id == unit.0.unit_id)?
             .location;
-        let top_speed = self.top_speed_mps;
-        (self.complete || surely_first(incident, &unit.0, &location, &self.candidates, top_speed))
+        let roads = self.roads.as_deref();
+        (self.complete || surely_first(incident, &unit.0, &location, &self.candidates, roads))
             .then_some(unit)
     }
 }
@@ -150,7 +151,7 @@ pub(super) async fn units_for_each(
     points: &[GeoPoint],
     search: Search,
 ) -> Result<Vec<Fetched>, StoreError> {
-    let roads = config.roads.as_deref();
+    let roads = config.roads.as_ref();
     let limit = match (search, roads) {
         (Search::Narrow, _) => GROUP_CANDIDATES,
         (Search::Wide, None) => NEAREST_CANDIDATES,
