@@ -250,12 +250,14 @@ impl FieldService for FieldApi {
     ) -> Result<Response<proto::Route>, Status> {
         answer(async {
             let caller = caller(&request)?;
-            let id = AssignmentId::parse("assignment_id", &request.get_ref().assignment_id)?;
-            let (unit_id, route) = self.store.assignment_route(id).await?;
             // A crew sees its own routes; operators and admins any.
-            if matches!(caller.role, ngalam112_core::Role::Unit(_)) {
-                caller.require_unit(unit_id)?;
-            }
+            let id = if matches!(caller.role, ngalam112_core::Role::Unit(_)) {
+                self.own_assignment(&caller, "assignment_id", &request.get_ref().assignment_id)
+                    .await?
+            } else {
+                AssignmentId::parse("assignment_id", &request.get_ref().assignment_id)?
+            };
+            let (_, route) = self.store.assignment_route(id).await?;
             Ok(proto::Route {
                 points: route
                     .points

@@ -106,6 +106,7 @@ enum Call {
     NearbyCameras(proto::FindNearbyCamerasRequest),
     WatchUnits,
     RaiseAlarm(proto::RaiseAlarmRequest),
+    GetRoute(String),
     ListAlarms(bool),
     AcknowledgeAlarm(String),
 }
@@ -337,6 +338,7 @@ fn call(
             })
         }),
         any::<bool>().prop_map(Call::ListAlarms),
+        text().prop_map(Call::GetRoute),
         text().prop_map(Call::AcknowledgeAlarm),
     ]
 }
@@ -469,6 +471,11 @@ async fn send(clients: &mut Clients, call: Call) -> Code {
         ),
         Call::WatchUnits => code(units.watch_units(proto::WatchUnitsRequest {}).await),
         Call::RaiseAlarm(r) => code(field.raise_alarm(r).await),
+        Call::GetRoute(assignment_id) => code(
+            field
+                .get_route(proto::GetRouteRequest { assignment_id })
+                .await,
+        ),
         Call::ListAlarms(open_only) => code(
             incidents
                 .list_alarms(proto::ListAlarmsRequest { open_only })

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 mod ceiling;
 mod flood;
 mod load;
+mod roads;
 mod server;
 mod surge;
 mod workloads;
@@ -42,9 +43,14 @@ struct Args {
     /// workload (then --database-url must be that server's database).
     #[arg(long)]
     server: Option<String>,
-    /// Only these workloads (intake, surge, avl, poll, watch, fleet-size).
+    /// Only these workloads (intake, surge, avl, poll, watch, fleet-size,
+    /// roads).
     #[arg(long = "only")]
     only: Vec<String>,
+    /// An OpenStreetMap extract (.osm.pbf): adds its preparation, the
+    /// `route` row and `intake on roads` (e.g. tests/data/osm/helsinki.osm.pbf).
+    #[arg(long, env = "NGALAM112_ROADS")]
+    roads: Option<std::path::PathBuf>,
     #[command(subcommand)]
     internal: Option<Internal>,
 }
@@ -58,6 +64,8 @@ enum Internal {
         listen: String,
         #[arg(long)]
         offer_timeout: String,
+        #[arg(long)]
+        roads: Option<String>,
     },
 }
 
@@ -194,6 +202,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         rows.iter().for_each(|row| print(row, args.json));
         all.extend(rows);
     }
+    if let Some(file) = args.roads.as_deref().filter(|_| wanted("roads")) {
+        let rows = roads::roads(&target, &plan, file).await?;
+        rows.iter().for_each(|row| print(row, args.json));
+        all.extend(rows);
+    }
     if let (Some(plain), Some(flooded)) = (find(&all, "intake"), find(&all, "intake under flood")) {
         print(
             &Row {
@@ -213,6 +226,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     for (name, over, under) in [
         ("intake/ceiling", "intake", "ceiling"),
+        ("intake on roads/ceiling", "intake on roads", "ceiling"),
         ("intake/store-only", "intake", "intake store-only"),
         ("surge/surge ceiling", "surge", "surge ceiling"),
         ("avl/store-only", "avl", "avl store-only"),
@@ -230,10 +244,11 @@ async fn main() -> anyhow::Result<()> {
     if let Some(Internal::ServeInternal {
         listen,
         offer_timeout,
+        roads,
     }) = &args.internal
     {
         ngalam112::telemetry::init(ngalam112::telemetry::LogFormat::Text, "error");
-        let cli = <ngalam112::cli::Cli as clap::Parser>::try_parse_from([
+        let mut serve = vec![
             "ngalam112",
             "serve",
             "--listen",
@@ -244,7 +259,11 @@ async fn main() -> anyhow::Result<()> {
             // through a load balancer.
             "--trusted-proxy",
             "127.0.0.1",
-        ])?;
+        ];
+        if let Some(roads) = roads {
+            serve.extend(["--roads", roads]);
+        }
+        let cli = <ngalam112::cli::Cli as clap::Parser>::try_parse_from(serve)?;
         let ngalam112::cli::Command::Serve(serve) = cli.command else {
             anyhow::bail!("not a serve command");
         };

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use ngalam112_store::{Role, Store, StoreConfig};
+
+use crate::workloads::Area;
 use sqlx::{Connection, Executor, PgConnection, PgPool};
 use tonic::transport::Channel;
 
@@ -44,8 +46,20 @@ fn with_database(url: &str, database: &str) -> anyhow::Result<String> {
 impl BenchServer {
     /// A server for one workload.
     pub async fn start(target: &Target, offer_timeout_s: u64) -> anyhow::Result<BenchServer> {
+        Self::start_on(target, offer_timeout_s, None).await
+    }
+
+    /// A server for one workload, dispatching on `roads` (an .osm.pbf)
+    /// when given.
+    pub async fn start_on(
+        target: &Target,
+        offer_timeout_s: u64,
+        roads: Option<&std::path::Path>,
+    ) -> anyhow::Result<BenchServer> {
         match target {
-            Target::Fresh { admin_url } => Self::start_fresh(admin_url, offer_timeout_s).await,
+            Target::Fresh { admin_url } => {
+                Self::start_fresh(admin_url, offer_timeout_s, roads).await
+            }
             Target::Existing {
                 server,
                 database_url,
@@ -78,7 +92,11 @@ impl BenchServer {
     }
 
     /// A fresh database, migrated, and a server process on it.
-    async fn start_fresh(admin_url: &str, offer_timeout_s: u64) -> anyhow::Result<BenchServer> {
+    async fn start_fresh(
+        admin_url: &str,
+        offer_timeout_s: u64,
+        roads: Option<&std::path::Path>,
+    ) -> anyhow::Result<BenchServer> {
         let database = format!("ngalam112_bench_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::connect(admin_url)
             .await
@@ -95,14 +113,18 @@ impl BenchServer {
             .local_addr()?
             .port();
         let address: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-        let child = Command::new(std::env::current_exe()?)
-            .args([
-                "serve-internal",
-                "--listen",
-                &address.to_string(),
-                "--offer-timeout",
-                &offer_timeout_s.to_string(),
-            ])
+        let mut command = Command::new(std::env::current_exe()?);
+        command.args([
+            "serve-internal",
+            "--listen",
+            &address.to_string(),
+            "--offer-timeout",
+            &offer_timeout_s.to_string(),
+        ]);
+        if let Some(roads) = roads {
+            command.arg("--roads").arg(roads);
+        }
+        let child = command
             .env("DATABASE_URL", &url)
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())
@@ -218,7 +240,18 @@ pub async fn insert_units(
     count: usize,
     seed: u64,
 ) -> anyhow::Result<Vec<uuid::Uuid>> {
-    use rand::{RngExt, SeedableRng};
+    insert_units_in(pool, kind, count, seed, &Area::MALANG).await
+}
+
+/// As `insert_units`, at random places in `area`.
+pub async fn insert_units_in(
+    pool: &PgPool,
+    kind: &str,
+    count: usize,
+    seed: u64,
+    area: &Area,
+) -> anyhow::Result<Vec<uuid::Uuid>> {
+    use rand::SeedableRng;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut ids = Vec::with_capacity(count);
     for chunk_start in (0..count).step_by(5_000) {
@@ -227,10 +260,7 @@ pub async fn insert_units(
         let call_signs: Vec<String> = (chunk_start..chunk_start + chunk)
             .map(|i| format!("{kind}-{i:06}"))
             .collect();
-        let lats: Vec<f64> = (0..chunk).map(|_| rng.random_range(-8.03..-7.92)).collect();
-        let lons: Vec<f64> = (0..chunk)
-            .map(|_| rng.random_range(112.59..112.68))
-            .collect();
+        let (lats, lons): (Vec<f64>, Vec<f64>) = (0..chunk).map(|_| area.random(&mut rng)).unzip();
         sqlx::query!(
             "INSERT INTO units (id, call_sign, kind, agency, status, lat, lon, location_updated_at, available_since) \
              SELECT id, call_sign, $5, 'bench', 'available', lat, lon, now(), now() \

@@ -32,29 +32,51 @@ pub struct Plan {
     pub watchers: usize,
 }
 
-/// A random point in Kota Malang as the store takes it.
-fn random_location(rng: &mut StdRng) -> Option<GeoPoint> {
-    GeoPoint::new(
-        "location",
-        rng.random_range(-8.03..-7.92),
-        rng.random_range(112.59..112.68),
-    )
-    .ok()
+/// Where the units and calls of a workload are: a box of latitudes and
+/// longitudes.
+#[derive(Debug, Clone, Copy)]
+pub struct Area {
+    pub lat: (f64, f64),
+    pub lon: (f64, f64),
 }
 
-fn random_point(rng: &mut StdRng) -> proto::GeoPoint {
-    proto::GeoPoint {
-        lat: rng.random_range(-8.03..-7.92),
-        lon: rng.random_range(112.59..112.68),
+impl Area {
+    /// Kota Malang.
+    pub const MALANG: Area = Area {
+        lat: (-8.03, -7.92),
+        lon: (112.59, 112.68),
+    };
+
+    pub fn random(&self, rng: &mut StdRng) -> (f64, f64) {
+        (
+            rng.random_range(self.lat.0..self.lat.1),
+            rng.random_range(self.lon.0..self.lon.1),
+        )
     }
 }
 
+/// A random point in Kota Malang as the store takes it.
+fn random_location(rng: &mut StdRng) -> Option<GeoPoint> {
+    let (lat, lon) = Area::MALANG.random(rng);
+    GeoPoint::new("location", lat, lon).ok()
+}
+
+fn random_point(rng: &mut StdRng) -> proto::GeoPoint {
+    let (lat, lon) = Area::MALANG.random(rng);
+    proto::GeoPoint { lat, lon }
+}
+
 fn medical_call(rng: &mut StdRng) -> proto::CreateIncidentRequest {
+    medical_call_in(rng, &Area::MALANG)
+}
+
+fn medical_call_in(rng: &mut StdRng, area: &Area) -> proto::CreateIncidentRequest {
+    let (lat, lon) = area.random(rng);
     proto::CreateIncidentRequest {
         category: proto::IncidentCategory::Medical.into(),
         priority: proto::Priority::High.into(),
         caller_phone: "0812 3456 7890".to_owned(),
-        location: Some(random_point(rng)),
+        location: Some(proto::GeoPoint { lat, lon }),
         address: "Jl. Ijen".to_owned(),
         description: "bench".to_owned(),
         ..Default::default()
@@ -62,9 +84,21 @@ fn medical_call(rng: &mut StdRng) -> proto::CreateIncidentRequest {
 }
 
 /// The intake workloads' operation: worker `w`'s `i`th call, a random
-/// medical call recorded through gRPC on one of `clients`.
+/// medical call in Kota Malang recorded through gRPC on one of `clients`.
 pub(crate) fn record_calls(
     clients: Vec<Clients>,
+) -> impl Fn(usize, u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>
++ Clone
++ Send
++ Sync
++ 'static {
+    record_calls_in(clients, Area::MALANG)
+}
+
+/// As `record_calls`, the calls in `area`.
+pub(crate) fn record_calls_in(
+    clients: Vec<Clients>,
+    area: Area,
 ) -> impl Fn(usize, u64) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>
 + Clone
 + Send
@@ -76,7 +110,7 @@ pub(crate) fn record_calls(
         Box::pin(async move {
             client
                 .incidents
-                .create_incident(medical_call(&mut rng))
+                .create_incident(medical_call_in(&mut rng, &area))
                 .await
                 .is_ok()
         })

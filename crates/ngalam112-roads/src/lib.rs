@@ -219,6 +219,20 @@ impl Roads {
         }
     }
 
+    /// The (lat, lon) corners of the box every node is in: south-west,
+    /// north-east.
+    pub fn bounds(&self) -> ((f64, f64), (f64, f64)) {
+        let fold = |pick: fn(f64, f64) -> f64, start: f64| {
+            self.nodes.iter().fold((start, start), |(lat, lon), node| {
+                (pick(lat, node.0), pick(lon, node.1))
+            })
+        };
+        (
+            fold(f64::min, f64::INFINITY),
+            fold(f64::max, f64::NEG_INFINITY),
+        )
+    }
+
     /// How many nodes and road segments the network has.
     pub fn size(&self) -> (usize, usize) {
         (self.nodes.len(), self.segments.len())

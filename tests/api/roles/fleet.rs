@@ -156,6 +156,25 @@ pub(super) async fn check(m: &mut Matrix, c: &mut Clients, f: &Fixture) {
         &CREW,
         Code::Ok,
     );
+    // Without roads (this server has none): refused for what it is, to
+    // those who may ask.
+    m.expect(
+        "GetRoute",
+        code(
+            field
+                .get_route(proto::GetRouteRequest {
+                    assignment_id: f.assignment.clone(),
+                })
+                .await,
+        ),
+        &[
+            Who::Admin,
+            Who::Operator,
+            Who::OperatorSession,
+            Who::OwnUnit,
+        ],
+        Code::FailedPrecondition,
+    );
     m.expect(
         "WatchAlarms",
         code(incidents.watch_alarms(proto::WatchAlarmsRequest {}).await),
