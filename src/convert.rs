@@ -222,6 +222,7 @@ pub fn assignment_to_proto(assignment: &AssignmentRecord) -> proto::Assignment {
         distance_m: assignment.distance_m,
         eta_s: assignment.eta_s,
         road_distance_m: assignment.road_distance_m,
+        straight_line_eta_s: assignment.straight_line_eta_s,
         offered_at: Some(timestamp(assignment.offered_at)),
         updated_at: Some(timestamp(assignment.updated_at)),
         offer_expires_at: assignment.offer_deadline.map(timestamp),

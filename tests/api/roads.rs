@@ -73,12 +73,19 @@ async fn the_unit_across_the_river_loses_to_a_farther_one_on_the_same_bank() {
     );
     assert!((140.0..190.0).contains(&offer.eta_s), "{offer:?}");
     assert!((offer.distance_m - great_circle_m(SAME_BANK, INCIDENT)).abs() < 15.0);
+    // The straight-line rule would have sent the unit across the river,
+    // 7 km by the bridge: about 9 minutes later.
+    assert!(
+        (offer.straight_line_eta_s - offer.eta_s - 560.0).abs() < 80.0,
+        "{offer:?}"
+    );
     let words = timeline(&app, &incident.id).await;
     assert!(
-        words.iter().any(
-            |detail| detail.starts_with("AMB-SEPIHAK (ambulance) offered")
-                && detail.contains("1.5 km by road, about 3 min")
-        ),
+        words.iter().any(|detail| {
+            detail.starts_with("AMB-SEPIHAK (ambulance) offered")
+                && detail.contains("1.5 km by road, about 3 min; ")
+                && detail.contains(" min sooner than the nearest in a straight line")
+        }),
         "{words:?}"
     );
 

@@ -43,6 +43,10 @@ pub struct DemoArgs {
     /// Ctrl-C.
     #[arg(long)]
     pub exit: bool,
+    /// The city's OpenStreetMap extract (.osm.pbf): the server dispatches
+    /// by drive time, and the summary and picture show what that changed.
+    #[arg(long)]
+    pub roads: Option<PathBuf>,
     /// The server binary to start; by default `ngalam112` next to this
     /// program, else on PATH.
     #[arg(long, env = "N112_SERVER_BINARY")]
@@ -93,6 +97,9 @@ async fn start_server(args: &DemoArgs) -> anyhow::Result<(tokio::process::Child,
         .kill_on_drop(true);
     if let Some(url) = &args.database_url {
         command.arg("--database-url").arg(url);
+    }
+    if let Some(roads) = &args.roads {
+        command.arg("--roads").arg(roads);
     }
     if std::env::var_os("RUST_LOG").is_none() {
         // The demo's own output stays readable; warnings still show.

@@ -34,7 +34,15 @@ fn kind_colour(kind: proto::UnitKind) -> RGBColor {
 pub fn draw(path: &Path, summary: &Summary) -> anyhow::Result<()> {
     let root = SVGBackend::new(path, (1400, 650)).into_drawing_area();
     root.fill(&WHITE)?;
-    let (map_area, histogram_area) = root.split_horizontally(700);
+    let (map_area, right) = root.split_horizontally(700);
+    // On roads, the right half also plots each offer's drive time against
+    // its straight-line distance.
+    let (histogram_area, roads_area) = if summary.on_roads.is_empty() {
+        (right, None)
+    } else {
+        let (top, bottom) = right.split_vertically(325);
+        (top, Some(bottom))
+    };
 
     let ((south, north), (west, east)) = CITY;
     let mut map = ChartBuilder::on(&map_area)
@@ -153,6 +161,61 @@ pub fn draw(path: &Path, summary: &Summary) -> anyhow::Result<()> {
             RGBColor(0, 90, 160).filled(),
         )
     }))?;
+    if let Some(area) = roads_area {
+        draw_roads(&area, summary)?;
+    }
     root.present()?;
+    Ok(())
+}
+
+/// Drive time against straight-line distance for every offer made on
+/// roads; red where the straight-line rule would have sent a slower unit.
+fn draw_roads<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    summary: &Summary,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let (differed, saved_s) = summary.road_savings();
+    let km_top = summary
+        .on_roads
+        .iter()
+        .map(|(m, _, _)| m / 1000.0)
+        .fold(1.0, f64::max)
+        .ceil();
+    let minutes_top = summary
+        .on_roads
+        .iter()
+        .map(|(_, eta, _)| eta / 60.0)
+        .fold(1.0, f64::max)
+        .ceil();
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            format!(
+                "By road: {} offers; {differed} not to the straight-line nearest, {:.0} min saved",
+                summary.on_roads.len(),
+                saved_s / 60.0
+            ),
+            ("sans-serif", 16),
+        )
+        .margin(15)
+        .x_label_area_size(35)
+        .y_label_area_size(45)
+        .build_cartesian_2d(0.0..km_top, 0.0..minutes_top)?;
+    chart
+        .configure_mesh()
+        .x_desc("straight-line distance (km)")
+        .y_desc("drive time (min)")
+        .light_line_style(WHITE)
+        .draw()?;
+    chart.draw_series(summary.on_roads.iter().map(|(m, eta, straight)| {
+        let colour = if straight - eta >= 1.0 {
+            RGBColor(200, 30, 30)
+        } else {
+            RGBColor(0, 90, 160)
+        };
+        Circle::new((m / 1000.0, eta / 60.0), 3, colour.filled())
+    }))?;
     Ok(())
 }

@@ -24,6 +24,21 @@ pub struct Summary {
     /// Calls handed to partner agencies, and those the agency answered.
     pub referrals: usize,
     pub referrals_answered: usize,
+    /// Offers the server chose on roads: (straight-line distance m, drive
+    /// s, what the straight-line rule's unit would have taken s).
+    pub on_roads: Vec<(f64, f64, f64)>,
+}
+
+impl Summary {
+    /// Offers on roads where the straight-line rule would have sent
+    /// another, slower unit, and the seconds they saved in all.
+    pub fn road_savings(&self) -> (usize, f64) {
+        self.on_roads
+            .iter()
+            .map(|(_, eta, straight)| straight - eta)
+            .filter(|saved| *saved >= 1.0)
+            .fold((0, 0.0), |(count, total), saved| (count + 1, total + saved))
+    }
 }
 
 fn percentile(values: &[f64], share: f64) -> f64 {
@@ -86,6 +101,13 @@ pub async fn summarise(api: &mut Api) -> anyhow::Result<Summary> {
         summary.longest_pending_s = summary.longest_pending_s.max(waited);
         for assignment in &incident.assignments {
             summary.offer_distances_m.push(assignment.distance_m);
+            if assignment.eta_s > 0.0 && assignment.straight_line_eta_s > 0.0 {
+                summary.on_roads.push((
+                    assignment.distance_m,
+                    assignment.eta_s,
+                    assignment.straight_line_eta_s,
+                ));
+            }
             match assignment.status() {
                 proto::AssignmentStatus::Declined => summary.declined += 1,
                 proto::AssignmentStatus::TimedOut => summary.timed_out += 1,
@@ -128,6 +150,13 @@ impl Summary {
                     "timed_out": self.timed_out,
                     "referrals": self.referrals,
                     "referrals_answered": self.referrals_answered,
+                    "offers_on_roads": self.on_roads.len(),
+                    "road_nearest_differed": self.road_savings().0,
+                    "minutes_saved_by_roads": self.road_savings().1 / 60.0,
+                    "drive_p50_s": percentile(
+                        &self.on_roads.iter().map(|(_, eta, _)| *eta).collect::<Vec<_>>(),
+                        0.5,
+                    ),
                 })
             );
             return;
@@ -175,5 +204,21 @@ impl Summary {
             "handed to partner agencies: {}, answered by them: {}",
             self.referrals, self.referrals_answered
         );
+        if !self.on_roads.is_empty() {
+            let drives: Vec<f64> = self.on_roads.iter().map(|(_, eta, _)| *eta).collect();
+            let (differed, saved_s) = self.road_savings();
+            println!(
+                "by road: {} offers ranked by drive time (median {} to drive, {} in a straight line); \
+                 for {differed} of them the unit nearest in a straight line would have arrived later, \
+                 {:.0} min later in all",
+                self.on_roads.len(),
+                format::age(percentile(&drives, 0.5)),
+                format::km(percentile(
+                    &self.on_roads.iter().map(|(m, _, _)| *m).collect::<Vec<_>>(),
+                    0.5
+                )),
+                saved_s / 60.0
+            );
+        }
     }
 }

@@ -29,6 +29,10 @@ pub struct Ranked {
     pub distance_m: f64,
     /// By road, when ranked on a road network and a road connects.
     pub road: Option<Leg>,
+    /// Set on a unit chosen on roads (`with_straight_line_choice`): the
+    /// drive time of the unit the straight-line rule would have chosen
+    /// instead (its own when the same), for the record of what roads saved.
+    pub straight_line_eta_s: Option<f64>,
 }
 
 /// Ranks candidates nearest first (ties: idle longest first, then id so the
@@ -50,6 +54,7 @@ pub fn rank_nearest(incident: &GeoPoint, candidates: &[Candidate]) -> Vec<Ranked
             unit_id: candidate.unit_id,
             distance_m,
             road: None,
+            straight_line_eta_s: None,
         })
         .collect()
 }
@@ -74,6 +79,7 @@ pub fn rank_on(
                 unit_id: candidate.unit_id,
                 distance_m: candidate.location.distance_m(incident),
                 road,
+                straight_line_eta_s: None,
             };
             (candidate, ranked)
         })
@@ -188,6 +194,35 @@ pub fn surely_first(
         (Some(roads), Some(leg)) => faster_than_unfetched(incident, leg.eta_s, fetched, roads),
         (Some(_), None) => false,
     }
+}
+
+/// `chosen` (from `order`, ranked on roads by `dispatch_order`) with the
+/// drive time of the unit the straight-line rule would have taken in its
+/// place: the nearest in a straight line of the `eligible` units with a
+/// position as fresh as the chosen one's. Without roads, `chosen` as it is.
+pub fn with_straight_line_choice(
+    chosen: &Ranked,
+    order: &[Ranked],
+    candidates: &[Candidate],
+    eligible: impl Fn(&UnitId) -> bool,
+) -> Ranked {
+    let fresh = |unit_id: &UnitId| {
+        candidates
+            .iter()
+            .any(|candidate| candidate.unit_id == *unit_id && candidate.location_fresh)
+    };
+    let mut chosen = chosen.clone();
+    if chosen.road.is_some() {
+        chosen.straight_line_eta_s = order
+            .iter()
+            .filter(|ranked| {
+                eligible(&ranked.unit_id) && fresh(&ranked.unit_id) == fresh(&chosen.unit_id)
+            })
+            .min_by(|a, b| a.distance_m.total_cmp(&b.distance_m))
+            .and_then(|nearest| nearest.road)
+            .map(|leg| leg.eta_s);
+    }
+    chosen
 }
 
 /// The searches for a unit, in order: first among units with a fresh
@@ -344,6 +379,11 @@ mod tests {
         assert!(by_road.distance_m > 5_000.0, "{by_road:?}");
         assert!(ranked[1].distance_m < 400.0);
         assert_eq!(ranked[2].road, None);
+        // What the straight-line rule would have sent instead: the unit
+        // across the river, by the bridge.
+        let chosen = with_straight_line_choice(&ranked[0], &ranked, &candidates, |_| true);
+        assert_eq!(chosen.unit_id, same_bank.unit_id);
+        assert_eq!(chosen.straight_line_eta_s, Some(by_road.eta_s));
         // Without roads, nothing changes.
         let order: Vec<UnitId> = rank_on(&incident, &candidates, None)
             .iter()
@@ -384,6 +424,7 @@ mod tests {
             unit_id: UnitId::new_random(),
             distance_m: 10.0,
             road: None,
+            straight_line_eta_s: None,
         };
         let location = incident;
         assert!(!surely_first(

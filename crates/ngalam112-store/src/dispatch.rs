@@ -14,7 +14,7 @@ use ngalam112_core::incident::{AssignmentFact, derive_state};
 use ngalam112_core::plan::{PlannedOffer, offered_detail, status_changed_detail};
 use ngalam112_core::ranking::{
     ALL_CANDIDATES, Candidate, FRESH_FIRST, NEAREST_CANDIDATES, Ranked, Waiting, dispatch_order,
-    queue_order, surely_first,
+    queue_order, surely_first, with_straight_line_choice,
 };
 use ngalam112_core::{
     AssignmentId, EventKind, GeoPoint, IncidentId, IncidentStatus, UnitId, UnitKind, UnitStatus,
@@ -35,6 +35,9 @@ pub(crate) struct Offer {
     pub call_sign: String,
     pub distance_m: f64,
     pub road: Option<Leg>,
+    /// On roads, for an automatic choice: what the straight-line rule's
+    /// unit would have taken (`PlannedOffer::straight_line_eta_s`).
+    pub straight_line_eta_s: Option<f64>,
 }
 
 /// Locks an incident's row for the rest of the transaction. Lock order in
@@ -110,6 +113,7 @@ pub(crate) async fn make_offer(
         call_sign: offer.call_sign.clone(),
         distance_m: offer.distance_m,
         road: offer.road,
+        straight_line_eta_s: offer.straight_line_eta_s,
     };
     let written = write_offers(connection, config, &[(offer.incident_id, &planned)]).await?;
     if written.len() != 1 {
@@ -126,7 +130,7 @@ pub(crate) async fn make_offer(
             planned.assignment_id,
             offer.unit_id,
             EventKind::AssignmentOffered,
-            offered_detail(&offer.call_sign, offer.kind, offer.distance_m, offer.road),
+            offered_detail(&planned),
         ),
     )
     .await?;
@@ -174,12 +178,17 @@ pub(crate) async fn write_offers(
     };
     let etas: Vec<f64> = offers.iter().map(|(_, o)| road(o).eta_s).collect();
     let road_distances: Vec<f64> = offers.iter().map(|(_, o)| road(o).distance_m).collect();
+    let straight_line_etas: Vec<f64> = offers
+        .iter()
+        .map(|(_, o)| o.straight_line_eta_s.unwrap_or(0.0))
+        .collect();
     let written = sqlx::query_as!(
         WrittenOffer,
         r#"WITH o AS (
              SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::float8[],
-                 $7::float8[], $8::float8[])
-               AS o(assignment_id, incident_id, unit_id, kind, distance_m, eta_s, road_distance_m)
+                 $7::float8[], $8::float8[], $9::float8[])
+               AS o(assignment_id, incident_id, unit_id, kind, distance_m, eta_s, road_distance_m,
+                 straight_line_eta_s)
            ),
            claimed AS (
              UPDATE units SET status = 'assigned', current_assignment_id = o.assignment_id,
@@ -188,9 +197,10 @@ pub(crate) async fn write_offers(
              RETURNING units.id, pg_notify('ngalam112_offers', units.id::text)
            )
            INSERT INTO assignments (id, incident_id, unit_id, unit_kind, status, distance_m,
-             offer_deadline, eta_s, road_distance_m)
+             offer_deadline, eta_s, road_distance_m, straight_line_eta_s)
            SELECT o.assignment_id, o.incident_id, o.unit_id, o.kind, 'offered', o.distance_m,
-             clock_timestamp() + make_interval(secs => $6), o.eta_s, o.road_distance_m
+             clock_timestamp() + make_interval(secs => $6), o.eta_s, o.road_distance_m,
+             o.straight_line_eta_s
            FROM o JOIN claimed ON claimed.id = o.unit_id
            RETURNING id, offered_at, updated_at, offer_deadline"#,
         &assignment_ids,
@@ -201,6 +211,7 @@ pub(crate) async fn write_offers(
         config.offer_timeout.as_secs_f64(),
         &etas,
         &road_distances,
+        &straight_line_etas,
     )
     .fetch_all(&mut *connection)
     .await?;
@@ -443,7 +454,12 @@ async fn best_unit_for(
                 limit * 8
             };
         };
-        for ranked in order {
+        let candidates: Vec<Candidate> = found
+            .iter()
+            .map(|(candidate, _)| candidate.clone())
+            .collect();
+        for ranked in &order {
+            let ranked = with_straight_line_choice(ranked, &order, &candidates, |_| true);
             let claimed = sqlx::query_scalar!(
                 "SELECT id FROM units WHERE id = $1 AND status = 'available' \
                  FOR NO KEY UPDATE SKIP LOCKED",
@@ -574,6 +590,7 @@ pub(crate) async fn settle_kind<M: HoldsKindLock>(
                 call_sign,
                 distance_m: best.distance_m,
                 road: best.road,
+                straight_line_eta_s: best.straight_line_eta_s,
             },
             config,
         )

@@ -310,6 +310,9 @@ impl Store {
                     call_sign,
                     distance_m,
                     road,
+                    // The dispatcher's own choice: no automatic one to
+                    // compare with.
+                    straight_line_eta_s: None,
                 },
                 &self.config,
             )

@@ -40,6 +40,9 @@ pub struct AssignmentRecord {
     /// without roads.
     pub eta_s: f64,
     pub road_distance_m: f64,
+    /// For an automatic choice on roads: the drive time of the unit the
+    /// straight-line rule would have sent; 0 otherwise.
+    pub straight_line_eta_s: f64,
     pub offered_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// While OFFERED: when the offer times out.
@@ -197,7 +200,8 @@ macro_rules! select_assignments {
         sqlx::query_as!(
             $crate::records::AssignmentRow,
             "SELECT a.id, a.incident_id, a.unit_id, u.call_sign AS unit_call_sign, a.unit_kind, \
-             a.status, a.distance_m, a.eta_s, a.road_distance_m, a.offered_at, a.updated_at, \
+             a.status, a.distance_m, a.eta_s, a.road_distance_m, a.straight_line_eta_s, \
+             a.offered_at, a.updated_at, \
              a.offer_deadline \
              FROM assignments a JOIN units u ON u.id = a.unit_id "
             + $sql $(, $arg)*
@@ -215,6 +219,7 @@ pub(crate) struct AssignmentRow {
     pub(crate) distance_m: f64,
     pub(crate) eta_s: f64,
     pub(crate) road_distance_m: f64,
+    pub(crate) straight_line_eta_s: f64,
     pub(crate) offered_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
     pub(crate) offer_deadline: Option<DateTime<Utc>>,
@@ -235,6 +240,7 @@ impl TryFrom<AssignmentRow> for AssignmentRecord {
             distance_m: row.distance_m,
             eta_s: row.eta_s,
             road_distance_m: row.road_distance_m,
+            straight_line_eta_s: row.straight_line_eta_s,
             offered_at: row.offered_at,
             updated_at: row.updated_at,
             offer_deadline: row

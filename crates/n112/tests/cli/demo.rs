@@ -85,3 +85,58 @@ async fn the_demo_runs_and_its_summary_matches_the_database() {
         "an SVG of the city"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_on_roads_says_what_drive_time_changed() {
+    let app = TestApp::spawn().await;
+    // Kota Malang as a grid of streets (the testkit's; a city would use
+    // its OpenStreetMap extract).
+    let roads = ngalam112_testkit::roads::malang_grid().pbf("demo-grid");
+    let picture =
+        std::env::temp_dir().join(format!("n112-demo-{}.svg", uuid::Uuid::new_v4().simple()));
+    let output = Command::new(N112)
+        .args([
+            "--json",
+            "demo",
+            "--exit",
+            "--listen",
+            "127.0.0.1:0",
+            "--duration-s",
+            "8",
+            "--calls-per-minute",
+            "120",
+            "--roads",
+        ])
+        .arg(&roads)
+        .arg("--data-dir")
+        .arg(roads.with_file_name("var"))
+        .arg("--picture")
+        .arg(&picture)
+        .env("N112_DEMO_DATABASE_URL", &app.database_url)
+        .output()
+        .expect("run the demo");
+    let summary = json_lines(&output).pop().expect("a summary");
+    let pool = &app.pool;
+    let on_roads: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM assignments WHERE eta_s > 0 AND straight_line_eta_s > 0",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert!(on_roads > 3, "offers ranked by drive time: {summary}");
+    assert_eq!(summary["offers_on_roads"], on_roads);
+    let (differed, saved_s): (i64, f64) = sqlx::query_as(
+        "SELECT count(*), coalesce(sum(straight_line_eta_s - eta_s), 0) FROM assignments \
+         WHERE eta_s > 0 AND straight_line_eta_s - eta_s >= 1",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(summary["road_nearest_differed"], differed);
+    let minutes = summary["minutes_saved_by_roads"].as_f64().unwrap();
+    assert!((minutes - saved_s / 60.0).abs() < 1e-6, "{summary}");
+    println!("demo on roads: {summary}");
+    let svg = std::fs::read_to_string(&picture).expect("the picture was written");
+    let _ = std::fs::remove_file(&picture);
+    assert!(svg.contains("By road: "), "the drive-time panel");
+}

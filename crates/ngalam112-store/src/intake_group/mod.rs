@@ -334,6 +334,7 @@ fn offers(units: &[Allotted], claimed: &HashSet<UnitId>) -> Vec<PlannedOffer> {
             call_sign: call_sign.clone(),
             distance_m: ranked.distance_m,
             road: ranked.road,
+            straight_line_eta_s: ranked.straight_line_eta_s,
         })
         .collect()
 }

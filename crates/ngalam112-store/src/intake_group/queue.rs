@@ -207,7 +207,7 @@ pub(super) async fn serve(
     let events: Vec<(&Actor, Event)> = served
         .iter()
         .map(|(waiter, offer)| {
-            let detail = offered_detail(&offer.call_sign, offer.kind, offer.distance_m, offer.road);
+            let detail = offered_detail(offer);
             let event = Event::assignment(
                 waiter.key.incident_id,
                 offer.assignment_id,

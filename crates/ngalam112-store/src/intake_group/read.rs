@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use ngalam112_core::drive::DriveTimes;
 use ngalam112_core::ranking::{
     ALL_CANDIDATES, Candidate, FRESH_FIRST, GROUP_CANDIDATES, NEAREST_CANDIDATES, Ranked,
-    dispatch_order, surely_first,
+    dispatch_order, surely_first, with_straight_line_choice,
 };
 use ngalam112_core::{GeoPoint, UnitId, UnitKind};
 use sqlx::PgConnection;
@@ -113,7 +113,7 @@ impl Fetched {
         &self,
         incident: &GeoPoint,
         excluded: impl Fn(&UnitId) -> bool,
-    ) -> Option<&(Ranked, String)> {
+    ) -> Option<(Ranked, String)> {
         let unit = self
             .order
             .iter()
@@ -124,8 +124,17 @@ impl Fetched {
             .find(|candidate| candidate.unit_id == unit.0.unit_id)?
             .location;
         let roads = self.roads.as_deref();
-        (self.complete || surely_first(incident, &unit.0, &location, &self.candidates, roads))
-            .then_some(unit)
+        if !self.complete && !surely_first(incident, &unit.0, &location, &self.candidates, roads) {
+            return None;
+        }
+        let order: Vec<Ranked> = self
+            .order
+            .iter()
+            .map(|(ranked, _)| ranked.clone())
+            .collect();
+        let chosen =
+            with_straight_line_choice(&unit.0, &order, &self.candidates, |unit| !excluded(unit));
+        Some((chosen, unit.1.clone()))
     }
 }
 

@@ -223,6 +223,7 @@ pub(super) fn record(plan: &CallPlan, written: &Written) -> Result<IncidentRecor
                 distance_m: offer.distance_m,
                 eta_s: offer.road.map_or(0.0, |leg| leg.eta_s),
                 road_distance_m: offer.road.map_or(0.0, |leg| leg.distance_m),
+                straight_line_eta_s: offer.straight_line_eta_s.unwrap_or(0.0),
                 offered_at: row.offered_at,
                 updated_at: row.updated_at,
                 offer_deadline: row.offer_deadline,
