@@ -166,6 +166,38 @@ pub fn river_town_config() -> ngalam112_store::StoreConfig {
     }
 }
 
+/// `malang_grid` cut by two rivers running north to south, as the Brantas
+/// and the Bango cut the city: between lon 112.620 and 112.624 and between
+/// 112.648 and 112.652, crossed only by every fifth east-west street (the
+/// bridges, 2.2 km apart). The demo on it shows drive time beating straight lines.
+pub fn malang_rivers() -> Osm {
+    let mut osm = Osm::default();
+    let street = &[("highway", "residential")];
+    let (south, north, west, east) = (-8.060, -7.900, 112.560, 112.720);
+    let rivers = [(112.620, 112.624), (112.648, 112.652)];
+    let lines = |from: f64, to: f64| {
+        let count = ((to - from) / 0.004).round() as usize;
+        (0..=count).map(move |line| (line, from + 0.004 * line as f64))
+    };
+    for (line, lat) in lines(south, north) {
+        if line % 5 == 0 {
+            osm.way(&[(lat, west), (lat, east)], street);
+            continue;
+        }
+        // The street stops at each bank.
+        let mut from = west;
+        for (bank_west, bank_east) in rivers {
+            osm.way(&[(lat, from), (lat, bank_west)], street);
+            from = bank_east;
+        }
+        osm.way(&[(lat, from), (lat, east)], street);
+    }
+    for (_, lon) in lines(west, east) {
+        osm.way(&[(south, lon), (north, lon)], street);
+    }
+    osm
+}
+
 /// Tags of a two-way road that every test network uses (35 km/h).
 pub const ROAD: &[(&str, &str)] = &[("highway", "tertiary")];
 

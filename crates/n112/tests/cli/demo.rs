@@ -89,9 +89,9 @@ async fn the_demo_runs_and_its_summary_matches_the_database() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_on_roads_says_what_drive_time_changed() {
     let app = TestApp::spawn().await;
-    // Kota Malang as a grid of streets (the testkit's; a city would use
-    // its OpenStreetMap extract).
-    let roads = ngalam112_testkit::roads::malang_grid().pbf("demo-grid");
+    // Kota Malang as a grid of streets cut by two rivers with few bridges
+    // (the testkit's; a city would use its OpenStreetMap extract).
+    let roads = ngalam112_testkit::roads::malang_rivers().pbf("demo-rivers");
     let picture =
         std::env::temp_dir().join(format!("n112-demo-{}.svg", uuid::Uuid::new_v4().simple()));
     let output = Command::new(N112)
