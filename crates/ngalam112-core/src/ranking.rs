@@ -105,6 +105,11 @@ pub fn rank_on(
 /// can reorder.
 pub const NEAREST_CANDIDATES: i64 = 64;
 
+/// On roads, how many a search reads next when `NEAREST_CANDIDATES`
+/// cannot vouch for the least drive time (a dense fleet, a slow first
+/// unit), before it reads all.
+pub const WIDER_CANDIDATES: i64 = 512;
+
 /// A limit that reads every available unit of a kind: on roads, when the
 /// nearest few cannot vouch for the least drive time.
 pub const ALL_CANDIDATES: i64 = 1_000_000;

@@ -13,8 +13,8 @@ use ngalam112_core::drive::Leg;
 use ngalam112_core::incident::{AssignmentFact, derive_state};
 use ngalam112_core::plan::{PlannedOffer, offered_detail, status_changed_detail};
 use ngalam112_core::ranking::{
-    ALL_CANDIDATES, Candidate, FRESH_FIRST, NEAREST_CANDIDATES, Ranked, Waiting, dispatch_order,
-    queue_order, surely_first, with_straight_line_choice,
+    ALL_CANDIDATES, Candidate, FRESH_FIRST, NEAREST_CANDIDATES, Ranked, WIDER_CANDIDATES, Waiting,
+    dispatch_order, queue_order, surely_first, with_straight_line_choice,
 };
 use ngalam112_core::{
     AssignmentId, EventKind, GeoPoint, IncidentId, IncidentStatus, UnitId, UnitKind, UnitStatus,
@@ -433,8 +433,8 @@ async fn best_unit_for(
                 .collect();
             let order = dispatch_order(location, &candidates, roads);
             // On roads the choice must be the least drive time of all:
-            // when the nearest few cannot vouch for their first, eight
-            // times as many are read, and so on until all (`surely_first`).
+            // when the nearest few cannot vouch for their first, more are
+            // read (`WIDER_CANDIDATES`), then all (`surely_first`).
             let vouched = (found.len() as i64) < limit
                 || roads.is_none()
                 || order.first().is_none_or(|first| {
@@ -448,10 +448,10 @@ async fn best_unit_for(
             if vouched || limit == ALL_CANDIDATES {
                 break (found, order);
             }
-            limit = if limit * 8 >= ALL_CANDIDATES {
-                ALL_CANDIDATES
+            limit = if limit < WIDER_CANDIDATES {
+                WIDER_CANDIDATES
             } else {
-                limit * 8
+                ALL_CANDIDATES
             };
         };
         let candidates: Vec<Candidate> = found
