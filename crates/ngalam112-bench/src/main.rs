@@ -117,6 +117,12 @@ fn print(row: &Row, json: bool) {
                 "note": row.note,
             })
         );
+    } else if row.workload.starts_with("roads ") {
+        // A figure in seconds (`roads::roads`), not a rate.
+        println!(
+            "{:<22} {:>9.3} s  {}",
+            row.workload, row.ops_per_s, row.note
+        );
     } else if row.workload.contains('/') {
         println!("{:<22} {:>9.2}×  {}", row.workload, row.ops_per_s, row.note);
     } else {

@@ -62,7 +62,7 @@ pub async fn roads(target: &Target, plan: &Plan, file: &Path) -> anyhow::Result<
         "roads prepare",
         seconds,
         format!(
-            "s to read and prepare {}: {} nodes, {} segments, {} prepared edges; +{:.0} MB resident, cache {:.1} MB",
+            "to read and prepare {}: {} nodes, {} segments, {} prepared edges; +{:.0} MB resident, cache {:.1} MB",
             file.display(),
             report.nodes,
             report.segments,
@@ -81,7 +81,7 @@ pub async fn roads(target: &Target, plan: &Plan, file: &Path) -> anyhow::Result<
     rows.push(figure(
         "roads from cache",
         cached_s,
-        "s to start from the cache (the file hashed, the graph read)".to_owned(),
+        "to start from the cache (the file hashed, the graph read)".to_owned(),
     ));
     let _ = std::fs::remove_dir_all(&cache);
 

@@ -6,13 +6,16 @@
 
 use std::collections::HashSet;
 
-use ngalam112_core::ranking::{Ranked, Waiting, queue_order};
+use ngalam112_core::ranking::{
+    ALL_CANDIDATES, GROUP_CANDIDATES, NEAREST_CANDIDATES, Ranked, WIDER_CANDIDATES, Waiting,
+    queue_order,
+};
 use ngalam112_core::{GeoPoint, IncidentId, UnitId, UnitKind};
 use sqlx::PgConnection;
 
 use super::GroupCall;
 use super::queue::Waiter;
-use super::read::{Fetched, Search, units_for_each};
+use super::read::{Fetched, units_for_each};
 use crate::StoreError;
 use crate::unit_of_work::Dispatcher;
 
@@ -124,43 +127,58 @@ pub(super) async fn read_and_allocate<'a, 'b>(
     for kind in &kinds {
         let needing: Vec<&Asker> = askers.iter().filter(|a| a.kinds.contains(kind)).collect();
         let points: Vec<GeoPoint> = needing.iter().map(|asker| asker.location).collect();
-        let ranked = units_for_each(connection, config, *kind, &points, Search::Narrow).await?;
+        let ranked =
+            units_for_each(connection, config, *kind, &points, GROUP_CANDIDATES, false).await?;
         for (asker, units) in needing.iter().zip(ranked) {
             fetched.push((asker.key.incident_id, *kind, units));
         }
     }
-    let allotted = allocate(askers, &fetched, cutoffs);
-    // An asker left without a unit of a kind whose narrow search the core
-    // could not vouch for: the wide search decides, as a settling pass
-    // would.
-    let mut widen: Vec<(usize, UnitKind, GeoPoint)> = Vec::new();
-    for (asker, units) in &allotted {
-        for kind in &asker.kinds {
-            let unserved = !units.iter().any(|(of_kind, _, _)| of_kind == kind);
-            let place = fetched.iter().position(|(id, of_kind, found)| {
-                *id == asker.key.incident_id && of_kind == kind && found.partial()
-            });
-            if let (true, Some(place)) = (unserved, place) {
-                widen.push((place, *kind, asker.location));
+    let mut allotted = allocate(askers, &fetched, cutoffs);
+    // An asker left without a unit of a kind whose read the core could not
+    // vouch for: a wider read decides. Without roads the nearest 64 are
+    // taken as the whole choice, as a settling pass takes them; on roads
+    // the least drive time must be exact, so 64, then 512 are read while
+    // the core still cannot vouch for the chosen unit, then all.
+    let rounds: &[(i64, bool)] = if config.roads.is_some() {
+        &[
+            (NEAREST_CANDIDATES, false),
+            (WIDER_CANDIDATES, false),
+            (ALL_CANDIDATES, true),
+        ]
+    } else {
+        &[(NEAREST_CANDIDATES, true)]
+    };
+    for (limit, whole) in rounds {
+        let mut widen: Vec<(usize, UnitKind, GeoPoint)> = Vec::new();
+        for (asker, units) in &allotted {
+            for kind in &asker.kinds {
+                let unserved = !units.iter().any(|(of_kind, _, _)| of_kind == kind);
+                let place = fetched.iter().position(|(id, of_kind, found)| {
+                    *id == asker.key.incident_id && of_kind == kind && found.partial()
+                });
+                if let (true, Some(place)) = (unserved, place) {
+                    widen.push((place, *kind, asker.location));
+                }
             }
         }
-    }
-    if widen.is_empty() {
-        return Ok(allotted);
-    }
-    for kind in &kinds {
-        let of_kind: Vec<&(usize, UnitKind, GeoPoint)> =
-            widen.iter().filter(|(_, k, _)| k == kind).collect();
-        if of_kind.is_empty() {
-            continue;
+        if widen.is_empty() {
+            break;
         }
-        let points: Vec<GeoPoint> = of_kind.iter().map(|(_, _, point)| *point).collect();
-        let ranked = units_for_each(connection, config, *kind, &points, Search::Wide).await?;
-        for ((place, _, _), units) in of_kind.iter().zip(ranked) {
-            fetched[*place].2 = units;
+        for kind in &kinds {
+            let of_kind: Vec<&(usize, UnitKind, GeoPoint)> =
+                widen.iter().filter(|(_, k, _)| k == kind).collect();
+            if of_kind.is_empty() {
+                continue;
+            }
+            let points: Vec<GeoPoint> = of_kind.iter().map(|(_, _, point)| *point).collect();
+            let ranked = units_for_each(connection, config, *kind, &points, *limit, *whole).await?;
+            for ((place, _, _), units) in of_kind.iter().zip(ranked) {
+                fetched[*place].2 = units;
+            }
         }
+        allotted = allocate(askers, &fetched, cutoffs);
     }
-    Ok(allocate(askers, &fetched, cutoffs))
+    Ok(allotted)
 }
 
 #[cfg(test)]

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use ngalam112_core::drive::DriveTimes;
 use ngalam112_core::ranking::{
-    ALL_CANDIDATES, Candidate, FRESH_FIRST, GROUP_CANDIDATES, NEAREST_CANDIDATES, Ranked,
-    WIDER_CANDIDATES, dispatch_order, surely_first, with_straight_line_choice,
+    Candidate, FRESH_FIRST, Ranked, dispatch_order, surely_first, with_straight_line_choice,
 };
 use ngalam112_core::{GeoPoint, UnitId, UnitKind};
 use sqlx::PgConnection;
@@ -100,27 +99,6 @@ impl Fetched {
         }
     }
 
-    /// Whether the first `margin` units in dispatch order (or all, when
-    /// fewer) are each surely placed: every available unit is here, or
-    /// none unfetched could arrive before them (on `roads`).
-    fn sure(&self, incident: &GeoPoint, margin: usize, roads: &dyn DriveTimes) -> bool {
-        self.complete
-            || self.order.iter().take(margin).all(|(ranked, _)| {
-                self.candidates
-                    .iter()
-                    .find(|candidate| candidate.unit_id == ranked.unit_id)
-                    .is_some_and(|candidate| {
-                        surely_first(
-                            incident,
-                            ranked,
-                            &candidate.location,
-                            &self.candidates,
-                            Some(roads),
-                        )
-                    })
-            })
-    }
-
     /// Units were fetched, but not every available one: the first may not
     /// be vouched for (`first_free`), and a wider search may decide.
     pub(super) fn partial(&self) -> bool {
@@ -159,64 +137,12 @@ impl Fetched {
     }
 }
 
-/// How widely `units_for_each` searches.
-#[derive(Clone, Copy, PartialEq)]
-pub(super) enum Search {
-    /// `GROUP_CANDIDATES` per point; the core vouches for the nearest or
-    /// not (`nearer_than_unfetched`).
-    Narrow,
-    /// `NEAREST_CANDIDATES` per point, taken as the whole choice (as a
-    /// settling pass does): for the calls the narrow search could not
-    /// vouch for. On roads more (`WIDER_CANDIDATES`, then all) for a point
-    /// whose first few are not vouched for, so that the least drive time
-    /// is exact.
-    Wide,
-}
-
-/// The nearest available units of `kind` for each point: those with a
-/// fresh position, else (for a point with none) any.
+/// The nearest `limit` available units of `kind` for each point: those
+/// with a fresh position, else (for a point with none) any. `whole`: taken
+/// as the whole choice (as a settling pass without roads does); else the
+/// core vouches for the choice or not (`surely_first`), and a wider read
+/// decides.
 pub(super) async fn units_for_each(
-    connection: &mut PgConnection,
-    config: &StoreConfig,
-    kind: UnitKind,
-    points: &[GeoPoint],
-    search: Search,
-) -> Result<Vec<Fetched>, StoreError> {
-    let Some(roads) = config.roads.as_ref().filter(|_| search == Search::Wide) else {
-        let (limit, whole) = match search {
-            Search::Narrow => (GROUP_CANDIDATES, false),
-            Search::Wide => (NEAREST_CANDIDATES, true),
-        };
-        return fetch_each(connection, config, kind, points, limit, whole).await;
-    };
-    // On roads the wide search must find the least drive time exactly:
-    // it reads more for each point whose first few (as many as the group
-    // could take before it, and two) are not vouched for, up to all.
-    let margin = points.len() + 2;
-    let mut found = fetch_each(connection, config, kind, points, NEAREST_CANDIDATES, false).await?;
-    for limit in [WIDER_CANDIDATES, ALL_CANDIDATES] {
-        let unsure: Vec<usize> = (0..points.len())
-            .filter(|index| !found[*index].sure(&points[*index], margin, roads.as_ref()))
-            .collect();
-        if unsure.is_empty() {
-            break;
-        }
-        let at: Vec<GeoPoint> = unsure.iter().map(|index| points[*index]).collect();
-        let wider = fetch_each(connection, config, kind, &at, limit, false).await?;
-        for (index, fetched) in unsure.into_iter().zip(wider) {
-            found[index] = fetched;
-        }
-    }
-    for fetched in &mut found {
-        fetched.complete = true;
-    }
-    Ok(found)
-}
-
-/// The nearest `limit` available units of `kind` for each point (fresh
-/// positions first, as `units_for_each`); `whole`: taken as the whole
-/// choice.
-async fn fetch_each(
     connection: &mut PgConnection,
     config: &StoreConfig,
     kind: UnitKind,
