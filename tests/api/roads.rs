@@ -323,3 +323,83 @@ async fn a_crew_and_the_dispatcher_get_the_route_and_without_roads_it_is_refused
         .await;
     assert_eq!(code_of(refused), Code::FailedPrecondition);
 }
+
+/// `ngalam112 serve --roads FILE` against the test database, its log
+/// (stderr) read until `until` appears or the process ends.
+fn serve_with_roads(database_url: &str, roads: &std::path::Path, until: &str) -> (bool, String) {
+    use std::io::{BufRead, BufReader};
+    let data_dir = roads.with_file_name("data");
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_ngalam112"))
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "info")
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--roads",
+        ])
+        .arg(roads)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the server");
+    let mut log = String::new();
+    let mut found = false;
+    if let Some(stderr) = server.stderr.take() {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            log.push_str(&line);
+            log.push('\n');
+            if line.contains(until) {
+                found = true;
+                break;
+            }
+        }
+    }
+    let _ = server.kill();
+    let status = server.wait().expect("the server ends");
+    (found || status.success(), log)
+}
+
+#[tokio::test]
+async fn a_missing_truncated_or_foreign_file_stops_the_server_naming_it_and_a_good_one_is_cached() {
+    let app = TestApp::spawn().await;
+    let good = roads::river_town::network().pbf("river-town-start");
+    let dir = good.parent().expect("a directory").to_owned();
+    let bytes = std::fs::read(&good).expect("the network");
+    let truncated = dir.join("truncated.osm.pbf");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).expect("write");
+    let foreign = dir.join("foreign.osm.pbf");
+    std::fs::write(&foreign, "<osm version='0.6'></osm>\n").expect("write");
+    let missing = dir.join("missing.osm.pbf");
+    for bad in [&missing, &truncated, &foreign] {
+        let (_, log) = serve_with_roads(&app.database_url, bad, "road network ready");
+        assert!(
+            log.contains("cannot read the road network") && log.contains(&*bad.to_string_lossy()),
+            "{}: {log}",
+            bad.display()
+        );
+        assert!(!log.contains("panicked"), "{log}");
+    }
+    // A good file: prepared at the first start, read from the cache at the
+    // second (the log says which, and the network's size).
+    for from_cache in [false, true] {
+        let (ready, log) = serve_with_roads(&app.database_url, &good, "road network ready");
+        assert!(ready, "{log}");
+        let line = log
+            .lines()
+            .find(|line| line.contains("road network ready"))
+            .expect("the start-up line");
+        assert!(
+            line.contains(&format!("\"from_cache\":{from_cache}")),
+            "{line}"
+        );
+        assert!(
+            line.contains("\"nodes\":167") && line.contains("\"prepare_s\":"),
+            "{line}"
+        );
+    }
+}
