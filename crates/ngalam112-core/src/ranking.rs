@@ -410,6 +410,52 @@ mod tests {
         assert_eq!(ranked[0].unit_id, idle_longer.unit_id);
     }
 
+    /// Soundness of the shortlist on roads, over many random fleets around
+    /// the river town: whenever the core vouches for the first of the
+    /// index's nearest `k` (by planar distance, as the store reads them),
+    /// that unit really has the least drive time of the whole fleet.
+    #[test]
+    fn a_vouched_first_unit_is_never_beaten_by_one_the_index_did_not_return() {
+        let mut seed: u64 = 0x5eed_1120;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let (mut vouched, mut trials) = (0, 0);
+        for _ in 0..400 {
+            let incident =
+                GeoPoint::new("location", -7.99 + 0.02 * next(), 112.60 + 0.08 * next()).unwrap();
+            let fleet: Vec<Candidate> = (0..40)
+                .map(|_| candidate(-8.00 + 0.04 * next(), 112.58 + 0.14 * next(), 0))
+                .collect();
+            let planar = |c: &Candidate| {
+                (c.location.lon() - incident.lon()).hypot(c.location.lat() - incident.lat())
+            };
+            let mut by_index = fleet.clone();
+            by_index.sort_by(|a, b| planar(a).total_cmp(&planar(b)));
+            let all = rank_on(&incident, &fleet, Some(&River));
+            for k in [4, 8, 16] {
+                trials += 1;
+                let fetched = &by_index[..k];
+                let ranked = rank_on(&incident, fetched, Some(&River));
+                let first = &ranked[0];
+                let location = fetched
+                    .iter()
+                    .find(|c| c.unit_id == first.unit_id)
+                    .unwrap()
+                    .location;
+                if surely_first(&incident, first, &location, fetched, Some(&River)) {
+                    vouched += 1;
+                    assert_eq!(first.unit_id, all[0].unit_id, "k = {k}");
+                }
+            }
+        }
+        // The check has teeth: many choices were vouched for, not all.
+        assert!(vouched > 100 && vouched < trials, "{vouched} of {trials}");
+    }
+
     #[test]
     fn a_drive_is_surely_fastest_only_when_no_unfetched_unit_could_beat_it() {
         let incident = GeoPoint::new("location", -7.975, 112.613).unwrap();
