@@ -52,8 +52,7 @@ pub trait DriveTimes: Send + Sync + std::fmt::Debug {
     /// away (great circle) beats: by default that distance at the top
     /// speed; a source that knows more (the slow stretch from `to` to its
     /// road, which every drive to it ends with) may say more.
-    fn sooner_than_s(&self, to: &GeoPoint, straight_m: f64) -> f64 {
-        let _ = to;
+    fn sooner_than_s(&self, _to: &GeoPoint, straight_m: f64) -> f64 {
         straight_m / self.top_speed_mps()
     }
 }

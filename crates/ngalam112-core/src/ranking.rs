@@ -205,9 +205,9 @@ pub fn surely_first(
 /// drive time of the unit the straight-line rule would have taken in its
 /// place: the nearest in a straight line of the `eligible` units with a
 /// position as fresh as the chosen one's. Without roads, `chosen` as it is.
-pub fn with_straight_line_choice(
+pub fn with_straight_line_choice<'a>(
     chosen: &Ranked,
-    order: &[Ranked],
+    order: impl IntoIterator<Item = &'a Ranked>,
     candidates: &[Candidate],
     eligible: impl Fn(&UnitId) -> bool,
 ) -> Ranked {
@@ -219,7 +219,7 @@ pub fn with_straight_line_choice(
     let mut chosen = chosen.clone();
     if chosen.road.is_some() {
         chosen.straight_line_eta_s = order
-            .iter()
+            .into_iter()
             .filter(|ranked| {
                 eligible(&ranked.unit_id) && fresh(&ranked.unit_id) == fresh(&chosen.unit_id)
             })

@@ -422,7 +422,7 @@ async fn best_unit_for(
     let roads = config.roads.as_deref();
     for fresh_only in FRESH_FIRST {
         let mut limit = NEAREST_CANDIDATES;
-        let (found, order) = loop {
+        let (found, candidates, order) = loop {
             let found = nearest_available(
                 connection, kind, location, config, refused, fresh_only, limit,
             )
@@ -446,7 +446,7 @@ async fn best_unit_for(
                         })
                 });
             if vouched || limit == ALL_CANDIDATES {
-                break (found, order);
+                break (found, candidates, order);
             }
             limit = if limit < WIDER_CANDIDATES {
                 WIDER_CANDIDATES
@@ -454,12 +454,7 @@ async fn best_unit_for(
                 ALL_CANDIDATES
             };
         };
-        let candidates: Vec<Candidate> = found
-            .iter()
-            .map(|(candidate, _)| candidate.clone())
-            .collect();
         for ranked in &order {
-            let ranked = with_straight_line_choice(ranked, &order, &candidates, |_| true);
             let claimed = sqlx::query_scalar!(
                 "SELECT id FROM units WHERE id = $1 AND status = 'available' \
                  FOR NO KEY UPDATE SKIP LOCKED",
@@ -473,7 +468,8 @@ async fn best_unit_for(
                     .find(|(candidate, _)| candidate.unit_id == ranked.unit_id)
                     .map(|(_, call_sign)| call_sign.clone())
                     .unwrap_or_default();
-                return Ok(Some((ranked, call_sign)));
+                let chosen = with_straight_line_choice(ranked, &order, &candidates, |_| true);
+                return Ok(Some((chosen, call_sign)));
             }
         }
     }

@@ -126,13 +126,9 @@ impl Fetched {
         if !self.complete && !surely_first(incident, &unit.0, &location, &self.candidates, roads) {
             return None;
         }
-        let order: Vec<Ranked> = self
-            .order
-            .iter()
-            .map(|(ranked, _)| ranked.clone())
-            .collect();
+        let order = self.order.iter().map(|(ranked, _)| ranked);
         let chosen =
-            with_straight_line_choice(&unit.0, &order, &self.candidates, |unit| !excluded(unit));
+            with_straight_line_choice(&unit.0, order, &self.candidates, |unit| !excluded(unit));
         Some((chosen, unit.1.clone()))
     }
 }
