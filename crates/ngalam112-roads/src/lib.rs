@@ -67,6 +67,19 @@ struct Prepared {
     graph: FastGraph,
 }
 
+impl Prepared {
+    /// Every segment's ends are nodes of both the list and the graph (a
+    /// damaged cache file is prepared again, never queried).
+    fn consistent(&self) -> bool {
+        let nodes = self.graph.get_num_nodes().min(self.nodes.len());
+        self.graph.get_num_nodes() <= self.nodes.len()
+            && self
+                .segments
+                .iter()
+                .all(|segment| (segment.a as usize) < nodes && (segment.b as usize) < nodes)
+    }
+}
+
 /// A segment in the snapping index: its two ends in a local flat
 /// projection (metres), with its index.
 type Indexed = GeomWithData<Line<[f64; 2]>, u32>;
@@ -123,14 +136,17 @@ impl Roads {
             path: file.to_owned(),
             reason: error.to_string(),
         };
-        let bytes = std::fs::read(file).map_err(unreadable)?;
-        let digest = hex::encode(Sha256::digest(&bytes));
-        drop(bytes);
+        // Hashed as it streams: a province's extract is hundreds of MB.
+        let mut hasher = Sha256::new();
+        std::fs::File::open(file)
+            .and_then(|mut opened| std::io::copy(&mut opened, &mut hasher))
+            .map_err(unreadable)?;
+        let digest = hex::encode(hasher.finalize());
         let cache_file = cache_dir.join(format!("{CACHE_FORMAT}-{digest}.bin"));
         let cached = std::fs::read(&cache_file)
             .ok()
             .and_then(|bytes| postcard::from_bytes::<Prepared>(&bytes).ok())
-            .filter(|prepared| prepared.graph.get_num_nodes() <= prepared.nodes.len());
+            .filter(Prepared::consistent);
         let started = Instant::now();
         let (prepared, from_cache) = match cached {
             Some(prepared) => (prepared, true),

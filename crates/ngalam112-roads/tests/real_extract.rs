@@ -208,3 +208,25 @@ fn drive_times_on_central_helsinki_match_dijkstra_on_libosmiums_reading() {
     );
     assert!(compared > 500, "{compared} drives compared");
 }
+
+#[test]
+fn the_prepared_network_is_cached_by_the_files_hash_and_a_damaged_cache_is_prepared_again() {
+    let pbf = extract();
+    let cache = std::env::temp_dir().join(format!("ngalam112-cache-{}", std::process::id()));
+    let (_, first) = Roads::load(&pbf, &cache).expect("prepared");
+    let (_, second) = Roads::load(&pbf, &cache).expect("from the cache");
+    assert!(!first.from_cache && second.from_cache);
+    assert_eq!(first.cache_file, second.cache_file);
+    assert_eq!(
+        (first.nodes, first.segments),
+        (second.nodes, second.segments)
+    );
+    // Half a cache file (a full disk, a crash while copying it elsewhere).
+    let bytes = std::fs::read(&first.cache_file).expect("the cache");
+    std::fs::write(&first.cache_file, &bytes[..bytes.len() / 2]).expect("damage it");
+    let (roads, third) = Roads::load(&pbf, &cache).expect("prepared again");
+    assert!(!third.from_cache);
+    assert_eq!(third.nodes, first.nodes);
+    assert!(roads.size().1 > 0);
+    let _ = std::fs::remove_dir_all(&cache);
+}
