@@ -9,7 +9,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { api, codeOf, Code, messageOf, newRequestId, setToken, sleep, token } from "./api";
 import { eventName, t, toggleLanguage, type Key } from "./i18n";
-import { age, byName, choices, enumName, h, km, minutes, nodes, secondsSince, short, wib } from "./format";
+import { age, byName, choices, drive, enumName, h, km, nodes, secondsSince, short, wib } from "./format";
 import { addCityOutline, drawRoute, MALANG_BOUNDS, tileLayer } from "./map";
 import {
   type Agency,
@@ -894,7 +894,7 @@ async function renderDetail(panel: HTMLElement, id: string): Promise<void> {
             "li",
             { "data-assignment-status": enumName(AssignmentStatusSchema, assignment.status) },
             `${assignment.unitCallSign} · ${short(AssignmentStatusSchema, assignment.status)} · ${km(assignment.distanceM)}`,
-            assignment.etaS > 0 ? ` · ${minutes(assignment.etaS)}, ${km(assignment.roadDistanceM)} ${t("byRoad")}` : "",
+            assignment.etaS > 0 ? ` · ${drive(assignment.etaS, assignment.roadDistanceM, t("byRoad"))}` : "",
           ),
         ),
       ),
@@ -1030,7 +1030,7 @@ function recommendedUnits(id: string, recommendations: UnitRecommendation[]): HT
         ? h(
             "b",
             { "data-testid": "recommended-eta", class: "eta" },
-            `${minutes(recommendation.etaS)} · ${km(recommendation.roadDistanceM)} ${t("byRoad")}`,
+            drive(recommendation.etaS, recommendation.roadDistanceM, t("byRoad")),
           )
         : null;
     return h("li", {}, `${unit?.callSign} · `, eta, eta ? ` (${km(recommendation.distanceM)}) ` : `${km(recommendation.distanceM)} `, assign);

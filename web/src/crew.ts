@@ -8,7 +8,7 @@ import * as L from "leaflet";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { api, codeOf, Code, messageOf, setToken, sleep, token } from "./api";
 import { t, toggleLanguage } from "./i18n";
-import { h, km, minutes, nodes, short } from "./format";
+import { drive, h, km, nodes, short } from "./format";
 import { drawRoute, tileLayer } from "./map";
 import {
   type Assignment,
@@ -346,7 +346,7 @@ function body(): HTMLElement {
       "div",
       { class: "muted" },
       `${t("distance")}: ${km(assignment.distanceM)}`,
-      assignment.etaS > 0 ? ` · ${minutes(assignment.etaS)}, ${km(assignment.roadDistanceM)} ${t("byRoad")}` : "",
+      assignment.etaS > 0 ? ` · ${drive(assignment.etaS, assignment.roadDistanceM, t("byRoad"))}` : "",
     ),
     h("div", { id: "mini-map" }),
   );

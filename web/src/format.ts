@@ -37,9 +37,9 @@ export function age(seconds: number): string {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
-/** A drive time in whole minutes, at least 1: `4 min`. */
-export function minutes(seconds: number): string {
-  return `${Math.max(1, Math.round(seconds / 60))} min`;
+/** A drive by road, in whole minutes (at least 1): `4 min, 2.4 km lewat jalan`. */
+export function drive(etaS: number, roadDistanceM: number, byRoad: string): string {
+  return `${Math.max(1, Math.round(etaS / 60))} min, ${km(roadDistanceM)} ${byRoad}`;
 }
 
 /** `1.2 km`. */

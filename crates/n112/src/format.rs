@@ -51,14 +51,17 @@ pub fn km(metres: f64) -> String {
     format!("{:.1} km", metres / 1000.0)
 }
 
-/// The drive by road, when the server runs on roads: `4 min, 2.4 km by
-/// road`; "" without (eta 0).
+/// The drive by road, when the server runs on roads, in the timeline's
+/// words (`2.4 km by road, about 4 min`); "" without (eta 0).
 pub fn drive(eta_s: f64, road_distance_m: f64) -> String {
     if eta_s <= 0.0 {
         return String::new();
     }
-    let minutes = (eta_s / 60.0).round().max(1.0);
-    format!("{minutes:.0} min, {} by road", km(road_distance_m))
+    ngalam112_core::drive::Leg {
+        eta_s,
+        distance_m: road_distance_m,
+    }
+    .describe()
 }
 
 /// `INCIDENT_STATUS_ON_SCENE` → `ON_SCENE`

@@ -615,7 +615,7 @@ async fn on_roads_recommendations_and_offers_show_the_drive() {
     let lines: Vec<&str> = listed.lines().collect();
     assert!(lines[0].contains("DRIVE"), "{listed}");
     assert!(
-        lines[1].contains("AMB-SEPIHAK") && lines[1].contains("3 min, 1.5 km by road"),
+        lines[1].contains("AMB-SEPIHAK") && lines[1].contains("1.5 km by road, about 3 min"),
         "{listed}"
     );
     assert!(
@@ -639,5 +639,8 @@ async fn on_roads_recommendations_and_offers_show_the_drive() {
         )
         .await,
     );
-    assert!(assigned.contains("(3 min, 1.5 km by road)"), "{assigned}");
+    assert!(
+        assigned.contains("(1.5 km by road, about 3 min)"),
+        "{assigned}"
+    );
 }

@@ -132,7 +132,7 @@ async fn on_roads_the_device_shows_the_drive_to_the_incident() {
         }
     };
     assert!(
-        away.contains("1.5 km away: 3 min, 1.5 km by road"),
+        away.contains("1.5 km away: 1.5 km by road, about 3 min"),
         "{away}"
     );
     writeln!(input, "q").unwrap();
