@@ -45,6 +45,25 @@ async fn timeline(app: &TestApp, incident_id: &str) -> Vec<String> {
         .collect()
 }
 
+/// The crew of `offer` declines it; the incident's next open offer.
+async fn decline_and_next(app: &TestApp, offer: &proto::Assignment) -> proto::Assignment {
+    app.unit_clients(&offer.unit_id)
+        .await
+        .field
+        .decline_assignment(proto::DeclineAssignmentRequest {
+            assignment_id: offer.id.clone(),
+            reason: "ban bocor".to_owned(),
+        })
+        .await
+        .expect("decline");
+    app.incident(&offer.incident_id)
+        .await
+        .assignments
+        .into_iter()
+        .find(|a| a.status() == AssignmentStatus::Offered)
+        .expect("offered to the next unit")
+}
+
 /// The incident on the north bank, 3 km west of the bridge.
 const INCIDENT: (f64, f64) = (NORTH_BANK + 0.0002, 112.610);
 /// 490 m from it in a straight line, on the south bank: 7 km by road.
@@ -94,21 +113,8 @@ async fn the_unit_across_the_river_loses_to_a_farther_one_on_the_same_bank() {
     let listed = recommend(&app, &incident.id).await;
     assert_eq!(listed.len(), 1, "the same-bank unit is taken: {listed:?}");
     assert!(listed[0].road_distance_m > 6_800.0, "{listed:?}");
-    let mut device = app.unit_clients(&same_bank.id).await.field;
-    device
-        .decline_assignment(proto::DeclineAssignmentRequest {
-            assignment_id: offer.id.clone(),
-            reason: "ban bocor".to_owned(),
-        })
-        .await
-        .expect("decline");
     // Re-dispatch after the decline goes by road too: the only other unit.
-    let incident = app.incident(&incident.id).await;
-    let next = incident
-        .assignments
-        .iter()
-        .find(|a| a.status() == AssignmentStatus::Offered)
-        .expect("offered to the next unit");
+    let next = decline_and_next(&app, offer).await;
     assert_eq!(next.unit_id, across.id);
     assert!(
         (6_800.0..7_300.0).contains(&next.road_distance_m),
@@ -143,20 +149,7 @@ async fn redispatch_after_a_decline_and_the_recommendations_rank_by_drive_time()
     assert!(listed[0].distance_m > listed[1].distance_m);
     assert!((2_450.0..2_650.0).contains(&listed[0].road_distance_m));
 
-    let mut device = app.unit_clients(&first.id).await.field;
-    device
-        .decline_assignment(proto::DeclineAssignmentRequest {
-            assignment_id: incident.assignments[0].id.clone(),
-            reason: String::new(),
-        })
-        .await
-        .expect("decline");
-    let incident = app.incident(&incident.id).await;
-    let next = incident
-        .assignments
-        .iter()
-        .find(|a| a.status() == AssignmentStatus::Offered)
-        .expect("offered again");
+    let next = decline_and_next(&app, &incident.assignments[0]).await;
     assert_eq!(next.unit_id, far.id, "not {}", across.id);
     assert!((2_450.0..2_650.0).contains(&next.road_distance_m));
 
