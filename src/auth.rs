@@ -175,6 +175,8 @@ fn allowed(path: &str, role: &Role) -> Option<bool> {
         },
         "ngalam112.v1.CameraService" if method == "RegisterCamera" => is_admin,
         "ngalam112.v1.CameraService" => is_admin || is_operator,
+        "ngalam112.v1.TelephonyService" if method == "SignalCall" => is_admin || is_gateway,
+        "ngalam112.v1.TelephonyService" => is_admin || is_operator,
         "ngalam112.v1.IncidentService" if method == "IngestDeviceLocation" => {
             is_admin || is_gateway
         }

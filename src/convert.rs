@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use ngalam112_core::{
-    AssignmentStatus, GeoPoint, IncidentCategory, IncidentStatus, Priority, ReferralStatus,
-    ResolutionCode, UnitKind, UnitStatus, ValidationError,
+    AssignmentStatus, CallSignal, CallState, GeoPoint, IncidentCategory, IncidentStatus, Priority,
+    ReferralStatus, ResolutionCode, UnitKind, UnitStatus, ValidationError,
 };
 use ngalam112_proto::v1 as proto;
 use ngalam112_store::{AssignmentRecord, IncidentRecord, TimelineRecord, UnitRecord};
@@ -266,14 +266,7 @@ pub fn incident_to_proto(incident: &IncidentRecord) -> proto::Incident {
         device_location: incident
             .device_location
             .as_ref()
-            .map(|device| proto::DeviceLocation {
-                location: Some(geo_point_to_proto(&device.fix.location)),
-                radius_m: device.fix.radius_m,
-                confidence_pct: i32::from(device.fix.confidence_pct),
-                method: device.fix.method.as_str().to_owned(),
-                fix_time: Some(timestamp(device.fix.fix_time)),
-                received_at: Some(timestamp(device.received_at)),
-            }),
+            .map(device_location_to_proto),
         location_disagrees: incident.location_disagrees,
         caller_id_withheld: incident.caller_id_withheld,
         resolution_code: incident
@@ -320,4 +313,63 @@ pub fn timeline_event_to_proto(event: &TimelineRecord) -> proto::TimelineEvent {
             .unwrap_or_default(),
         unit_id: event.unit_id.map(|id| id.to_string()).unwrap_or_default(),
     }
+}
+
+fn device_location_to_proto(device: &ngalam112_store::DeviceLocation) -> proto::DeviceLocation {
+    proto::DeviceLocation {
+        location: Some(geo_point_to_proto(&device.fix.location)),
+        radius_m: device.fix.radius_m,
+        confidence_pct: i32::from(device.fix.confidence_pct),
+        method: device.fix.method.as_str().to_owned(),
+        fix_time: Some(timestamp(device.fix.fix_time)),
+        received_at: Some(timestamp(device.received_at)),
+    }
+}
+
+/// A SignalCall's signal: UNSPECIFIED and unknown numbers are refused.
+pub fn call_signal(field: &str, value: i32) -> Result<CallSignal, ValidationError> {
+    match proto::CallSignal::try_from(value) {
+        Ok(proto::CallSignal::Ringing) => Ok(CallSignal::Ringing),
+        Ok(proto::CallSignal::Answered) => Ok(CallSignal::Answered),
+        Ok(proto::CallSignal::Ended) => Ok(CallSignal::Ended),
+        Ok(proto::CallSignal::Unspecified) => Err(ValidationError::new(field, "must be set")),
+        Err(_) => Err(ValidationError::new(field, format!("has no value {value}"))),
+    }
+}
+
+pub fn call_to_proto(call: &ngalam112_store::CallRecord) -> proto::Call {
+    let state = match call.state {
+        CallState::Ringing => proto::CallState::Ringing,
+        CallState::Answered => proto::CallState::Answered,
+        CallState::Ended => proto::CallState::Ended,
+        CallState::Abandoned => proto::CallState::Abandoned,
+    };
+    proto::Call {
+        call_id: call.call_id.clone(),
+        line: call.line.clone(),
+        caller_phone: call.caller_phone.clone(),
+        caller_id_withheld: call.caller_id_withheld,
+        state: state as i32,
+        position: call.position.clone(),
+        rang_at: Some(timestamp(call.rang_at)),
+        answered_at: call.answered_at.map(timestamp),
+        ended_at: call.ended_at.map(timestamp),
+        caller: call.caller.as_ref().map(|caller| proto::CallerSummary {
+            calls: saturating_i32(caller.calls),
+            incidents: saturating_i32(caller.incidents),
+            pranks: saturating_i32(caller.pranks),
+            flagged: caller.flag_reason.is_some(),
+            flag_reason: caller.flag_reason.clone().unwrap_or_default(),
+        }),
+        device_location: call.device_location.as_ref().map(device_location_to_proto),
+        incident_id: call
+            .incident_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+/// A count for an int32 field (counts beyond it read as its maximum).
+pub fn saturating_i32(count: i64) -> i32 {
+    i32::try_from(count).unwrap_or(i32::MAX)
 }

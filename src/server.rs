@@ -12,6 +12,7 @@ use ngalam112_proto::v1::camera_service_server::CameraServiceServer;
 use ngalam112_proto::v1::field_service_server::FieldServiceServer;
 use ngalam112_proto::v1::incident_service_server::IncidentServiceServer;
 use ngalam112_proto::v1::public_service_server::PublicServiceServer;
+use ngalam112_proto::v1::telephony_service_server::TelephonyServiceServer;
 use ngalam112_proto::v1::unit_service_server::UnitServiceServer;
 use ngalam112_store::{ChangeFeed, SchemaState, Store};
 use tokio::net::TcpListener;
@@ -20,7 +21,8 @@ use tonic_health::server::HealthReporter;
 
 use crate::auth::AuthLayer;
 use crate::services::{
-    AgencyApi, AuthApi, CallerApi, CameraApi, FieldApi, IncidentApi, PublicApi, UnitApi,
+    AgencyApi, AuthApi, CallerApi, CameraApi, FieldApi, IncidentApi, PublicApi, TelephonyApi,
+    UnitApi,
 };
 
 /// The services whose health is reported (besides the overall "").
@@ -254,6 +256,14 @@ fn add_api_services(
         )
         .add_service(
             UnitServiceServer::new(UnitApi::new(
+                store.clone(),
+                handles.board.clone(),
+                handles.stopping.clone(),
+            ))
+            .max_decoding_message_size(limit),
+        )
+        .add_service(
+            TelephonyServiceServer::new(TelephonyApi::new(
                 store.clone(),
                 handles.board,
                 handles.stopping.clone(),

@@ -11,8 +11,9 @@ use ngalam112_store::{ChangeFeed, FeedEvent, FleetEvent, Store, StoreError};
 use tokio::sync::broadcast;
 use tonic::{Code, Status};
 
-use crate::convert::{alarm_to_proto, incident_to_proto, unit_to_proto};
+use crate::convert::{alarm_to_proto, call_to_proto, incident_to_proto, unit_to_proto};
 use crate::error::ApiError;
+use ngalam112_core::CallId;
 
 /// What every watcher receives: a loaded change, or why all streams must
 /// end (the client lists and watches again).
@@ -60,6 +61,7 @@ pub struct Fanout {
     incidents: broadcast::Sender<Loaded<proto::IncidentEvent>>,
     units: broadcast::Sender<Loaded<proto::Unit>>,
     alarms: broadcast::Sender<Loaded<proto::Alarm>>,
+    calls: broadcast::Sender<Loaded<proto::Call>>,
 }
 
 impl Fanout {
@@ -74,6 +76,7 @@ impl Fanout {
             incidents: broadcast::channel(buffer.max(1)).0,
             units: broadcast::channel(buffer.max(1)).0,
             alarms: broadcast::channel(buffer.max(1)).0,
+            calls: broadcast::channel(buffer.max(1)).0,
         };
         let incidents = load_incidents(store.clone(), feed.subscribe(), fanout.clone());
         let fleet = load_fleet(store, feed.subscribe_fleet(), fanout.clone());
@@ -93,6 +96,20 @@ impl Fanout {
 
     pub fn alarms(&self) -> broadcast::Receiver<Loaded<proto::Alarm>> {
         self.alarms.subscribe()
+    }
+
+    pub fn calls(&self) -> broadcast::Receiver<Loaded<proto::Call>> {
+        self.calls.subscribe()
+    }
+
+    /// Ends every fleet stream (units, alarms, calls) with `end`.
+    fn end_fleet(&self, end: &Loaded<()>) {
+        let Loaded::End(code, message) = end else {
+            return;
+        };
+        let _ = (self.units).send(Loaded::End(*code, message.clone()));
+        let _ = (self.alarms).send(Loaded::End(*code, message.clone()));
+        let _ = (self.calls).send(Loaded::End(*code, message.clone()));
     }
 }
 
@@ -153,26 +170,22 @@ async fn load_fleet(store: Store, mut changes: broadcast::Receiver<FleetEvent>, 
                 })
                 .await;
             }
+            Ok(FleetEvent::Call(call_id)) => {
+                let store = &store;
+                load_for(&fanout.calls, async move {
+                    let call_id = CallId::parse("call_id", &call_id)
+                        .map_err(|error| StoreError::Internal(error.to_string()))?;
+                    Ok(call_to_proto(&store.call(&call_id).await?))
+                })
+                .await;
+            }
             Ok(FleetEvent::Lost) => {
-                let _ = fanout
-                    .units
-                    .send(Loaded::End(Code::Unavailable, LOST.to_owned()));
-                let _ = fanout
-                    .alarms
-                    .send(Loaded::End(Code::Unavailable, LOST.to_owned()));
+                fanout.end_fleet(&Loaded::End(Code::Unavailable, LOST.to_owned()));
             }
             Ok(FleetEvent::Resync) => {
-                let _ = fanout
-                    .units
-                    .send(Loaded::End(Code::Unavailable, RESYNC.to_owned()));
-                let _ = fanout
-                    .alarms
-                    .send(Loaded::End(Code::Unavailable, RESYNC.to_owned()));
+                fanout.end_fleet(&Loaded::End(Code::Unavailable, RESYNC.to_owned()));
             }
-            Err(RecvError::Lagged(missed)) => {
-                let _ = fanout.units.send(behind(missed));
-                let _ = fanout.alarms.send(behind(missed));
-            }
+            Err(RecvError::Lagged(missed)) => fanout.end_fleet(&behind(missed)),
             Err(RecvError::Closed) => return,
         }
     }

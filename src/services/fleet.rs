@@ -1,5 +1,5 @@
-//! The console's fleet streams: `WatchUnits` (the live map's units) and
-//! `WatchAlarms` (crews in danger). Each sends the current state at once,
+//! The console's fleet streams: `WatchUnits` (the live map's units),
+//! `WatchAlarms` (crews in danger) and `WatchCalls` (the ringing strip). Each sends the current state at once,
 //! then every change, loaded once per process (`board::Fanout`), and ends
 //! with a status that tells the client to subscribe again when it may have
 //! missed one.
@@ -12,7 +12,7 @@ use tokio::sync::{broadcast, mpsc};
 use tonic::Status;
 
 use super::board::{Fanout, Loaded};
-use crate::convert::{alarm_to_proto, unit_to_proto};
+use crate::convert::{alarm_to_proto, call_to_proto, unit_to_proto};
 use crate::error::ApiError;
 
 pub type FleetStream<T> = tokio_stream::wrappers::ReceiverStream<Result<T, Status>>;
@@ -98,6 +98,19 @@ pub async fn watch_alarms(
     follow(fanout.alarms(), end, 64, async move {
         let alarms = store.alarms(true).await?;
         Ok(alarms.iter().map(alarm_to_proto).collect())
+    })
+    .await
+}
+
+/// Every ringing or answered call, then each change.
+pub async fn watch_calls(
+    store: Store,
+    fanout: &Fanout,
+    end: impl Future<Output = Status> + Send + 'static,
+) -> Result<FleetStream<proto::Call>, Status> {
+    follow(fanout.calls(), end, 64, async move {
+        let calls = store.open_calls().await?;
+        Ok(calls.iter().map(call_to_proto).collect())
     })
     .await
 }

@@ -18,6 +18,9 @@ const MAX_PAGE_SIZE: u32 = 500;
 const DEFAULT_RECOMMENDATIONS: usize = 5;
 const MAX_RECOMMENDATIONS: usize = 100;
 const MAX_NEARBY_RADIUS_M: f64 = 100_000.0;
+/// The kind of WatchIncidents' first event when asked for
+/// (`mark_subscribed`): the stream follows changes from here on.
+const SUBSCRIBED: &str = "subscribed";
 
 pub struct IncidentApi {
     store: Store,
@@ -67,6 +70,7 @@ pub fn new_incident(
         request_id: &request.request_id,
         duplicate_of: &request.duplicate_of,
         hold: request.hold,
+        call_id: &request.call_id,
     })
 }
 
@@ -100,6 +104,15 @@ impl IncidentService for IncidentApi {
         answer(async {
             let actor = caller(&request)?.actor();
             let new = new_incident(request.get_ref())?;
+            if let Some(call_id) = new.call_id()
+                && !self.store.call_exists(call_id).await?
+            {
+                return Err(ValidationError::new(
+                    "call_id",
+                    "names no call the phone system signalled",
+                )
+                .into());
+            }
             let outcome = self.store.create_incident(&new, &actor).await?;
             tracing::Span::current()
                 .record("incident_id", tracing::field::display(outcome.incident.id));
@@ -397,6 +410,13 @@ impl IncidentService for IncidentApi {
                 referrals_unanswered: i32::try_from(report.referrals.unanswered)
                     .unwrap_or(i32::MAX),
                 p90_referral_to_acknowledge_s: report.referrals.p90_to_acknowledge_s,
+                calls: convert::saturating_i32(report.calls.calls),
+                abandoned_calls: convert::saturating_i32(report.calls.abandoned),
+                answered_within_10s_share: report.calls.answered_within_10s,
+                answered_within_20s_share: report.calls.answered_within_20s,
+                calls_recorded: convert::saturating_i32(report.calls.recorded),
+                p50_answer_to_incident_s: report.calls.p50_answer_to_incident_s,
+                p90_answer_to_incident_s: report.calls.p90_answer_to_incident_s,
                 rows: report
                     .rows
                     .iter()
@@ -481,7 +501,15 @@ impl IncidentService for IncidentApi {
         request: Request<proto::WatchIncidentsRequest>,
     ) -> Result<Response<Self::WatchIncidentsStream>, Status> {
         let changes = self.board.incidents();
-        let (sender, receiver) = tokio::sync::mpsc::channel(self.watch_stream_buffer.max(1));
+        let (sender, receiver) = tokio::sync::mpsc::channel(self.watch_stream_buffer.max(2));
+        if request.get_ref().mark_subscribed {
+            // Following changes from here on: a list read after this
+            // marker misses nothing.
+            let _ = sender.try_send(Ok(proto::IncidentEvent {
+                incident: None,
+                kind: SUBSCRIBED.to_owned(),
+            }));
+        }
         tokio::spawn(super::fleet::forward(
             changes,
             sender,

@@ -11,6 +11,7 @@ pub mod field;
 pub mod fleet;
 pub mod incident;
 pub mod public;
+pub mod telephony;
 pub mod unit;
 
 pub use agencies::AgencyApi;
@@ -20,4 +21,5 @@ pub use cameras::CameraApi;
 pub use field::FieldApi;
 pub use incident::IncidentApi;
 pub use public::PublicApi;
+pub use telephony::TelephonyApi;
 pub use unit::UnitApi;

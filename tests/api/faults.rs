@@ -225,7 +225,7 @@ async fn a_database_outage_answers_unavailable_and_the_server_recovers_by_itself
     };
     let mut board = clients
         .incidents
-        .watch_incidents(proto::WatchIncidentsRequest {})
+        .watch_incidents(proto::WatchIncidentsRequest::default())
         .await
         .expect("watch")
         .into_inner();
@@ -326,7 +326,7 @@ async fn a_database_outage_answers_unavailable_and_the_server_recovers_by_itself
     // Live updates are back too: a board can watch again and sees changes.
     let mut board = clients
         .incidents
-        .watch_incidents(proto::WatchIncidentsRequest {})
+        .watch_incidents(proto::WatchIncidentsRequest::default())
         .await
         .expect("watch again")
         .into_inner();
@@ -344,7 +344,7 @@ async fn a_database_outage_answers_unavailable_and_the_server_recovers_by_itself
                 assert!(Instant::now() < deadline, "live updates did not come back");
                 board = clients
                     .incidents
-                    .watch_incidents(proto::WatchIncidentsRequest {})
+                    .watch_incidents(proto::WatchIncidentsRequest::default())
                     .await
                     .expect("watch again")
                     .into_inner();

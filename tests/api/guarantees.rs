@@ -167,7 +167,7 @@ async fn a_revoked_tokens_streams_end_at_once_on_every_server_before_the_next_ca
     let mut on_second = second.clients_with_token(Some(&login.token));
     let mut stream = on_second
         .incidents
-        .watch_incidents(proto::WatchIncidentsRequest {})
+        .watch_incidents(proto::WatchIncidentsRequest::default())
         .await
         .expect("watch")
         .into_inner();

@@ -356,7 +356,7 @@ async fn watch_streams_end_unauthenticated_once_the_token_is_revoked_or_the_user
     let mut by_token = app.clients_with_token(Some(&secret));
     let mut incidents = by_token
         .incidents
-        .watch_incidents(proto::WatchIncidentsRequest {})
+        .watch_incidents(proto::WatchIncidentsRequest::default())
         .await
         .expect("watch")
         .into_inner();
@@ -417,7 +417,7 @@ async fn one_token_holds_a_bounded_number_of_watch_streams_and_a_closed_one_free
     for _ in 0..allowed {
         open.push(
             incidents
-                .watch_incidents(proto::WatchIncidentsRequest {})
+                .watch_incidents(proto::WatchIncidentsRequest::default())
                 .await
                 .expect("within the cap")
                 .into_inner(),
@@ -444,7 +444,7 @@ async fn one_token_holds_a_bounded_number_of_watch_streams_and_a_closed_one_free
     let admitted = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             match incidents
-                .watch_incidents(proto::WatchIncidentsRequest {})
+                .watch_incidents(proto::WatchIncidentsRequest::default())
                 .await
             {
                 Ok(stream) => return stream,

@@ -109,6 +109,8 @@ enum Call {
     GetRoute(String),
     ListAlarms(bool),
     AcknowledgeAlarm(String),
+    SignalCall(proto::SignalCallRequest),
+    ListCalls(Option<prost_types::Timestamp>),
 }
 
 fn call(
@@ -131,6 +133,7 @@ fn call(
                 any::<bool>(),
                 prop_oneof![Just(String::new()), incident.clone()],
                 any::<bool>(),
+                prop_oneof![Just(String::new()), text()],
             ),
         )
             .prop_map(
@@ -144,6 +147,7 @@ fn call(
                         hold,
                         duplicate_of,
                         caller_id_withheld,
+                        call_id,
                     ),
                 )| {
                     Call::CreateIncident(proto::CreateIncidentRequest {
@@ -159,6 +163,7 @@ fn call(
                         hold,
                         duplicate_of,
                         caller_id_withheld,
+                        call_id,
                     })
                 }
             ),
@@ -340,6 +345,23 @@ fn call(
         any::<bool>().prop_map(Call::ListAlarms),
         text().prop_map(Call::GetRoute),
         text().prop_map(Call::AcknowledgeAlarm),
+        (
+            (text(), text(), text()),
+            (any::<bool>(), enum_value(), text())
+        )
+            .prop_map(
+                |((call_id, line, caller_phone), (caller_id_withheld, signal, position))| {
+                    Call::SignalCall(proto::SignalCallRequest {
+                        call_id,
+                        line,
+                        caller_phone,
+                        caller_id_withheld,
+                        signal,
+                        position,
+                    })
+                }
+            ),
+        time().prop_map(Call::ListCalls),
     ]
 }
 
@@ -396,6 +418,7 @@ async fn send(clients: &mut Clients, call: Call) -> Code {
         callers,
         cameras,
         agencies,
+        telephony,
         public,
     } = clients;
     match call {
@@ -486,6 +509,12 @@ async fn send(clients: &mut Clients, call: Call) -> Code {
                 .acknowledge_alarm(proto::AcknowledgeAlarmRequest { alarm_id })
                 .await,
         ),
+        Call::SignalCall(r) => code(telephony.signal_call(r).await),
+        Call::ListCalls(since) => code(
+            telephony
+                .list_calls(proto::ListCallsRequest { since })
+                .await,
+        ),
     }
 }
 
@@ -500,6 +529,9 @@ async fn snapshot(app: &TestApp) -> String {
            (SELECT count(*) FROM api_tokens), (SELECT count(*) FROM login_failures), \
            (SELECT count(*) FROM flagged_callers), (SELECT count(*) FROM users), \
            (SELECT count(*) FROM alarms), \
+           (SELECT string_agg(call_id || coalesce(answered_at::text, '-') \
+              || coalesce(ended_at::text, '-') || coalesce(incident_id::text, '-'), ';' \
+              ORDER BY call_id) FROM calls), \
            (SELECT string_agg(coalesce(resolution_code, '-'), ';' ORDER BY id) FROM incidents), \
            (SELECT string_agg(coalesce(device_lat::text, '-'), ';' ORDER BY id) FROM incidents), \
            (SELECT string_agg(status || lat || lon, ';' ORDER BY id) FROM units), \

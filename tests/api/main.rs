@@ -10,6 +10,7 @@ mod auth;
 mod binary;
 mod browser;
 mod callers;
+mod calls;
 mod cameras;
 mod concurrency;
 mod dispatch;

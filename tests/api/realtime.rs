@@ -209,7 +209,7 @@ async fn the_live_board_sees_every_change_made_on_any_server_in_order() {
         .operator
         .incidents
         .clone()
-        .watch_incidents(proto::WatchIncidentsRequest {})
+        .watch_incidents(proto::WatchIncidentsRequest::default())
         .await
         .expect("watch")
         .into_inner();
@@ -248,7 +248,7 @@ async fn a_watcher_that_falls_behind_is_told_to_resubscribe_never_silently_skipp
         .operator
         .incidents
         .clone()
-        .watch_incidents(proto::WatchIncidentsRequest {})
+        .watch_incidents(proto::WatchIncidentsRequest::default())
         .await
         .expect("watch")
         .into_inner();

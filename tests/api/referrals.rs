@@ -82,7 +82,7 @@ async fn a_referral_reaches_only_its_agency_without_the_callers_data_and_moves_f
         .operator
         .incidents
         .clone()
-        .watch_incidents(proto::WatchIncidentsRequest {})
+        .watch_incidents(proto::WatchIncidentsRequest::default())
         .await
         .expect("watch")
         .into_inner();

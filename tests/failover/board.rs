@@ -86,7 +86,7 @@ impl Board {
             let watched = async {
                 let mut stream = clients
                     .incidents
-                    .watch_incidents(proto::WatchIncidentsRequest {})
+                    .watch_incidents(proto::WatchIncidentsRequest::default())
                     .await?
                     .into_inner();
                 self.shown.lock().expect("board").clear();

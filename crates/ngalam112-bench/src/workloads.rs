@@ -196,6 +196,7 @@ pub async fn intake(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>> {
                     request_id: "",
                     duplicate_of: "",
                     hold: false,
+                    call_id: "",
                 }) else {
                     return false;
                 };
@@ -477,7 +478,7 @@ pub async fn watch(target: &Target, plan: &Plan) -> anyhow::Result<Vec<Row>> {
             )?;
             let mut stream = client
                 .incidents
-                .watch_incidents(proto::WatchIncidentsRequest {})
+                .watch_incidents(proto::WatchIncidentsRequest::default())
                 .await?
                 .into_inner();
             let sent = sent.clone();

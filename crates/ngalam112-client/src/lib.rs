@@ -12,6 +12,7 @@ use ngalam112_proto::v1::camera_service_client::CameraServiceClient;
 use ngalam112_proto::v1::field_service_client::FieldServiceClient;
 use ngalam112_proto::v1::incident_service_client::IncidentServiceClient;
 use ngalam112_proto::v1::public_service_client::PublicServiceClient;
+use ngalam112_proto::v1::telephony_service_client::TelephonyServiceClient;
 use ngalam112_proto::v1::unit_service_client::UnitServiceClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
@@ -57,6 +58,7 @@ pub struct Clients {
     pub callers: CallerServiceClient<Authed>,
     pub cameras: CameraServiceClient<Authed>,
     pub agencies: AgencyServiceClient<Authed>,
+    pub telephony: TelephonyServiceClient<Authed>,
     /// Needs no token.
     pub public: PublicServiceClient<Authed>,
 }
@@ -71,6 +73,7 @@ impl Clients {
             callers: CallerServiceClient::with_interceptor(channel.clone(), bearer.clone()),
             cameras: CameraServiceClient::with_interceptor(channel.clone(), bearer.clone()),
             agencies: AgencyServiceClient::with_interceptor(channel.clone(), bearer.clone()),
+            telephony: TelephonyServiceClient::with_interceptor(channel.clone(), bearer.clone()),
             public: PublicServiceClient::with_interceptor(channel, bearer),
         }
     }

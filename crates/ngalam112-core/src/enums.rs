@@ -149,6 +149,7 @@ stored_enum!(
     /// name (`as_str`); clients translate it for their readers.
     EventKind {
         IncidentCreated => "incident_created",
+        CallReceived => "call_received",
         CallerAdded => "caller_added",
         HoldReleased => "hold_released",
         StatusChanged => "status_changed",

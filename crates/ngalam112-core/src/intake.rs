@@ -2,6 +2,7 @@
 //! at the edge, into a [`NewIncident`], which only [`NewIncident::parse`]
 //! can make: the store never receives an unvalidated call.
 
+use crate::calls::CallId;
 use crate::phone::CallerNumber;
 use crate::validation::{self, DESCRIPTION_MAX_CHARS, SHORT_TEXT_MAX_CHARS, ValidationError};
 use crate::{GeoPoint, IncidentCategory, IncidentId, Priority, UnitKind};
@@ -26,6 +27,8 @@ pub struct IncidentDraft<'a> {
     /// Empty: a new incident; else the incident this caller adds to.
     pub duplicate_of: &'a str,
     pub hold: bool,
+    /// Empty: not linked; else the phone system's id of the call.
+    pub call_id: &'a str,
 }
 
 /// A validated new incident (or a further caller of one).
@@ -42,6 +45,7 @@ pub struct NewIncident {
     required_kinds: Vec<UnitKind>,
     hold: bool,
     duplicate_of: Option<IncidentId>,
+    call_id: Option<CallId>,
 }
 
 impl NewIncident {
@@ -83,6 +87,11 @@ impl NewIncident {
             required_kinds,
             hold: draft.hold,
             duplicate_of,
+            call_id: if draft.call_id.trim().is_empty() {
+                None
+            } else {
+                Some(CallId::parse("call_id", draft.call_id)?)
+            },
         })
     }
 
@@ -150,6 +159,11 @@ impl NewIncident {
     pub fn duplicate_of(&self) -> Option<IncidentId> {
         self.duplicate_of
     }
+
+    /// The phone system's call this incident was recorded from.
+    pub fn call_id(&self) -> Option<&CallId> {
+        self.call_id.as_ref()
+    }
 }
 
 #[cfg(test)]
@@ -169,6 +183,7 @@ mod tests {
             description: "two motorbikes",
             request_id: "",
             duplicate_of: "",
+            call_id: "",
             hold: false,
         }
     }

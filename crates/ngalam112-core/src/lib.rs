@@ -6,6 +6,7 @@
 //! are passed in). Everything here is unit-tested in place.
 
 pub mod aml;
+pub mod calls;
 pub mod drive;
 pub mod enums;
 pub mod geo_point;
@@ -18,6 +19,7 @@ pub mod ranking;
 pub mod role;
 pub mod validation;
 
+pub use calls::{CallId, CallSignal, CallState};
 pub use enums::{
     AssignmentStatus, EventKind, IncidentCategory, IncidentStatus, Priority, ReferralStatus,
     ResolutionCode, StoredName, UnitKind, UnitStatus,

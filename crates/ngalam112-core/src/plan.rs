@@ -195,6 +195,7 @@ mod tests {
             request_id: "",
             duplicate_of: "",
             hold,
+            call_id: "",
         })
         .expect("a valid call")
     }

@@ -208,6 +208,9 @@ impl Store {
             .execute(&self.pool)
             .await?;
         }
+        // A console's ringing strip shows the caller's newest fix.
+        let mut connection = self.pool.acquire().await?;
+        crate::calls::touch_open_calls_of(&mut connection, caller_phone).await?;
         Ok(IngestOutcome { attached, held })
     }
 }

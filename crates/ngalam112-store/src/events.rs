@@ -7,6 +7,8 @@
 //! - `ngalam112_offers`, payload the unit id: an offer was made to it.
 //! - `ngalam112_incidents`, payload `<incident id> <event kind>`: a
 //!   timeline event was appended.
+//! - `ngalam112_units`, `ngalam112_alarms`, `ngalam112_calls`: a unit,
+//!   an alarm or a 112 call changed (payload its id).
 //! - `ngalam112_tokens`, payload the token id: a token was revoked (by
 //!   Logout, `token revoke`, a disabled user or a changed password; a
 //!   trigger on `api_tokens` sends it).
@@ -30,6 +32,7 @@ const INCIDENTS_CHANNEL: &str = "ngalam112_incidents";
 const UNITS_CHANNEL: &str = "ngalam112_units";
 const ALARMS_CHANNEL: &str = "ngalam112_alarms";
 const TOKENS_CHANNEL: &str = "ngalam112_tokens";
+const CALLS_CHANNEL: &str = "ngalam112_calls";
 
 /// A token revoked anywhere, as the feed heard it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +70,9 @@ pub enum FeedEvent {
 pub enum FleetEvent {
     Unit(UnitId),
     Alarm(ngalam112_core::AlarmId),
+    /// A 112 call rang, was answered, ended or got a handset fix (the
+    /// phone system's call id).
+    Call(String),
     Lost,
     Resync,
 }
@@ -231,6 +237,12 @@ impl ChangeFeed {
                         .send(FleetEvent::Alarm(ngalam112_core::AlarmId::from_uuid(alarm)));
                 }
             }
+            CALLS_CHANNEL => {
+                let _ = self
+                    .inner
+                    .fleet
+                    .send(FleetEvent::Call(notification.payload().to_owned()));
+            }
             TOKENS_CHANNEL => {
                 if let Ok(token) = uuid::Uuid::parse_str(notification.payload()) {
                     let _ = self.inner.revocations.send(Revocation::Token(token));
@@ -257,6 +269,7 @@ impl ChangeFeed {
                     UNITS_CHANNEL,
                     ALARMS_CHANNEL,
                     TOKENS_CHANNEL,
+                    CALLS_CHANNEL,
                 ])
                 .await
             {

@@ -123,6 +123,9 @@ impl Store {
                 });
             }
             add_caller(&mut transaction, actor, original, new).await?;
+            if let Some(call_id) = new.call_id() {
+                crate::calls::link(&mut transaction, actor, original, call_id).await?;
+            }
             sqlx::query!(
                 "INSERT INTO intake_requests (request_id, incident_id) VALUES ($1, $2)",
                 request_id,

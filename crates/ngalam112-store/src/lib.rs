@@ -19,6 +19,7 @@ mod alarms;
 mod avl;
 mod batch;
 mod callers;
+mod calls;
 mod cameras;
 mod device;
 #[macro_use]
@@ -50,6 +51,7 @@ use sqlx::postgres::PgPoolOptions;
 pub use alarms::AlarmRecord;
 pub use avl::AvlWriter;
 pub use callers::{AUTOMATIC_FLAG_DAYS, AUTOMATIC_FLAG_PRANKS, CallerFlag, CallerHistory};
+pub use calls::{CallRecord, CallerSummary};
 pub use cameras::CameraRecord;
 pub use device::IngestOutcome;
 pub use error::StoreError;
@@ -63,7 +65,7 @@ pub use records::{
     AssignmentRecord, DeviceLocation, IncidentRecord, OtherCaller, TimelineRecord, UnitRecord,
 };
 pub use referrals::{AgencyRecord, ReferralRecord};
-pub use report::{ReferralFigures, ResponseTimeReport, ResponseTimeRow};
+pub use report::{CallFigures, ReferralFigures, ResponseTimeReport, ResponseTimeRow};
 pub use retention::KEPT_FIX_MINUTES;
 pub use stats::Snapshot;
 pub use tokens::{SessionUser, TokenRecord, TokenVerifier};

@@ -29,6 +29,25 @@ pub struct ResponseTimeReport {
     pub duplicate_incidents: i64,
     /// Referrals to partner agencies sent in the period.
     pub referrals: ReferralFigures,
+    /// 112 calls that rang in the period.
+    pub calls: CallFigures,
+}
+
+/// How fast 112 calls were answered and recorded (EENA, NFPA 1225's
+/// call-processing time).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallFigures {
+    pub calls: i64,
+    /// Ended without being answered.
+    pub abandoned: i64,
+    /// Shares (0..1) of all calls answered within 10 s and 20 s of ringing.
+    pub answered_within_10s: f64,
+    pub answered_within_20s: f64,
+    /// Answered calls an incident was recorded from, and answer → recorded
+    /// in seconds (0 when there are none).
+    pub recorded: i64,
+    pub p50_answer_to_incident_s: f64,
+    pub p90_answer_to_incident_s: f64,
 }
 
 /// How fast partner agencies answered.
@@ -128,7 +147,9 @@ impl Store {
             answered.unanswered,
             answered.p90,
         );
+        let calls = self.call_figures(since, until).await?;
         Ok(ResponseTimeReport {
+            calls,
             rows,
             prank_incidents,
             duplicate_incidents,
@@ -138,6 +159,48 @@ impl Store {
                 unanswered,
                 p90_to_acknowledge_s: p90.unwrap_or(0.0),
             },
+        })
+    }
+
+    async fn call_figures(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<CallFigures, StoreError> {
+        let row = sqlx::query!(
+            r#"WITH times AS (
+               SELECT extract(epoch FROM answered_at - rang_at)::float8 AS to_answer,
+                 ended_at IS NOT NULL AND answered_at IS NULL AS abandoned,
+                 CASE WHEN incident_id IS NOT NULL AND answered_at IS NOT NULL THEN
+                   greatest(0, extract(epoch FROM linked_at - answered_at)::float8) END AS to_record
+               FROM calls WHERE rang_at >= $1 AND rang_at < $2)
+             SELECT count(*) AS "calls!", count(*) FILTER (WHERE abandoned) AS "abandoned!",
+               count(*) FILTER (WHERE to_answer <= 10) AS "within_10!",
+               count(*) FILTER (WHERE to_answer <= 20) AS "within_20!",
+               count(to_record) AS "recorded!",
+               percentile_disc(0.5) WITHIN GROUP (ORDER BY to_record) AS "p50: f64",
+               percentile_disc(0.9) WITHIN GROUP (ORDER BY to_record) AS "p90: f64"
+             FROM times"#,
+            since,
+            until,
+        )
+        .fetch_one(&self.side_pool)
+        .await?;
+        let share = |count: i64| {
+            if row.calls == 0 {
+                0.0
+            } else {
+                count as f64 / row.calls as f64
+            }
+        };
+        Ok(CallFigures {
+            calls: row.calls,
+            abandoned: row.abandoned,
+            answered_within_10s: share(row.within_10),
+            answered_within_20s: share(row.within_20),
+            recorded: row.recorded,
+            p50_answer_to_incident_s: row.p50.unwrap_or(0.0),
+            p90_answer_to_incident_s: row.p90.unwrap_or(0.0),
         })
     }
 }

@@ -185,7 +185,7 @@ pub(super) async fn check(m: &mut Matrix, c: &mut Clients, f: &Fixture) {
         "WatchIncidents",
         code(
             incidents
-                .watch_incidents(proto::WatchIncidentsRequest {})
+                .watch_incidents(proto::WatchIncidentsRequest::default())
                 .await,
         ),
         &STAFF,

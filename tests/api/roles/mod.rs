@@ -235,7 +235,7 @@ async fn every_rpc_answers_every_kind_of_caller_with_the_exact_code() {
         );
         checked += m.checked;
     }
-    assert_eq!(checked, 45 * 10, "every RPC for every caller");
+    assert_eq!(checked, 48 * 10, "every RPC for every caller");
 
     // Health and reflection stay open.
     let mut health = tonic_health::pb::health_client::HealthClient::new(app.channel.clone());

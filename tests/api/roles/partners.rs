@@ -1,4 +1,5 @@
-//! The role matrix: CallerService, partner agencies and cameras.
+//! The role matrix: CallerService, partner agencies, cameras and the
+//! phone system (TelephonyService).
 
 use ngalam112_proto::v1 as proto;
 use tonic::Code;
@@ -11,6 +12,40 @@ pub(super) async fn check(m: &mut Matrix, c: &mut Clients, _: &Fixture) {
     let callers = &mut c.callers;
     let cameras = &mut c.cameras;
     let agencies = &mut c.agencies;
+    let telephony = &mut c.telephony;
+    // TelephonyService: the exchange's gateway signals; staff watch.
+    m.expect(
+        "SignalCall",
+        code(
+            telephony
+                .signal_call(proto::SignalCallRequest {
+                    call_id: format!("roles-{:?}", m.who),
+                    line: "112-1".to_owned(),
+                    caller_phone: "0812 9999 0001".to_owned(),
+                    signal: proto::CallSignal::Ringing.into(),
+                    ..Default::default()
+                })
+                .await,
+        ),
+        &[Who::Admin, Who::Gateway],
+        Code::Ok,
+    );
+    m.expect(
+        "ListCalls",
+        code(
+            telephony
+                .list_calls(proto::ListCallsRequest::default())
+                .await,
+        ),
+        &STAFF,
+        Code::Ok,
+    );
+    m.expect(
+        "WatchCalls",
+        code(telephony.watch_calls(proto::WatchCallsRequest {}).await),
+        &STAFF,
+        Code::Ok,
+    );
     // CallerService: staff; unflagging is the admin's.
     let phone = "0812 9999 0000".to_owned();
     m.expect(

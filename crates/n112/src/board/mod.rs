@@ -177,9 +177,17 @@ async fn follow_incidents(mut api: Api, sender: mpsc::Sender<Message>) {
         let attempt: Result<(), tonic::Status> = async {
             let mut stream = api
                 .incidents
-                .watch_incidents(proto::WatchIncidentsRequest {})
+                .watch_incidents(proto::WatchIncidentsRequest {
+                    mark_subscribed: true,
+                })
                 .await?
                 .into_inner();
+            // Listed only once the server follows changes: a change made
+            // in between is on the stream, never lost.
+            match stream.message().await? {
+                Some(marker) if marker.incident.is_none() => {}
+                _ => return Err(tonic::Status::unavailable("the live stream did not start")),
+            }
             let incidents =
                 crate::commands::incident::list(&mut api, active.clone(), 5_000).await?;
             if sender.send(Message::Snapshot(incidents)).await.is_err() {

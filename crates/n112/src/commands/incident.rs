@@ -133,6 +133,10 @@ pub struct CreateArgs {
     /// This caller reports that incident: link, dispatch nothing.
     #[arg(long)]
     pub duplicate_of: Option<String>,
+    /// The phone system's call this is recorded from (`n112 call ring`):
+    /// links the incident to the call.
+    #[arg(long)]
+    pub call_id: Option<String>,
     /// Create a new incident even when active ones of the category are near.
     #[arg(long)]
     pub yes: bool,
@@ -379,6 +383,7 @@ async fn create(api: &mut Api, output: Output, args: CreateArgs) -> anyhow::Resu
         hold: args.hold,
         duplicate_of,
         caller_id_withheld: args.withheld,
+        call_id: args.call_id.unwrap_or_default(),
     };
     let incident = create_with_retries(api, request).await?;
     output.incident(&incident);

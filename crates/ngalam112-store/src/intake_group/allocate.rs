@@ -211,6 +211,7 @@ mod tests {
             request_id: "",
             duplicate_of: "",
             hold: false,
+            call_id: "",
         })
         .expect("a valid call");
         GroupCall {

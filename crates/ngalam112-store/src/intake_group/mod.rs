@@ -438,6 +438,7 @@ async fn try_group(
     queue::serve(&mut transaction, &dispatcher.config, &served).await?;
     let fixed =
         attach_kept_fixes(&mut transaction, &with_actors, &written, &before.kept_fixes).await?;
+    link_calls(&mut transaction, &with_actors, &written).await?;
     let again = after_commit(&plans, &written, &queue, &served);
     transaction.settle_after_commit(&again);
     let request_ids: Vec<String> = plans
@@ -573,6 +574,23 @@ fn found_for(
         .zip(found)
         .find(|(id, _)| id.as_str() == request_id)
         .and_then(|(_, incident)| *incident)
+}
+
+/// Links the stored calls to the phone system's calls they were recorded
+/// from.
+async fn link_calls(
+    connection: &mut PgConnection,
+    plans: &[(&CallPlan, &Actor)],
+    written: &[(IncidentId, write::Written)],
+) -> Result<(), StoreError> {
+    for (plan, actor) in plans {
+        if let Some(call_id) = plan.new.call_id()
+            && written.iter().any(|(id, _)| *id == plan.id)
+        {
+            crate::calls::link(connection, actor, plan.id, call_id).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Attaches the handset fixes kept for the callers of the stored calls
