@@ -1,10 +1,15 @@
 //! The simulated callers' calls: points inside Kota Malang, Malang's mix
 //! of categories and priorities, street addresses, now and then a withheld
-//! number.
+//! number; and each call as the phone system signals it (it rings,
+//! is answered or hung up, and ends).
+
+use std::time::Duration;
 
 use ngalam112_proto::v1 as proto;
 use rand::RngExt;
 use rand::rngs::StdRng;
+
+use crate::connect::Api;
 
 /// Kota Malang, roughly.
 pub const CITY: ((f64, f64), (f64, f64)) = ((-8.03, -7.92), (112.59, 112.68));
@@ -118,6 +123,87 @@ pub fn random_call(rng: &mut StdRng) -> proto::CreateIncidentRequest {
         address: format!("{street} No. {}", rng.random_range(1..200)),
         description: description.to_owned(),
         ..Default::default()
+    }
+}
+
+/// The share of callers who hang up before anyone answers.
+const ABANDON_SHARE: f64 = 0.04;
+
+/// A simulated caller's phone call, as the exchange signals it.
+pub struct PhoneCall {
+    call_id: String,
+    phone: String,
+    withheld: bool,
+    ringing: Duration,
+    talking: Duration,
+    hangs_up: bool,
+}
+
+/// How a simulated call went before it was recorded.
+pub enum Answered {
+    /// Picked up: record the incident with this call id.
+    Yes(String),
+    HungUp,
+    /// The simulation ended while it rang.
+    Stopped,
+    /// The server refused the signal (no phone system): record anyway.
+    NoPhoneSystem,
+}
+
+impl PhoneCall {
+    pub fn random(rng: &mut StdRng, call: &proto::CreateIncidentRequest) -> Self {
+        Self {
+            call_id: format!("sim-{:016x}", rng.random::<u64>()),
+            phone: call.caller_phone.clone(),
+            withheld: call.caller_id_withheld,
+            ringing: Duration::from_millis(rng.random_range(200..1_200)),
+            talking: Duration::from_millis(rng.random_range(300..1_500)),
+            hangs_up: rng.random_bool(ABANDON_SHARE),
+        }
+    }
+
+    async fn signal(&self, api: &mut Api, signal: proto::CallSignal) -> bool {
+        api.telephony
+            .signal_call(proto::SignalCallRequest {
+                call_id: self.call_id.clone(),
+                line: "112".to_owned(),
+                caller_phone: self.phone.clone(),
+                caller_id_withheld: self.withheld,
+                signal: signal.into(),
+                position: "SIM".to_owned(),
+            })
+            .await
+            .is_ok()
+    }
+
+    /// Rings, waits, and is answered (then the call-taker talks before
+    /// the incident is recorded) or hung up.
+    pub async fn ring_and_answer(
+        &self,
+        api: &mut Api,
+        stop: &tokio::sync::watch::Receiver<bool>,
+    ) -> Answered {
+        if !self.signal(api, proto::CallSignal::Ringing).await {
+            return Answered::NoPhoneSystem;
+        }
+        if crate::simulate::sleep_or_stop(self.ringing, stop).await {
+            self.end(api).await;
+            return Answered::Stopped;
+        }
+        if self.hangs_up {
+            self.end(api).await;
+            return Answered::HungUp;
+        }
+        self.signal(api, proto::CallSignal::Answered).await;
+        if crate::simulate::sleep_or_stop(self.talking, stop).await {
+            self.end(api).await;
+            return Answered::Stopped;
+        }
+        Answered::Yes(self.call_id.clone())
+    }
+
+    pub async fn end(&self, api: &mut Api) {
+        self.signal(api, proto::CallSignal::Ended).await;
     }
 }
 

@@ -54,6 +54,11 @@ enum Command {
         #[command(subcommand)]
         command: n112::commands::agency::ReferralCommand,
     },
+    /// The phone system (gateway): ring, answer and end 112 calls; list them.
+    Call {
+        #[command(subcommand)]
+        command: n112::commands::call::CallCommand,
+    },
     /// Response-time standard: calls offered and accepted within 60 s.
     Report(ReportArgs),
     /// The dispatchers' live board.
@@ -83,6 +88,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Referral { command } => {
             n112::commands::agency::run_referral(&mut cli.connect.api()?, output, command).await
+        }
+        Command::Call { command } => {
+            n112::commands::call::run(&mut cli.connect.api()?, output, command).await
         }
         Command::Report(args) => {
             n112::commands::report::run(&mut cli.connect.api()?, output, args).await

@@ -18,7 +18,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tokio::sync::watch;
 
-use crate::calls::random_call;
+use crate::calls::{Answered, PhoneCall, random_call};
 use crate::connect::Api;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -62,6 +62,8 @@ pub struct SimStats {
     /// Calls handed to a partner agency, and the agency's answers.
     pub referred: AtomicU64,
     pub referrals_answered: AtomicU64,
+    /// Callers who hung up before the call was answered.
+    pub abandoned: AtomicU64,
 }
 
 /// Share of calls also handed to a partner agency (PLN, PDAM, …).
@@ -123,39 +125,73 @@ async fn callers(
         })
         .unwrap_or_default();
     let rate_per_s = (args.calls_per_minute / 60.0).max(1e-6);
+    // Calls overlap as in life: each rings, is answered and recorded on
+    // its own; all have ended when the callers stop.
+    let mut in_progress = tokio::task::JoinSet::new();
     while !*stop.borrow() {
         // Poisson arrivals: exponential gaps.
         let gap = -(1.0 - rng.random::<f64>()).ln() / rate_per_s;
         if sleep_or_stop(Duration::from_secs_f64(gap.min(3_600.0)), &stop).await {
+            break;
+        }
+        let call = random_call(&mut rng);
+        let phone = PhoneCall::random(&mut rng, &call);
+        let referral = (!agencies.is_empty() && rng.random::<f64>() < REFERRAL_SHARE)
+            .then(|| agencies[rng.random_range(0..agencies.len())].clone());
+        let (api, stop, stats) = (api.clone(), stop.clone(), stats.clone());
+        in_progress.spawn(one_call(api, call, phone, referral, stop, stats));
+    }
+    while in_progress.join_next().await.is_some() {}
+}
+
+/// One caller: the phone rings first (consoles see it), a call-taker
+/// answers (or the caller hangs up) and records it; some calls are then
+/// handed to a partner agency.
+async fn one_call(
+    mut api: Api,
+    mut call: proto::CreateIncidentRequest,
+    phone: PhoneCall,
+    referral: Option<String>,
+    stop: watch::Receiver<bool>,
+    stats: Arc<SimStats>,
+) {
+    match phone.ring_and_answer(&mut api, &stop).await {
+        Answered::Yes(call_id) => call.call_id = call_id,
+        Answered::HungUp => {
+            stats.abandoned.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let incident = match api.incidents.create_incident(random_call(&mut rng)).await {
-            Ok(incident) => {
-                stats.calls.fetch_add(1, Ordering::Relaxed);
-                incident.into_inner()
-            }
-            Err(_) => {
-                stats.errors.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-        };
-        if agencies.is_empty() || rng.random::<f64>() >= REFERRAL_SHARE {
-            continue;
-        }
-        let agency_id = agencies[rng.random_range(0..agencies.len())].clone();
-        let referred = api
-            .incidents
-            .refer_incident(proto::ReferIncidentRequest {
-                incident_id: incident.id,
-                agency_id,
-                note: "simulated hand-over".to_owned(),
-            })
-            .await;
-        match referred {
-            Ok(_) => stats.referred.fetch_add(1, Ordering::Relaxed),
-            Err(_) => stats.errors.fetch_add(1, Ordering::Relaxed),
-        };
+        Answered::Stopped => return,
+        // No phone system (an old server): the call is recorded anyway.
+        Answered::NoPhoneSystem => {}
     }
+    let created = api.incidents.create_incident(call).await;
+    phone.end(&mut api).await;
+    let incident = match created {
+        Ok(incident) => {
+            stats.calls.fetch_add(1, Ordering::Relaxed);
+            incident.into_inner()
+        }
+        Err(_) => {
+            stats.errors.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+    };
+    let Some(agency_id) = referral else {
+        return;
+    };
+    let referred = api
+        .incidents
+        .refer_incident(proto::ReferIncidentRequest {
+            incident_id: incident.id,
+            agency_id,
+            note: "simulated hand-over".to_owned(),
+        })
+        .await;
+    match referred {
+        Ok(_) => stats.referred.fetch_add(1, Ordering::Relaxed),
+        Err(_) => stats.errors.fetch_add(1, Ordering::Relaxed),
+    };
 }
 
 /// A scripted liaison for every partner agency: acknowledges each new
@@ -205,7 +241,7 @@ async fn liaison(mut api: Api, stop: watch::Receiver<bool>, stats: Arc<SimStats>
 }
 
 /// Sleeps; true when the simulation was stopped meanwhile.
-async fn sleep_or_stop(duration: Duration, stop: &watch::Receiver<bool>) -> bool {
+pub(crate) async fn sleep_or_stop(duration: Duration, stop: &watch::Receiver<bool>) -> bool {
     let mut watcher = stop.clone();
     tokio::select! {
         () = tokio::time::sleep(duration) => *stop.borrow(),

@@ -27,6 +27,13 @@ pub struct Summary {
     /// Offers the server chose on roads: (straight-line distance m, drive
     /// s, what the straight-line rule's unit would have taken s).
     pub on_roads: Vec<(f64, f64, f64)>,
+    /// The phone system's calls of the run: how many rang and were
+    /// abandoned; seconds from ringing to answer, and from answer to the
+    /// incident recorded.
+    pub phone_calls: usize,
+    pub abandoned: usize,
+    pub to_answer: Vec<f64>,
+    pub answer_to_recorded: Vec<f64>,
 }
 
 impl Summary {
@@ -115,12 +122,45 @@ pub async fn summarise(api: &mut Api) -> anyhow::Result<Summary> {
             }
         }
     }
+    summary.read_phone_calls(api, &incidents).await?;
     summary.incidents = incidents;
     summary.units = units;
     Ok(summary)
 }
 
 impl Summary {
+    async fn read_phone_calls(
+        &mut self,
+        api: &mut Api,
+        incidents: &[proto::Incident],
+    ) -> anyhow::Result<()> {
+        let calls = api
+            .telephony
+            .list_calls(proto::ListCallsRequest::default())
+            .await?
+            .into_inner()
+            .calls;
+        let seconds = |from: Option<&prost_types::Timestamp>, to: Option<&prost_types::Timestamp>| {
+            Some((format::to_datetime(to)? - format::to_datetime(from)?).as_seconds_f64())
+        };
+        self.phone_calls = calls.len();
+        for call in &calls {
+            if call.state() == proto::CallState::Abandoned {
+                self.abandoned += 1;
+            }
+            self.to_answer
+                .extend(seconds(call.rang_at.as_ref(), call.answered_at.as_ref()));
+            let recorded = incidents.iter().find(|i| i.id == call.incident_id);
+            if let Some(incident) = recorded {
+                self.answer_to_recorded.extend(seconds(
+                    call.answered_at.as_ref(),
+                    incident.created_at.as_ref(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn print(&self, json_output: bool) {
         let stat = |values: &[f64]| {
             (
@@ -150,6 +190,10 @@ impl Summary {
                     "timed_out": self.timed_out,
                     "referrals": self.referrals,
                     "referrals_answered": self.referrals_answered,
+                    "phone_calls": self.phone_calls,
+                    "abandoned_calls": self.abandoned,
+                    "ring_to_answer": timing(&self.to_answer),
+                    "answer_to_recorded": timing(&self.answer_to_recorded),
                     "offers_on_roads": self.on_roads.len(),
                     "road_nearest_differed": self.road_savings().0,
                     "minutes_saved_by_roads": self.road_savings().1 / 60.0,
@@ -203,6 +247,13 @@ impl Summary {
         println!(
             "handed to partner agencies: {}, answered by them: {}",
             self.referrals, self.referrals_answered
+        );
+        println!(
+            "112 phone calls: {} rang, {} abandoned; answered after {} (median), recorded {} after the answer (median)",
+            self.phone_calls,
+            self.abandoned,
+            format::age(percentile(&self.to_answer, 0.5)),
+            format::age(percentile(&self.answer_to_recorded, 0.5))
         );
         if !self.on_roads.is_empty() {
             let drives: Vec<f64> = self.on_roads.iter().map(|(_, eta, _)| *eta).collect();

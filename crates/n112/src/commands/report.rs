@@ -119,6 +119,15 @@ fn print_json(report: &proto::ResponseTimeReport) {
                 "acknowledged_within_target": report.referrals_acknowledged_within_target,
                 "unanswered": report.referrals_unanswered,
                 "p90_to_acknowledge_s": finite_or_null(report.p90_referral_to_acknowledge_s),
+            },
+            "calls": {
+                "calls": report.calls,
+                "abandoned": report.abandoned_calls,
+                "answered_within_10s_share": report.answered_within_10s_share,
+                "answered_within_20s_share": report.answered_within_20s_share,
+                "recorded": report.calls_recorded,
+                "p50_answer_to_incident_s": report.p50_answer_to_incident_s,
+                "p90_answer_to_incident_s": report.p90_answer_to_incident_s,
             }
         })
     );
@@ -194,6 +203,29 @@ fn print_text(
             report.referrals_acknowledged_within_target,
             report.target_seconds,
             report.referrals_unanswered
+        );
+    }
+    print_calls(report);
+}
+
+/// The 112 calls of the period (from the phone system): how fast they
+/// were answered, and answer → incident recorded.
+fn print_calls(report: &proto::ResponseTimeReport) {
+    if report.calls == 0 {
+        println!("112 calls: none signalled by the phone system in this period");
+        return;
+    }
+    println!(
+        "112 calls: {} rang, {} abandoned; answered within 10 s: {:.1} %, within 20 s: {:.1} %",
+        report.calls,
+        report.abandoned_calls,
+        report.answered_within_10s_share * 100.0,
+        report.answered_within_20s_share * 100.0
+    );
+    if report.calls_recorded > 0 {
+        println!(
+            "Answer to incident recorded ({} calls): median {:.0} s, 90th percentile {:.0} s",
+            report.calls_recorded, report.p50_answer_to_incident_s, report.p90_answer_to_incident_s
         );
     }
 }

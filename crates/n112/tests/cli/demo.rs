@@ -77,6 +77,17 @@ async fn the_demo_runs_and_its_summary_matches_the_database() {
         summary["referrals_answered"],
         count("SELECT count(*) FROM referrals WHERE acknowledged_at IS NOT NULL").await
     );
+    // Every simulated caller rang the phone system first; each call
+    // answered and recorded is linked to its incident.
+    assert_eq!(summary["phone_calls"], count("SELECT count(*) FROM calls").await);
+    assert_eq!(
+        summary["calls"],
+        count("SELECT count(*) FROM calls WHERE incident_id IS NOT NULL").await
+    );
+    assert_eq!(
+        summary["abandoned_calls"],
+        count("SELECT count(*) FROM calls WHERE answered_at IS NULL").await
+    );
     println!("demo summary: {summary}");
     let svg = std::fs::read_to_string(&picture).expect("the picture was written");
     let _ = std::fs::remove_file(&picture);

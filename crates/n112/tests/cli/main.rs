@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod calls;
 mod commands;
 mod demo;
 mod field;
