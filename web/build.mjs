@@ -6,7 +6,7 @@ import { copyFileSync, mkdirSync } from "node:fs";
 
 mkdirSync("dist", { recursive: true });
 await build({
-  entryPoints: { console: "src/console.ts", crew: "src/crew.ts", public: "src/public.ts" },
+  entryPoints: { console: "src/console/main.ts", crew: "src/crew.ts", public: "src/public.ts" },
   bundle: true,
   minify: true,
   format: "esm",

@@ -234,7 +234,12 @@ impl FieldService for FieldApi {
             let request = request.get_ref();
             let unit_id = UnitId::parse("unit_id", &request.unit_id)?;
             caller.require_unit(unit_id)?;
-            let location = convert::geo_point("location", request.location.as_ref())?;
+            // Without a position (a phone with no GPS fix), the unit's last
+            // reported one: an alarm is never refused for want of one.
+            let location = match request.location.as_ref() {
+                Some(location) => convert::geo_point("location", Some(location))?,
+                None => self.store.unit(unit_id).await?.location,
+            };
             let note = validation::text("note", request.note.trim(), SHORT_TEXT_MAX_CHARS)?;
             let alarm = self.store.raise_alarm(unit_id, location, &note).await?;
             tracing::warn!(alarm_id = %alarm.id, call_sign = %alarm.unit_call_sign, "crew in danger");

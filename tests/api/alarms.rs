@@ -47,7 +47,10 @@ async fn a_crews_alarm_reaches_every_console_until_an_operator_acknowledges_it()
         "only for its own unit"
     );
     let mut bad = raise(&unit.id);
-    bad.location = None;
+    bad.location = Some(proto::GeoPoint {
+        lat: 91.0,
+        lon: 0.0,
+    });
     assert_eq!(
         code_of(crew.field.raise_alarm(bad).await),
         Code::InvalidArgument
@@ -251,4 +254,26 @@ async fn next_change_of(
             return unit;
         }
     }
+}
+
+#[tokio::test]
+async fn an_alarm_without_a_gps_fix_is_raised_at_the_units_last_reported_position() {
+    let app = TestApp::spawn().await;
+    let unit = app
+        .register_at("AMB-RSSA-1", proto::UnitKind::Ambulance, places::RSSA)
+        .await;
+    let crew = app.unit_clients(&unit.id).await;
+    let alarm = crew
+        .field
+        .clone()
+        .raise_alarm(proto::RaiseAlarmRequest {
+            unit_id: unit.id.clone(),
+            location: None,
+            note: String::new(),
+        })
+        .await
+        .expect("an alarm is never refused for want of a position")
+        .into_inner();
+    let location = alarm.location.expect("a location");
+    assert_eq!((location.lat, location.lon), places::RSSA, "never 0, 0");
 }

@@ -11,6 +11,7 @@ import {
   CameraService,
   FieldService,
   IncidentService,
+  TelephonyService,
   UnitService,
 } from "./gen/ngalam112/v1/dispatch_pb";
 
@@ -49,6 +50,7 @@ export interface Api {
   callers: Client<typeof CallerService>;
   cameras: Client<typeof CameraService>;
   agencies: Client<typeof AgencyService>;
+  telephony: Client<typeof TelephonyService>;
 }
 
 export const api: Api = {
@@ -59,6 +61,7 @@ export const api: Api = {
   callers: createClient(CallerService, transport),
   cameras: createClient(CameraService, transport),
   agencies: createClient(AgencyService, transport),
+  telephony: createClient(TelephonyService, transport),
 };
 
 /** The server's message for a failed call (it names the field for bad input). */

@@ -7,17 +7,12 @@ import "./crew.css";
 import * as L from "leaflet";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { api, codeOf, Code, messageOf, setToken, sleep, token } from "./api";
-import { t, toggleLanguage } from "./i18n";
-import { drive, h, km, nodes, short } from "./format";
+import { language, t } from "./i18n";
+import { drive, h, km, nodes } from "./format";
+import { languageButton, loginForm } from "./login";
+import { say } from "./words";
 import { drawRoute, tileLayer } from "./map";
-import {
-  type Assignment,
-  AssignmentStatus,
-  IncidentCategorySchema,
-  type Incident,
-  PrioritySchema,
-  Role,
-} from "./gen/ngalam112/v1/dispatch_pb";
+import { type Assignment, AssignmentStatus, type Incident, Role } from "./gen/ngalam112/v1/dispatch_pb";
 
 const POLL_WAIT_SECONDS = 25;
 /** With an open assignment the server answers at once: read it again this often. */
@@ -55,54 +50,12 @@ let miniMap: L.Map | null = null;
 // ------------------------------------------------------------------ login
 
 function renderLogin(error = ""): void {
-  document.title = t("crewTitle");
-  const username = h("input", { "data-testid": "login-username", autocomplete: "username", id: "username" });
-  const password = h("input", { "data-testid": "login-password", type: "password", id: "password" });
-  const pasted = h("textarea", { "data-testid": "login-token", rows: "2", placeholder: "n112_…" });
-  const message = h("p", { class: "error", "data-testid": "login-error" }, error);
-  const form = h(
-    "form",
-    { class: "login" },
-    h("h1", {}, t("crewTitle")),
-    h("label", { for: "username" }, t("username")),
-    username,
-    h("label", { for: "password" }, t("password")),
-    password,
-    h("button", { type: "submit", class: "big", "data-testid": "login-submit" }, t("login")),
-    h("p", { class: "muted" }, t("orToken")),
-    pasted,
-    message,
-    languageButton(),
+  root.replaceChildren(
+    loginForm(
+      { title: "crewTitle", withToken: true, onLoggedIn: start, redraw: () => renderLogin(), buttonClass: "big" },
+      error,
+    ),
   );
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    try {
-      if (pasted.value.trim()) {
-        setToken(pasted.value.trim());
-      } else {
-        const login = await api.auth.login({ username: username.value, password: password.value });
-        setToken(login.token);
-      }
-      await start();
-    } catch (failure) {
-      setToken(null);
-      message.textContent = codeOf(failure) === Code.ResourceExhausted ? t("loginTooMany") : t("loginWrong");
-    }
-  });
-  root.replaceChildren(form);
-}
-
-function languageButton(): HTMLButtonElement {
-  const button = h("button", { type: "button", class: "lang", "data-testid": "lang-toggle" }, "ID / EN");
-  button.addEventListener("click", () => {
-    toggleLanguage();
-    if (crew.unitId) {
-      render();
-    } else {
-      renderLogin();
-    }
-  });
-  return button;
 }
 
 async function start(): Promise<void> {
@@ -114,6 +67,7 @@ async function start(): Promise<void> {
   crew.unitId = me.unitId;
   render();
   startGps();
+  void sendPendingAlarm();
   void pollForever();
 }
 
@@ -187,6 +141,9 @@ function repoll(): void {
 function setOffline(offline: boolean): void {
   if (crew.offline !== offline) {
     crew.offline = offline;
+    if (!offline && localStorage.getItem(PENDING_ALARM_KEY)) {
+      void sendPendingAlarm();
+    }
     const indicator = document.querySelector<HTMLElement>("[data-testid=crew-offline]");
     if (indicator) {
       indicator.hidden = !offline;
@@ -225,6 +182,7 @@ function startGps(): void {
   navigator.geolocation.watchPosition(
     (position) => {
       crew.position = { lat: position.coords.latitude, lon: position.coords.longitude };
+      localStorage.setItem(LAST_POSITION_KEY, JSON.stringify(crew.position));
       if (crew.gps !== "ok") {
         crew.gps = "ok";
         renderStatus();
@@ -281,6 +239,7 @@ function secondsLeft(assignment: Assignment): number | null {
 
 function render(): void {
   document.title = t("crewTitle");
+  document.documentElement.lang = language();
   window.clearInterval(countdown);
   miniMap?.remove();
   miniMap = null;
@@ -296,7 +255,7 @@ function render(): void {
     "header",
     {},
     h("span", { "data-testid": "whoami" }, `${t("unit")} ${crew.assignment?.unitCallSign ?? crew.unitId.slice(0, 8)}`),
-    languageButton(),
+    languageButton(() => render()),
     logout,
   );
   // DARURAT at the top: reachable without scrolling, never covering a button.
@@ -339,14 +298,14 @@ function body(): HTMLElement {
     return h("div", { class: "waiting" }, t("waiting"));
   }
   const details = nodes(
-    h("div", { class: "what" }, `${short(PrioritySchema, incident.priority)} · ${short(IncidentCategorySchema, incident.category)}`),
+    h("div", { class: "what" }, `${say.priority(incident.priority)} · ${say.category(incident.category)}`),
     h("div", { class: "where" }, incident.address),
     incident.description ? h("div", {}, incident.description) : null,
     h(
       "div",
       { class: "muted" },
       `${t("distance")}: ${km(assignment.distanceM)}`,
-      assignment.etaS > 0 ? ` · ${drive(assignment.etaS, assignment.roadDistanceM, t("byRoad"))}` : "",
+      assignment.etaS > 0 ? ` · ${drive(assignment.etaS, assignment.roadDistanceM)}` : "",
     ),
     h("div", { id: "mini-map" }),
   );
@@ -428,20 +387,82 @@ function alarmButton(): HTMLElement {
   };
   button.addEventListener("pointerdown", () => {
     button.classList.add("holding");
-    held = window.setTimeout(async () => {
+    held = window.setTimeout(() => {
       release();
-      const location = crew.position ?? crew.incident?.location ?? { lat: 0, lon: 0 };
-      await act(() => api.field.raiseAlarm({ unitId: crew.unitId, location, note: "" }));
-      if (!crew.message) {
-        crew.message = t("alarmSent");
-        render();
-      }
+      queueAlarm();
     }, ALARM_HOLD_MS);
   });
   button.addEventListener("pointerup", release);
   button.addEventListener("pointerleave", release);
   button.addEventListener("contextmenu", (event) => event.preventDefault());
   return button;
+}
+
+// ------------------------------------------------------------------ alarm
+
+/** An alarm pressed and not yet taken by the server: kept in the phone
+ *  (across a reload) and sent as soon as the server answers. */
+interface PendingAlarm {
+  unitId: string;
+  pressedAt: number;
+}
+
+const PENDING_ALARM_KEY = "ngalam112.pendingAlarm";
+const LAST_POSITION_KEY = "ngalam112.lastPosition";
+const ALARM_RETRY_MS = 3_000;
+let alarmRetry: number | undefined;
+
+/** The newest position the phone knew (GPS now, or kept from before). */
+function lastKnownPosition(): { lat: number; lon: number } | undefined {
+  if (crew.position) {
+    return crew.position;
+  }
+  const kept = localStorage.getItem(LAST_POSITION_KEY);
+  return kept ? (JSON.parse(kept) as { lat: number; lon: number }) : undefined;
+}
+
+function queueAlarm(): void {
+  const pending: PendingAlarm = { unitId: crew.unitId, pressedAt: Date.now() };
+  localStorage.setItem(PENDING_ALARM_KEY, JSON.stringify(pending));
+  void sendPendingAlarm();
+}
+
+/** Sends the kept alarm with the last known position (without any, the
+ *  server uses the unit's last reported one). Offline, it stays kept and
+ *  is tried again every few seconds. */
+async function sendPendingAlarm(): Promise<void> {
+  const kept = localStorage.getItem(PENDING_ALARM_KEY);
+  window.clearTimeout(alarmRetry);
+  if (!kept || !crew.unitId) {
+    return;
+  }
+  const pending = JSON.parse(kept) as PendingAlarm;
+  if (pending.unitId !== crew.unitId) {
+    localStorage.removeItem(PENDING_ALARM_KEY);
+    return;
+  }
+  const late = Date.now() - pending.pressedAt > ALARM_RETRY_MS;
+  const pressed = new Date(pending.pressedAt).toLocaleTimeString("en-GB", { timeZone: "Asia/Jakarta" });
+  try {
+    await api.field.raiseAlarm({
+      unitId: crew.unitId,
+      location: lastKnownPosition(),
+      note: late ? `${t("alarmPressedAt", { time: pressed })}` : "",
+    });
+    localStorage.removeItem(PENDING_ALARM_KEY);
+    crew.message = t("alarmSent");
+    setOffline(false);
+  } catch (failure) {
+    if (codeOf(failure) === Code.Unavailable || codeOf(failure) === Code.Unknown || codeOf(failure) === null) {
+      crew.message = t("alarmQueued");
+      setOffline(true);
+      alarmRetry = window.setTimeout(() => void sendPendingAlarm(), ALARM_RETRY_MS);
+    } else {
+      localStorage.removeItem(PENDING_ALARM_KEY);
+      crew.message = messageOf(failure);
+    }
+  }
+  render();
 }
 
 if (token()) {

@@ -1,17 +1,22 @@
-// Times in WIB, distances in km, enum names as people read them.
+// Times in WIB, distances in km, durations in the reader's language, and
+// the small DOM helpers every page uses. Enum values are worded in words.ts.
 
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import type { GenEnum } from "@bufbuild/protobuf/codegenv2";
+import { language, t } from "./i18n";
 
 const WIB = "Asia/Jakarta";
 
-/** `28 Nov 09:26` in WIB. */
+/** `28 Nov 09:26` in WIB (`05 Des 09:26` in Indonesian). */
 export function wib(at: Timestamp | undefined): string {
   if (!at) {
     return "—";
   }
   const date = timestampDate(at);
-  const day = new Intl.DateTimeFormat("en-GB", { timeZone: WIB, day: "2-digit", month: "short" }).format(date);
+  const locale = language() === "id" ? "id-ID" : "en-GB";
+  const day = new Intl.DateTimeFormat(locale, { timeZone: WIB, day: "2-digit", month: "short" })
+    .format(date)
+    .replace(".", "");
   const time = new Intl.DateTimeFormat("en-GB", {
     timeZone: WIB,
     hour: "2-digit",
@@ -25,21 +30,21 @@ export function secondsSince(at: Timestamp | undefined): number {
   return at ? (Date.now() - timestampDate(at).getTime()) / 1000 : 0;
 }
 
-/** `45 s`, `12 min`, `3 h 5 min`. */
+/** `45 s`, `12 min`, `3 h 5 min` (`45 dtk`, `12 mnt`, `3 jam 5 mnt`). */
 export function age(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));
   if (s < 60) {
-    return `${s} s`;
+    return `${s} ${t("seconds")}`;
   }
   if (s < 3600) {
-    return `${Math.floor(s / 60)} min`;
+    return `${Math.floor(s / 60)} ${t("minutes")}`;
   }
-  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return `${Math.floor(s / 3600)} ${t("hours")} ${Math.floor((s % 3600) / 60)} ${t("minutes")}`;
 }
 
-/** A drive by road, in whole minutes (at least 1): `4 min, 2.4 km lewat jalan`. */
-export function drive(etaS: number, roadDistanceM: number, byRoad: string): string {
-  return `${Math.max(1, Math.round(etaS / 60))} min, ${km(roadDistanceM)} ${byRoad}`;
+/** A drive by road, in whole minutes (at least 1): `4 mnt, 2.4 km lewat jalan`. */
+export function drive(etaS: number, roadDistanceM: number): string {
+  return `${Math.max(1, Math.round(etaS / 60))} ${t("minutes")}, ${km(roadDistanceM)} ${t("byRoad")}`;
 }
 
 /** `1.2 km`. */
@@ -50,24 +55,6 @@ export function km(metres: number): string {
 /** The proto name of an enum value (`INCIDENT_CATEGORY_MEDICAL`). */
 export function enumName<T extends number>(schema: GenEnum<T>, value: T): string {
   return schema.value[value]?.name ?? String(value);
-}
-
-/** The readable part of an enum value (`MEDICAL`, `FIRE ENGINE`). */
-export function short<T extends number>(schema: GenEnum<T>, value: T): string {
-  const name = enumName(schema, value);
-  const prefix = schema.values[0]?.name.replace(/UNSPECIFIED$/, "") ?? "";
-  return name.replace(prefix, "").replaceAll("_", " ");
-}
-
-/** Every value but UNSPECIFIED, for a `<select>`. */
-export function choices<T extends number>(schema: GenEnum<T>): { name: string; label: string; value: T }[] {
-  return schema.values
-    .filter((value) => value.number !== 0)
-    .map((value) => ({
-      name: value.name,
-      label: short(schema, value.number as T),
-      value: value.number as T,
-    }));
 }
 
 /** The value of a proto enum name (`PRIORITY_HIGH`), 0 if unknown. */

@@ -1,5 +1,6 @@
 // Every visible string, one catalogue per language. Bahasa Indonesia by
 // default; the header's switch picks English (remembered in localStorage).
+// Enum values and timeline kinds have their own typed catalogue (words.ts).
 
 const id = {
   title: "Ngalam 112 — Pusat Komando",
@@ -99,6 +100,29 @@ const id = {
   distance: "Jarak",
   unit: "Unit",
   byRoad: "lewat jalan",
+  newCallKey: "F2",
+  keyHelp: "F2 panggilan baru · F3 antrean (↑ ↓ Enter) · F4 angkat telepon · F8 tugaskan unit teratas · Esc tutup",
+  incomingCalls: "Panggilan 112",
+  answerCall: "Angkat",
+  answeredAt: "diangkat di {position}",
+  callHistory: "{n} panggilan, {i} kejadian, {p} iseng dalam 30 hari",
+  handsetFix: "lokasi ponsel ±{r} m",
+  fromCall: "Dari panggilan {id}",
+  location: "Lokasi",
+  locationHint: "lintang, bujur — atau nama tempat dari daftar",
+  locationUnknown: "Tulis \"lintang, bujur\" atau pilih tempat dari daftar",
+  phoneCalls: "Panggilan 112",
+  abandonedCalls: "Ditutup sebelum diangkat",
+  answeredWithin: "Diangkat ≤ {s} dtk",
+  answerToRecorded: "Angkat → tercatat (median / 90 %)",
+  noPhoneCalls: "Belum ada panggilan dari sistem telepon pada periode ini",
+  alarmQueued: "Tidak tersambung — alarm disimpan dan dikirim begitu tersambung",
+  alarmPressedAt: "ditekan {time} WIB, terkirim setelah tersambung",
+  seconds: "dtk",
+  minutes: "mnt",
+  hours: "jam",
+  kind: "Jenis",
+  language: "Bahasa",
 };
 
 type Catalogue = typeof id;
@@ -200,6 +224,29 @@ const en: Catalogue = {
   distance: "Distance",
   unit: "Unit",
   byRoad: "by road",
+  newCallKey: "F2",
+  keyHelp: "F2 new call · F3 queue (↑ ↓ Enter) · F4 answer the phone · F8 assign the top unit · Esc close",
+  incomingCalls: "112 calls",
+  answerCall: "Answer",
+  answeredAt: "answered at {position}",
+  callHistory: "{n} calls, {i} incidents, {p} pranks in 30 days",
+  handsetFix: "handset fix ±{r} m",
+  fromCall: "From call {id}",
+  location: "Location",
+  locationHint: "lat, lon — or a place from the list",
+  locationUnknown: "Type \"lat, lon\" or pick a place from the list",
+  phoneCalls: "112 calls",
+  abandonedCalls: "Hung up before answered",
+  answeredWithin: "Answered ≤ {s} s",
+  answerToRecorded: "Answer → recorded (median / 90 %)",
+  noPhoneCalls: "No calls from the phone system in this period",
+  alarmQueued: "Offline — the alarm is kept and sent once connected",
+  alarmPressedAt: "pressed at {time} WIB, sent once connected",
+  seconds: "s",
+  minutes: "min",
+  hours: "h",
+  kind: "Kind",
+  language: "Language",
 };
 
 export type Key = keyof Catalogue;
@@ -214,6 +261,7 @@ export function language(): Language {
 
 export function toggleLanguage(): void {
   localStorage.setItem(LANGUAGE_KEY, language() === "id" ? "en" : "id");
+  document.documentElement.lang = language();
 }
 
 /** The string `key` in the current language, `{name}` filled from `values`. */
@@ -223,59 +271,4 @@ export function t(key: Key, values: Record<string, string | number> = {}): strin
     text = text.replace(`{${name}}`, String(value));
   }
   return text;
-}
-
-// The timeline's event kinds: the server sends the stored name
-// ("assignment_offered"); the console shows it in the reader's language.
-const eventKinds: Record<Language, Record<string, string>> = {
-  id: {
-    incident_created: "kejadian dicatat",
-    caller_added: "penelepon tambahan",
-    hold_released: "ditahan → dikirim",
-    status_changed: "status berubah",
-    device_location: "lokasi ponsel",
-    incident_resolved: "kejadian selesai",
-    incident_cancelled: "kejadian dibatalkan",
-    assignment_offered: "unit ditawari",
-    assignment_accepted: "unit menerima",
-    assignment_declined: "unit menolak",
-    assignment_timed_out: "unit tidak menjawab",
-    assignment_en_route: "unit berangkat",
-    assignment_on_scene: "unit tiba di lokasi",
-    assignment_completed: "unit selesai",
-    assignment_cancelled: "penugasan dibatalkan",
-    referral_sent: "dirujuk ke instansi",
-    referral_acknowledged: "instansi membaca",
-    referral_accepted: "instansi menerima",
-    referral_rejected: "instansi menolak",
-    referral_done: "instansi selesai",
-  },
-  en: {
-    incident_created: "incident recorded",
-    caller_added: "another caller",
-    hold_released: "hold released",
-    status_changed: "status changed",
-    device_location: "handset location",
-    incident_resolved: "incident resolved",
-    incident_cancelled: "incident cancelled",
-    assignment_offered: "unit offered",
-    assignment_accepted: "unit accepted",
-    assignment_declined: "unit declined",
-    assignment_timed_out: "unit did not answer",
-    assignment_en_route: "unit en route",
-    assignment_on_scene: "unit on scene",
-    assignment_completed: "unit finished",
-    assignment_cancelled: "assignment cancelled",
-    referral_sent: "referred to an agency",
-    referral_acknowledged: "agency read it",
-    referral_accepted: "agency accepted",
-    referral_rejected: "agency rejected",
-    referral_done: "agency done",
-  },
-};
-
-/** A timeline event kind in the current language (a kind this console
- *  does not know yet is shown as the server sent it). */
-export function eventName(kind: string): string {
-  return eventKinds[language()][kind] ?? kind;
 }

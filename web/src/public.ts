@@ -11,7 +11,9 @@ import {
   type CategoryStats,
 } from "./gen/ngalam112/v1/dispatch_pb";
 import { h } from "./format";
-import { language, toggleLanguage } from "./i18n";
+import { language } from "./i18n";
+import { languageButton } from "./login";
+import { say } from "./words";
 
 const client = createClient(
   PublicService,
@@ -36,15 +38,6 @@ const text = {
     note: "Waktu tiba dihitung dari panggilan masuk sampai unit pertama di lokasi, tanpa panggilan iseng dan ganda. Bulan dihitung dalam WIB; bulan berjalan dihitung sampai akhir hari kemarin. Kategori dengan kurang dari 5 kejadian ditampilkan sebagai \"< 5\" tanpa angka lain, agar tidak ada satu panggilan pun yang bisa dikenali.",
     busy: "Terlalu banyak permintaan; coba lagi sebentar lagi.",
     minutes: "mnt",
-    categories: {
-      [IncidentCategory.MEDICAL]: "Medis",
-      [IncidentCategory.FIRE]: "Kebakaran",
-      [IncidentCategory.TRAFFIC_ACCIDENT]: "Kecelakaan lalu lintas",
-      [IncidentCategory.CRIME]: "Kejahatan",
-      [IncidentCategory.RESCUE]: "Penyelamatan",
-      [IncidentCategory.DISASTER]: "Bencana",
-      [IncidentCategory.OTHER]: "Lainnya",
-    } as Record<number, string>,
   },
   en: {
     title: "Ngalam 112 — Kota Malang emergency service transparency",
@@ -63,15 +56,6 @@ const text = {
     note: "Arrival time runs from the call to the first unit on scene, leaving out prank and duplicate calls. Months are counted in WIB (UTC+7); the current month runs to the end of yesterday. A category with fewer than 5 incidents shows \"< 5\" and no other figure, so that no single call can be picked out.",
     busy: "Too many requests; try again in a moment.",
     minutes: "min",
-    categories: {
-      [IncidentCategory.MEDICAL]: "Medical",
-      [IncidentCategory.FIRE]: "Fire",
-      [IncidentCategory.TRAFFIC_ACCIDENT]: "Traffic accident",
-      [IncidentCategory.CRIME]: "Crime",
-      [IncidentCategory.RESCUE]: "Rescue",
-      [IncidentCategory.DISASTER]: "Disaster",
-      [IncidentCategory.OTHER]: "Other",
-    } as Record<number, string>,
   },
 };
 
@@ -84,13 +68,12 @@ function minutes(seconds: number): string {
 }
 
 function row(stats: CategoryStats): HTMLElement {
-  const w = words();
   if (stats.suppressed) {
     // Fewer than 5 incidents: nothing of the row is published.
     return h(
       "tr",
       { "data-testid": "public-row", "data-category": IncidentCategory[stats.category] ?? "", class: "suppressed" },
-      h("td", {}, w.categories[stats.category] ?? "?"),
+      h("td", {}, say.category(stats.category)),
       h("td", {}, "< 5"),
       ...Array.from({ length: 6 }, () => h("td", {}, "—")),
     );
@@ -98,7 +81,7 @@ function row(stats: CategoryStats): HTMLElement {
   return h(
     "tr",
     { "data-testid": "public-row", "data-category": IncidentCategory[stats.category] ?? "" },
-    h("td", {}, w.categories[stats.category] ?? "?"),
+    h("td", {}, say.category(stats.category)),
     h("td", {}, String(stats.incidents)),
     h("td", {}, String(stats.dispatched)),
     h("td", {}, minutes(stats.medianCallToOnSceneS)),
@@ -120,12 +103,8 @@ async function render(): Promise<void> {
   if (!app) {
     return;
   }
-  const toggle = h("button", { type: "button", "data-testid": "lang-toggle" }, "ID / EN");
-  toggle.addEventListener("click", () => {
-    toggleLanguage();
-    void render();
-  });
-  const picker = h("input", { type: "month", "data-testid": "public-month", value: month });
+  const toggle = languageButton(() => void render());
+  const picker = h("input", { type: "month", "data-testid": "public-month", value: month, id: "public-month" });
   picker.addEventListener("change", () => {
     month = picker.value;
     void render();
@@ -137,7 +116,8 @@ async function render(): Promise<void> {
       "main",
       {},
       h("p", { class: "intro" }, w.intro),
-      h("label", {}, w.month, picker),
+      h("label", { for: "public-month" }, w.month),
+      picker,
       body,
       h("footer", {}, w.note),
     ),

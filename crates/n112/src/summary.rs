@@ -140,7 +140,8 @@ impl Summary {
             .await?
             .into_inner()
             .calls;
-        let seconds = |from: Option<&prost_types::Timestamp>, to: Option<&prost_types::Timestamp>| {
+        let seconds = |from: Option<&prost_types::Timestamp>,
+                       to: Option<&prost_types::Timestamp>| {
             Some((format::to_datetime(to)? - format::to_datetime(from)?).as_seconds_f64())
         };
         self.phone_calls = calls.len();

@@ -64,7 +64,7 @@ async fn the_console_logs_in_records_a_call_and_shows_it_on_the_queue_and_map() 
     browser.log_in(&console, "sri", "kopi-tubruk-2026").await;
     let whoami = browser.text("[data-testid=whoami]").await;
     assert!(
-        whoami.contains("sri (test)") && whoami.contains("OPERATOR"),
+        whoami.contains("sri (test)") && whoami.contains("(operator)"),
         "{whoami}"
     );
     browser
@@ -91,12 +91,18 @@ async fn the_console_logs_in_records_a_call_and_shows_it_on_the_queue_and_map() 
     // and is remembered.
     assert_eq!(
         browser.text("[data-testid=new-incident]").await,
-        "Panggilan baru"
+        "Panggilan baru (F2)"
     );
     browser.click("[data-testid=lang-toggle]").await;
-    assert_eq!(browser.text("[data-testid=new-incident]").await, "New call");
+    assert_eq!(
+        browser.text("[data-testid=new-incident]").await,
+        "New call (F2)"
+    );
     browser.client.refresh().await.expect("reload");
-    assert_eq!(browser.text("[data-testid=new-incident]").await, "New call");
+    assert_eq!(
+        browser.text("[data-testid=new-incident]").await,
+        "New call (F2)"
+    );
     browser.click("[data-testid=lang-toggle]").await;
 
     // The queue has the earlier calls, most urgent first.

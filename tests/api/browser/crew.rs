@@ -75,7 +75,7 @@ async fn a_crew_takes_the_offer_on_the_phone_page_and_the_console_follows_live()
     console
         .until(
             "the console shows the acceptance",
-            &format!("return document.querySelector(\"{row}\").textContent.includes('AMB-RSSA-1 ACCEPTED')"),
+            &format!("return document.querySelector(\"{row}\").textContent.includes('AMB-RSSA-1 menerima')"),
         )
         .await;
     phone.click("[data-testid=crew-en-route]").await;

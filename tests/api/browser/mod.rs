@@ -6,8 +6,11 @@
 
 mod console;
 mod crew;
+mod forward;
 mod pages;
 mod roads;
+mod shift;
+mod stale;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -37,6 +40,11 @@ impl Browser {
     }
 
     async fn open(width: u32, height: u32) -> Browser {
+        Self::open_with(width, height, &[]).await
+    }
+
+    /// A browser with extra Chromium flags (e.g. `--host-resolver-rules`).
+    async fn open_with(width: u32, height: u32, extra: &[String]) -> Browser {
         let port = free_port();
         let driver = tokio::process::Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -47,18 +55,26 @@ impl Browser {
             .expect("chromedriver is installed (apt-get install chromium chromium-driver)");
         let profile =
             std::env::temp_dir().join(format!("ngalam112-chrome-{}", uuid::Uuid::new_v4()));
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ]
+        .map(str::to_owned)
+        .into();
+        args.push(format!("--window-size={width},{height}"));
+        args.push(format!("--user-data-dir={}", profile.display()));
+        args.extend(extra.iter().cloned());
         let capabilities = json!({
             "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": "/usr/bin/chromium",
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-                    format!("--window-size={width},{height}"),
-                    format!("--user-data-dir={}", profile.display()),
-                ],
-            },
+            "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args },
         });
         let capabilities = match capabilities {
             Value::Object(map) => map,
@@ -129,6 +145,81 @@ impl Browser {
         let element = self.find(selector).await;
         element.clear().await.expect("clear");
         element.send_keys(text).await.expect("type");
+    }
+
+    /// Types `keys` (text and `fantoccini::key::Key`s) into whatever has
+    /// the keyboard focus, as a call-taker would.
+    async fn press(&self, keys: &str) {
+        self.client
+            .active_element()
+            .await
+            .expect("a focused element")
+            .send_keys(keys)
+            .await
+            .expect("keys");
+    }
+
+    /// The `data-testid` of the focused element.
+    async fn focused(&self) -> String {
+        let answer = self
+            .client
+            .execute(
+                "return document.activeElement?.dataset?.testid ?? ''",
+                vec![],
+            )
+            .await
+            .expect("the focused element");
+        answer.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Runs axe-core (web/node_modules, from npm; never in the served
+    /// bundle) on the page: its serious and critical violations.
+    async fn accessibility_violations(&self) -> Vec<String> {
+        let axe = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/web/node_modules/axe-core/axe.min.js"
+        ))
+        .expect("axe-core is installed: (cd web && npm ci), as scripts/test.sh does");
+        self.client.execute(&axe, vec![]).await.expect("load axe");
+        let found = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] })
+                   .then((result) => done(result.violations
+                     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                     .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`)))
+                   .catch((error) => done([`axe failed: ${error}`]));",
+                vec![],
+            )
+            .await
+            .expect("run axe");
+        serde_json::from_value(found).expect("a list")
+    }
+
+    /// English enum words (proto names as a reader would see them, and
+    /// timeline kinds) in the page's text, but for what is marked English
+    /// (`lang="en"`: the server's own record sentences in the timeline).
+    async fn english_enum_words(&self) -> Vec<String> {
+        let text = self
+            .client
+            .execute(
+                "const page = document.body.cloneNode(true);
+                 page.querySelectorAll('[lang=en]').forEach((element) => element.remove());
+                 return page.textContent",
+                vec![],
+            )
+            .await
+            .expect("the page's text");
+        let text = text.as_str().unwrap_or_default();
+        ENGLISH_ENUM_WORDS
+            .iter()
+            .filter(|word| {
+                text.split(|c: char| !c.is_alphanumeric() && c != '_')
+                    .any(|token| token == **word)
+            })
+            .map(|word| (*word).to_owned())
+            .collect()
     }
 
     async fn text(&self, selector: &str) -> String {
@@ -296,3 +387,78 @@ pub(super) async fn until_sql(app: &TestApp, what: &str, query: &str) {
 pub(super) fn base(app: &TestApp) -> String {
     format!("http://{}", app.address)
 }
+
+/// What an English-only console showed in Indonesian mode: enum values as
+/// proto names and timeline kinds as stored.
+const ENGLISH_ENUM_WORDS: &[&str] = &[
+    "MEDICAL",
+    "Medical",
+    "FIRE",
+    "Fire",
+    "TRAFFIC",
+    "CRIME",
+    "Crime",
+    "RESCUE",
+    "DISASTER",
+    "OTHER",
+    "CRITICAL",
+    "HIGH",
+    "NORMAL",
+    "LOW",
+    "PENDING",
+    "DISPATCHED",
+    "dispatched",
+    "SCENE",
+    "RESOLVED",
+    "resolved",
+    "CANCELLED",
+    "cancelled",
+    "AMBULANCE",
+    "Ambulance",
+    "ENGINE",
+    "POLICE",
+    "Police",
+    "AVAILABLE",
+    "available",
+    "ASSIGNED",
+    "assigned",
+    "SERVICE",
+    "OFFERED",
+    "offered",
+    "ACCEPTED",
+    "accepted",
+    "ROUTE",
+    "COMPLETED",
+    "completed",
+    "DECLINED",
+    "declined",
+    "TIMED",
+    "HANDLED",
+    "Handled",
+    "TRANSPORTED",
+    "PRANK",
+    "Prank",
+    "REFERRED",
+    "DUPLICATE",
+    "SENT",
+    "ACKNOWLEDGED",
+    "REJECTED",
+    "DONE",
+    "RINGING",
+    "ringing",
+    "ANSWERED",
+    "answered",
+    "ENDED",
+    "ABANDONED",
+    "OPERATOR",
+    "ADMIN",
+    "UNIT",
+    "incident_created",
+    "call_received",
+    "assignment_offered",
+    "assignment_accepted",
+    "caller_added",
+    "status_changed",
+    "device_location",
+    "hold_released",
+];

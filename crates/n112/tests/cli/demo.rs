@@ -79,7 +79,10 @@ async fn the_demo_runs_and_its_summary_matches_the_database() {
     );
     // Every simulated caller rang the phone system first; each call
     // answered and recorded is linked to its incident.
-    assert_eq!(summary["phone_calls"], count("SELECT count(*) FROM calls").await);
+    assert_eq!(
+        summary["phone_calls"],
+        count("SELECT count(*) FROM calls").await
+    );
     assert_eq!(
         summary["calls"],
         count("SELECT count(*) FROM calls WHERE incident_id IS NOT NULL").await
