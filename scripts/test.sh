@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite against a real PostgreSQL (and, for the web
-# console's tests, a headless Chromium; for the road tests, osmium).
+# console's tests, a headless Chromium and axe-core from npm; for the road
+# tests, osmium).
 #
 # Which PostgreSQL: $DATABASE_URL if it answers; else the local server at
 # postgres://postgres@127.0.0.1:5432/postgres if it answers; else a
@@ -19,6 +20,13 @@ source scripts/database.sh
 need chromium chromium chromium-driver
 need chromedriver chromium-driver
 need osmium osmium-tool
+# The browser tests check every page with axe-core, from npm (a
+# devDependency of web/, loaded into the page by the tests only, never part
+# of the served bundle).
+if [ ! -f web/node_modules/axe-core/axe.min.js ]; then
+  need npm npm
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 status=0
 cargo test --workspace --locked "$@" || status=$?

@@ -146,6 +146,29 @@ pub fn router(config: &WebConfig) -> axum::Router {
 mod tests {
     use super::*;
 
+    /// The console words every timeline kind the server writes (a kind
+    /// without a word would show a neutral "peristiwa", never the stored
+    /// name; this keeps the two lists the same).
+    #[test]
+    fn the_console_has_a_word_for_every_timeline_kind() {
+        let words = include_str!("../web/src/words.ts");
+        let list = words
+            .split_once("export const EVENT_KINDS = [")
+            .and_then(|(_, rest)| rest.split_once("] as const"))
+            .map(|(list, _)| list)
+            .expect("EVENT_KINDS in web/src/words.ts");
+        let listed: Vec<&str> = list
+            .split(',')
+            .map(|item| item.trim().trim_matches('"'))
+            .filter(|item| !item.is_empty())
+            .collect();
+        let kinds: Vec<&str> = ngalam112_core::EventKind::ALL
+            .iter()
+            .map(|kind| kind.as_str())
+            .collect();
+        assert_eq!(listed, kinds, "web/src/words.ts EVENT_KINDS");
+    }
+
     #[test]
     fn the_policy_allows_only_this_origin_and_the_tile_server() {
         let osm = WebConfig {

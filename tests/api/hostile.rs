@@ -109,7 +109,7 @@ enum Call {
     GetRoute(String),
     ListAlarms(bool),
     AcknowledgeAlarm(String),
-    SignalCall(proto::SignalCallRequest),
+    Signal(proto::SignalCallRequest),
     ListCalls(Option<prost_types::Timestamp>),
 }
 
@@ -351,7 +351,7 @@ fn call(
         )
             .prop_map(
                 |((call_id, line, caller_phone), (caller_id_withheld, signal, position))| {
-                    Call::SignalCall(proto::SignalCallRequest {
+                    Call::Signal(proto::SignalCallRequest {
                         call_id,
                         line,
                         caller_phone,
@@ -509,7 +509,7 @@ async fn send(clients: &mut Clients, call: Call) -> Code {
                 .acknowledge_alarm(proto::AcknowledgeAlarmRequest { alarm_id })
                 .await,
         ),
-        Call::SignalCall(r) => code(telephony.signal_call(r).await),
+        Call::Signal(r) => code(telephony.signal_call(r).await),
         Call::ListCalls(since) => code(
             telephony
                 .list_calls(proto::ListCallsRequest { since })

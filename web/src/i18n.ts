@@ -90,7 +90,7 @@ const id = {
   onScene: "Tiba",
   completed: "Selesai",
   navigate: "Buka di aplikasi peta",
-  offline: "Offline — mencoba lagi…",
+  offline: "Tidak tersambung — mencoba lagi…",
   gpsDenied: "Lokasi tidak diizinkan browser — posisi tidak dikirim",
   gpsOk: "GPS aktif",
   secondsLeft: "{s} dtk lagi",

@@ -290,7 +290,9 @@ pub(crate) async fn link(
         // Checked before the incident was stored; calls are never deleted.
         return Err(StoreError::Internal(format!("call {call_id} vanished")));
     };
-    let rang = call.rang_at.format("%H:%M:%S UTC");
+    // Operators read times in WIB (UTC+7), as everywhere in the console.
+    let wib = chrono::FixedOffset::east_opt(7 * 3600).expect("UTC+7");
+    let rang = call.rang_at.with_timezone(&wib).format("%H:%M:%S WIB");
     let mut detail = format!("call {call_id}");
     if !call.line.is_empty() {
         detail += &format!(" on line {}", call.line);
@@ -301,7 +303,7 @@ pub(crate) async fn link(
             let waited = (answered - call.rang_at).num_milliseconds() as f64 / 1000.0;
             detail += &format!(
                 ", answered at {} after {waited:.0} s",
-                answered.format("%H:%M:%S UTC")
+                answered.with_timezone(&wib).format("%H:%M:%S WIB")
             );
             if !call.position.is_empty() {
                 detail += &format!(" at position {}", call.position);
