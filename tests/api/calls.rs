@@ -11,7 +11,7 @@ use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::helpers::{Clients, TestApp, code_of, connect_as, medical_call, places};
+use crate::helpers::{Clients, TestApp, code_of, connect_as, earlier_prank, medical_call, places};
 
 async fn gateway(app: &TestApp) -> Clients {
     let token = app.token(Role::Gateway).await.expect("gateway token");
@@ -145,24 +145,7 @@ async fn the_strip_shows_ringing_calls_at_once_with_the_callers_history_then_eac
     let mut gateway = gateway(&app).await;
     let mut operator = app.operator.clone();
     // The number called before: one incident closed as a prank, flagged.
-    let earlier = app.create(medical_call(places::BALAI_KOTA)).await;
-    operator
-        .incidents
-        .resolve_incident(proto::ResolveIncidentRequest {
-            id: earlier.id.clone(),
-            resolution_code: proto::ResolutionCode::Prank.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("closed as prank");
-    operator
-        .callers
-        .flag_caller(proto::FlagCallerRequest {
-            caller_phone: "0812 3456 7890".to_owned(),
-            reason: "sering iseng".to_owned(),
-        })
-        .await
-        .expect("flag");
+    earlier_prank(&app, "sering iseng").await;
     send(&mut gateway, signal("pbx-old", CallSignal::Ringing)).await;
     send(&mut gateway, signal("pbx-old", CallSignal::Ended)).await;
     send(&mut gateway, signal("pbx-ringing", CallSignal::Ringing)).await;

@@ -405,6 +405,8 @@ function alarmButton(): HTMLElement {
 interface PendingAlarm {
   unitId: string;
   pressedAt: number;
+  /** A send failed: the note says when it was pressed. */
+  kept?: boolean;
 }
 
 const PENDING_ALARM_KEY = "ngalam112.pendingAlarm";
@@ -441,13 +443,12 @@ async function sendPendingAlarm(): Promise<void> {
     localStorage.removeItem(PENDING_ALARM_KEY);
     return;
   }
-  const late = Date.now() - pending.pressedAt > ALARM_RETRY_MS;
   const pressed = new Date(pending.pressedAt).toLocaleTimeString("en-GB", { timeZone: "Asia/Jakarta" });
   try {
     await api.field.raiseAlarm({
       unitId: crew.unitId,
       location: lastKnownPosition(),
-      note: late ? `${t("alarmPressedAt", { time: pressed })}` : "",
+      note: pending.kept ? t("alarmPressedAt", { time: pressed }) : "",
     });
     localStorage.removeItem(PENDING_ALARM_KEY);
     crew.message = t("alarmSent");
@@ -455,6 +456,7 @@ async function sendPendingAlarm(): Promise<void> {
   } catch (failure) {
     if (codeOf(failure) === Code.Unavailable || codeOf(failure) === Code.Unknown || codeOf(failure) === null) {
       crew.message = t("alarmQueued");
+      localStorage.setItem(PENDING_ALARM_KEY, JSON.stringify({ ...pending, kept: true }));
       setOffline(true);
       alarmRetry = window.setTimeout(() => void sendPendingAlarm(), ALARM_RETRY_MS);
     } else {

@@ -39,29 +39,6 @@ async fn check_page(browser: &Browser, what: &str) {
     );
 }
 
-/// The number called before: an incident closed as a prank, and a flag.
-async fn earlier_prank(app: &TestApp) {
-    let mut operator = app.operator.clone();
-    let earlier = app.create(medical_call(places::UNISMA)).await;
-    operator
-        .incidents
-        .resolve_incident(proto::ResolveIncidentRequest {
-            id: earlier.id,
-            resolution_code: proto::ResolutionCode::Prank.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("closed as prank");
-    operator
-        .callers
-        .flag_caller(proto::FlagCallerRequest {
-            caller_phone: "0812 3456 7890".to_owned(),
-            reason: "pernah iseng".to_owned(),
-        })
-        .await
-        .expect("flag");
-}
-
 #[tokio::test]
 async fn a_call_rings_in_is_recorded_by_keyboard_the_crew_accepts_and_the_report_shows_its_times() {
     let app = TestApp::spawn().await;
@@ -73,7 +50,7 @@ async fn a_call_rings_in_is_recorded_by_keyboard_the_crew_accepts_and_the_report
         .await;
     app.add_user("sri", Role::Operator, "kopi-tubruk-2026")
         .await;
-    earlier_prank(&app).await;
+    crate::helpers::earlier_prank(&app, "pernah iseng").await;
     let token = app.token(Role::Gateway).await.expect("gateway token");
     let mut gateway = connect_as(app.channel.clone(), Some(&token));
 
