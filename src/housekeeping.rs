@@ -48,6 +48,13 @@ pub async fn run(store: Store, caller_retention: Option<Duration>) {
                 Ok(redacted) => tracing::info!(redacted, "callers' data past retention blanked"),
                 Err(error) => tracing::warn!(%error, "cannot redact callers' data now"),
             }
+            match store.redact_old_calls(keep).await {
+                Ok(0) => {}
+                Ok(redacted) => {
+                    tracing::info!(redacted, "112 calls' numbers past retention blanked")
+                }
+                Err(error) => tracing::warn!(%error, "cannot redact calls' numbers now"),
+            }
         }
     }
 }

@@ -328,3 +328,39 @@ async fn a_watch_asked_to_mark_subscribed_says_so_first_and_misses_nothing_after
     assert_eq!(event.kind, "incident_created");
     assert_eq!(event.incident.expect("incident").id, incident.id);
 }
+
+#[tokio::test]
+async fn the_numbers_of_calls_past_the_retention_period_are_blanked_and_the_calls_stay() {
+    let app = TestApp::spawn().await;
+    let mut gateway = gateway(&app).await;
+    for id in ["old", "recent"] {
+        send(&mut gateway, signal(id, CallSignal::Ringing)).await;
+        send(&mut gateway, signal(id, CallSignal::Ended)).await;
+    }
+    sqlx::query(
+        "UPDATE calls SET rang_at = rang_at - interval '400 days', \
+           ended_at = ended_at - interval '400 days' WHERE call_id = 'old'",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("age the call");
+    let year = Duration::from_secs(365 * 24 * 3600);
+    assert_eq!(app.store.redact_old_calls(year).await.expect("redact"), 1);
+    assert_eq!(
+        app.store.redact_old_calls(year).await.expect("again"),
+        0,
+        "once"
+    );
+    let phones: Vec<(String, String)> =
+        sqlx::query_as("SELECT call_id, caller_phone FROM calls ORDER BY call_id")
+            .fetch_all(&app.pool)
+            .await
+            .expect("calls");
+    assert_eq!(
+        phones,
+        [
+            ("old".to_owned(), String::new()),
+            ("recent".to_owned(), "+6281234567890".to_owned())
+        ]
+    );
+}

@@ -1,7 +1,8 @@
 //! How long callers' personal data is kept. Handset fixes that found no
 //! incident go after 10 minutes; callers' names and numbers of closed
 //! incidents are blanked once the retention period has passed (the
-//! incident, its timeline and its figures stay). The timeline never holds
+//! incident, its timeline and its figures stay), and so are the numbers of
+//! 112 calls that ended that long ago. The timeline never holds
 //! a caller's name or number, so nothing append-only needs redacting.
 
 use std::time::Duration;
@@ -56,6 +57,29 @@ impl Store {
             transaction.commit().await?;
             redacted += ids.len() as u64;
             if (ids.len() as i64) < REDACTION_BATCH {
+                return Ok(redacted);
+            }
+        }
+    }
+
+    /// Blanks the numbers of 112 calls that ended (or rang, if never
+    /// ended) more than `keep` ago; the call, its times and its link stay
+    /// for the figures. Returns how many calls were redacted.
+    pub async fn redact_old_calls(&self, keep: Duration) -> Result<u64, StoreError> {
+        let mut redacted = 0;
+        loop {
+            let done = sqlx::query!(
+                "UPDATE calls SET caller_phone = '' WHERE call_id IN (SELECT call_id FROM calls \
+                   WHERE caller_phone <> '' \
+                     AND coalesce(ended_at, rang_at) < now() - make_interval(secs => $1) \
+                   LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED)",
+                keep.as_secs_f64(),
+                REDACTION_BATCH,
+            )
+            .execute(&self.pool)
+            .await?;
+            redacted += done.rows_affected();
+            if (done.rows_affected() as i64) < REDACTION_BATCH {
                 return Ok(redacted);
             }
         }
