@@ -8,6 +8,7 @@ mod console;
 mod crew;
 mod forward;
 mod pages;
+mod record;
 mod roads;
 mod shift;
 mod stale;

@@ -147,6 +147,18 @@ async fn a_call_rings_in_is_recorded_by_keyboard_the_crew_accepts_and_the_report
         )
         .await;
     check_page(&console, "the incident's detail").await;
+    // Every sentence of the record is read back in Indonesian: none is
+    // left as the server wrote it.
+    let untranslated = console
+        .client
+        .execute("return [...document.querySelectorAll('.timeline [lang=en]')].map((e) => e.textContent)", vec![])
+        .await
+        .expect("the timeline");
+    assert_eq!(
+        untranslated,
+        json!([]),
+        "English sentences in the Indonesian timeline"
+    );
 
     // The crew accepts on the phone page.
     let phone = Browser::open(360, 740).await;

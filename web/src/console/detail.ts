@@ -4,7 +4,7 @@
 
 import { api, messageOf } from "../api";
 import { age, byName, drive, enumName, h, km, secondsSince, wib } from "../format";
-import { t, type Key } from "../i18n";
+import { language, t, type Key } from "../i18n";
 import { options, say, words } from "../words";
 import {
   type Agency,
@@ -18,6 +18,7 @@ import {
   type UnitRecommendation,
 } from "../gen/ngalam112/v1/dispatch_pb";
 import { showHandset, showRoutes } from "./mapview";
+import { recordInIndonesian } from "./record";
 import { ACTIVE, changed, openPanel, state, upsertIncident } from "./store";
 
 function closeButton(): HTMLButtonElement {
@@ -85,9 +86,17 @@ function timelineItem(event: TimelineEvent): HTMLElement {
     { "data-event-kind": event.kind },
     h("span", { class: "muted" }, `${wib(event.at)} `),
     `${say.event(event.kind)} · ${event.actor}`,
-    // The server writes the record's detail in English (marked so).
-    event.detail ? h("span", { lang: "en", class: "record" }, ` — ${event.detail}`) : "",
+    event.detail ? recordDetail(event) : "",
   );
+}
+
+/** The record's detail in the reader's language; a sentence the console
+ *  cannot read back stays as the server wrote it, marked English. */
+function recordDetail(event: TimelineEvent): HTMLElement {
+  const indonesian = language() === "id" ? recordInIndonesian(event.kind, event.detail) : null;
+  return indonesian === null
+    ? h("span", { lang: "en", class: "record" }, ` — ${event.detail}`)
+    : h("span", { class: "record" }, ` — ${indonesian}`);
 }
 
 function referrals(incident: Incident): HTMLElement | null {
