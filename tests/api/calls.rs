@@ -104,7 +104,8 @@ async fn bad_signals_and_unknown_calls_are_refused_naming_the_field_and_nothing_
     let cases: Vec<(&str, Mutation)> = vec![
         ("call_id", |r| r.call_id = String::new()),
         ("call_id", |r| r.call_id = "two words".to_owned()),
-        ("call_id", |r| r.call_id = "c".repeat(129)),
+        ("call_id", |r| r.call_id = "c".repeat(201)),
+        ("position", |r| r.position = "p".repeat(201)),
         ("caller_phone", |r| r.caller_phone = "12ab".to_owned()),
         ("caller_phone", |r| r.caller_phone = String::new()),
         ("caller_phone", |r| r.caller_id_withheld = true),

@@ -6,8 +6,9 @@
 use crate::phone::CallerNumber;
 use crate::validation::{self, ValidationError};
 
-/// Longest call id, line or position (characters).
-pub const CALL_TEXT_MAX_CHARS: usize = 128;
+/// Longest call id, line or position (characters): the API's limit for
+/// every short string.
+pub const CALL_TEXT_MAX_CHARS: usize = validation::SHORT_TEXT_MAX_CHARS;
 
 /// What the exchange says happened to a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2633,7 +2633,7 @@ export const UpdateReferralRequestSchema: GenMessage<UpdateReferralRequest> = /*
  */
 export type SignalCallRequest = Message<"ngalam112.v1.SignalCallRequest"> & {
   /**
-   * The exchange's id for the call (at most 128 printable characters).
+   * The exchange's id for the call (at most 200 printable characters).
    *
    * @generated from field: string call_id = 1;
    */
