@@ -1,5 +1,5 @@
 //! Bounds on the long-lived streams (`WatchIncidents`, `WatchUnits`,
-//! `WatchAlarms`): a stream carries callers' names and numbers, so it lives
+//! `WatchAlarms`, `WatchCalls`): a stream carries callers' names and numbers, so it lives
 //! only as long as its token does (it ends UNAUTHENTICATED as soon as the
 //! change feed announces the token's revocation, and expiry is checked
 //! every few seconds), and one token holds at most a few at once
@@ -21,10 +21,11 @@ use crate::auth::Caller;
 pub const RECHECK_EVERY: Duration = Duration::from_secs(5);
 
 /// The RPCs that stream until the client leaves.
-const WATCH_PATHS: [&str; 3] = [
+const WATCH_PATHS: [&str; 4] = [
     "/ngalam112.v1.IncidentService/WatchIncidents",
     "/ngalam112.v1.IncidentService/WatchAlarms",
     "/ngalam112.v1.UnitService/WatchUnits",
+    "/ngalam112.v1.TelephonyService/WatchCalls",
 ];
 
 pub fn is_watch(path: &str) -> bool {

@@ -365,3 +365,38 @@ async fn the_numbers_of_calls_past_the_retention_period_are_blanked_and_the_call
         ]
     );
 }
+
+#[tokio::test]
+async fn the_strip_is_a_watch_stream_like_the_others_bounded_per_token_and_ended_by_logout() {
+    let app = TestApp::spawn().await;
+    app.add_user("sri", Role::Operator, "kopi-tubruk-2026")
+        .await;
+    let login = app.login("sri", "kopi-tubruk-2026").await.expect("login");
+    let mut clients = app.clients_with_token(Some(&login.token));
+    let mut streams = Vec::new();
+    for _ in 0..16 {
+        let stream = clients
+            .telephony
+            .watch_calls(proto::WatchCallsRequest {})
+            .await
+            .expect("one of 16 streams")
+            .into_inner();
+        streams.push(stream);
+    }
+    let seventeenth = clients
+        .telephony
+        .watch_calls(proto::WatchCallsRequest {})
+        .await;
+    assert_eq!(code_of(seventeenth), Code::ResourceExhausted);
+
+    clients
+        .auth
+        .logout(proto::LogoutRequest {})
+        .await
+        .expect("logout");
+    let ended = tokio::time::timeout(Duration::from_secs(5), streams[0].message())
+        .await
+        .expect("ended in time")
+        .expect_err("ended with a status");
+    assert_eq!(ended.code(), Code::Unauthenticated, "{ended:?}");
+}

@@ -287,8 +287,10 @@ pub(crate) async fn link(
     .fetch_optional(&mut *connection)
     .await?
     else {
-        // Checked before the incident was stored; calls are never deleted.
-        return Err(StoreError::Internal(format!("call {call_id} vanished")));
+        // Checked before the incident was stored, and calls are never
+        // deleted; were one gone, the emergency is stored all the same.
+        tracing::warn!(%call_id, %incident_id, "the call to link is gone; the incident is stored unlinked");
+        return Ok(());
     };
     // Operators read times in WIB (UTC+7), as everywhere in the console.
     let wib = chrono::FixedOffset::east_opt(7 * 3600).expect("UTC+7");
