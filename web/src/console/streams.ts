@@ -50,9 +50,9 @@ function applyIncident(incident: Incident): void {
 export function followIncidents(): Promise<void> {
   return keepFollowing("incidents", async () => {
     const stream = api.incidents.watchIncidents({ markSubscribed: true })[Symbol.asyncIterator]();
-    const marker = await stream.next();
-    if (marker.done || marker.value.incident) {
-      throw new Error("the stream did not start with its marker");
+    const first = await stream.next();
+    if (first.done) {
+      throw new Error("the stream ended before it started");
     }
     const listed = await api.incidents.listIncidents({ statuses: ACTIVE, pageSize: 500 });
     state.incidents.clear();
@@ -60,6 +60,10 @@ export function followIncidents(): Promise<void> {
       state.incidents.set(incident.id, incident);
     }
     changed("incidents");
+    // A server without the marker sends a change first: kept, not lost.
+    if (first.value.incident) {
+      applyIncident(first.value.incident);
+    }
     state.live.incidents = true;
     changed("live");
     for (let next = await stream.next(); !next.done; next = await stream.next()) {

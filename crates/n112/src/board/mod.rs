@@ -184,13 +184,18 @@ async fn follow_incidents(mut api: Api, sender: mpsc::Sender<Message>) {
                 .into_inner();
             // Listed only once the server follows changes: a change made
             // in between is on the stream, never lost.
-            match stream.message().await? {
-                Some(marker) if marker.incident.is_none() => {}
-                _ => return Err(tonic::Status::unavailable("the live stream did not start")),
-            }
+            let Some(first) = stream.message().await? else {
+                return Err(tonic::Status::unavailable("the live stream did not start"));
+            };
             let incidents =
                 crate::commands::incident::list(&mut api, active.clone(), 5_000).await?;
             if sender.send(Message::Snapshot(incidents)).await.is_err() {
+                return Ok(());
+            }
+            // A server without the marker sends a change first: kept.
+            if first.incident.is_some()
+                && sender.send(Message::Change(Box::new(first))).await.is_err()
+            {
                 return Ok(());
             }
             backoff = Duration::from_millis(500);
