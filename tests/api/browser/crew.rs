@@ -6,12 +6,7 @@ use ngalam112_core::UnitId;
 #[tokio::test]
 async fn a_crew_takes_the_offer_on_the_phone_page_and_the_console_follows_live() {
     let app = TestApp::spawn().await;
-    let ambulance = app
-        .register_at("AMB-RSSA-1", proto::UnitKind::Ambulance, places::RSSA)
-        .await;
-    let unit = UnitId::parse("unit_id", &ambulance.id).expect("id");
-    app.add_user("andi", Role::Unit(unit), "sate-ayam-2026")
-        .await;
+    let ambulance = ambulance_with_crew(&app).await;
     app.add_user("sri", Role::Operator, "kopi-tubruk-2026")
         .await;
 

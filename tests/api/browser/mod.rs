@@ -369,6 +369,17 @@ impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
     }
 }
 
+/// AMB-RSSA-1 at RSSA, with its crew's login (andi / sate-ayam-2026).
+pub(super) async fn ambulance_with_crew(app: &TestApp) -> proto::Unit {
+    let ambulance = app
+        .register_at("AMB-RSSA-1", proto::UnitKind::Ambulance, places::RSSA)
+        .await;
+    let unit = ngalam112_core::UnitId::parse("unit_id", &ambulance.id).expect("id");
+    app.add_user("andi", Role::Unit(unit), "sate-ayam-2026")
+        .await;
+    ambulance
+}
+
 /// Waits until the database says so (a user's check in psql).
 pub(super) async fn until_sql(app: &TestApp, what: &str, query: &str) {
     let deadline = Instant::now() + WAIT;

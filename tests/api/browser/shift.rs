@@ -8,7 +8,6 @@ use fantoccini::key::Key;
 
 use super::*;
 use crate::helpers::connect_as;
-use ngalam112_core::UnitId;
 
 async fn signal(gateway: &mut crate::helpers::Clients, call_id: &str, signal: proto::CallSignal) {
     gateway
@@ -42,12 +41,7 @@ async fn check_page(browser: &Browser, what: &str) {
 #[tokio::test]
 async fn a_call_rings_in_is_recorded_by_keyboard_the_crew_accepts_and_the_report_shows_its_times() {
     let app = TestApp::spawn().await;
-    let ambulance = app
-        .register_at("AMB-RSSA-1", proto::UnitKind::Ambulance, places::RSSA)
-        .await;
-    let unit = UnitId::parse("unit_id", &ambulance.id).expect("id");
-    app.add_user("andi", Role::Unit(unit), "sate-ayam-2026")
-        .await;
+    ambulance_with_crew(&app).await;
     app.add_user("sri", Role::Operator, "kopi-tubruk-2026")
         .await;
     crate::helpers::earlier_prank(&app, "pernah iseng").await;

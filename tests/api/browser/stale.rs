@@ -5,7 +5,6 @@
 
 use super::forward::Forwarder;
 use super::*;
-use ngalam112_core::UnitId;
 
 #[tokio::test]
 async fn an_alarm_acknowledged_elsewhere_while_this_console_was_away_is_gone_after_it_reconnects() {
@@ -77,12 +76,7 @@ async fn an_alarm_acknowledged_elsewhere_while_this_console_was_away_is_gone_aft
 #[tokio::test]
 async fn the_crews_alarm_pressed_offline_is_kept_and_sent_on_reconnect_with_the_last_position() {
     let app = TestApp::spawn().await;
-    let ambulance = app
-        .register_at("AMB-RSSA-1", proto::UnitKind::Ambulance, places::RSSA)
-        .await;
-    let unit = UnitId::parse("unit_id", &ambulance.id).expect("id");
-    app.add_user("andi", Role::Unit(unit), "sate-ayam-2026")
-        .await;
+    let ambulance = ambulance_with_crew(&app).await;
     let network = Forwarder::start(app.address).await;
     let origin = format!("http://{}", network.address);
     let phone = Browser::open(360, 740).await;
