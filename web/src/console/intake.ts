@@ -129,7 +129,6 @@ function readLocationField(fields: Fields): void {
   }
   const place = parseLocation(fields.location.value);
   if (place) {
-    fields.location.setCustomValidity("");
     locate(fields, place.lat, place.lon);
   } else {
     fields.error.textContent = t("locationUnknown");

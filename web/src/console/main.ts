@@ -15,11 +15,11 @@ import { renderCalls } from "./calls";
 import { renderDetail } from "./detail";
 import { intakeForm, setIntakeLocation } from "./intake";
 import { listenForKeys } from "./keys";
-import { clearPanelLayers, createMap, placeUnit, syncIncidents } from "./mapview";
+import { clearPanelLayers, createMap, placeUnit, syncIncident, syncIncidents } from "./mapview";
 import { redrawQueue } from "./queue";
 import { reportView } from "./report";
 import { followAlarms, followCalls, followIncidents, followUnits } from "./streams";
-import { on, openPanel, showView, state, type View } from "./store";
+import { allLive, on, openPanel, showView, state, type View } from "./store";
 import { unitsView } from "./units";
 
 const root = document.getElementById("app") as HTMLElement;
@@ -108,7 +108,7 @@ function renderConnection(): void {
   if (!element) {
     return;
   }
-  const live = state.live.incidents && state.live.units;
+  const live = allLive();
   element.textContent = live ? `● ${t("live")}` : `○ ${t("reconnecting")}`;
   element.className = live ? "connection live" : "connection down";
   element.dataset.state = live ? "live" : "reconnecting";
@@ -131,39 +131,54 @@ function renderView(): void {
   }
 }
 
+/** Which panel is shown: a different one takes the last one's pin,
+ *  handset and routes away, and an intake from another call is a new form. */
+function panelKey(): string {
+  const panel = state.panel;
+  return panel.kind === "incident" ? `incident ${panel.id}` : panel.kind === "intake" ? `intake ${panel.call?.callId ?? ""}` : "none";
+}
+
+let shownPanel = "";
+
 function renderPanel(): void {
   const panel = document.getElementById("panel");
   if (!panel) {
     return;
   }
+  const key = panelKey();
+  const another = key !== shownPanel;
+  if (another) {
+    clearPanelLayers();
+    shownPanel = key;
+  }
   panel.className = state.panel.kind === "none" ? "" : "open";
   if (state.panel.kind === "intake") {
-    const from = state.panel.call?.callId ?? "";
-    const shown = panel.querySelector<HTMLElement>(".intake");
-    const shownFrom = panel.querySelector<HTMLElement>("[data-testid=intake-call]")?.dataset.callId ?? "";
-    if (!shown || shownFrom !== from) {
-      clearPanelLayers();
+    if (another || !panel.querySelector(".intake")) {
       panel.replaceChildren(intakeForm(state.panel.call));
     }
   } else if (state.panel.kind === "incident") {
     void renderDetail(panel, state.panel.id);
   } else {
-    clearPanelLayers();
     panel.replaceChildren();
   }
 }
 
-let shownPanel = "";
-
-on("incidents", () => {
-  syncIncidents();
+on("incidents", (id) => {
+  if (id) {
+    syncIncident(id);
+  } else {
+    syncIncidents();
+  }
   if (state.view === "queue") {
     renderView();
   }
 });
-on("units", () => {
-  for (const unit of state.units.values()) {
-    placeUnit(unit);
+on("units", (id) => {
+  const units = id ? [state.units.get(id)] : [...state.units.values()];
+  for (const unit of units) {
+    if (unit) {
+      placeUnit(unit);
+    }
   }
   if (state.view === "units") {
     renderView();
@@ -173,15 +188,7 @@ on("view", renderView);
 on("live", renderConnection);
 on("alarms", renderAlarms);
 on("calls", renderCalls);
-on("panel", () => {
-  // A different panel takes the last one's pin, handset and routes away.
-  const now = JSON.stringify({ kind: state.panel.kind, id: "id" in state.panel ? state.panel.id : "" });
-  if (now !== shownPanel) {
-    clearPanelLayers();
-    shownPanel = now;
-  }
-  renderPanel();
-});
+on("panel", renderPanel);
 listenForKeys();
 
 // Ages in the queue and the strip move on by themselves.

@@ -67,6 +67,17 @@ export function createMap(element: HTMLElement, onClick: (lat: number, lon: numb
   }
 }
 
+/** The marker of incident `id` as the state has it (gone when closed). */
+export function syncIncident(id: string): void {
+  const incident = state.incidents.get(id);
+  if (incident) {
+    placeIncident(incident);
+  } else {
+    incidentMarkers.get(id)?.remove();
+    incidentMarkers.delete(id);
+  }
+}
+
 /** Markers for exactly the incidents in the state. */
 export function syncIncidents(): void {
   for (const [id, marker] of incidentMarkers) {

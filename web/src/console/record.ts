@@ -73,6 +73,9 @@ const READERS: Record<string, Reader[]> = {
   referral_sent: [[/^referred to (.+)$/, (agency) => `dirujuk ke ${agency}`]],
 };
 
+/** Assignment events whose detail is the crew's own words (or none). */
+const CREW_WORDS = new Set(["assignment_accepted", "assignment_declined", "assignment_en_route", "assignment_on_scene", "assignment_completed"]);
+
 const REFERRAL_ANSWER: Reader = [/^([^:]+): (\w+)(?: — ([\s\S]*))?$/, (agency, next, answer) => `${agency}: ${referral(next)}${answer ? ` — ${answer}` : ""}`];
 const CLOSED_WITH_INCIDENT = /^closed with the incident$/;
 
@@ -86,14 +89,14 @@ export function recordInIndonesian(kind: string, detail: string): string | null 
   if (kind.startsWith("assignment_") && CLOSED_WITH_INCIDENT.test(detail)) {
     return "ditutup bersama kejadian";
   }
-  if (kind === "assignment_declined" || ["assignment_accepted", "assignment_en_route", "assignment_on_scene", "assignment_completed"].includes(kind)) {
-    return detail; // the crew's own words
+  if (CREW_WORDS.has(kind)) {
+    return detail;
   }
   const readers = kind.startsWith("referral_") && kind !== "referral_sent" ? [REFERRAL_ANSWER] : (READERS[kind] ?? []);
-  for (const [pattern, say_] of readers) {
+  for (const [pattern, read] of readers) {
     const parts = detail.match(pattern);
     if (parts) {
-      return say_(...parts.slice(1).map((part) => part ?? ""));
+      return read(...parts.slice(1).map((part) => part ?? ""));
     }
   }
   return null;

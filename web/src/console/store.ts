@@ -44,19 +44,37 @@ export const state: State = {
 /** The parts of the state a view can follow. */
 export type Topic = "incidents" | "units" | "alarms" | "calls" | "view" | "panel" | "live";
 
-const listeners = new Map<Topic, Set<() => void>>();
+/** A listener learns which item changed (an incident's or unit's id), or
+ *  nothing when the whole part may have. */
+type Listener = (id?: string) => void;
+
+const listeners = new Map<Topic, Set<Listener>>();
 
 /** Calls `listener` after every change of `topic`. */
-export function on(topic: Topic, listener: () => void): void {
+export function on(topic: Topic, listener: Listener): void {
   const set = listeners.get(topic) ?? new Set();
   set.add(listener);
   listeners.set(topic, set);
 }
 
-/** Tells every listener of `topic` that it changed. */
-export function changed(topic: Topic): void {
+/** Tells every listener of `topic` that it changed (only item `id`, when
+ *  given). */
+export function changed(topic: Topic, id?: string): void {
   for (const listener of listeners.get(topic) ?? []) {
-    listener();
+    listener(id);
+  }
+}
+
+/** Whether every live stream is up (the header's indicator). */
+export function allLive(): boolean {
+  return Object.values(state.live).every(Boolean);
+}
+
+/** Marks a stream up or down. */
+export function setLive(stream: Stream, live: boolean): void {
+  if (state.live[stream] !== live) {
+    state.live[stream] = live;
+    changed("live");
   }
 }
 
@@ -67,7 +85,7 @@ export function upsertIncident(incident: Incident): void {
   } else {
     state.incidents.delete(incident.id);
   }
-  changed("incidents");
+  changed("incidents", incident.id);
 }
 
 export function openPanel(panel: Panel): void {

@@ -6,7 +6,7 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { api, codeOf, Code, setToken, sleep } from "../api";
 import { CallState, type Incident } from "../gen/ngalam112/v1/dispatch_pb";
-import { ACTIVE, changed, state, upsertIncident, type Stream } from "./store";
+import { ACTIVE, changed, setLive, state, upsertIncident, type Stream } from "./store";
 
 /** Runs `follow` forever, with back-off after each break. */
 async function keepFollowing(which: Stream, follow: () => Promise<void>): Promise<void> {
@@ -21,8 +21,7 @@ async function keepFollowing(which: Stream, follow: () => Promise<void>): Promis
         return;
       }
     }
-    state.live[which] = false;
-    changed("live");
+    setLive(which, false);
     await sleep(delay);
     delay = Math.min(delay * 2, 10_000);
   }
@@ -64,8 +63,7 @@ export function followIncidents(): Promise<void> {
     if (first.value.incident) {
       applyIncident(first.value.incident);
     }
-    state.live.incidents = true;
-    changed("live");
+    setLive("incidents", true);
     for (let next = await stream.next(); !next.done; next = await stream.next()) {
       if (next.value.incident) {
         applyIncident(next.value.incident);
@@ -79,12 +77,11 @@ export function followUnits(): Promise<void> {
     let first = true;
     for await (const unit of api.units.watchUnits({})) {
       if (first) {
-        state.live.units = true;
-        changed("live");
+        setLive("units", true);
         first = false;
       }
       state.units.set(unit.id, unit);
-      changed("units");
+      changed("units", unit.id);
     }
   });
 }
@@ -97,7 +94,8 @@ export function followAlarms(onNew: () => void): Promise<void> {
     const stream = api.incidents.watchAlarms({});
     state.alarms.clear();
     changed("alarms");
-    state.live.alarms = true;
+    // An empty stream sends nothing: up once it is opened.
+    setLive("alarms", true);
     for await (const alarm of stream) {
       if (alarm.acknowledgedBy) {
         state.alarms.delete(alarm.id);
@@ -119,7 +117,7 @@ export function followCalls(onRinging: () => void): Promise<void> {
     const stream = api.telephony.watchCalls({});
     state.calls.clear();
     changed("calls");
-    state.live.calls = true;
+    setLive("calls", true);
     for await (const call of stream) {
       if (call.state === CallState.ENDED || call.state === CallState.ABANDONED) {
         state.calls.delete(call.callId);

@@ -20,7 +20,7 @@ function serviceButton(unit: Unit): HTMLButtonElement {
     try {
       const changedUnit = await api.units.setUnitInService({ unitId: unit.id, inService: outOfService });
       state.units.set(changedUnit.id, changedUnit);
-      changed("units");
+      changed("units", changedUnit.id);
     } catch (failure) {
       toggle.title = messageOf(failure);
       toggle.classList.add("failed");
