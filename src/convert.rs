@@ -133,6 +133,19 @@ enum_mapping!(referral_status, referral_status_to_proto, ReferralStatus, Referra
     Done <=> Done,
 });
 
+enum_mapping!(call_signal, call_signal_to_proto, CallSignal, CallSignal {
+    Ringing <=> Ringing,
+    Answered <=> Answered,
+    Ended <=> Ended,
+});
+
+enum_mapping!(call_state, call_state_to_proto, CallState, CallState {
+    Ringing <=> Ringing,
+    Answered <=> Answered,
+    Ended <=> Ended,
+    Abandoned <=> Abandoned,
+});
+
 /// A referral as an agency may see it (no caller data is in it at all).
 pub fn referral_to_proto(referral: &ngalam112_store::ReferralRecord) -> proto::Referral {
     proto::Referral {
@@ -326,30 +339,13 @@ fn device_location_to_proto(device: &ngalam112_store::DeviceLocation) -> proto::
     }
 }
 
-/// A SignalCall's signal: UNSPECIFIED and unknown numbers are refused.
-pub fn call_signal(field: &str, value: i32) -> Result<CallSignal, ValidationError> {
-    match proto::CallSignal::try_from(value) {
-        Ok(proto::CallSignal::Ringing) => Ok(CallSignal::Ringing),
-        Ok(proto::CallSignal::Answered) => Ok(CallSignal::Answered),
-        Ok(proto::CallSignal::Ended) => Ok(CallSignal::Ended),
-        Ok(proto::CallSignal::Unspecified) => Err(ValidationError::new(field, "must be set")),
-        Err(_) => Err(ValidationError::new(field, format!("has no value {value}"))),
-    }
-}
-
 pub fn call_to_proto(call: &ngalam112_store::CallRecord) -> proto::Call {
-    let state = match call.state {
-        CallState::Ringing => proto::CallState::Ringing,
-        CallState::Answered => proto::CallState::Answered,
-        CallState::Ended => proto::CallState::Ended,
-        CallState::Abandoned => proto::CallState::Abandoned,
-    };
     proto::Call {
         call_id: call.call_id.clone(),
         line: call.line.clone(),
         caller_phone: call.caller_phone.clone(),
         caller_id_withheld: call.caller_id_withheld,
-        state: state as i32,
+        state: call_state_to_proto(call.state).into(),
         position: call.position.clone(),
         rang_at: Some(timestamp(call.rang_at)),
         answered_at: call.answered_at.map(timestamp),

@@ -47,12 +47,9 @@ const LOST: &str =
 const RESYNC: &str =
     "the change feed reconnected and may have missed changes; list and watch again";
 
-fn behind<T>(missed: u64) -> Loaded<T> {
-    // Every watcher here missed them: each is told it fell behind.
-    Loaded::End(
-        Code::ResourceExhausted,
-        format!("this server fell behind the changes by {missed}; list and watch again"),
-    )
+/// Every watcher here missed them: each is told it fell behind.
+fn behind(missed: u64) -> String {
+    format!("this server fell behind the changes by {missed}; list and watch again")
 }
 
 /// Cheap to clone.
@@ -102,14 +99,11 @@ impl Fanout {
         self.calls.subscribe()
     }
 
-    /// Ends every fleet stream (units, alarms, calls) with `end`.
-    fn end_fleet(&self, end: &Loaded<()>) {
-        let Loaded::End(code, message) = end else {
-            return;
-        };
-        let _ = (self.units).send(Loaded::End(*code, message.clone()));
-        let _ = (self.alarms).send(Loaded::End(*code, message.clone()));
-        let _ = (self.calls).send(Loaded::End(*code, message.clone()));
+    /// Ends every fleet stream (units, alarms, calls) with this status.
+    fn end_fleet(&self, code: Code, message: &str) {
+        let _ = (self.units).send(Loaded::End(code, message.to_owned()));
+        let _ = (self.alarms).send(Loaded::End(code, message.to_owned()));
+        let _ = (self.calls).send(Loaded::End(code, message.to_owned()));
     }
 }
 
@@ -145,7 +139,7 @@ async fn load_incidents(store: Store, mut changes: broadcast::Receiver<FeedEvent
             }
             Ok(FeedEvent::Lost) => Loaded::End(Code::Unavailable, LOST.to_owned()),
             Ok(FeedEvent::Resync) => Loaded::End(Code::Unavailable, RESYNC.to_owned()),
-            Err(RecvError::Lagged(missed)) => behind(missed),
+            Err(RecvError::Lagged(missed)) => Loaded::End(Code::ResourceExhausted, behind(missed)),
             Err(RecvError::Closed) => return,
         };
         let _ = sender.send(end);
@@ -179,13 +173,11 @@ async fn load_fleet(store: Store, mut changes: broadcast::Receiver<FleetEvent>, 
                 })
                 .await;
             }
-            Ok(FleetEvent::Lost) => {
-                fanout.end_fleet(&Loaded::End(Code::Unavailable, LOST.to_owned()));
+            Ok(FleetEvent::Lost) => fanout.end_fleet(Code::Unavailable, LOST),
+            Ok(FleetEvent::Resync) => fanout.end_fleet(Code::Unavailable, RESYNC),
+            Err(RecvError::Lagged(missed)) => {
+                fanout.end_fleet(Code::ResourceExhausted, &behind(missed));
             }
-            Ok(FleetEvent::Resync) => {
-                fanout.end_fleet(&Loaded::End(Code::Unavailable, RESYNC.to_owned()));
-            }
-            Err(RecvError::Lagged(missed)) => fanout.end_fleet(&behind(missed)),
             Err(RecvError::Closed) => return,
         }
     }

@@ -16,6 +16,14 @@ pub fn to_datetime(timestamp: Option<&prost_types::Timestamp>) -> Option<DateTim
         .single()
 }
 
+/// Seconds from `from` to `to`; None when either is unset.
+pub fn seconds_between(
+    from: Option<&prost_types::Timestamp>,
+    to: Option<&prost_types::Timestamp>,
+) -> Option<f64> {
+    Some((to_datetime(to)? - to_datetime(from)?).as_seconds_f64())
+}
+
 /// `27 Nov 14:05:09 WIB`
 pub fn local_time(timestamp: Option<&prost_types::Timestamp>) -> String {
     to_datetime(timestamp)

@@ -134,26 +134,19 @@ impl Summary {
         api: &mut Api,
         incidents: &[proto::Incident],
     ) -> anyhow::Result<()> {
-        let calls = api
-            .telephony
-            .list_calls(proto::ListCallsRequest::default())
-            .await?
-            .into_inner()
-            .calls;
-        let seconds = |from: Option<&prost_types::Timestamp>,
-                       to: Option<&prost_types::Timestamp>| {
-            Some((format::to_datetime(to)? - format::to_datetime(from)?).as_seconds_f64())
-        };
+        let calls = crate::commands::call::recent(api).await?;
         self.phone_calls = calls.len();
         for call in &calls {
             if call.state() == proto::CallState::Abandoned {
                 self.abandoned += 1;
             }
-            self.to_answer
-                .extend(seconds(call.rang_at.as_ref(), call.answered_at.as_ref()));
+            self.to_answer.extend(format::seconds_between(
+                call.rang_at.as_ref(),
+                call.answered_at.as_ref(),
+            ));
             let recorded = incidents.iter().find(|i| i.id == call.incident_id);
             if let Some(incident) = recorded {
-                self.answer_to_recorded.extend(seconds(
+                self.answer_to_recorded.extend(format::seconds_between(
                     call.answered_at.as_ref(),
                     incident.created_at.as_ref(),
                 ));

@@ -7,7 +7,7 @@ use ngalam112_core::calls::{CallId, CallSignal, CallState, Signalled, Transition
 use ngalam112_core::{EventKind, IncidentId};
 use sqlx::PgConnection;
 
-use crate::records::{DeviceLocation, decode};
+use crate::records::{DeviceLocation, FixColumns};
 use crate::timeline::{self, Event};
 use crate::{Actor, Store, StoreError};
 
@@ -110,36 +110,16 @@ struct CallRow {
 
 impl CallRow {
     fn into_record(self) -> Result<CallRecord, StoreError> {
-        let device_location = match (
-            self.fix_lat,
-            self.fix_lon,
-            self.fix_radius_m,
-            self.fix_confidence_pct,
-            self.fix_method.as_deref(),
-            self.fix_time,
-            self.fix_received_at,
-        ) {
-            (
-                Some(lat),
-                Some(lon),
-                Some(radius_m),
-                Some(confidence),
-                Some(method),
-                Some(at),
-                Some(received_at),
-            ) => Some(DeviceLocation {
-                fix: ngalam112_core::aml::DeviceFix {
-                    location: ngalam112_core::GeoPoint::new("location", lat, lon)
-                        .map_err(|error| StoreError::Internal(error.to_string()))?,
-                    radius_m,
-                    confidence_pct: u8::try_from(confidence).unwrap_or(100),
-                    method: decode::<ngalam112_core::aml::FixMethod>(method)?,
-                    fix_time: at,
-                },
-                received_at,
-            }),
-            _ => None,
-        };
+        let device_location = FixColumns {
+            lat: self.fix_lat,
+            lon: self.fix_lon,
+            radius_m: self.fix_radius_m,
+            confidence_pct: self.fix_confidence_pct,
+            method: self.fix_method.as_deref(),
+            fix_time: self.fix_time,
+            received_at: self.fix_received_at,
+        }
+        .decode()?;
         let caller = (!self.caller_phone.is_empty()).then(|| CallerSummary {
             calls: self.calls.unwrap_or_default(),
             incidents: self.incidents.unwrap_or_default(),

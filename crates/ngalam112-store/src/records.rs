@@ -301,8 +301,20 @@ pub(crate) struct IncidentRow {
     pub(crate) callers_redacted_at: Option<DateTime<Utc>>,
 }
 
-impl IncidentRow {
-    fn device_location(&self) -> Result<Option<DeviceLocation>, StoreError> {
+/// A handset fix's nullable columns (an incident's, or a call's newest),
+/// as stored: all present, or none.
+pub(crate) struct FixColumns<'a> {
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub radius_m: Option<f64>,
+    pub confidence_pct: Option<i16>,
+    pub method: Option<&'a str>,
+    pub fix_time: Option<DateTime<Utc>>,
+    pub received_at: Option<DateTime<Utc>>,
+}
+
+impl FixColumns<'_> {
+    pub(crate) fn decode(self) -> Result<Option<DeviceLocation>, StoreError> {
         let (
             Some(lat),
             Some(lon),
@@ -312,13 +324,13 @@ impl IncidentRow {
             Some(fix_time),
             Some(received_at),
         ) = (
-            self.device_lat,
-            self.device_lon,
-            self.device_radius_m,
-            self.device_confidence_pct,
-            self.device_method.as_deref(),
-            self.device_fix_time,
-            self.device_received_at,
+            self.lat,
+            self.lon,
+            self.radius_m,
+            self.confidence_pct,
+            self.method,
+            self.fix_time,
+            self.received_at,
         )
         else {
             return Ok(None);
@@ -333,6 +345,21 @@ impl IncidentRow {
             },
             received_at,
         }))
+    }
+}
+
+impl IncidentRow {
+    fn device_location(&self) -> Result<Option<DeviceLocation>, StoreError> {
+        FixColumns {
+            lat: self.device_lat,
+            lon: self.device_lon,
+            radius_m: self.device_radius_m,
+            confidence_pct: self.device_confidence_pct,
+            method: self.device_method.as_deref(),
+            fix_time: self.device_fix_time,
+            received_at: self.device_received_at,
+        }
+        .decode()
     }
 
     pub(crate) fn into_record(

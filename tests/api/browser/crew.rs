@@ -21,16 +21,7 @@ async fn a_crew_takes_the_offer_on_the_phone_page_and_the_console_follows_live()
         )
         .await;
 
-    let phone = Browser::open(360, 740).await;
-    phone
-        .client
-        .goto(&format!("{}/crew", base(&app)))
-        .await
-        .expect("crew page");
-    phone.place_phone(&base(&app), -7.9801, 112.6302).await;
-    phone
-        .log_in(&format!("{}/crew", base(&app)), "andi", "sate-ayam-2026")
-        .await;
+    let phone = Browser::crew_phone(&base(&app), -7.9801, 112.6302).await;
     // The phone reports its position (at most every 10 s).
     until_sql(
         &app,

@@ -294,6 +294,17 @@ impl Browser {
         self.click("[data-testid=login-submit]").await;
     }
 
+    /// A crew's phone (360 px) at `origin`/crew, placed at (lat, lon),
+    /// logged in as andi (`ambulance_with_crew`).
+    async fn crew_phone(origin: &str, lat: f64, lon: f64) -> Browser {
+        let phone = Browser::open(360, 740).await;
+        let page = format!("{origin}/crew");
+        phone.client.goto(&page).await.expect("crew page");
+        phone.place_phone(origin, lat, lon).await;
+        phone.log_in(&page, "andi", "sate-ayam-2026").await;
+        phone
+    }
+
     /// Chrome DevTools through chromedriver: grant geolocation and place
     /// the phone.
     async fn place_phone(&self, origin: &str, lat: f64, lon: f64) {

@@ -86,18 +86,7 @@ async fn the_console_and_the_crew_page_show_drive_times_and_draw_the_route() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     console.screenshot("console-roads.png").await;
 
-    let phone = Browser::open(360, 740).await;
-    phone
-        .client
-        .goto(&format!("{}/crew", base(&app)))
-        .await
-        .expect("crew page");
-    phone
-        .place_phone(&base(&app), offered_at.0, offered_at.1)
-        .await;
-    phone
-        .log_in(&format!("{}/crew", base(&app)), "andi", "sate-ayam-2026")
-        .await;
+    let phone = Browser::crew_phone(&base(&app), offered_at.0, offered_at.1).await;
     let offer = phone.find("[data-testid=crew-offer]").await;
     let text = offer.text().await.expect("text");
     assert!(text.contains("1.5 km lewat jalan"), "{text}");

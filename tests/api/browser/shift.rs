@@ -155,16 +155,7 @@ async fn a_call_rings_in_is_recorded_by_keyboard_the_crew_accepts_and_the_report
     );
 
     // The crew accepts on the phone page.
-    let phone = Browser::open(360, 740).await;
-    phone
-        .client
-        .goto(&format!("{}/crew", base(&app)))
-        .await
-        .expect("crew page");
-    phone.place_phone(&base(&app), -7.9801, 112.6302).await;
-    phone
-        .log_in(&format!("{}/crew", base(&app)), "andi", "sate-ayam-2026")
-        .await;
+    let phone = Browser::crew_phone(&base(&app), -7.9801, 112.6302).await;
     phone.click("[data-testid=crew-accept]").await;
     check_page(&phone, "the crew page").await;
     signal(&mut gateway, "pbx-42", proto::CallSignal::Ended).await;

@@ -79,16 +79,7 @@ async fn the_crews_alarm_pressed_offline_is_kept_and_sent_on_reconnect_with_the_
     let ambulance = ambulance_with_crew(&app).await;
     let network = Forwarder::start(app.address).await;
     let origin = format!("http://{}", network.address);
-    let phone = Browser::open(360, 740).await;
-    phone
-        .client
-        .goto(&format!("{origin}/crew"))
-        .await
-        .expect("crew page");
-    phone.place_phone(&origin, -7.9811, 112.6322).await;
-    phone
-        .log_in(&format!("{origin}/crew"), "andi", "sate-ayam-2026")
-        .await;
+    let phone = Browser::crew_phone(&origin, -7.9811, 112.6322).await;
     phone.find("[data-testid=crew-alarm]").await;
     // The phone knows where it is.
     phone

@@ -88,14 +88,18 @@ pub async fn run(api: &mut Api, output: Output, command: CallCommand) -> anyhow:
     Ok(())
 }
 
-async fn list(api: &mut Api, output: Output) -> anyhow::Result<()> {
-    let calls = api
+/// The last 24 hours' calls, newest first (at most 500).
+pub async fn recent(api: &mut Api) -> Result<Vec<proto::Call>, tonic::Status> {
+    Ok(api
         .telephony
         .list_calls(proto::ListCallsRequest::default())
         .await?
         .into_inner()
-        .calls;
-    print_calls(output, &calls);
+        .calls)
+}
+
+async fn list(api: &mut Api, output: Output) -> anyhow::Result<()> {
+    print_calls(output, &recent(api).await?);
     Ok(())
 }
 
@@ -136,9 +140,7 @@ fn waited(call: &proto::Call) -> String {
 }
 
 fn seconds_to_answer(call: &proto::Call) -> Option<f64> {
-    let (rang, answered) = (call.rang_at.as_ref()?, call.answered_at.as_ref()?);
-    let nanos = |t: &prost_types::Timestamp| t.seconds as f64 + f64::from(t.nanos) / 1e9;
-    Some(nanos(answered) - nanos(rang))
+    format::seconds_between(call.rang_at.as_ref(), call.answered_at.as_ref())
 }
 
 fn call_json(call: &proto::Call) -> serde_json::Value {
