@@ -513,6 +513,12 @@ async fn failed_logins_past_their_window_are_purged_and_recent_ones_kept() {
         Code::Unauthenticated
     );
     let purged = app.store.purge_login_failures().await.expect("purge");
-    assert_eq!(purged, 500);
-    assert_eq!(app.count("login_failures").await, 1, "the recent one stays");
+    // The server's own housekeeping (its first pass runs as it starts) may
+    // have purged them a moment before this call: then it finds none.
+    assert!(purged == 500 || purged == 0, "purged {purged}");
+    assert_eq!(
+        app.count("login_failures").await,
+        1,
+        "the recent one stays, the old go"
+    );
 }
